@@ -1,0 +1,216 @@
+"""Settings: defaults < config file (TOML) < environment (``PROMPTKILN_*``) < CLI flags.
+
+The config file is ``$PROMPTKILN_CONFIG`` or ``<config dir>/promptkiln/config.toml``; for example::
+
+    backend = "docker"
+    model = "openai/my-model"
+    api_base = "http://gpu-box.internal:8000/v1"
+    [limits]
+    memory = "2g"
+    timeout = 120
+
+Limits use units in their values: sizes take ``k``/``m``/``g`` suffixes (bytes otherwise), times are
+seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from promptkiln.errors import ConfigError
+from promptkiln.sandbox.base import GiB, KiB, Limits, MiB
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": KiB, "m": MiB, "g": GiB, "t": 1024 * GiB}
+
+
+def parse_size(value: object) -> int:
+    """``"512m"`` -> 536870912. Integers are bytes."""
+    if isinstance(value, bool):
+        raise ValueError("a size must be a number of bytes or a string like '512m'")
+    if isinstance(value, int):
+        return value
+    match = _SIZE.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a size; use bytes or a suffix: 512k, 256m, 2g")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+def _config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "promptkiln"
+
+
+def default_home() -> Path:
+    """Where promptkiln keeps its data: ``$PROMPTKILN_HOME`` or the XDG data directory."""
+    if os.environ.get("PROMPTKILN_HOME"):
+        return Path(os.environ["PROMPTKILN_HOME"])
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "promptkiln"
+
+
+def default_cache() -> Path:
+    if os.environ.get("PROMPTKILN_CACHE"):
+        return Path(os.environ["PROMPTKILN_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "promptkiln"
+
+
+def config_file() -> Path:
+    return Path(os.environ.get("PROMPTKILN_CONFIG") or _config_dir() / "config.toml")
+
+
+class LimitSettings(BaseModel):
+    """Per-run limits. Defaults are the secure ones."""
+
+    cpus: float = Field(2.0, gt=0, le=64)
+    memory: Size = Field(1 * GiB, ge=64 * MiB)
+    pids: int = Field(256, ge=16, le=32768)
+    timeout: float = Field(300.0, gt=0, le=24 * 3600, description="seconds")
+    disk: Size = Field(512 * MiB, ge=16 * MiB)
+    output_bytes: Size = Field(256 * MiB, ge=1)
+    output_file_bytes: Size = Field(128 * MiB, ge=1)
+    output_files: int = Field(200, ge=1, le=100_000)
+    log_bytes: Size = Field(64 * KiB, ge=1 * KiB)
+
+    def to_limits(self) -> Limits:
+        return Limits(
+            cpus=self.cpus,
+            memory_bytes=self.memory,
+            pids=self.pids,
+            timeout_s=self.timeout,
+            disk_bytes=self.disk,
+            output_bytes=self.output_bytes,
+            output_file_bytes=self.output_file_bytes,
+            output_files=self.output_files,
+            log_bytes=self.log_bytes,
+        )
+
+
+class E2BSettings(BaseModel):
+    """E2B connection settings. E2B's own variables (E2B_API_KEY, E2B_DOMAIN, E2B_API_URL,
+    E2B_SANDBOX_URL) are honoured by the SDK when these are unset."""
+
+    api_key: str | None = None
+    domain: str | None = None
+    api_url: str | None = None
+    sandbox_url: str | None = None
+    template: str = "promptkiln-docs"
+    #: Seconds the sandbox may live at most; always set so a lost sandbox does not run forever.
+    sandbox_timeout: int = Field(600, ge=30, le=24 * 3600)
+    allow_internet: bool = False
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Construct with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PROMPTKILN_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    backend: str = "docker"
+    image: str = "promptkiln-sandbox:latest"
+    #: Container runtime: "" for the engine's default (runc), or "runsc" for gVisor.
+    runtime: str = ""
+    docker_host: str | None = None
+    limits: LimitSettings = Field(default_factory=LimitSettings)  # type: ignore[arg-type]
+    e2b: E2BSettings = Field(default_factory=E2BSettings)  # type: ignore[arg-type]
+
+    #: litellm model string; empty means the bundled local model.
+    model: str = ""
+    api_base: str | None = None
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_tokens: int = Field(4096, ge=64)
+    request_timeout: float = Field(600.0, gt=0)
+    attempts: int = Field(3, ge=1, le=10)
+    templates_dir: Path | None = None
+    local_model: Path | None = None
+
+    home: Path = Field(default_factory=default_home)
+    cache: Path = Field(default_factory=default_cache)
+    #: Keep prompts and outputs in run records ("full"), or only their hashes ("hashes").
+    record_content: str = "full"
+
+    @field_validator("record_content")
+    @classmethod
+    def _check_record_content(cls, value: str) -> str:
+        if value not in ("full", "hashes"):
+            raise ValueError("record_content must be 'full' or 'hashes'")
+        return value
+
+    @field_validator("runtime")
+    @classmethod
+    def _check_runtime(cls, value: str) -> str:
+        if value in ("runc", "default"):
+            return ""
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
+        return (init_settings, env_settings, toml)
+
+
+def _prune(overrides: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            nested = _prune(value)
+            if nested:
+                out[key] = nested
+        elif value is not None:
+            out[key] = value
+    return out
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Load settings; ``overrides`` (CLI flags) win. ``None`` values are ignored.
+
+    Nested overrides merge with lower sources: ``limits={"timeout": 60}`` keeps the other limits.
+    """
+    try:
+        base = Settings()
+        pruned = _prune(overrides)
+        if not pruned:
+            return base
+        data = base.model_dump()
+        for key, value in pruned.items():
+            if isinstance(value, dict) and isinstance(data.get(key), dict):
+                data[key].update(value)
+            else:
+                data[key] = value
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigError(
+            f"invalid setting {where}: {first['msg']}",
+            hint=f"check the flag, the PROMPTKILN_ variable, or {config_file()}",
+        ) from exc
+    except (OSError, ValueError) as exc:  # a broken TOML file
+        raise ConfigError(
+            f"cannot read the config file {config_file()}: {exc}", hint="fix or remove the file"
+        ) from exc
