@@ -1,0 +1,401 @@
+"""The ``promptkiln`` command line.
+
+Every failure ends as one line ``error: <what happened> — <what to do>`` on stderr and a distinct
+exit code (see README); never a traceback. Progress goes to stderr, results to stdout, so
+``--json`` output can be piped.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any, NoReturn
+
+import click
+import typer
+
+from promptkiln.errors import PromptkilnError, UsageError
+from promptkiln.render import clean_line, clean_text, say
+
+app = typer.Typer(
+    name="promptkiln",
+    help="Turn a prompt into real files: a model writes a script, a locked-down sandbox runs it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+image_app = typer.Typer(help="Build and inspect the sandbox image.", no_args_is_help=True)
+app.add_typer(image_app, name="image")
+
+EXIT_INTERRUPTED = 130
+
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory the files are written to.")]
+InputOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--input", "-i", help="A file the script can read in ./inputs/ (repeatable)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the manifest as JSON on stdout.")]
+BackendOpt = Annotated[
+    str | None, typer.Option("--backend", help="Sandbox backend: docker or e2b.")
+]
+TimeoutOpt = Annotated[
+    float | None, typer.Option("--timeout", help="Wall-clock limit for the script, in seconds.")
+]
+OverwriteOpt = Annotated[
+    bool, typer.Option("--overwrite", help="Replace existing files in --out instead of suffixing.")
+]
+RuntimeOpt = Annotated[
+    str | None,
+    typer.Option("--runtime", help="Container runtime: runc (default) or runsc (gVisor)."),
+]
+
+
+def _settings(**overrides: Any) -> Any:
+    from promptkiln.config import load_settings
+
+    return load_settings(**overrides)
+
+
+def _progress(quiet: bool) -> Any:
+    started = time.monotonic()
+
+    def show(message: str) -> None:
+        if not quiet:
+            say(f"[{time.monotonic() - started:6.1f}s] {clean_line(message, 400)}")
+
+    return show
+
+
+def _manifest(artifacts: list[Any], rejections: list[Any]) -> dict[str, Any]:
+    return {
+        "files": [
+            {
+                "name": a.name,
+                "path": a.path,
+                "bytes": a.size,
+                "type": a.media_type,
+                "sha256": a.sha256,
+            }
+            for a in artifacts
+        ],
+        "rejected": [{"name": r.name, "reason": r.reason} for r in rejections],
+    }
+
+
+def _print_manifest(artifacts: list[Any], rejections: list[Any]) -> None:
+    if artifacts:
+        width = max(len(clean_line(a.name, 80)) for a in artifacts)
+        for a in artifacts:
+            typer.echo(
+                f"{clean_line(a.name, 80):<{width}}  {a.size:>10,} B  {a.media_type:<28}  {a.sha256}"
+            )
+    for r in rejections:
+        say(f"rejected {clean_line(r.name, 120)}: {clean_line(r.reason, 200)}")
+
+
+def _show_streams(result: Any) -> None:
+    for label, stream in (("stdout", result.stdout), ("stderr", result.stderr)):
+        if stream.data:
+            say(f"--- script {label} ---")
+            say(clean_text(stream.text).rstrip("\n"))
+            if stream.truncated:
+                say(f"--- {label} truncated: {stream.dropped:,} more bytes not shown ---")
+
+
+@app.command()
+def run(
+    script: Annotated[Path, typer.Argument(help="The Python script to run in the sandbox.")],
+    out: OutOpt = Path("out"),
+    inputs: InputOpt = None,
+    json_: JsonOpt = False,
+    backend: BackendOpt = None,
+    timeout: TimeoutOpt = None,
+    runtime: RuntimeOpt = None,
+    overwrite: OverwriteOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Run YOUR script in the sandbox (no model) and collect the files it makes."""
+    from promptkiln.pipeline import raise_for_run, read_inputs, run_in_sandbox
+
+    settings = _settings(backend=backend, runtime=runtime, limits={"timeout": timeout})
+    try:
+        code = script.read_bytes()
+    except FileNotFoundError as exc:
+        raise UsageError(f"script {script} does not exist", hint="check the path") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read script {script}: {exc.strerror or exc}") from exc
+    files = read_inputs(inputs or [])
+    progress = _progress(quiet or json_)
+    result = run_in_sandbox(code, files, out, settings, overwrite=overwrite, progress=progress)
+    _show_streams(result.result)
+    if json_:
+        manifest = _manifest(result.artifacts, result.rejections)
+        manifest.update(
+            exit_code=result.result.exit_code,
+            termination=result.result.termination.value,
+            duration_s=round(result.result.duration_s, 3),
+            stdout_truncated=result.result.stdout.truncated,
+            stderr_truncated=result.result.stderr.truncated,
+        )
+        typer.echo(json.dumps(manifest, indent=2))
+    else:
+        _print_manifest(result.artifacts, result.rejections)
+    try:
+        raise_for_run(result, settings)
+    finally:
+        _record_run(settings, "run", result, script=code.decode("utf-8", "replace"))
+
+
+def _record_run(settings: Any, kind: str, run: Any, **extra: Any) -> None:
+    """Append a run record when the store is available (sessions and runs land separately)."""
+    try:
+        from promptkiln import store
+    except ImportError:
+        return
+    record = getattr(store, "record_sandbox_run", None)
+    if record is not None:
+        record(settings, kind, run, **extra)
+
+
+@app.command()
+def make(
+    prompt: Annotated[str, typer.Argument(help="What to make, in plain words.")],
+    formats: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format", "-f", help="Output format to produce: png, pdf, xlsx, … (repeatable)."
+        ),
+    ] = None,
+    inputs: InputOpt = None,
+    out: OutOpt = Path("out"),
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="litellm model string; default: the bundled local model."),
+    ] = None,
+    api_base: Annotated[
+        str | None, typer.Option("--api-base", help="Base URL of an OpenAI-compatible server.")
+    ] = None,
+    backend: BackendOpt = None,
+    attempts: Annotated[
+        int | None, typer.Option("--attempts", help="Repair attempts (default 3).")
+    ] = None,
+    timeout: TimeoutOpt = None,
+    runtime: RuntimeOpt = None,
+    templates: Annotated[
+        Path | None, typer.Option("--templates", help="Directory with your own prompt templates.")
+    ] = None,
+    json_: JsonOpt = False,
+    keep_script: Annotated[
+        bool, typer.Option("--keep-script", help="Also save the final script into --out.")
+    ] = False,
+    overwrite: OverwriteOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Turn a prompt into files: generate a script, run it in the sandbox, check the files."""
+    from promptkiln.pipeline import make as make_files
+
+    settings = _settings(
+        model=model,
+        api_base=api_base,
+        backend=backend,
+        attempts=attempts,
+        runtime=runtime,
+        templates_dir=templates,
+        limits={"timeout": timeout},
+    )
+    progress = _progress(quiet or json_)
+    tokens = _TokenMeter(enabled=not (quiet or json_))
+    result = make_files(
+        prompt,
+        formats=formats or [],
+        inputs=inputs or [],
+        out=out,
+        settings=settings,
+        overwrite=overwrite,
+        progress=progress,
+        on_token=tokens,
+    )
+    files = list(result.files)
+    if keep_script:
+        files += _save_script(result.script, out, settings, overwrite)
+    if json_:
+        manifest = _manifest(files, result.rejections)
+        manifest.update(
+            attempts=result.attempt_count,
+            model=result.model,
+            timings={k: round(v, 3) for k, v in result.timings.items()},
+        )
+        typer.echo(json.dumps(manifest, indent=2))
+    else:
+        _print_manifest(files, result.rejections)
+        say(
+            f"done in {result.attempt_count} attempt(s): "
+            + ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in result.timings.items())
+        )
+
+
+class _TokenMeter:
+    """Shows streaming progress: tokens so far and tokens per second, on one line."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.count = 0
+        self.started = 0.0
+
+    def __call__(self, token: str) -> None:
+        if not self.count:
+            self.started = time.monotonic()
+        self.count += 1
+        if self.enabled and self.count % 8 == 0:
+            rate = self.count / max(time.monotonic() - self.started, 1e-6)
+            sys.stderr.write(f"\r  {self.count} tokens, {rate:.1f} tok/s ")
+            sys.stderr.flush()
+
+
+def _save_script(code: str, out: Path, settings: Any, overwrite: bool) -> list[Any]:
+    import tempfile
+
+    from promptkiln.sandbox.collect import collect
+    from promptkiln.sandbox.tarentries import dir_entries
+
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "script.py").write_text(code)
+        return list(
+            collect(
+                dir_entries(Path(tmp), skip_dirs=()),
+                out,
+                settings.limits.to_limits(),
+                overwrite=overwrite,
+            ).artifacts
+        )
+
+
+@app.command()
+def doctor(
+    backend: BackendOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Say what works: engine, image, runtime, isolation, limits, models."""
+    from promptkiln.doctor import run_checks
+
+    settings = _settings(backend=backend)
+    checks = run_checks(settings)
+    if json_:
+        typer.echo(json.dumps([c.as_dict() for c in checks], indent=2))
+    else:
+        for c in checks:
+            mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "info": "    "}[c.status]
+            typer.echo(f"{mark}  {c.name:<18} {c.detail}")
+            if c.hint and c.status != "ok":
+                typer.echo(f"      {'':<18} → {c.hint}")
+    if any(c.status == "fail" for c in checks):
+        raise typer.Exit(1)
+
+
+@image_app.command("build")
+def image_build(
+    tag: Annotated[str | None, typer.Option("--tag", help="Image tag to build.")] = None,
+    offline: Annotated[
+        bool | None,
+        typer.Option("--offline/--online", help="Force the air-gapped or the registry path."),
+    ] = None,
+) -> None:
+    """Build the sandbox image (the air-gapped path when no registry is reachable)."""
+    from promptkiln.image import build_image
+
+    settings = _settings()
+    result = build_image(tag or settings.image, offline=offline, progress=_progress(False))
+    typer.echo(str(getattr(result, "summary", result)))
+
+
+@image_app.command("status")
+def image_status_cmd() -> None:
+    """Show whether the sandbox image exists and is current."""
+    from promptkiln.image import image_status
+    from promptkiln.sandbox.docker import connect
+
+    settings = _settings()
+    typer.echo(str(image_status(connect(settings.docker_host), settings.image)))
+
+
+@app.command()
+def gc(
+    everything: Annotated[
+        bool, typer.Option("--all", help="Remove every promptkiln sandbox, even of live runs.")
+    ] = False,
+) -> None:
+    """Remove containers and volumes left by dead runs."""
+    from promptkiln.sandbox.docker import connect, reap
+
+    settings = _settings()
+    removed = reap(connect(settings.docker_host), everything=everything)
+    typer.echo(
+        f"removed {len(removed)} leftover(s)" + (": " + ", ".join(removed) if removed else "")
+    )
+
+
+@app.command()
+def models(
+    stop: Annotated[bool, typer.Option("--stop", help="Stop the bundled model's server.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """What model is configured, and what the bundled one is good for."""
+    from promptkiln.llm import local
+
+    settings = _settings()
+    if stop:
+        stopped = local.stop_server(settings)
+        typer.echo(
+            "stopped the bundled model's server"
+            if stopped
+            else "no bundled model server was running"
+        )
+        return
+    info: dict[str, Any] = {
+        "configured": settings.model or "(none: the bundled local model is used)",
+        "api_base": settings.api_base,
+        "bundled": local.describe(settings),
+    }
+    if json_:
+        typer.echo(json.dumps(info, indent=2, default=str))
+        return
+    typer.echo(f"configured model: {info['configured']}")
+    if settings.api_base:
+        typer.echo(f"api base:         {settings.api_base}")
+    typer.echo("bundled model:")
+    for key, value in info["bundled"].items():
+        typer.echo(f"  {key + ':':<14} {value}")
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Entry point: run the app, turn every known failure into one line and an exit code."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        rc = app(args=argv, standalone_mode=False)
+    except PromptkilnError as exc:
+        say(f"error: {clean_line(str(exc), 2000)}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        say("interrupted: the sandbox was removed and nothing partial was written")
+        sys.exit(EXIT_INTERRUPTED)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        say("interrupted: the sandbox was removed and nothing partial was written")
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(rc if isinstance(rc, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,507 @@
+"""The ``docker`` backend: one locked-down container per run, through the docker SDK.
+
+Shape of a run::
+
+    volume   tmpfs-backed named volume at /home/user (size = limits.disk_bytes, uid 1000)
+    create   PID 1 = docker-init (tini) -> `sleep infinity`, as uid 1000; network none,
+             read-only root, cap-drop ALL, no-new-privileges, pids/memory/CPU limits,
+             a small tmpfs /tmp, no host environment, labels for reaping
+    inputs   one put_archive of work/inputs/* and .promptkiln/main.py into the volume
+    run      docker exec of `python3 main.py` in /home/user/work; stdout/stderr read in a
+             thread, capped; the wall clock is enforced here: on timeout the whole
+             container is killed
+    outputs  the container is *paused* (cgroup freezer: every process stopped, orphans too),
+             then get_archive of /home/user/work streams out as tar; nothing is extracted,
+             the shared collector decides what leaves
+    close    force-remove the container, then the volume; idempotent, also on Ctrl-C
+
+The tmpfs volume (rather than ``--tmpfs``) is what lets the archive API see the working
+directory on Docker 20.10, and its pages are charged to the container's memory cgroup.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import tarfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from promptkiln.sandbox.base import (
+    HOME,
+    INPUTS_DIR,
+    SCRIPT_PATH,
+    WORKDIR,
+    CapturedStream,
+    InputFile,
+    Limits,
+    MiB,
+    OutputEntry,
+    RunResult,
+    SandboxInfo,
+    Termination,
+)
+
+from promptkiln.errors import (
+    EngineError,
+    ImageError,
+    PromptkilnError,
+    SandboxError,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    import docker
+
+    from promptkiln.config import Settings
+
+UID = 1000
+LABEL_KIND = "promptkiln.kind"
+LABEL_RUN = "promptkiln.run"
+LABEL_PID = "promptkiln.owner-pid"
+LABEL_HOST = "promptkiln.owner-host"
+LABEL_CREATED = "promptkiln.created"
+LABEL_DEADLINE = "promptkiln.deadline"
+#: Size of the /tmp tmpfs. Counted against the memory limit like every tmpfs page.
+TMP_BYTES = 64 * MiB
+#: Environment inside the sandbox. Nothing from the host's environment is passed in.
+SANDBOX_ENV = {
+    "HOME": HOME,
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "PYTHONUNBUFFERED": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "MPLBACKEND": "Agg",
+    "TMPDIR": "/tmp",
+}
+ENGINE_HINT = (
+    "start the Docker engine (`sudo systemctl start docker`, or `make engine` on Debian), "
+    "or point DOCKER_HOST / PROMPTKILN_DOCKER_HOST at a running one"
+)
+
+
+def connect(docker_host: str | None = None, *, timeout: float = 30) -> docker.DockerClient:
+    """A docker client that answers ping, or an EngineError that says what to do."""
+    try:
+        import docker
+    except ModuleNotFoundError as exc:  # pragma: no cover - docker is a core dependency
+        raise EngineError(
+            "the docker Python package is missing", hint="reinstall promptkiln"
+        ) from exc
+    try:
+        client = (
+            docker.DockerClient(base_url=docker_host, timeout=int(timeout))
+            if docker_host
+            else docker.from_env(timeout=int(timeout))
+        )
+        client.ping()
+    except docker.errors.DockerException as exc:
+        where = docker_host or os.environ.get("DOCKER_HOST") or "the default socket"
+        raise EngineError(f"cannot reach the Docker engine at {where}", hint=ENGINE_HINT) from exc
+    return client
+
+
+@contextmanager
+def translate_errors(what: str) -> Iterator[None]:
+    """Map docker SDK and socket errors to the project's tree, at the boundary."""
+    import docker.errors
+    import requests.exceptions
+
+    try:
+        yield
+    except PromptkilnError:
+        raise
+    except docker.errors.ImageNotFound as exc:
+        raise ImageError(
+            f"{what}: the sandbox image is missing", hint="run `promptkiln image build`"
+        ) from exc
+    except docker.errors.NotFound as exc:
+        raise SandboxError(
+            f"{what}: the sandbox disappeared ({_one_line(exc)})",
+            hint="something removed the container mid-run (another `promptkiln gc`?); run again",
+        ) from exc
+    except docker.errors.APIError as exc:
+        raise EngineError(f"{what}: the Docker engine refused: {_one_line(exc)}") from exc
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        raise EngineError(
+            f"{what}: lost the connection to the Docker engine ({_one_line(exc)})", hint=ENGINE_HINT
+        ) from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(getattr(exc, "explanation", None) or exc).split())
+    return text[:300]
+
+
+def run_labels(run_id: str, deadline: float) -> dict[str, str]:
+    return {
+        LABEL_KIND: "sandbox",
+        LABEL_RUN: run_id,
+        LABEL_PID: str(os.getpid()),
+        LABEL_HOST: socket.gethostname(),
+        LABEL_CREATED: str(int(time.time())),
+        LABEL_DEADLINE: str(int(deadline)),
+    }
+
+
+class _StreamReader(threading.Thread):
+    """Drains a demuxed exec stream into two capped buffers; the rest is counted, not kept."""
+
+    def __init__(self, stream: Any, cap: int) -> None:
+        super().__init__(name="promptkiln-exec-reader", daemon=True)
+        self._stream = stream
+        self._cap = cap
+        self.out = bytearray()
+        self.err = bytearray()
+        self.dropped = [0, 0]
+        self.error: BaseException | None = None
+
+    def _keep(self, index: int, buf: bytearray, chunk: bytes) -> None:
+        room = self._cap - len(buf)
+        if room > 0:
+            buf += chunk[:room]
+        self.dropped[index] += max(0, len(chunk) - max(room, 0))
+
+    def run(self) -> None:
+        try:
+            for out, err in self._stream:
+                if out:
+                    self._keep(0, self.out, out)
+                if err:
+                    self._keep(1, self.err, err)
+        except Exception as exc:  # reported by the owner; a closed stream ends here too
+            self.error = exc
+
+
+class DockerSandbox:
+    """A sandbox in a locked-down Docker container. See the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        run_id: str,
+        *,
+        client: docker.DockerClient | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.limits: Limits = settings.limits.to_limits()
+        self.image = settings.image
+        self.runtime = settings.runtime
+        self._docker_host = settings.docker_host
+        self._client = client
+        self._container: Any = None
+        self._volume: Any = None
+        self._dead = False
+        self._closed = False
+        self.info = SandboxInfo(
+            backend="docker",
+            image=self.image,
+            runtime=self.runtime or "runc",
+            network="none",
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = connect(self._docker_host)
+        return self._client
+
+    def start(self) -> None:
+        client = self.client
+        with translate_errors("starting the sandbox"):
+            image = self._image()
+            self.info.extra["image_id"] = image.id
+            deadline = time.time() + self.limits.timeout_s + 120
+            labels = run_labels(self.run_id, deadline)
+            name = f"promptkiln-{self.run_id}"
+            self._volume = client.volumes.create(
+                name=name,
+                driver="local",
+                driver_opts={
+                    "type": "tmpfs",
+                    "device": "tmpfs",
+                    "o": f"size={self.limits.disk_bytes},uid={UID},gid={UID},mode=0700,nosuid,nodev",
+                },
+                labels=labels,
+            )
+            kwargs: dict[str, Any] = {}
+            if self.runtime:
+                kwargs["runtime"] = self.runtime
+            self._container = client.containers.create(
+                image.id,
+                command=["sleep", "infinity"],
+                name=name,
+                init=True,
+                user=f"{UID}:{UID}",
+                working_dir="/",
+                environment=dict(SANDBOX_ENV),
+                network_mode="none",
+                read_only=True,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                pids_limit=self.limits.pids,
+                mem_limit=self.limits.memory_bytes,
+                memswap_limit=self.limits.memory_bytes,
+                nano_cpus=int(self.limits.cpus * 1e9),
+                tmpfs={"/tmp": f"rw,nosuid,nodev,size={TMP_BYTES},mode=1777"},
+                volumes={name: {"bind": HOME, "mode": "rw"}},
+                labels=labels,
+                hostname="sandbox",
+                ipc_mode="private",
+                ulimits=_ulimits(),
+                detach=True,
+                **kwargs,
+            )
+            self._container.start()
+
+    def _image(self) -> Any:
+        import docker.errors
+
+        try:
+            return self.client.images.get(self.image)
+        except docker.errors.ImageNotFound as exc:
+            raise ImageError(
+                f"the sandbox image {self.image!r} is not built yet",
+                image=self.image,
+                hint="run `promptkiln image build` (once; a few minutes)",
+            ) from exc
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._client is None:
+            return
+        import docker.errors
+
+        if self._container is not None:
+            try:
+                self._container.remove(force=True, v=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.DockerException:
+                pass  # reaped by the next start-up sweep or `promptkiln gc`
+        if self._volume is not None:
+            for _ in range(20):
+                try:
+                    self._volume.remove(force=True)
+                    break
+                except docker.errors.NotFound:
+                    break
+                except docker.errors.APIError:
+                    time.sleep(0.1)  # "volume in use" while the container is going away
+                except docker.errors.DockerException:
+                    break
+
+    def __enter__(self) -> DockerSandbox:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- files in --------------------------------------------------------------------------
+
+    def put_inputs(self, files: Sequence[InputFile], script: bytes) -> None:
+        total = len(script) + sum(len(f.data) for f in files)
+        if total > self.limits.disk_bytes // 2:
+            raise UsageError(
+                f"the inputs add up to {total / MiB:.1f} MiB, more than half the sandbox's "
+                f"{self.limits.disk_bytes / MiB:.0f} MiB scratch space",
+                hint="raise the disk limit (PROMPTKILN_LIMITS__DISK or [limits] disk) or pass fewer inputs",
+            )
+        buf = io.BytesIO()
+        now = time.time()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            home_rel = WORKDIR.removeprefix(HOME + "/")
+            script_rel = SCRIPT_PATH.removeprefix(HOME + "/")
+            for dirname in (home_rel, f"{home_rel}/{INPUTS_DIR}", os.path.dirname(script_rel)):
+                tar.addfile(_tarinfo(dirname, tarfile.DIRTYPE, 0o755, 0, now))
+            for f in files:
+                info = _tarinfo(
+                    f"{home_rel}/{INPUTS_DIR}/{f.name}", tarfile.REGTYPE, 0o644, len(f.data), now
+                )
+                tar.addfile(info, io.BytesIO(f.data))
+            tar.addfile(
+                _tarinfo(script_rel, tarfile.REGTYPE, 0o644, len(script), now), io.BytesIO(script)
+            )
+        with translate_errors("copying inputs into the sandbox"):
+            ok = self._container.put_archive(HOME, buf.getvalue())
+        if not ok:
+            raise EngineError("the Docker engine did not accept the input files")
+
+    # -- run ---------------------------------------------------------------------------------
+
+    def run(self, argv: Sequence[str], *, timeout_s: float) -> RunResult:
+        api = self.client.api
+        started = time.monotonic()
+        with translate_errors("running the script"):
+            exec_id = api.exec_create(
+                self._container.id,
+                list(argv),
+                stdout=True,
+                stderr=True,
+                user=f"{UID}:{UID}",
+                workdir=WORKDIR,
+                environment=dict(SANDBOX_ENV),
+            )["Id"]
+            stream = api.exec_start(exec_id, stream=True, demux=True)
+        reader = _StreamReader(stream, self.limits.log_bytes)
+        reader.start()
+        termination = Termination.EXITED
+        exit_code: int | None = None
+        deadline = started + timeout_s
+        try:
+            while True:
+                reader.join(timeout=0.05)
+                with translate_errors("watching the script"):
+                    state = api.exec_inspect(exec_id)
+                if not state.get("Running") and (
+                    not reader.is_alive() or state.get("ExitCode") is not None
+                ):
+                    exit_code = state.get("ExitCode")
+                    # Orphans may still hold stdout open: give the pipe a moment, then stop.
+                    reader.join(timeout=0.5)
+                    break
+                if time.monotonic() >= deadline:
+                    termination = Termination.TIMEOUT
+                    self._kill()
+                    break
+        finally:
+            stream.close()
+            reader.join(timeout=2)
+        if termination is Termination.EXITED and self._oom_killed(exit_code):
+            termination = Termination.MEMORY
+        return RunResult(
+            exit_code=exit_code,
+            stdout=CapturedStream(bytes(reader.out), reader.dropped[0]),
+            stderr=CapturedStream(bytes(reader.err), reader.dropped[1]),
+            duration_s=time.monotonic() - started,
+            termination=termination,
+        )
+
+    def _kill(self) -> None:
+        import docker.errors
+
+        self._dead = True
+        with suppress(docker.errors.DockerException):
+            self._container.kill()
+
+    def _oom_killed(self, exit_code: int | None) -> bool:
+        if exit_code != 137:
+            return False
+        with translate_errors("inspecting the sandbox"):
+            self._container.reload()
+        return bool(self._container.attrs.get("State", {}).get("OOMKilled"))
+
+    # -- files out ---------------------------------------------------------------------------
+
+    def outputs(self) -> Iterator[OutputEntry]:
+        """Freeze every process (orphans included), then stream the working directory out."""
+        from promptkiln.sandbox.tarentries import tar_entries
+
+        if self._dead:
+            return
+        with translate_errors("stopping the sandbox's processes"):
+            self._container.reload()
+            if self._container.status == "running":
+                self._container.pause()
+            elif self._container.status != "paused":
+                raise SandboxError(
+                    f"the sandbox stopped unexpectedly (state {self._container.status})",
+                    hint="run again; if it repeats, check `promptkiln doctor`",
+                )
+        with translate_errors("copying outputs out of the sandbox"):
+            chunks, _stat = self._container.get_archive(WORKDIR)
+            yield from tar_entries(
+                chunks,
+                strip_prefix=os.path.basename(WORKDIR) + "/",
+                skip_dirs=(INPUTS_DIR,),
+                max_entries=self.limits.output_files * 4 + 64,
+            )
+
+
+def _tarinfo(name: str, kind: bytes, mode: int, size: int, mtime: float) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = mode
+    info.size = size
+    info.mtime = int(mtime)
+    info.uid = info.gid = UID
+    info.uname = info.gname = "user"
+    return info
+
+
+def _ulimits() -> list[Any]:
+    import docker.types
+
+    return [
+        docker.types.Ulimit(name="nofile", soft=1024, hard=1024),
+        docker.types.Ulimit(name="core", soft=0, hard=0),
+    ]
+
+
+def reap(client: docker.DockerClient, *, everything: bool = False) -> list[str]:
+    """Remove containers and volumes of dead runs, found by label; return what was removed.
+
+    A run is dead when its owner process (on this host) no longer exists, or its deadline has
+    passed. ``everything=True`` removes every promptkiln sandbox regardless.
+    """
+    import docker.errors
+
+    removed: list[str] = []
+    host = socket.gethostname()
+    now = time.time()
+
+    def dead(labels: dict[str, str]) -> bool:
+        if everything:
+            return True
+        if labels.get(LABEL_HOST) == host:
+            try:
+                os.kill(int(labels.get(LABEL_PID, "0")), 0)
+            except (ProcessLookupError, ValueError):
+                return True
+            except PermissionError:
+                pass
+        try:
+            return now > float(labels.get(LABEL_DEADLINE, "inf"))
+        except ValueError:
+            return True
+
+    with translate_errors("sweeping leftover sandboxes"):
+        for container in client.containers.list(all=True, filters={"label": LABEL_KIND}):
+            if dead(container.labels):
+                try:
+                    container.remove(force=True, v=True)
+                    removed.append(container.name)
+                except docker.errors.NotFound:
+                    pass
+        for volume in client.volumes.list(filters={"label": LABEL_KIND}):
+            labels = volume.attrs.get("Labels") or {}
+            if dead(labels):
+                try:
+                    volume.remove(force=True)
+                    removed.append(volume.name)
+                except docker.errors.APIError:
+                    pass  # still in use by a live container
+    return removed
+
+
+def create(settings: Settings, run_id: str) -> DockerSandbox:
+    """Registry factory for the ``docker`` backend."""
+    return DockerSandbox(settings, run_id)
+
+
+__all__ = ["DockerSandbox", "connect", "create", "reap", "translate_errors"]
