@@ -225,8 +225,13 @@ def make(
     progress: Progress = _quiet,
     on_token: Callable[[str], None] | None = None,
     existing: Sequence[InputFile] = (),
+    on_attempt: Callable[[Attempt], None] | None = None,
 ) -> MakeResult:
     """Turn a prompt into files in ``out``: generate, extract, run, validate, repair.
+
+    ``existing`` are extra input files (a session's current workspace) placed in ``inputs/``
+    like the user's inputs. ``on_attempt`` is called after every attempt, successful or not,
+    so callers can record runs as they happen.
 
     Files of failed attempts never reach ``out``: each attempt collects into a private staging
     directory, and only the accepted attempt's files are delivered (atomically, never
@@ -266,6 +271,8 @@ def make(
                 script = extract(generation.text)
             except ExtractionError as exc:
                 attempt.problem = f"no usable script in the answer: {exc.message}"
+                if on_attempt:
+                    on_attempt(attempt)
                 progress(attempt.problem)
                 messages += [Message("assistant", generation.text), repair_message(attempt.problem)]
                 continue
@@ -300,6 +307,8 @@ def make(
                 if not problems:
                     files = _deliver(staging, out, settings, overwrite)
                     progress(f"attempt {number} succeeded")
+                    if on_attempt:
+                        on_attempt(attempt)
                     return MakeResult(
                         files, script.code, attempts, timings, model_name, run_id, run.rejections
                     )
@@ -309,6 +318,8 @@ def make(
                 if tail:
                     problem += f". The end of stderr:\n{tail}"
             attempt.problem = problem
+            if on_attempt:
+                on_attempt(attempt)
             progress(f"attempt {number} failed: {problem.splitlines()[0]}")
             messages += [Message("assistant", generation.text), repair_message(problem)]
         last = attempts[-1].problem if attempts else "no attempt was made"
