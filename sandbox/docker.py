@@ -21,6 +21,7 @@ directory on Docker 20.10, and its pages are charged to the container's memory c
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import socket
@@ -215,6 +216,8 @@ class DockerSandbox:
 
     def start(self) -> None:
         client = self.client
+        with contextlib.suppress(PromptkilnError):
+            reap(client)  # the start-up sweep: leftovers of runs whose owner died (kill -9)
         with translate_errors("starting the sandbox"):
             image = self._image()
             self.info.extra["image_id"] = image.id
