@@ -1,9 +1,32 @@
-"""promptkiln: prompts in, real files out, on your own machines."""
+"""promptkiln: prompts in, real files out, on your own machines.
+
+>>> from promptkiln import make
+>>> result = make("Bar chart of quarterly revenue", formats=["png"], out=Path("out"))
+>>> [a.name for a in result.files]
+['revenue.png']
+"""
 
 from __future__ import annotations
 
+from promptkiln.config import Settings, load_settings
 from promptkiln.errors import PromptkilnError
+from promptkiln.pipeline import MakeResult, SandboxRun, make, run_in_sandbox
+from promptkiln.sandbox.base import Artifact, InputFile, Limits, Rejection, RunResult
 
 __version__ = "0.1.0"
 
-__all__ = ["PromptkilnError", "__version__"]
+__all__ = [
+    "Artifact",
+    "InputFile",
+    "Limits",
+    "MakeResult",
+    "PromptkilnError",
+    "Rejection",
+    "RunResult",
+    "SandboxRun",
+    "Settings",
+    "__version__",
+    "load_settings",
+    "make",
+    "run_in_sandbox",
+]
