@@ -129,8 +129,8 @@ class Settings(BaseSettings):
     #: Container runtime: "" for the engine's default (runc), or "runsc" for gVisor.
     runtime: str = ""
     docker_host: str | None = None
-    limits: LimitSettings = Field(default_factory=LimitSettings)  # type: ignore[arg-type]
-    e2b: E2BSettings = Field(default_factory=E2BSettings)  # type: ignore[arg-type]
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    e2b: E2BSettings = Field(default_factory=E2BSettings)
 
     #: litellm model string; empty means the bundled local model.
     model: str = ""

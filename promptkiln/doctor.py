@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import shutil
 from collections.abc import Callable
@@ -113,7 +114,7 @@ def _e2b_check(settings: Settings) -> Check:
     except importlib.metadata.PackageNotFoundError:
         return Check("e2b", "info", "SDK not installed", "pip install 'promptkiln[e2b]'")
     try:
-        from promptkiln.sandbox import e2b as e2b_backend
+        e2b_backend = importlib.import_module("promptkiln.sandbox.e2b")
 
         describe: Callable[[Settings], str] | None = getattr(e2b_backend, "describe", None)
         detail = describe(settings) if describe else f"SDK {version}"

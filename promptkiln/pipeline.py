@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from promptkiln.config import Settings, load_settings
 from promptkiln.errors import (
@@ -34,6 +35,9 @@ from promptkiln.sandbox.base import (
     SandboxInfo,
     Termination,
 )
+
+if TYPE_CHECKING:
+    from promptkiln.llm.generate import CodeGenerator
 
 Progress = Callable[[str], None]
 SandboxFactory = Callable[[Settings, str], Sandbox]
@@ -219,7 +223,7 @@ def make(
     inputs: Sequence[Path] = (),
     out: Path = Path("out"),
     settings: Settings | None = None,
-    generator: object | None = None,
+    generator: CodeGenerator | None = None,
     factory: SandboxFactory | None = None,
     overwrite: bool = False,
     progress: Progress = _quiet,
@@ -239,7 +243,7 @@ def make(
     """
     from promptkiln.llm.extract import extract
     from promptkiln.llm.generate import Message
-    from promptkiln.llm.prompts import render_messages, repair_message
+    from promptkiln.llm.prompts import InputSummary, render_messages, repair_message
     from promptkiln.validate import missing_formats, validate
 
     settings = settings or load_settings()
@@ -248,8 +252,15 @@ def make(
     formats = [f.lower().lstrip(".") for f in formats]
     input_files = [*existing, *read_inputs(list(inputs))]
     gen, model_name = _generator(generator, settings, progress)
+    summaries = [InputSummary.from_bytes(f.name, f.data) for f in input_files]
     messages = list(
-        render_messages(prompt, formats, input_files, templates_dir=settings.templates_dir)
+        render_messages(
+            prompt,
+            formats,
+            summaries,
+            templates_dir=settings.templates_dir,
+            existing_files=[f.name for f in existing],
+        )
     )
     attempts: list[Attempt] = []
     timings: dict[str, float] = {}
@@ -291,6 +302,7 @@ def make(
             for key, value in run.timings.items():
                 timings[key] = timings.get(key, 0.0) + value
             problem = run.problem(settings.limits.timeout)
+            stderr = ""
             if problem is None:
                 t1 = time.monotonic()
                 progress("validating the files")
@@ -314,14 +326,15 @@ def make(
                     )
                 problem = "; ".join(problems)
             else:
-                tail = run.result.stderr.text[-1500:].strip()
-                if tail:
-                    problem += f". The end of stderr:\n{tail}"
+                stderr = run.result.stderr.text
             attempt.problem = problem
             if on_attempt:
                 on_attempt(attempt)
             progress(f"attempt {number} failed: {problem.splitlines()[0]}")
-            messages += [Message("assistant", generation.text), repair_message(problem)]
+            messages += [
+                Message("assistant", generation.text),
+                repair_message(problem, stderr=stderr),
+            ]
         last = attempts[-1].problem if attempts else "no attempt was made"
         raise AttemptsExhausted(len(attempts), (last or "").splitlines()[0])
     finally:
@@ -340,13 +353,13 @@ def _deliver(staging: Path, out: Path, settings: Settings, overwrite: bool) -> l
 
 
 def _generator(
-    generator: object | None, settings: Settings, progress: Progress
-) -> tuple[object, str]:
+    generator: CodeGenerator | None, settings: Settings, progress: Progress
+) -> tuple[CodeGenerator, str]:
     """The generator to use, and a name for it: the given one, a configured model, or the bundled one."""
     from promptkiln.llm.generate import LiteLLMGenerator
 
     if generator is not None:
-        return generator, getattr(generator, "model", type(generator).__name__)
+        return generator, str(getattr(generator, "model", type(generator).__name__))
     if settings.model:
         return (
             LiteLLMGenerator(

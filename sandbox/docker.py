@@ -33,6 +33,13 @@ from contextlib import contextmanager, suppress
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from promptkiln.errors import (
+    EngineError,
+    ImageError,
+    PromptkilnError,
+    SandboxError,
+    UsageError,
+)
 from promptkiln.sandbox.base import (
     HOME,
     INPUTS_DIR,
@@ -46,14 +53,6 @@ from promptkiln.sandbox.base import (
     RunResult,
     SandboxInfo,
     Termination,
-)
-
-from promptkiln.errors import (
-    EngineError,
-    ImageError,
-    PromptkilnError,
-    SandboxError,
-    UsageError,
 )
 
 if TYPE_CHECKING:
@@ -488,7 +487,7 @@ def reap(client: docker.DockerClient, *, everything: bool = False) -> list[str]:
             if dead(container.labels):
                 try:
                     container.remove(force=True, v=True)
-                    removed.append(container.name)
+                    removed.append(str(container.name))
                 except docker.errors.NotFound:
                     pass
         for volume in client.volumes.list(filters={"label": LABEL_KIND}):
