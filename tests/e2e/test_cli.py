@@ -33,7 +33,10 @@ def cli(
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
-    assert "Traceback" not in proc.stderr, proc.stderr
+    """One `error:` line, and no traceback of promptkiln's own (a failed script's is shown)."""
+    ours = proc.stderr.split("--- script stderr ---")[0]
+    assert "Traceback" not in ours, proc.stderr
+    assert "site-packages" not in proc.stderr and "promptkiln/" not in proc.stderr, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, proc.stderr
     for needle in needles:
