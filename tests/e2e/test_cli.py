@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,8 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], *needles: str)
     """One `error:` line, and no traceback of promptkiln's own (a failed script's is shown)."""
     ours = proc.stderr.split("--- script stderr ---")[0]
     assert "Traceback" not in ours, proc.stderr
-    assert "site-packages" not in proc.stderr and "promptkiln/" not in proc.stderr, proc.stderr
+    assert "site-packages" not in proc.stderr, proc.stderr
+    assert not re.search(r"[^.]promptkiln/\w+\.py", proc.stderr), proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, proc.stderr
     for needle in needles:
