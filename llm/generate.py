@@ -1,0 +1,472 @@
+"""The code writer's transport: send chat messages to any model litellm can reach, stream the answer.
+
+:class:`CodeGenerator` is the one-method interface the pipeline depends on (a test passes a fake);
+:class:`LiteLLMGenerator` is the real one, over ``litellm.completion(..., stream=True)``.
+
+Errors: every litellm exception is translated at this boundary by :func:`map_litellm_error`
+into the :class:`~promptkiln.errors.GenerationError` tree, with a message that says what to do::
+
+    AuthenticationError, PermissionDeniedError            -> ModelAuthError
+    NotFoundError, LiteLLMUnknownProvider                 -> ModelNotFound
+    RateLimitError, BudgetExceededError                   -> ModelRateLimited
+    APIConnectionError, Timeout, ServiceUnavailableError,
+    InternalServerError, BadGatewayError                  -> ModelUnavailable
+    anything else                                         -> GenerationError (provider's message)
+
+Transient failures (:data:`RETRYABLE`) are retried with bounded exponential backoff, but only
+while nothing has been streamed to ``on_token`` yet: a half-streamed answer is never replayed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import re
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from promptkiln.errors import (
+    GenerationError,
+    ModelAuthError,
+    ModelNotFound,
+    ModelRateLimited,
+    ModelUnavailable,
+)
+
+#: Characters of response kept; past this the stream is abandoned and ``truncated`` is set.
+MAX_RESPONSE_CHARS = 1_000_000
+#: Longest wait between retries, in seconds (a server's ``Retry-After`` is capped to this).
+MAX_BACKOFF_S = 30.0
+
+#: The errors worth another try: the server or the network was the problem, not the request.
+RETRYABLE: tuple[type[GenerationError], ...] = (ModelUnavailable, ModelRateLimited)
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message. ``role`` is ``"system"``, ``"user"`` or ``"assistant"``."""
+
+    role: str
+    content: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A model's complete answer and how it went."""
+
+    text: str
+    model: str
+    prompt_tokens: int | None  #: as reported by the server; None if it did not say
+    completion_tokens: int | None  #: as reported by the server; None if it did not say
+    duration_s: float  #: seconds from the request to the last byte, retries included
+    finish_reason: str | None  #: "stop", "length", ... as the server said
+    #: True when the answer was longer than :data:`MAX_RESPONSE_CHARS` and was cut there;
+    #: the pipeline should treat it as ``response_too_large``, not try to run it.
+    truncated: bool = False
+    #: Content pieces received (roughly tokens, when the server did not report usage).
+    chunks: int = 0
+    #: Requests made, 1 when the first one worked.
+    attempts: int = 1
+
+
+@runtime_checkable
+class CodeGenerator(Protocol):
+    """Anything that turns chat messages into a model's answer."""
+
+    def generate(
+        self, messages: Sequence[Message], *, on_token: Callable[[str], None] | None = None
+    ) -> Generation:
+        """Return the whole answer; call ``on_token`` with each piece as it arrives.
+
+        Raises a :class:`~promptkiln.errors.GenerationError` subclass.
+        """
+        ...
+
+
+# -- litellm, imported lazily -------------------------------------------------------------------
+
+
+def _litellm() -> Any:
+    """Import litellm quietly: bundled cost map, no banners, its loggers at WARNING."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "litellm", "httpx", "openai"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return litellm
+
+
+# -- error mapping ------------------------------------------------------------------------------
+
+#: litellm exception class name -> our class. Every class litellm.exceptions defines is listed
+#: (a test enforces it), so a new litellm exception is a decision, not an accident.
+#: Lookup walks the raised exception's MRO, so the most specific listed class wins.
+EXCEPTION_MAP: Mapping[str, type[GenerationError]] = {
+    # the key or the caller's credentials were refused
+    "AuthenticationError": ModelAuthError,
+    "CallerCredentialAuthenticationError": ModelAuthError,
+    "PermissionDeniedError": ModelAuthError,
+    # the model (or its provider) does not exist
+    "NotFoundError": ModelNotFound,
+    "LiteLLMUnknownProvider": ModelNotFound,
+    "ModelNotMappedError": ModelNotFound,
+    # too many requests, or out of quota / budget
+    "RateLimitError": ModelRateLimited,
+    "CallerCredentialRateLimitError": ModelRateLimited,
+    "BudgetExceededError": ModelRateLimited,
+    # the server or the network is down or failing
+    "APIConnectionError": ModelUnavailable,
+    "Timeout": ModelUnavailable,
+    "ServiceUnavailableError": ModelUnavailable,
+    "InternalServerError": ModelUnavailable,
+    "BadGatewayError": ModelUnavailable,
+    "MidStreamFallbackError": ModelUnavailable,
+    # the request or the answer was bad: the provider's message says why
+    "BadRequestError": GenerationError,
+    "InvalidRequestError": GenerationError,
+    "ContextWindowExceededError": GenerationError,
+    "ContentPolicyViolationError": GenerationError,
+    "UnsupportedParamsError": GenerationError,
+    "UnsupportedEndpointError": GenerationError,
+    "EndpointNotSupportedByModelError": GenerationError,
+    "MalformedRequestFieldError": GenerationError,
+    "ImageFetchError": GenerationError,
+    "PaymentRequiredError": GenerationError,
+    "RejectedRequestError": GenerationError,
+    "UnprocessableEntityError": GenerationError,
+    "VectorStoreSearchError": GenerationError,
+    "APIError": GenerationError,
+    "APIResponseValidationError": GenerationError,
+    "JSONSchemaValidationError": GenerationError,
+    "MockException": GenerationError,
+    "OpenAIError": GenerationError,
+    # proxy guardrails: not used by a direct client, but named so none slips through
+    "GuardrailRaisedException": GenerationError,
+    "BlockedPiiEntityError": GenerationError,
+    "ModifyResponseException": GenerationError,
+    "SensitiveDataRouteException": GenerationError,
+}
+
+_MODEL_MISSING = re.compile(
+    r"model[_ ]not[_ ]found|does not exist|unknown model|no such model|model .* not found",
+    re.IGNORECASE,
+)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Collapse whitespace and cut, so a provider's multi-line error fits in one message line."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _provider_message(exc: BaseException) -> str:
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    # litellm prefixes "litellm.AuthenticationError: AuthenticationError: OpenAIException - ..."
+    message = re.sub(r"^(litellm\.\w+:\s*)?(\w+Error:\s*)?(\w+Exception\s*-\s*)?", "", str(message))
+    return one_line(message) or type(exc).__name__
+
+
+def _mapped_class(exc: BaseException) -> type[GenerationError]:
+    for klass in type(exc).__mro__:
+        if klass.__module__.startswith("litellm") and klass.__name__ in EXCEPTION_MAP:
+            return EXCEPTION_MAP[klass.__name__]
+    return GenerationError
+
+
+def map_litellm_error(
+    exc: BaseException, *, model: str = "", api_base: str | None = None
+) -> GenerationError:
+    """Translate an exception from litellm (or anything under it) into our tree. Pure."""
+    detail = _provider_message(exc)
+    target = _mapped_class(exc)
+    where = f"the model server at {api_base}" if api_base else f"the provider of {model!r}"
+    if target is GenerationError and getattr(exc, "status_code", None) in (401, 403):
+        target = ModelAuthError
+    if target is GenerationError and _MODEL_MISSING.search(detail):
+        target = ModelNotFound  # some servers answer 400, not 404, for an unknown model
+    if target is ModelAuthError:
+        return ModelAuthError(
+            f"{where} rejected the API key ({detail})",
+            hint="set OPENAI_API_KEY (or the provider's variable) or pass --api-key",
+        )
+    if target is ModelNotFound:
+        return ModelNotFound(
+            f"unknown model {model!r} ({detail})",
+            hint="check the name; `promptkiln models` lists configured ones",
+        )
+    if target is ModelRateLimited:
+        return ModelRateLimited(
+            f"{where} is rate limiting or out of quota ({detail})",
+            hint="wait and retry, lower the request rate, or check the account's quota",
+        )
+    if target is ModelUnavailable and _is_network(exc):
+        return ModelUnavailable(
+            f"cannot reach {where}: is it running? ({detail})",
+            hint="check --api-base and that the server is up and reachable",
+        )
+    if target is ModelUnavailable:
+        return ModelUnavailable(
+            f"{where} failed with a server error ({detail})",
+            hint="retry later; if it persists, check the server's logs",
+        )
+    return GenerationError(f"{model or 'the model'} failed: {detail}")
+
+
+_NETWORK_ERRORS = {
+    "APIConnectionError",  # litellm and openai
+    "APITimeoutError",
+    "Timeout",
+    "ConnectError",  # httpx
+    "ConnectTimeout",
+    "ReadTimeout",
+    "RemoteProtocolError",
+}
+
+
+def _is_network(exc: BaseException) -> bool:
+    """Connection refused, DNS, timeouts, dropped streams: the server was not reached (or lost)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:  # litellm re-wraps: walk the chain
+        seen.add(id(current))
+        if isinstance(current, (ConnectionError, TimeoutError)):
+            return True
+        names = {klass.__name__ for klass in type(current).__mro__}
+        if names & _NETWORK_ERRORS or "connection error" in str(current).lower():
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or getattr(exc, "headers", None) or {}
+    try:
+        value = headers.get("retry-after") or headers.get("Retry-After")
+        return float(value) if value is not None else None
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+# -- the generator ------------------------------------------------------------------------------
+
+
+class LiteLLMGenerator:
+    """A :class:`CodeGenerator` over litellm: any provider, or an OpenAI-compatible server.
+
+    ``model`` is a litellm model string (``"openai/gpt-4o-mini"``, ``"ollama/qwen2.5-coder"``,
+    ``"openai/<name>"`` with ``api_base`` for any OpenAI-compatible server). ``api_key`` wins over
+    the provider's usual environment variable, which litellm reads when it is None.
+    ``timeout_s`` bounds each request in **seconds**; ``retries`` is how many extra tries a
+    transient failure gets; ``backoff_s`` is the first wait between them (doubling, capped at
+    :data:`MAX_BACKOFF_S`). ``extra_body`` is merged into the request JSON (server-specific
+    options, e.g. ``{"cache_prompt": False}`` for llama.cpp).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        temperature: float = 0.0,
+        max_tokens: int = 4096,
+        timeout_s: float = 600,
+        retries: int = 2,
+        backoff_s: float = 1.0,
+        extra_body: dict[str, Any] | None = None,
+    ) -> None:
+        if not model:
+            raise ValueError("model must be a litellm model string, e.g. 'openai/gpt-4o-mini'")
+        self.model = model
+        self.api_base = api_base
+        self._api_key = api_key
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.timeout_s = timeout_s
+        self.retries = max(0, retries)
+        self.backoff_s = max(0.0, backoff_s)
+        self.extra_body = dict(extra_body or {})
+
+    def __repr__(self) -> str:  # never show the key
+        return f"LiteLLMGenerator(model={self.model!r}, api_base={self.api_base!r})"
+
+    def generate(
+        self, messages: Sequence[Message], *, on_token: Callable[[str], None] | None = None
+    ) -> Generation:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            streamed = [0]  # pieces already handed to on_token in this attempt
+            try:
+                result = self._once(messages, on_token, streamed)
+            except GenerationError as exc:
+                if not isinstance(exc, RETRYABLE) or streamed[0] > 0 or attempt > self.retries:
+                    raise
+                cause = exc.__cause__
+                wait = min(MAX_BACKOFF_S, self.backoff_s * 2 ** (attempt - 1))
+                hinted = _retry_after(cause) if cause is not None else None
+                if hinted is not None:
+                    wait = min(MAX_BACKOFF_S, max(wait, hinted))
+                time.sleep(wait * (1 + random.random() * 0.1))
+                continue
+            text, finish, usage, chunks, truncated = result
+            return Generation(
+                text=text,
+                model=self.model,
+                prompt_tokens=usage[0],
+                completion_tokens=usage[1],
+                duration_s=time.monotonic() - started,
+                finish_reason=finish,
+                truncated=truncated,
+                chunks=chunks,
+                attempts=attempt,
+            )
+
+    def _request(self, messages: Sequence[Message]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "messages": [m.to_dict() for m in messages],
+            "stream": True,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "timeout": self.timeout_s,
+            "max_retries": 0,  # retries are ours: the SDK's own would replay half streams
+        }
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self._api_key:
+            kwargs["api_key"] = self._api_key
+        if self.extra_body:
+            kwargs["extra_body"] = dict(self.extra_body)
+        if _supports_stream_usage(self.model):
+            kwargs["stream_options"] = {"include_usage": True}
+        return kwargs
+
+    def _once(
+        self,
+        messages: Sequence[Message],
+        on_token: Callable[[str], None] | None,
+        streamed: list[int],
+    ) -> tuple[str, str | None, tuple[int | None, int | None], int, bool]:
+        with warnings.catch_warnings():
+            # litellm's lazy imports and response models trip pydantic UserWarnings (ReadOnly
+            # TypedDicts, serializer warnings) that would print to the user's terminal.
+            warnings.simplefilter("ignore")
+            return self._stream(messages, on_token, streamed)
+
+    def _stream(
+        self,
+        messages: Sequence[Message],
+        on_token: Callable[[str], None] | None,
+        streamed: list[int],
+    ) -> tuple[str, str | None, tuple[int | None, int | None], int, bool]:
+        litellm = _litellm()
+        parts: list[str] = []
+        size = 0
+        finish: str | None = None
+        usage: tuple[int | None, int | None] = (None, None)
+        truncated = False
+        stream: Any = None
+        try:
+            stream = litellm.completion(**self._request(messages))
+            for chunk in _iterate(stream):
+                piece, chunk_finish, chunk_usage = _read_chunk(chunk)
+                if chunk_usage != (None, None):
+                    usage = chunk_usage
+                if chunk_finish:
+                    finish = chunk_finish
+                if not piece:
+                    continue
+                if size + len(piece) > MAX_RESPONSE_CHARS:
+                    parts.append(piece[: MAX_RESPONSE_CHARS - size])
+                    truncated = True
+                    break
+                parts.append(piece)
+                size += len(piece)
+                streamed[0] += 1
+                if on_token is not None:
+                    on_token(piece)
+        except GenerationError:
+            raise
+        except Exception as exc:  # the boundary: everything from litellm/openai/httpx
+            raise map_litellm_error(exc, model=self.model, api_base=self.api_base) from exc
+        finally:
+            _close(stream)
+        if not parts:  # nothing at all: a non-OpenAI endpoint, or all tokens spent elsewhere
+            where = f"the model server at {self.api_base}" if self.api_base else self.model
+            if finish == "length":
+                raise GenerationError(
+                    f"{self.model} used all {self.max_tokens} tokens without answering",
+                    hint="raise --max-tokens (reasoning models spend tokens before answering)",
+                )
+            raise GenerationError(
+                f"{where} returned an empty answer",
+                hint="check that --api-base points at an OpenAI-compatible /v1 endpoint "
+                "and that the model name is right",
+            )
+        return "".join(parts), finish, usage, streamed[0], truncated
+
+
+def _supports_stream_usage(model: str) -> bool:
+    """Whether litellm forwards ``stream_options`` for this provider (the usage in the last
+    chunk); sending it to one that does not would be an UnsupportedParamsError."""
+    litellm = _litellm()
+    try:
+        name, provider, _, _ = litellm.get_llm_provider(model)
+        params = litellm.get_supported_openai_params(model=name, custom_llm_provider=provider)
+    except Exception:  # unknown provider: let completion() report it properly
+        return False
+    return bool(params) and "stream_options" in params
+
+
+def _iterate(stream: Any) -> Iterator[Any]:
+    yield from stream
+
+
+def _close(stream: Any) -> None:
+    """Stop reading a stream we abandon (too large), so the connection is not left open."""
+    for target in (stream, getattr(stream, "completion_stream", None)):
+        close = getattr(target, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):  # closing is best effort
+                close()
+
+
+def _read_chunk(chunk: Any) -> tuple[str, str | None, tuple[int | None, int | None]]:
+    """(content piece, finish_reason, (prompt_tokens, completion_tokens)) of one stream chunk."""
+    piece = ""
+    finish: str | None = None
+    choices = getattr(chunk, "choices", None) or []
+    if choices:
+        choice = choices[0]
+        delta = getattr(choice, "delta", None)
+        content = getattr(delta, "content", None) if delta is not None else None
+        if isinstance(content, str):
+            piece = content
+        reason = getattr(choice, "finish_reason", None)
+        finish = str(reason) if reason else None
+    usage = getattr(chunk, "usage", None)
+    prompt = getattr(usage, "prompt_tokens", None) if usage is not None else None
+    completion = getattr(usage, "completion_tokens", None) if usage is not None else None
+    return (
+        piece,
+        finish,
+        (
+            prompt if isinstance(prompt, int) else None,
+            completion if isinstance(completion, int) else None,
+        ),
+    )

@@ -1,0 +1,241 @@
+"""Render the chat messages that ask a model for a script.
+
+The system prompt is ``templates/system.md`` (the sandbox contract) with the input files listed
+and one note per requested format (``templates/<format>.md``) appended. Templates are package
+data; a ``templates_dir`` (``--templates DIR``) overrides them file by file: a file there wins,
+anything it lacks falls back to the built-in one.
+
+Templates use ``string.Template`` placeholders (``$inputs``, ``$formats``, ``$existing``,
+``$notes`` in ``system.md``; ``$ext`` in ``generic.md``), so the Python braces in them need no
+escaping. They are kept short on purpose: the bundled local model has a ~8k-token context.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from promptkiln.errors import UsageError
+from promptkiln.llm.generate import Message
+from promptkiln.sandbox.base import InputFile
+
+#: Formats with their own template.
+FORMATS: tuple[str, ...] = (
+    "pdf",
+    "xlsx",
+    "docx",
+    "pptx",
+    "png",
+    "jpg",
+    "svg",
+    "csv",
+    "json",
+    "md",
+    "txt",
+    "html",
+)
+#: Other spellings of the same formats.
+ALIASES: dict[str, str] = {
+    "jpeg": "jpg",
+    "htm": "html",
+    "markdown": "md",
+    "text": "txt",
+    "yml": "yaml",
+}
+#: Formats the sandbox can plainly produce that get the short generic note.
+GENERIC_FORMATS: tuple[str, ...] = (
+    "tsv",
+    "xml",
+    "yaml",
+    "gif",
+    "webp",
+    "bmp",
+    "tiff",
+    "ico",
+    "eps",
+    "ps",
+    "tex",
+    "rtf",
+    "ics",
+    "geojson",
+    "parquet",
+)
+
+#: Bytes of a CSV/TSV input's first line shown to the model.
+HEADER_CHARS = 300
+#: Characters of stderr passed back in a repair message.
+STDERR_TAIL_CHARS = 1500
+#: A rough tokens-per-character ratio for English prose and code (about 4 characters a token).
+CHARS_PER_TOKEN = 4.0
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class InputSummary:
+    """What the model is told about one input file."""
+
+    name: str  #: its name under ``inputs/``
+    size: int  #: bytes
+    header: str | None = None  #: the first line of a CSV/TSV file, cut to HEADER_CHARS
+
+    @classmethod
+    def from_bytes(cls, name: str, data: bytes) -> InputSummary:
+        header = None
+        if name.lower().endswith((".csv", ".tsv")):
+            first = data[: HEADER_CHARS * 4].split(b"\n", 1)[0]
+            header = _printable(first.decode("utf-8", errors="replace").lstrip("\ufeff"))
+            header = header[:HEADER_CHARS]
+        return cls(name=name, size=len(data), header=header)
+
+
+def summarize_inputs(files: Iterable[InputFile]) -> list[InputSummary]:
+    """Summaries of the files the sandbox will place under ``inputs/``."""
+    return [InputSummary.from_bytes(f.name, f.data) for f in files]
+
+
+def normalize_format(fmt: str) -> str:
+    """``".JPEG"`` -> ``"jpg"``. Raises :class:`UsageError` for an unsupported format."""
+    name = fmt.strip().lower().lstrip(".")
+    name = ALIASES.get(name, name)
+    if name in FORMATS or name in GENERIC_FORMATS:
+        return name
+    raise UsageError(
+        f"unsupported output format {fmt!r}",
+        hint=f"choose from: {', '.join(FORMATS + GENERIC_FORMATS)}",
+    )
+
+
+def load_template(name: str, templates_dir: Path | None = None) -> str:
+    """The text of ``<name>.md``: from ``templates_dir`` if it has it, else the built-in one."""
+    filename = f"{name}.md"
+    if templates_dir is not None:
+        candidate = Path(templates_dir) / filename
+        if candidate.is_file():
+            try:
+                return candidate.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise UsageError(
+                    f"cannot read the template {candidate}: {exc}",
+                    hint="fix the file or remove it to use the built-in template",
+                ) from exc
+    return resources.files("promptkiln.templates").joinpath(filename).read_text(encoding="utf-8")
+
+
+def _printable(text: str) -> str:
+    return _CONTROL.sub("", _ANSI.sub("", text))
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    raise AssertionError("unreachable")
+
+
+def _inputs_block(inputs: Sequence[InputSummary]) -> str:
+    if not inputs:
+        return "  (none)"
+    lines = []
+    for item in inputs:
+        line = f"  - inputs/{_printable(item.name)} ({_size(item.size)})"
+        if item.header is not None:
+            line += f", header: {item.header}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _format_label(formats: Sequence[str]) -> str:
+    return ", ".join(f".{f}" for f in formats)
+
+
+def render_system(
+    formats: Sequence[str],
+    inputs: Sequence[InputSummary] = (),
+    *,
+    templates_dir: Path | None = None,
+    existing_files: Sequence[str] = (),
+) -> str:
+    """The system prompt alone (handy for measuring and for ``--show-prompt``)."""
+    if not formats:
+        raise UsageError("no output format requested", hint="pass at least one, e.g. --format pdf")
+    names = list(dict.fromkeys(normalize_format(f) for f in formats))
+    notes = []
+    for name in names:
+        if name in FORMATS:
+            notes.append(load_template(name, templates_dir).strip())
+        else:
+            generic = string.Template(load_template("generic", templates_dir))
+            notes.append(generic.safe_substitute(ext=name).strip())
+    existing = ""
+    if existing_files:
+        listed = ", ".join(_printable(n) for n in existing_files)
+        existing = (
+            f"- Files from earlier steps are already in the working directory: {listed}. "
+            "Read or replace them as the request says.\n"
+        )
+    system = string.Template(load_template("system", templates_dir))
+    text = system.safe_substitute(
+        inputs=_inputs_block(inputs),
+        formats=_format_label(names),
+        existing=existing,
+        notes="\n".join(notes),
+    )
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def render_messages(
+    prompt: str,
+    formats: Sequence[str],
+    inputs: Sequence[InputSummary],
+    *,
+    templates_dir: Path | None = None,
+    existing_files: Sequence[str] = (),
+) -> list[Message]:
+    """The first request: the system prompt and the user's prompt (with the formats restated,
+    which small models follow better when it is the last thing they read)."""
+    system = render_system(
+        formats, inputs, templates_dir=templates_dir, existing_files=existing_files
+    )
+    names = list(dict.fromkeys(normalize_format(f) for f in formats))
+    user = f"{prompt.strip()}\n\nOutput: {_format_label(names)}"
+    return [Message("system", system), Message("user", user)]
+
+
+def tail(text: str, limit: int = STDERR_TAIL_CHARS) -> str:
+    """The last ``limit`` characters of ``text``, starting at a line boundary when possible,
+    without ANSI escapes or control characters."""
+    clean = _printable(text.replace("\r\n", "\n")).rstrip()
+    if len(clean) <= limit:
+        return clean
+    cut = clean[-limit:]
+    newline = cut.find("\n")
+    return cut[newline + 1 :] if 0 <= newline < limit // 2 else cut
+
+
+def repair_message(problem: str, *, stderr: str = "") -> Message:
+    """Feedback after a failed attempt, to append after the model's previous answer.
+
+    ``problem`` says what went wrong in one or two sentences (``"the script exited with
+    status 1"``, ``"no .xlsx file was written"``, ``"report.pdf is not a valid PDF: ..."``);
+    ``stderr`` is the run's stderr, of which only the tail is sent.
+    """
+    parts = [f"That did not work: {problem.strip()}"]
+    if stderr.strip():
+        parts.append(f"End of stderr:\n```\n{tail(stderr)}\n```")
+    parts.append(
+        "Fix the cause and answer with the complete corrected script in exactly one "
+        "```python block."
+    )
+    return Message("user", "\n\n".join(parts))
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count (characters / 4), good enough to keep templates inside a budget."""
+    return int(len(text) / CHARS_PER_TOKEN) + 1

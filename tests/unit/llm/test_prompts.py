@@ -1,0 +1,201 @@
+"""Prompt rendering: the sandbox contract, format notes, inputs, overrides, the token budget."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from promptkiln.errors import UsageError
+from promptkiln.llm.generate import Message
+from promptkiln.llm.prompts import (
+    FORMATS,
+    GENERIC_FORMATS,
+    STDERR_TAIL_CHARS,
+    InputSummary,
+    estimate_tokens,
+    normalize_format,
+    render_messages,
+    render_system,
+    repair_message,
+    summarize_inputs,
+    tail,
+)
+from promptkiln.sandbox.base import InputFile
+
+SALES = InputSummary.from_bytes("sales.csv", b"\xef\xbb\xbfregion,month,revenue\nnorth,1,2\n")
+LIBRARIES = (
+    "reportlab", "python-docx", "python-pptx", "openpyxl", "XlsxWriter", "pandas", "numpy",
+    "matplotlib", "seaborn", "pillow", "pypdf", "pdfplumber", "scipy",
+)  # fmt: skip
+
+
+def test_messages_are_system_then_user() -> None:
+    messages = render_messages("  a bar chart of sales  ", ["png"], [SALES])
+    assert [m.role for m in messages] == ["system", "user"]
+    assert all(isinstance(m, Message) for m in messages)
+    assert messages[1].content.startswith("a bar chart of sales\n")
+    assert messages[1].content.endswith("Output: .png")
+
+
+def test_system_prompt_states_the_contract() -> None:
+    system = render_system(["pdf"], [SALES])
+    assert "/home/user/work" in system
+    assert "./inputs/" in system
+    assert "returned to the user" in system
+    assert "No network" in system and "pip install" in system
+    assert "Python 3.11" in system
+    for library in LIBRARIES:
+        assert library in system, library
+    assert "exactly one ```python" in system
+    assert "summary" in system
+    assert "$" not in system  # every placeholder was filled
+
+
+def test_inputs_are_listed_with_size_and_csv_header() -> None:
+    other = InputSummary.from_bytes("logo.png", b"\x89PNG" + b"\x00" * 2044)
+    system = render_system(["pdf"], [SALES, other])
+    assert "inputs/sales.csv (" in system
+    assert "header: region,month,revenue" in system  # the BOM is gone
+    assert "inputs/logo.png (2.0 KB)" in system
+    assert "inputs/logo.png (2.0 KB), header" not in system
+
+
+def test_no_inputs_says_none() -> None:
+    assert "(none)" in render_system(["csv"], [])
+
+
+def test_summaries_from_input_files() -> None:
+    files = [InputFile("a.tsv", b"x\ty\n1\t2\n"), InputFile("b.bin", b"\x00" * 10)]
+    assert summarize_inputs(files) == [
+        InputSummary("a.tsv", 8, "x\ty"),
+        InputSummary("b.bin", 10, None),
+    ]
+
+
+def test_hostile_csv_header_is_one_printable_line() -> None:
+    data = b"a,b\x1b[31m,\x07c" + b"d" * 5000 + b"\nrow\n"
+    summary = InputSummary.from_bytes("x.csv", data)
+    assert summary.header is not None
+    assert "\x1b" not in summary.header and "\x07" not in summary.header
+    assert len(summary.header) <= 300
+
+
+@pytest.mark.parametrize(
+    ("fmt", "needles"),
+    [
+        ("png", ['matplotlib.use("Agg")', "bbox_inches", "dpi"]),
+        ("pdf", ["SimpleDocTemplate", "Paragraph", "Table", "canvas"]),
+        ("xlsx", ["formula", "None"]),
+        ("pptx", ["CategoryChartData", "XL_CHART_TYPE"]),
+        ("docx", ["add_picture", "Inches"]),
+        ("csv", ["index=False", "csv"]),
+        ("json", ["indent=2"]),
+        ("svg", ["xmlns"]),
+    ],
+)
+def test_format_notes(fmt: str, needles: list[str]) -> None:
+    system = render_system([fmt])
+    for needle in needles:
+        assert needle in system, (fmt, needle)
+    assert f".{fmt}" in system
+
+
+def test_every_format_has_a_builtin_template() -> None:
+    package = resources.files("promptkiln.templates")
+    for name in (*FORMATS, "system", "generic"):
+        assert package.joinpath(f"{name}.md").is_file(), name
+
+
+def test_several_formats_each_once() -> None:
+    system = render_system(["pdf", "PNG", ".png", "jpeg"])
+    assert "Create the requested output: .pdf, .png, .jpg." in system
+    assert system.count("PNG (.png)") == 1
+    assert "JPEG (.jpg)" in system
+
+
+def test_generic_format() -> None:
+    system = render_system(["tsv"])
+    assert ".tsv file" in system
+    assert "$ext" not in system
+
+
+@pytest.mark.parametrize("bad", ["pfd", "exe", "../x", ""])
+def test_unknown_format_lists_the_supported_ones(bad: str) -> None:
+    with pytest.raises(UsageError) as info:
+        normalize_format(bad)
+    assert "pdf, xlsx, docx" in str(info.value)
+
+
+def test_no_formats_is_a_usage_error() -> None:
+    with pytest.raises(UsageError):
+        render_messages("x", [], [])
+
+
+def test_aliases() -> None:
+    assert normalize_format(".JPEG") == "jpg"
+    assert normalize_format("htm") == "html"
+    assert set(GENERIC_FORMATS).isdisjoint(FORMATS)
+
+
+def test_user_templates_override_file_by_file(tmp_path: Path) -> None:
+    (tmp_path / "png.md").write_text("MY PNG RULES: always 1024x768.\n", encoding="utf-8")
+    system = render_system(["png", "pdf"], templates_dir=tmp_path)
+    assert "MY PNG RULES" in system
+    assert "bbox_inches" not in system  # the built-in png note was replaced
+    assert "SimpleDocTemplate" in system  # pdf fell back to the built-in one
+    assert "/home/user/work" in system  # so did system.md
+
+
+def test_user_system_template(tmp_path: Path) -> None:
+    (tmp_path / "system.md").write_text("House rules. Make $formats.\n$notes\n", encoding="utf-8")
+    system = render_system(["csv"], templates_dir=tmp_path)
+    assert system.startswith("House rules. Make .csv.")
+    assert "index=False" in system
+
+
+def test_unreadable_user_template_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "csv.md").write_bytes(b"\xff\xfe\xfa not utf-8")
+    with pytest.raises(UsageError, match=r"csv\.md"):
+        render_system(["csv"], templates_dir=tmp_path)
+
+
+def test_existing_files_are_mentioned_only_when_present() -> None:
+    assert "earlier steps" not in render_system(["pdf"])
+    system = render_system(["pdf"], existing_files=["chart.png", "data.csv"])
+    assert "earlier steps" in system and "chart.png, data.csv" in system
+
+
+def test_token_budget() -> None:
+    # The bundled model has ~8k tokens of context and writes ~10 tokens/s: keep the prompt lean.
+    typical = render_system(["png"], [SALES])
+    assert estimate_tokens(typical) < 600
+    heavy = render_system(["pdf", "xlsx", "docx", "pptx", "png", "csv"], [SALES] * 5)
+    assert estimate_tokens(heavy) < 1500
+
+
+def test_repair_message_has_problem_and_stderr_tail() -> None:
+    stderr = "noise\n" * 2000 + "Traceback (most recent call last):\nNameError: name 'pd' x\n"
+    message = repair_message("the script exited with status 1", stderr=stderr)
+    assert message.role == "user"
+    assert "the script exited with status 1" in message.content
+    assert "NameError: name 'pd' x" in message.content
+    assert len(message.content) < STDERR_TAIL_CHARS + 400
+    assert "complete corrected script" in message.content
+    assert "exactly one ```python" in message.content
+
+
+def test_repair_message_without_stderr() -> None:
+    message = repair_message("no .xlsx file was written")
+    assert "stderr" not in message.content
+    assert "no .xlsx file was written" in message.content
+
+
+def test_tail_strips_escapes_and_starts_at_a_line() -> None:
+    text = "\x1b[31mred\x1b[0m\r\n" + "".join(f"line {i}\n" for i in range(1000))
+    cut = tail(text, 100)
+    assert len(cut) <= 100
+    assert cut.startswith("line ")
+    assert cut.endswith("line 999")
+    assert tail("\x1b[1mbold\x1b[0m") == "bold"
