@@ -1,0 +1,47 @@
+# promptkiln — developer and CI entry points. `make test` works on a fresh Debian/Ubuntu machine
+# (as root it installs and starts Docker itself) and is fast the second time: every step is
+# idempotent and cached (.venv, the engine, the debootstrap base and the wheelhouse under
+# ~/.cache/promptkiln, the image itself, which is rebuilt only when images/ changes).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXTRAS := dev,e2b,local,validate
+# CI also registers gVisor so the runsc tests run; on a laptop: make engine ENGINE_FLAGS=--gvisor
+ENGINE_FLAGS ?= --debootstrap $(if $(CI),--gvisor,)
+PYTEST_ARGS ?=
+DEMO_PROMPT ?= Bar chart of quarterly revenue: Q1=2.1M, Q2=2.8M, Q3=3.2M, Q4=3.9M
+
+.PHONY: install engine image test lint bench demo
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@if ! [ -x $(BIN)/python ]; then \
+	    $(PYTHON) -m venv $(VENV) || { \
+	        [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	        apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && \
+	        rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }; \
+	fi
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[$(EXTRAS)]'
+	@touch $@
+
+engine:
+	scripts/ensure-docker.sh $(ENGINE_FLAGS)
+
+image: install engine
+	$(BIN)/python -m promptkiln.image
+
+test: install engine image
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	scripts/typecheck.sh
+
+bench: install engine image
+	$(BIN)/python benchmarks/bench_sandbox.py
+
+demo: install engine image
+	$(BIN)/promptkiln make "$(DEMO_PROMPT)" -f png -o out/
