@@ -1,0 +1,542 @@
+"""The ``e2b`` backend: one E2B sandbox (a Firecracker microVM) per run, through the e2b SDK.
+
+Shape of a run::
+
+    create   Sandbox.create(template, timeout=<always set>, allow_internet_access=False unless
+             asked, envs={} (nothing from the host), metadata = promptkiln labels for reaping)
+    inputs   one multipart upload of work/inputs/* and .promptkiln/main.py (as uid 1000 "user")
+    run      commands.run(python3 main.py) in /home/user/work, in a worker thread; stdout and
+             stderr arrive through callbacks into capped buffers; the wall clock is enforced
+             here: on timeout the whole sandbox is killed
+    outputs  every process of "user" is SIGKILLed (``kill -9 -1`` as that uid, repeated until
+             /proc shows none, run by root so the user's dotfiles play no part), then the
+             working directory is walked with files.list (envd's ListDir: type, size, symlink
+             target, never following links) and regular files are read as byte streams, capped
+    close    Sandbox.kill; idempotent; also on Ctrl-C and at interpreter exit
+
+Every e2b, httpx and transport exception is translated here into the promptkiln error tree
+(:func:`translate_errors`); none escapes. The SDK generation this needs is the one with the v2
+control-plane routes (``POST /v2/sandboxes``, e2b >= 2.51); see :func:`sdk_report`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import posixpath
+import shlex
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from promptkiln.errors import ConfigError, SandboxError, UsageError
+from promptkiln.sandbox.base import (
+    HOME,
+    INPUTS_DIR,
+    SCRIPT_PATH,
+    WORKDIR,
+    CapturedStream,
+    EntryKind,
+    InputFile,
+    Limits,
+    MiB,
+    OutputEntry,
+    RunResult,
+    SandboxInfo,
+    Termination,
+)
+from promptkiln.sandbox.e2b_errors import KEY_HINT, template_error, translate_errors
+
+if TYPE_CHECKING:
+    import e2b
+
+    from promptkiln.config import Settings
+
+#: The SDK releases this backend is tested with (the `e2b` extra pins the same range).
+SUPPORTED_SDK = ">=2.63,<2.64"
+LABEL_KIND = "promptkiln.kind"
+LABEL_RUN = "promptkiln.run"
+LABEL_PID = "promptkiln.owner-pid"
+LABEL_HOST = "promptkiln.owner-host"
+LABEL_CREATED = "promptkiln.created"
+USER = "user"
+#: Environment of the script. Nothing from the host's environment is passed in.
+SANDBOX_ENV = {
+    "HOME": HOME,
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "PYTHONUNBUFFERED": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "MPLBACKEND": "Agg",
+    "TMPDIR": "/tmp",
+}
+#: Seconds a sandbox outlives the run's own timeout, for upload, collection and teardown.
+LIFETIME_MARGIN_S = 120
+#: Per-request timeout for control-plane and file calls, in seconds.
+REQUEST_TIMEOUT_S = 60.0
+
+# Run as root, in /, by envd: kill every process of the sandbox user and make sure none is left,
+# then name the working directory's special files (FIFOs, sockets, devices), which envd's ListDir
+# reports without a type and the SDK's files.list drops: they are listed so they can be rejected.
+# `kill -9 -1` from the user's own uid is one atomic sweep in the kernel (a fork bomb cannot
+# outrun it); root then double-checks /proc (zombies excepted) and kills stragglers directly.
+STOP_SCRIPT = r"""
+uid=$(id -u user) || exit 2
+gid=$(id -g user) || exit 2
+stopped=""
+for attempt in 1 2 3 4 5 6 7 8 9 10; do
+  if command -v setpriv >/dev/null 2>&1; then
+    setpriv --reuid="$uid" --regid="$gid" --clear-groups -- \
+      /bin/bash --norc --noprofile -c 'kill -9 -1' 2>/dev/null
+  fi
+  left=0
+  for status in /proc/[0-9]*/status; do
+    pid=${status#/proc/}; pid=${pid%/status}
+    state=""; owner=""
+    while read -r key a b rest; do
+      case "$key" in
+        State:) state=$a ;;
+        Uid:) { [ "$a" = "$uid" ] || [ "$b" = "$uid" ]; } && owner=1; break ;;
+      esac
+    done < "$status" 2>/dev/null
+    if [ -n "$owner" ] && [ "$state" != Z ] && [ "$state" != X ]; then
+      left=1
+      kill -9 "$pid" 2>/dev/null
+    fi
+  done
+  if [ "$left" = 0 ]; then stopped=1; break; fi
+  sleep 0.05
+done
+[ -n "$stopped" ] || exit 1
+find "$WORKDIR" -mindepth 1 -path "$WORKDIR/inputs" -prune -o \
+  ! -type f ! -type d ! -type l -printf '%y\0%P\0' 2>/dev/null | head -z -n "$MAX_SPECIAL"
+exit 0
+"""
+#: find's type letter -> the kind of a special file named by STOP_SCRIPT.
+_SPECIAL_KINDS = {
+    "p": EntryKind.FIFO,
+    "s": EntryKind.SOCKET,
+    "c": EntryKind.CHARDEV,
+    "b": EntryKind.BLOCKDEV,
+}
+
+
+def _sdk() -> Any:
+    import e2b
+
+    return e2b
+
+
+def sdk_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("e2b")
+    except PackageNotFoundError:
+        return None
+
+
+def sdk_report() -> dict[str, str]:
+    """What ``promptkiln doctor`` says about the E2B SDK."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    found = sdk_version()
+    if found is None:
+        return {"e2b": "not installed — pip install 'promptkiln[e2b]'"}
+    ok = Version(found) in SpecifierSet(SUPPORTED_SDK)
+    generation = "v2 (/v2/sandboxes)" if Version(found) >= Version("2.51") else "v1 (/sandboxes)"
+    return {
+        "e2b": f"{found} ({'supported' if ok else f'untested; supported: e2b{SUPPORTED_SDK}'})",
+        "control plane": f"{generation}; the E2B API must serve POST /v2/sandboxes "
+        "(E2B cloud does; self-hosted E2B must be recent enough)",
+    }
+
+
+def _labels(run_id: str) -> dict[str, str]:
+    return {
+        LABEL_KIND: "sandbox",
+        LABEL_RUN: run_id,
+        LABEL_PID: str(os.getpid()),
+        LABEL_HOST: socket.gethostname(),
+        LABEL_CREATED: str(int(time.time())),
+    }
+
+
+def api_options(settings: Settings) -> dict[str, Any]:
+    """SDK connection options from the settings; unset ones fall back to E2B's own variables
+    (E2B_API_KEY, E2B_DOMAIN, E2B_API_URL, E2B_SANDBOX_URL), as the SDK does."""
+    cfg = settings.e2b
+    opts: dict[str, Any] = {"request_timeout": REQUEST_TIMEOUT_S}
+    for name in ("api_key", "domain", "api_url", "sandbox_url"):
+        value = getattr(cfg, name)
+        if value:
+            opts[name] = value
+    if not opts.get("api_key") and not os.environ.get("E2B_API_KEY"):
+        raise ConfigError("no E2B API key is configured", hint=KEY_HINT)
+    return opts
+
+
+class _Capture:
+    """Keeps the first ``cap`` bytes of a stream and counts the rest."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.data = bytearray()
+        self.dropped = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> None:
+        # The SDK hands output over as text (decoded with errors="replace"); keep it as UTF-8.
+        chunk = text.encode("utf-8")
+        with self._lock:
+            room = self.cap - len(self.data)
+            if room > 0:
+                self.data += chunk[:room]
+            self.dropped += max(0, len(chunk) - max(room, 0))
+
+    def result(self) -> CapturedStream:
+        with self._lock:
+            return CapturedStream(bytes(self.data), self.dropped)
+
+
+@dataclass
+class _Outcome:
+    exit_code: int | None = None
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class E2BEntry:
+    """One raw entry of the working directory as envd's ListDir reported it."""
+
+    raw_name: str
+    kind: EntryKind
+    size: int
+    mode: int
+    path: str
+    _sandbox: E2BSandbox
+
+    def read(self, limit: int) -> bytes:
+        return b"".join(self.read_chunks(limit))
+
+    def read_chunks(self, limit: int) -> Iterator[bytes]:
+        if self.kind is not EntryKind.FILE:
+            raise SandboxError(f"refusing to read {self.raw_name!r}: not a regular file")
+        return self._sandbox._read_chunks(self.path, limit)
+
+
+class E2BSandbox:
+    """A sandbox in an E2B microVM. See the module docstring."""
+
+    def __init__(self, settings: Settings, run_id: str) -> None:
+        self.run_id = run_id
+        self.settings = settings
+        self.limits: Limits = settings.limits.to_limits()
+        self.template = settings.e2b.template
+        self.allow_internet = settings.e2b.allow_internet
+        #: Seconds the sandbox may live: always set, and long enough for the run it hosts.
+        self.lifetime_s = min(
+            24 * 3600,
+            max(settings.e2b.sandbox_timeout, int(self.limits.timeout_s) + LIFETIME_MARGIN_S),
+        )
+        cfg = settings.e2b
+        #: Where the control plane is, for error messages.
+        self.endpoint = (
+            cfg.api_url
+            or os.environ.get("E2B_API_URL")
+            or f"https://api.{cfg.domain or os.environ.get('E2B_DOMAIN') or 'e2b.app'}"
+        )
+        self._sbx: e2b.Sandbox | None = None
+        self._dead = False
+        self._closed = False
+        self.info = SandboxInfo(
+            backend="e2b",
+            image=self.template,
+            runtime="e2b",
+            network="internet" if self.allow_internet else "none",
+            extra={"sdk": sdk_version() or "?", "lifetime_s": str(self.lifetime_s)},
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        opts = api_options(self.settings)
+        e2b = _sdk()
+        with translate_errors(
+            "creating the E2B sandbox", on_status={404: self._not_found}, endpoint=self.endpoint
+        ):
+            self._sbx = e2b.Sandbox.create(
+                template=self.template,
+                timeout=self.lifetime_s,
+                metadata=_labels(self.run_id),
+                envs={},
+                allow_internet_access=self.allow_internet,
+                **opts,
+            )
+        atexit.register(self.close)
+        self.info.extra["sandbox_id"] = self._sbx.sandbox_id
+
+    def _not_found(self, message: str) -> Exception:
+        return template_error(self.template, message)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
+        self._kill_sandbox()
+
+    def _kill_sandbox(self) -> None:
+        sbx, already = self._sbx, self._dead
+        self._dead = True
+        if sbx is None or already:
+            return
+        # Best effort: a sandbox we cannot reach dies at its timeout (always set) and can be
+        # listed and reaped by its labels (`reap`).
+        with contextlib.suppress(Exception):
+            sbx.kill(request_timeout=15)
+
+    def __enter__(self) -> E2BSandbox:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def sbx(self) -> e2b.Sandbox:
+        if self._sbx is None or self._dead:
+            raise SandboxError(
+                "the E2B sandbox is not running", hint="start() it first; it cannot be reused"
+            )
+        return self._sbx
+
+    # -- files in --------------------------------------------------------------------------
+
+    def put_inputs(self, files: Sequence[InputFile], script: bytes) -> None:
+        total = len(script) + sum(len(f.data) for f in files)
+        if total > self.limits.disk_bytes // 2:
+            raise UsageError(
+                f"the inputs add up to {total / MiB:.1f} MiB, more than half the sandbox's "
+                f"{self.limits.disk_bytes / MiB:.0f} MiB scratch space",
+                hint="raise the disk limit (PROMPTKILN_LIMITS__DISK or [limits] disk) or pass "
+                "fewer inputs",
+            )
+        entries: list[Any] = []
+        for f in files:
+            name = posixpath.normpath(f.name)
+            if f.name.startswith("/") or name in (".", "..") or name.startswith("../"):
+                raise UsageError(f"input name {f.name!r} leaves the inputs directory")
+            entries.append({"path": f"{WORKDIR}/{INPUTS_DIR}/{name}", "data": f.data})
+        entries.append({"path": SCRIPT_PATH, "data": script})
+        sbx = self.sbx
+        with translate_errors("copying inputs into the E2B sandbox", endpoint=self.endpoint):
+            sbx.files.make_dir(f"{WORKDIR}/{INPUTS_DIR}", user=USER)
+            sbx.files.write_files(entries, user=USER)
+
+    # -- run ---------------------------------------------------------------------------------
+
+    def run(self, argv: Sequence[str], *, timeout_s: float) -> RunResult:
+        sbx = self.sbx
+        out, err = _Capture(self.limits.log_bytes), _Capture(self.limits.log_bytes)
+        outcome = _Outcome()
+        e2b = _sdk()
+        command = "exec " + shlex.join(list(argv))
+
+        def wait() -> None:
+            try:
+                handle = sbx.commands.run(
+                    command,
+                    background=True,
+                    cwd=WORKDIR,
+                    envs=dict(SANDBOX_ENV),
+                    user=USER,
+                    # A backstop only: the wall clock below is what ends the run.
+                    timeout=timeout_s + LIFETIME_MARGIN_S,
+                    retain_output=False,
+                )
+                outcome.exit_code = handle.wait(on_stdout=out, on_stderr=err).exit_code
+            except e2b.CommandExitException as exc:
+                outcome.exit_code = exc.exit_code
+            except BaseException as exc:  # handed to the caller's thread below
+                outcome.error = exc
+
+        started = time.monotonic()
+        deadline = started + timeout_s
+        worker = threading.Thread(target=wait, name="promptkiln-e2b-run", daemon=True)
+        termination = Termination.EXITED
+        try:
+            worker.start()
+            while worker.is_alive():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    termination = Termination.TIMEOUT
+                    self._kill_sandbox()  # the whole VM: nothing of the run survives
+                    worker.join(timeout=5)
+                    break
+                worker.join(timeout=min(remaining, 0.25))
+        except BaseException:  # Ctrl-C: the sandbox never outlives us
+            self.close()
+            raise
+        duration = time.monotonic() - started
+        if termination is Termination.EXITED and outcome.error is not None:
+            with translate_errors("running the script in the E2B sandbox", endpoint=self.endpoint):
+                raise outcome.error
+        return RunResult(
+            exit_code=outcome.exit_code if termination is Termination.EXITED else None,
+            stdout=out.result(),
+            stderr=err.result(),
+            duration_s=duration,
+            termination=termination,
+        )
+
+    # -- files out ---------------------------------------------------------------------------
+
+    def stop_processes(self) -> list[tuple[EntryKind, str]]:
+        """SIGKILL every process of the sandbox user (raise if any survives); return the special
+        files of the working directory as (kind, name relative to it)."""
+        e2b = _sdk()
+        budget = self.limits.output_files * 4 + 64
+        with translate_errors("stopping the E2B sandbox's processes", endpoint=self.endpoint):
+            try:
+                result = self.sbx.commands.run(
+                    STOP_SCRIPT,
+                    user="root",
+                    cwd="/",
+                    envs={"WORKDIR": WORKDIR, "MAX_SPECIAL": str(2 * budget)},
+                    timeout=60,
+                )
+            except e2b.CommandExitException as exc:
+                raise SandboxError(
+                    f"could not stop every process in the E2B sandbox (status {exc.exit_code}); "
+                    "outputs are not collected from a sandbox that is still running",
+                    hint="use promptkiln's template (`promptkiln image e2b-template`): it needs "
+                    "bash, util-linux's setpriv and a user named 'user'",
+                ) from None
+        fields = (result.stdout or "").split("\0")
+        return [
+            (_SPECIAL_KINDS.get(kind, EntryKind.OTHER), name)
+            for kind, name in zip(fields[0::2], fields[1::2], strict=False)
+            if name
+        ]
+
+    def outputs(self) -> Iterator[OutputEntry]:
+        """Stop every process, then walk the working directory with envd's ListDir."""
+        if self._dead or self._sbx is None:
+            return
+        specials = self.stop_processes()
+        e2b = _sdk()
+        files = self.sbx.files
+        listing_errors = translate_errors(
+            "listing the outputs in the E2B sandbox", endpoint=self.endpoint
+        )
+        with listing_errors:
+            root = files.get_info(WORKDIR, user=USER)
+        if root.type != e2b.FileType.DIR or root.symlink_target is not None:
+            raise SandboxError(
+                f"the script replaced the working directory {WORKDIR} with something that is "
+                "not a directory; nothing is collected",
+                hint="fix the script so it leaves its working directory in place",
+            )
+        budget = self.limits.output_files * 4 + 64
+        for kind, name in specials:
+            budget -= 1
+            yield E2BEntry(name, kind, 0, 0, f"{WORKDIR}/{name}", self)
+        pending = [WORKDIR]
+        while pending and budget > 0:
+            directory = pending.pop()
+            with translate_errors("listing the outputs in the E2B sandbox", endpoint=self.endpoint):
+                listing = files.list(directory, depth=1, user=USER)
+            for info in sorted(listing, key=lambda i: i.path):
+                if not info.path.startswith(directory + "/"):
+                    continue  # envd resolved a link it should not have: never trust it
+                raw_name = info.path[len(WORKDIR) + 1 :]
+                if raw_name == INPUTS_DIR:
+                    continue
+                kind = _kind(e2b, info)
+                budget -= 1
+                if budget < 0:
+                    break
+                yield E2BEntry(raw_name, kind, info.size, info.mode, info.path, self)
+                if kind is EntryKind.DIR:
+                    pending.append(info.path)
+
+    def _read_chunks(self, path: str, limit: int) -> Iterator[bytes]:
+        """Stream a regular file's bytes from envd, at most ``limit`` + 1 in all."""
+        left = limit + 1
+        with translate_errors(f"reading {path} from the E2B sandbox", endpoint=self.endpoint):
+            stream = self.sbx.files.read(path, format="stream", user=USER)
+            try:
+                for chunk in stream:
+                    if not chunk:
+                        continue
+                    piece = bytes(chunk[:left])
+                    left -= len(piece)
+                    yield piece
+                    if left <= 0:
+                        return
+            finally:
+                stream.close()
+
+
+def _kind(e2b: Any, info: Any) -> EntryKind:
+    """The entry's own type. A symlink is a symlink whatever it points at: envd >= 0.6 puts the
+    target's type in ``type`` and flags the link, and ``symlink_target`` is set for links."""
+    if info.type == e2b.FileType.SYMLINK or info.symlink_target is not None:
+        return EntryKind.SYMLINK
+    if info.type == e2b.FileType.DIR:
+        return EntryKind.DIR
+    if info.type == e2b.FileType.FILE:
+        return EntryKind.FILE
+    return EntryKind.OTHER
+
+
+def reap(settings: Settings, *, everything: bool = False) -> list[str]:
+    """Kill promptkiln's E2B sandboxes whose owner process is gone (or all of them); return
+    their ids. Sandboxes are found by their ``promptkiln.kind`` metadata label."""
+    e2b = _sdk()
+    opts = api_options(settings)
+    host = socket.gethostname()
+    killed: list[str] = []
+    with translate_errors("listing leftover E2B sandboxes"):
+        paginator = e2b.Sandbox.list(
+            query=e2b.SandboxQuery(metadata={LABEL_KIND: "sandbox"}), **opts
+        )
+        found = list(paginator.next_items())
+        while paginator.has_next:
+            found += paginator.next_items()
+        for info in found:
+            labels = info.metadata or {}
+            alive = False
+            if not everything and labels.get(LABEL_HOST) == host:
+                try:
+                    os.kill(int(labels.get(LABEL_PID, "0")), 0)
+                    alive = True
+                except (ProcessLookupError, ValueError):
+                    alive = False
+                except PermissionError:
+                    alive = True
+            elif not everything:
+                alive = True  # another host's run: its own timeout ends it
+            if not alive and e2b.Sandbox.kill(info.sandbox_id, **opts):
+                killed.append(info.sandbox_id)
+    return killed
+
+
+def create(settings: Settings, run_id: str) -> E2BSandbox:
+    """Registry factory for the ``e2b`` backend."""
+    return E2BSandbox(settings, run_id)
+
+
+__all__ = ["E2BEntry", "E2BSandbox", "create", "reap", "sdk_report", "translate_errors"]
