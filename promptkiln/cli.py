@@ -116,6 +116,13 @@ def run(
     timeout: TimeoutOpt = None,
     runtime: RuntimeOpt = None,
     overwrite: OverwriteOpt = False,
+    allow_ext: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-ext",
+            help="Also deliver files of this type (e.g. py); by default only documents, images and data.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
     """Run YOUR script in the sandbox (no model) and collect the files it makes."""
@@ -130,7 +137,15 @@ def run(
         raise UsageError(f"cannot read script {script}: {exc.strerror or exc}") from exc
     files = read_inputs(inputs or [])
     progress = _progress(quiet or json_)
-    result = run_in_sandbox(code, files, out, settings, overwrite=overwrite, progress=progress)
+    result = run_in_sandbox(
+        code,
+        files,
+        out,
+        settings,
+        overwrite=overwrite,
+        progress=progress,
+        allow_extensions=allow_ext or (),
+    )
     _show_streams(result.result)
     if json_:
         manifest = _manifest(result.artifacts, result.rejections)
@@ -259,19 +274,11 @@ class _TokenMeter:
 def _save_script(code: str, out: Path, settings: Any, overwrite: bool) -> list[Any]:
     import tempfile
 
-    from promptkiln.sandbox.collect import collect
-    from promptkiln.sandbox.tarentries import dir_entries
+    from promptkiln.pipeline import deliver_dir
 
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "script.py").write_text(code)
-        return list(
-            collect(
-                dir_entries(Path(tmp), skip_dirs=()),
-                out,
-                settings.limits.to_limits(),
-                overwrite=overwrite,
-            ).artifacts
-        )
+        return deliver_dir(Path(tmp), out, settings, overwrite, ["py"])
 
 
 @app.command()
@@ -348,7 +355,7 @@ def models(
 
     settings = _settings()
     if stop:
-        stopped = local.stop_server(settings)
+        stopped = local.stop_server(settings.home)
         typer.echo(
             "stopped the bundled model's server"
             if stopped

@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     #: litellm model string; empty means the bundled local model.
     model: str = ""
     api_base: str | None = None
+    #: API key for the model provider; usually left unset so litellm reads the provider's own
+    #: variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...). Never passed into a sandbox.
+    api_key: str | None = Field(None, repr=False)
     temperature: float = Field(0.0, ge=0, le=2)
     max_tokens: int = Field(4096, ge=64)
     request_timeout: float = Field(600.0, gt=0)

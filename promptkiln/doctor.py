@@ -133,7 +133,11 @@ def _model_check(settings: Settings) -> Check:
         desc = local.describe(settings)
     except (ImportError, PromptkilnError) as exc:
         return Check("model", "warn", f"bundled model unavailable: {exc}")
-    return Check("model", "ok" if desc.get("cached") else "info", f"bundled: {desc}")
+    where = desc["path"] if desc["present"] else "not assembled yet (the first `make` fetches it)"
+    server = f", server at {desc['url']}" if desc.get("server_running") else ""
+    return Check(
+        "model", "ok" if desc["present"] else "info", f"bundled {desc['name']}: {where}{server}"
+    )
 
 
 def run_checks(settings: Settings) -> list[Check]:

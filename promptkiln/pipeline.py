@@ -6,6 +6,7 @@ to a Client, so tests use real components wired differently rather than patches.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -113,11 +114,13 @@ def run_in_sandbox(
     overwrite: bool = False,
     progress: Progress = _quiet,
     run_id: str | None = None,
+    allow_extensions: Sequence[str] = (),
 ) -> SandboxRun:
     """Run ``script`` in a fresh sandbox and deliver its outputs into ``dest``.
 
     Outputs are collected only when the script ran to its end (any exit status): a killed run
-    delivers nothing. Collection rules live in :mod:`promptkiln.sandbox.collect`.
+    delivers nothing. Collection rules live in :mod:`promptkiln.sandbox.collect`;
+    ``allow_extensions`` adds file types to the deliverable ones (documents, images, data).
     """
     from promptkiln.sandbox.collect import collect
     from promptkiln.sandbox.registry import create_sandbox
@@ -142,7 +145,13 @@ def run_in_sandbox(
         if result.termination is Termination.EXITED:
             t2 = time.monotonic()
             progress("collecting the files")
-            collected = collect(sandbox.outputs(), dest, limits, overwrite=overwrite)
+            collected = collect(
+                sandbox.outputs(),
+                dest,
+                limits,
+                overwrite=overwrite,
+                extensions=deliverable(allow_extensions),
+            )
             artifacts, rejections = list(collected.artifacts), list(collected.rejections)
             timings["collect_s"] = time.monotonic() - t2
     finally:
@@ -150,6 +159,13 @@ def run_in_sandbox(
         sandbox.close()
         timings["close_s"] = time.monotonic() - t3
     return SandboxRun(run_id, result, artifacts, rejections, sandbox.info, timings)
+
+
+def deliverable(extra: Sequence[str] = ()) -> frozenset[str]:
+    """The file types collection delivers: the safe defaults plus any the user asked for."""
+    from promptkiln.sandbox.collect import DELIVERABLE_EXTENSIONS
+
+    return DELIVERABLE_EXTENSIONS | {e.lower().lstrip(".") for e in extra}
 
 
 def raise_for_run(run: SandboxRun, settings: Settings) -> None:
@@ -244,7 +260,7 @@ def make(
     from promptkiln.llm.extract import extract
     from promptkiln.llm.generate import Message
     from promptkiln.llm.prompts import InputSummary, render_messages, repair_message
-    from promptkiln.validate import missing_formats, validate
+    from promptkiln.validate import validate_all
 
     settings = settings or load_settings()
     if not prompt.strip():
@@ -297,6 +313,7 @@ def make(
                 factory=factory,
                 progress=progress,
                 run_id=f"{run_id}-{number}",
+                allow_extensions=formats,
             )
             attempt.run = run
             for key, value in run.timings.items():
@@ -306,18 +323,12 @@ def make(
             if problem is None:
                 t1 = time.monotonic()
                 progress("validating the files")
-                problems = missing_formats(run.artifacts, formats)
-                for art in run.artifacts:
-                    ext = Path(art.name).suffix.lower().lstrip(".")
-                    problems += [
-                        f"{art.name}: {p}"
-                        for p in validate(Path(art.path), art.media_type, ext or None)
-                    ]
+                problems = validate_all(run.artifacts, formats)
                 if not run.artifacts and not formats:
                     problems.append("the script wrote no files in the working directory")
                 timings["validate_s"] = timings.get("validate_s", 0.0) + time.monotonic() - t1
                 if not problems:
-                    files = _deliver(staging, out, settings, overwrite)
+                    files = deliver_dir(staging, out, settings, overwrite, formats)
                     progress(f"attempt {number} succeeded")
                     if on_attempt:
                         on_attempt(attempt)
@@ -341,13 +352,19 @@ def make(
         shutil.rmtree(staging_root, ignore_errors=True)
 
 
-def _deliver(staging: Path, out: Path, settings: Settings, overwrite: bool) -> list[Artifact]:
-    """Move the accepted attempt's files into the user's directory, under the same rules."""
+def deliver_dir(
+    staging: Path, out: Path, settings: Settings, overwrite: bool, allow: Sequence[str] = ()
+) -> list[Artifact]:
+    """Move files from a private directory into the user's, under the same collection rules."""
     from promptkiln.sandbox.collect import collect
     from promptkiln.sandbox.tarentries import dir_entries
 
     result = collect(
-        dir_entries(staging, skip_dirs=()), out, settings.limits.to_limits(), overwrite=overwrite
+        dir_entries(staging, skip_dirs=()),
+        out,
+        settings.limits.to_limits(),
+        overwrite=overwrite,
+        extensions=deliverable(allow),
     )
     return list(result.artifacts)
 
@@ -361,10 +378,19 @@ def _generator(
     if generator is not None:
         return generator, str(getattr(generator, "model", type(generator).__name__))
     if settings.model:
+        api_key = settings.api_key
+        if (
+            api_key is None
+            and settings.api_base
+            and settings.model.startswith("openai/")
+            and not os.environ.get("OPENAI_API_KEY")
+        ):
+            api_key = "sk-no-key-required"  # self-hosted OpenAI-compatible servers take any key
         return (
             LiteLLMGenerator(
                 settings.model,
                 api_base=settings.api_base,
+                api_key=api_key,
                 temperature=settings.temperature,
                 max_tokens=settings.max_tokens,
                 timeout_s=settings.request_timeout,
