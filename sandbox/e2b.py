@@ -158,6 +158,23 @@ def sdk_report() -> dict[str, str]:
     }
 
 
+def describe(settings: Settings) -> str:
+    """One line for ``promptkiln doctor``: SDK, route generation, endpoint, template (offline)."""
+    report = sdk_report()
+    cfg = settings.e2b
+    endpoint = (
+        cfg.api_url
+        or os.environ.get("E2B_API_URL")
+        or (f"https://api.{cfg.domain or os.environ.get('E2B_DOMAIN') or 'e2b.app'}")
+    )
+    key = "set" if (cfg.api_key or os.environ.get("E2B_API_KEY")) else "not set (E2B_API_KEY)"
+    return (
+        f"SDK {report['e2b']}; control plane {report.get('control plane', '?')}; "
+        f"API {endpoint}; key {key}; template {cfg.template}; "
+        f"internet {'on' if cfg.allow_internet else 'off'}; lifetime {cfg.sandbox_timeout} s"
+    )
+
+
 def _labels(run_id: str) -> dict[str, str]:
     return {
         LABEL_KIND: "sandbox",
@@ -539,4 +556,12 @@ def create(settings: Settings, run_id: str) -> E2BSandbox:
     return E2BSandbox(settings, run_id)
 
 
-__all__ = ["E2BEntry", "E2BSandbox", "create", "reap", "sdk_report", "translate_errors"]
+__all__ = [
+    "E2BEntry",
+    "E2BSandbox",
+    "create",
+    "describe",
+    "reap",
+    "sdk_report",
+    "translate_errors",
+]

@@ -440,3 +440,70 @@ def test_no_e2b_exception_is_left_unmapped() -> None:
         assert mapped.hint, cls
         with pytest.raises(PromptkilnError), translate_errors("testing"):
             raise exc
+
+
+# -- images/ as an E2B template (offline) ---------------------------------------------------------
+
+
+def test_the_sandbox_dockerfile_converts_to_an_e2b_template() -> None:
+    pytest.importorskip("e2b")
+    from promptkiln.e2b_template import check_dockerfile, default_dockerfile
+
+    path = default_dockerfile()
+    checked = check_dockerfile(path.read_text(), context=path.parent)
+    assert checked.ok, [str(p) for p in checked.problems]
+    assert checked.base_image == "debian:bookworm-slim"
+    assert "FROM ${BASE} resolved to debian:bookworm-slim" in checked.notes
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "problem"),
+    [
+        (
+            "FROM debian:12 AS a\nFROM debian:12\nUSER user\nWORKDIR /home/user/work\n",
+            "Multi-stage",
+        ),
+        ("FROM alpine:3\nUSER user\nWORKDIR /home/user/work\n", "not a public Debian"),
+        (
+            "FROM promptkiln-base:bookworm\nUSER user\nWORKDIR /home/user/work\n",
+            "not a public Debian",
+        ),
+        ("FROM debian:12\nWORKDIR /home/user/work\n", "USER user"),
+        ("FROM debian:12\nUSER user\n", "WORKDIR /home/user/work"),
+        ('FROM debian:12\nSHELL ["/bin/bash"]\nUSER user\nWORKDIR /home/user/work\n', "SHELL"),
+        (
+            "FROM debian:12\nHEALTHCHECK CMD true\nUSER user\nWORKDIR /home/user/work\n",
+            "HEALTHCHECK",
+        ),
+        (
+            "FROM debian:12\nRUN --mount=type=cache,target=/c true\nUSER user\nWORKDIR /home/user/work\n",
+            "--mount",
+        ),
+        (
+            "FROM debian:12\nCOPY --from=x /a /b\nUSER user\nWORKDIR /home/user/work\n",
+            "COPY --from",
+        ),
+        (
+            "FROM debian:12\nRUN apt-get install -y envd\nUSER user\nWORKDIR /home/user/work\n",
+            "envd",
+        ),
+    ],
+)
+def test_unsupported_dockerfile_constructs_fail_the_check(dockerfile: str, problem: str) -> None:
+    pytest.importorskip("e2b")
+    from promptkiln.e2b_template import check_dockerfile
+
+    checked = check_dockerfile(dockerfile)
+    assert not checked.ok
+    assert any(problem in str(p) for p in checked.problems), [str(p) for p in checked.problems]
+
+
+def test_template_build_refuses_a_bad_dockerfile_before_calling_e2b(tmp_path: Path) -> None:
+    pytest.importorskip("e2b")
+    from promptkiln.e2b_template import build_template, resources
+
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM alpine:3\n")
+    with pytest.raises(ImageError, match="cannot be built as an E2B template"):
+        build_template(load_settings(), dockerfile=bad)
+    assert resources(load_settings(limits={"cpus": 1.5, "memory": "1g"})) == (2, 1024)
