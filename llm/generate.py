@@ -199,7 +199,7 @@ def map_litellm_error(
     if target is ModelAuthError:
         return ModelAuthError(
             f"{where} rejected the API key ({detail})",
-            hint="set OPENAI_API_KEY (or the provider's variable) or pass --api-key",
+            hint="set OPENAI_API_KEY (or the provider's variable) or PROMPTKILN_API_KEY",
         )
     if target is ModelNotFound:
         return ModelNotFound(

@@ -267,6 +267,8 @@ def make(
         raise UsageError("the prompt is empty", hint='say what to make, e.g. "a bar chart of ..."')
     formats = [f.lower().lstrip(".") for f in formats]
     input_files = [*existing, *read_inputs(list(inputs))]
+    if generator is None and settings.model:
+        progress("loading the model client (litellm)")
     gen, model_name = _generator(generator, settings, progress)
     summaries = [InputSummary.from_bytes(f.name, f.data) for f in input_files]
     messages = list(
@@ -295,6 +297,11 @@ def make(
             attempt = Attempt(number, generation.text, None, None, None, gen_s)
             attempts.append(attempt)
             try:
+                if getattr(generation, "truncated", False):
+                    raise ExtractionError(
+                        "response_too_large",
+                        "the answer was longer than the 1 MB that is read, and was cut off",
+                    )
                 script = extract(generation.text)
             except ExtractionError as exc:
                 attempt.problem = f"no usable script in the answer: {exc.message}"
