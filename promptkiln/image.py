@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -43,6 +45,8 @@ OFFLINE_BASE = "promptkiln-base:bookworm"
 VERSION_LABEL = "promptkiln.image.version"
 BASE_LABEL = "promptkiln.base.version"
 SUITE = "bookworm"
+#: Seconds the engine has to start answering a pull before the registry counts as unreachable.
+PULL_FIRST_ANSWER_S = 30.0
 #: Files of ``images/`` that go into the build context; their bytes make the image version.
 CONTEXT_FILES = (
     "Dockerfile",
@@ -288,21 +292,40 @@ def _can_use_online_base(client: docker.DockerClient, progress: Progress) -> boo
 
 
 def _pull(client: docker.DockerClient, name: str, progress: Progress) -> None:
-    import docker.errors
-
+    """Pull ``name`` unless present. The engine must start answering within
+    ``PULL_FIRST_ANSWER_S`` (a registry that is unreachable but not refused can otherwise hang
+    for minutes); once layers flow, the pull may take as long as it needs."""
     if _has_image(client, name):
         return
     repo, _, tag = name.partition(":")
-    try:
-        for event in client.api.pull(repo, tag=tag or "latest", stream=True, decode=True):
-            if "error" in event:
-                raise ImageError(f"could not pull {name}: {event['error']}", image=name)
-            if event.get("status") and not event.get("progressDetail"):
-                progress(f"pull {name}: {event['status']}")
-    except docker.errors.DockerException as exc:
-        raise ImageError(f"could not pull {name}: {exc}", image=name) from exc
-    except OSError as exc:  # a socket timeout while the registry does not answer
-        raise ImageError(f"could not pull {name}: {exc}", image=name) from exc
+    events: queue.Queue[dict[str, Any] | BaseException | None] = queue.Queue()
+
+    def pump() -> None:
+        try:
+            for event in client.api.pull(repo, tag=tag or "latest", stream=True, decode=True):
+                events.put(event)
+            events.put(None)
+        except Exception as exc:  # handed to the caller's thread below
+            events.put(exc)
+
+    threading.Thread(target=pump, name="promptkiln-pull", daemon=True).start()
+    wait: float | None = PULL_FIRST_ANSWER_S
+    while True:
+        try:
+            event = events.get(timeout=wait)
+        except queue.Empty:
+            raise ImageError(
+                f"could not pull {name}: no answer within {wait:g} s", image=name
+            ) from None
+        if event is None:
+            return
+        if isinstance(event, BaseException):
+            raise ImageError(f"could not pull {name}: {event}", image=name) from event
+        if "error" in event:
+            raise ImageError(f"could not pull {name}: {event['error']}", image=name)
+        if event.get("status") and not event.get("progressDetail"):
+            progress(f"pull {name}: {event['status']}")
+        wait = None
 
 
 # -- the offline base --------------------------------------------------------------------------
