@@ -8,10 +8,12 @@ Shape of a run::
     run      commands.run(python3 main.py) in /home/user/work, in a worker thread; stdout and
              stderr arrive through callbacks into capped buffers; the wall clock is enforced
              here: on timeout the whole sandbox is killed
-    outputs  every process of "user" is SIGKILLed (``kill -9 -1`` as that uid, repeated until
-             /proc shows none, run by root so the user's dotfiles play no part), then the
-             working directory is walked with files.list (envd's ListDir: type, size, symlink
-             target, never following links) and regular files are read as byte streams, capped
+    outputs  every process the run may have left is SIGKILLed: all of "user" (``kill -9 -1``
+             as that uid) and any other not in the baseline taken at creation (the user can
+             become root on E2B), repeated until /proc shows none, run by root so the user's
+             dotfiles play no part; then the working directory is walked with files.list
+             (envd's ListDir: type, size, symlink target, never following links), and regular
+             files are read as byte streams, capped
     close    Sandbox.kill; idempotent; also on Ctrl-C and at interpreter exit
 
 Every e2b, httpx and transport exception is translated here into the promptkiln error tree
@@ -34,7 +36,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from promptkiln.errors import ConfigError, SandboxError, UsageError
+from promptkiln.errors import ConfigError, OutputError, SandboxError, UsageError
 from promptkiln.sandbox.base import (
     HOME,
     INPUTS_DIR,
@@ -80,34 +82,63 @@ LIFETIME_MARGIN_S = 120
 #: Per-request timeout for control-plane and file calls, in seconds.
 REQUEST_TIMEOUT_S = 60.0
 
-# Run as root, in /, by envd: kill every process of the sandbox user and make sure none is left,
-# then name the working directory's special files (FIFOs, sockets, devices), which envd's ListDir
-# reports without a type and the SDK's files.list drops: they are listed so they can be rejected.
-# `kill -9 -1` from the user's own uid is one atomic sweep in the kernel (a fork bomb cannot
-# outrun it); root then double-checks /proc (zombies excepted) and kills stragglers directly.
+# Run as root, in / and by envd, right after the sandbox is created: the processes that exist
+# before any script ran ("pid:starttime", kept host-side), so that they can be told apart later.
+BASELINE_SCRIPT = r"""
+for d in /proc/[0-9]*; do
+  read -r s < "$d/stat" 2>/dev/null || continue
+  r=${s##*) }; set -- $r
+  printf '%s:%s ' "${d#/proc/}" "${20}"
+done
+"""
+
+# Run as root, in / and by envd, before collection: kill every process the run may have left,
+# check that none is left, then name the working directory's special files (FIFOs, sockets,
+# devices), which envd's ListDir reports without a type and the SDK's files.list drops.
+#
+# Killed: every process of "user" (first with `kill -9 -1` from the user's own uid, one atomic
+# sweep in the kernel that a fork bomb cannot outrun), and every other process that is not in
+# the baseline (same pid *and* start time): on E2B the user can become root (the template build
+# installs sudo and clears root's password), so daemons of any uid count. Kept: PID 1, kernel
+# threads, the baseline, and this script's own ancestors (envd). Zombies are already dead.
 STOP_SCRIPT = r"""
 uid=$(id -u user) || exit 2
 gid=$(id -g user) || exit 2
+keep=" 1 "
+p=$$
+while [ "$p" -gt 1 ] 2>/dev/null; do
+  keep="$keep$p "
+  read -r s < "/proc/$p/stat" || break
+  r=${s##*) }; set -- $r; p=$2
+done
 stopped=""
-for attempt in 1 2 3 4 5 6 7 8 9 10; do
+for attempt in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
   if command -v setpriv >/dev/null 2>&1; then
     setpriv --reuid="$uid" --regid="$gid" --clear-groups -- \
       /bin/bash --norc --noprofile -c 'kill -9 -1' 2>/dev/null
   fi
   left=0
-  for status in /proc/[0-9]*/status; do
-    pid=${status#/proc/}; pid=${pid%/status}
-    state=""; owner=""
+  for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
+    case "$keep" in *" $pid "*) continue ;; esac
+    read -r s < "$d/stat" 2>/dev/null || continue
+    r=${s##*) }; set -- $r
+    state=$1; flags=$7; start=${20}
+    case "$state" in Z|X) continue ;; esac
+    (( flags & 0x200000 )) && continue
+    mine=""
     while read -r key a b rest; do
-      case "$key" in
-        State:) state=$a ;;
-        Uid:) { [ "$a" = "$uid" ] || [ "$b" = "$uid" ]; } && owner=1; break ;;
-      esac
-    done < "$status" 2>/dev/null
-    if [ -n "$owner" ] && [ "$state" != Z ] && [ "$state" != X ]; then
-      left=1
-      kill -9 "$pid" 2>/dev/null
+      if [ "$key" = Uid: ]; then
+        { [ "$a" = "$uid" ] || [ "$b" = "$uid" ]; } && mine=1
+        break
+      fi
+    done < "$d/status" 2>/dev/null
+    if [ -z "$mine" ]; then
+      [ -z "$BASELINE" ] && continue
+      case " $BASELINE " in *" $pid:$start "*) continue ;; esac
     fi
+    left=1
+    kill -9 "$pid" 2>/dev/null
   done
   if [ "$left" = 0 ]; then stopped=1; break; fi
   sleep 0.05
@@ -270,6 +301,8 @@ class E2BSandbox:
             or f"https://api.{cfg.domain or os.environ.get('E2B_DOMAIN') or 'e2b.app'}"
         )
         self._sbx: e2b.Sandbox | None = None
+        #: "pid:starttime" of the processes that existed before any script ran.
+        self._baseline = ""
         self._dead = False
         self._closed = False
         self.info = SandboxInfo(
@@ -298,6 +331,12 @@ class E2BSandbox:
             )
         atexit.register(self.close)
         self.info.extra["sandbox_id"] = self._sbx.sandbox_id
+        with translate_errors("inspecting the new E2B sandbox", endpoint=self.endpoint):
+            try:
+                found = self._sbx.commands.run(BASELINE_SCRIPT, user="root", cwd="/", envs={})
+                self._baseline = " ".join((found.stdout or "").split())
+            except _sdk().CommandExitException:
+                self._baseline = ""  # then only the user's processes are stopped
 
     def _not_found(self, message: str) -> Exception:
         return template_error(self.template, message)
@@ -431,7 +470,11 @@ class E2BSandbox:
                     STOP_SCRIPT,
                     user="root",
                     cwd="/",
-                    envs={"WORKDIR": WORKDIR, "MAX_SPECIAL": str(2 * budget)},
+                    envs={
+                        "WORKDIR": WORKDIR,
+                        "MAX_SPECIAL": str(2 * budget),
+                        "BASELINE": self._baseline,
+                    },
                     timeout=60,
                 )
             except e2b.CommandExitException as exc:
@@ -473,8 +516,7 @@ class E2BSandbox:
         pending = [WORKDIR]
         while pending and budget > 0:
             directory = pending.pop()
-            with translate_errors("listing the outputs in the E2B sandbox", endpoint=self.endpoint):
-                listing = files.list(directory, depth=1, user=USER)
+            listing = self._list(directory)
             for info in sorted(listing, key=lambda i: i.path):
                 if not info.path.startswith(directory + "/"):
                     continue  # envd resolved a link it should not have: never trust it
@@ -488,6 +530,23 @@ class E2BSandbox:
                 yield E2BEntry(raw_name, kind, info.size, info.mode, info.path, self)
                 if kind is EntryKind.DIR:
                     pending.append(info.path)
+
+    def _list(self, directory: str) -> list[Any]:
+        e2b = _sdk()
+        with translate_errors("listing the outputs in the E2B sandbox", endpoint=self.endpoint):
+            try:
+                return list(self.sbx.files.list(directory, depth=1, user=USER))
+            except e2b.SandboxException as exc:
+                # envd answers in JSON, which cannot carry a file name that is not UTF-8: the
+                # whole directory becomes unlistable. Nothing is collected rather than a part.
+                if "utf-8" not in str(exc).lower():
+                    raise
+                where = directory[len(WORKDIR) :].lstrip("/") or "the working directory"
+                raise OutputError(
+                    f"the script created a file name that is not valid UTF-8 in {where}; E2B "
+                    "cannot list it, so no outputs were collected",
+                    hint="write files with UTF-8 names (any Python str name is fine)",
+                ) from exc
 
     def _read_chunks(self, path: str, limit: int) -> Iterator[bytes]:
         """Stream a regular file's bytes from envd, at most ``limit`` + 1 in all."""

@@ -185,8 +185,13 @@ subprocess.Popen(['sleep', '1000'], start_new_session=True)
 """
     result = run_script(sandbox, script)
     assert result.ok, result.stderr.text
+    # A daemon of another uid, as a script that became root (sudo/su on E2B) would leave.
+    sandbox.sbx.commands.run("sleep 1000", user="root", background=True, cwd="/")
     entries = {e.raw_name: e for e in sandbox.outputs()}
     box = e2b_env.record(sandbox.info.extra["sandbox_id"]).box
+    _, ps = box.exec_simple(["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"], user="root")
+    assert b"sleep 1000" not in ps, ps
+    assert b"sleep infinity" in ps  # the baseline survives
     _code, out = box.exec_simple(
         ["sh", "-c", "grep -l '^Uid:.*\\b1000\\b' /proc/[0-9]*/status || true"], user="root"
     )
@@ -507,3 +512,14 @@ def test_template_build_refuses_a_bad_dockerfile_before_calling_e2b(tmp_path: Pa
     with pytest.raises(ImageError, match="cannot be built as an E2B template"):
         build_template(load_settings(), dockerfile=bad)
     assert resources(load_settings(limits={"cpus": 1.5, "memory": "1g"})) == (2, 1024)
+
+
+@pytest.mark.e2b
+@pytest.mark.docker
+def test_a_file_name_that_is_not_utf8_stops_collection_clearly(sandbox: Any) -> None:
+    from promptkiln.errors import OutputError
+
+    script = b"import os\nopen('good.txt','w').write('x')\nopen(b'bad\\xff.txt','w').write('x')\n"
+    assert run_script(sandbox, script).ok
+    with pytest.raises(OutputError, match="not valid UTF-8"):
+        list(sandbox.outputs())
