@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import queue
 import shlex
 import tarfile
@@ -28,6 +29,8 @@ import docker.types
 
 LABEL = "promptkiln.test"
 LABEL_VALUE = "e2b-fake"
+LABEL_FAKE = "promptkiln.test.fake"  #: which FakeE2B instance made it
+LABEL_PID = "promptkiln.test.pid"  #: the test process that owns that instance
 HOME = "/home/user"
 
 USERS = {"user": "1000:1000", "root": "0:0"}
@@ -92,6 +95,7 @@ class Box:
         sandbox_id: str,
         *,
         env: dict[str, str],
+        owner: str = "",
         memory: str = "1g",
         pids: int = 512,
         home_size: str = "256m",
@@ -102,6 +106,7 @@ class Box:
         self.memory = memory
         self.pids = pids
         self.home_size = home_size
+        self.owner = owner
         self.container_id: str | None = None
         self.volume = f"pkfake-{sandbox_id}"
         self.procs: dict[int, Proc] = {}
@@ -111,7 +116,12 @@ class Box:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
         api = _local()
-        labels = {LABEL: LABEL_VALUE, "promptkiln.test.sandbox": self.sandbox_id}
+        labels = {
+            LABEL: LABEL_VALUE,
+            LABEL_FAKE: self.owner,
+            LABEL_PID: str(os.getpid()),
+            "promptkiln.test.sandbox": self.sandbox_id,
+        }
         api.create_volume(
             name=self.volume,
             driver="local",

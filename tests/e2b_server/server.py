@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +26,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from .box import LABEL, LABEL_VALUE, Box, new_id
+from .box import LABEL, LABEL_FAKE, LABEL_PID, LABEL_VALUE, Box, new_id
 from .control import ControlPlane
 from .envd import ENVD_PORT, Envd
 from .wsgi import WSGIServer
@@ -83,6 +85,7 @@ class FakeE2B:
         self.control = ControlPlane(self)
         self.envd = Envd(self)
         self._server = WSGIServer(self._app, verbose=verbose)
+        self.instance = uuid.uuid4().hex
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -90,6 +93,7 @@ class FakeE2B:
         return self._server.url
 
     def start(self) -> FakeE2B:
+        reap()  # leftovers of test processes that died without cleaning up
         self._server.start()
         return self
 
@@ -97,7 +101,7 @@ class FakeE2B:
         for sid in list(self._records):
             self.kill(sid)
         self._server.stop()
-        reap()
+        reap(self.instance)
 
     def __enter__(self) -> FakeE2B:
         return self.start()
@@ -162,7 +166,7 @@ class FakeE2B:
         allow_internet_access: bool | None,
     ) -> SandboxRecord:
         sid = new_id()
-        box = Box(self.image, sid, env=env_vars)
+        box = Box(self.image, sid, env=env_vars, owner=self.instance)
         box.start()
         now = time.time()
         record = SandboxRecord(
@@ -246,17 +250,33 @@ def _plain(start_response: Callable[..., Any], status: int, body: dict[str, Any]
     return [data]
 
 
-def reap() -> int:
-    """Remove every container and volume the fake ever left behind (by label)."""
+def reap(instance: str | None = None) -> int:
+    """Remove the containers and volumes of one fake instance, or (``None``) those whose test
+    process is gone. Other live test sessions' sandboxes are never touched."""
     api = docker.APIClient(version="auto")
+
+    def doomed(labels: dict[str, str]) -> bool:
+        if instance is not None:
+            return labels.get(LABEL_FAKE) == instance
+        try:
+            os.kill(int(labels.get(LABEL_PID, "0")), 0)
+        except (ProcessLookupError, ValueError):
+            return True
+        except PermissionError:
+            return False
+        return False
+
     removed = 0
     for c in api.containers(all=True, filters={"label": f"{LABEL}={LABEL_VALUE}"}):
-        try:
-            api.remove_container(c["Id"], force=True, v=True)
-            removed += 1
-        except docker.errors.NotFound:
-            pass
-    for v in (api.volumes(filters={"label": f"{LABEL}={LABEL_VALUE}"}) or {}).get("Volumes") or []:
-        with contextlib.suppress(docker.errors.APIError):
-            api.remove_volume(v["Name"], force=True)
+        if doomed(c.get("Labels") or {}):
+            try:
+                api.remove_container(c["Id"], force=True, v=True)
+                removed += 1
+            except docker.errors.NotFound:
+                pass
+    volumes = (api.volumes(filters={"label": f"{LABEL}={LABEL_VALUE}"}) or {}).get("Volumes")
+    for v in volumes or []:
+        if doomed(v.get("Labels") or {}):
+            with contextlib.suppress(docker.errors.APIError):
+                api.remove_volume(v["Name"], force=True)
     return removed
