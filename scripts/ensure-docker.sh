@@ -130,4 +130,6 @@ if [ "$want_debootstrap" -eq 1 ] && ! command -v debootstrap >/dev/null; then
         say "note: no debootstrap; the image build will need a container registry"
     fi
 fi
-say "engine ready: $(docker version --format 'Docker {{.Server.Version}}' 2>/dev/null)$(has_runsc && echo ', gVisor runsc registered' || true)"
+gvisor_note=""
+if has_runsc; then gvisor_note=", gVisor runsc registered"; fi
+say "engine ready: $(docker version --format 'Docker {{.Server.Version}}' 2>/dev/null)$gvisor_note"
