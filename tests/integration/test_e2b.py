@@ -30,26 +30,21 @@ from promptkiln.errors import (
 )
 from promptkiln.sandbox.base import SCRIPT_PATH, EntryKind, InputFile, Sandbox, Termination
 
+_FIXTURES = "promptkiln_tests_e2b_fixtures"
 
-def _load_fixtures() -> Any:
-    name = "promptkiln_tests_e2b_fixtures"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("e2b_fixtures.py")
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_fixtures = _load_fixtures()
-e2b_fake = _fixtures.e2b_fake
-e2b_env = _fixtures.e2b_env
-e2b_settings = _fixtures.e2b_settings
-
-fake_e2b = [pytest.mark.e2b, pytest.mark.docker]
+if _FIXTURES not in sys.modules:
+    # No conftest has registered tests/integration/e2b_fixtures.py (under this module name):
+    # load it by path (tests/ is not a package) and expose its fixtures to this module.
+    _spec = importlib.util.spec_from_file_location(
+        _FIXTURES, Path(__file__).with_name("e2b_fixtures.py")
+    )
+    assert _spec is not None and _spec.loader is not None
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules[_FIXTURES] = _module
+    _spec.loader.exec_module(_module)
+    e2b_fake = _module.e2b_fake
+    e2b_env = _module.e2b_env
+    e2b_settings = _module.e2b_settings
 
 
 @pytest.fixture
