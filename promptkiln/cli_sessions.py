@@ -58,9 +58,14 @@ def parse_age(text: str) -> float:
 
 def continue_(
     first: Annotated[
-        str, typer.Argument(help="The session id (a unique prefix), or the prompt with --last.")
+        str,
+        typer.Argument(
+            metavar="SESSION", help="The session id (a unique prefix), or the prompt with --last."
+        ),
     ],
-    prompt: Annotated[str | None, typer.Argument(help="What to change or add.")] = None,
+    prompt: Annotated[
+        str | None, typer.Argument(metavar="PROMPT", help="What to change or add.")
+    ] = None,
     last: Annotated[bool, typer.Option("--last", help="Continue the last used session.")] = False,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Directory the files are written to.")
