@@ -204,8 +204,8 @@ def build_template(
     """
     from e2b import Template
 
-    from promptkiln.sandbox.e2b import api_options
     from promptkiln.sandbox.e2b_errors import translate_errors
+    from promptkiln.sandbox.e2b_ops import api_options
 
     path = dockerfile or default_dockerfile()
     checked = check_dockerfile(path.read_text(), context=path.parent, build_args=build_args)

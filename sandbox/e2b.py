@@ -28,7 +28,6 @@ import contextlib
 import os
 import posixpath
 import shlex
-import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -36,7 +35,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from promptkiln.errors import ConfigError, OutputError, SandboxError, UsageError
+from promptkiln.errors import OutputError, SandboxError, UsageError
 from promptkiln.sandbox.base import (
     HOME,
     INPUTS_DIR,
@@ -52,20 +51,23 @@ from promptkiln.sandbox.base import (
     SandboxInfo,
     Termination,
 )
-from promptkiln.sandbox.e2b_errors import KEY_HINT, template_error, translate_errors
+from promptkiln.sandbox.e2b_errors import template_error, translate_errors
+from promptkiln.sandbox.e2b_ops import (
+    SUPPORTED_SDK,
+    api_options,
+    describe,
+    labels,
+    reap,
+    sdk_report,
+    sdk_version,
+)
+from promptkiln.sandbox.e2b_scripts import BASELINE_SCRIPT, SPECIAL_KINDS, STOP_SCRIPT
 
 if TYPE_CHECKING:
     import e2b
 
     from promptkiln.config import Settings
 
-#: The SDK releases this backend is tested with (the `e2b` extra pins the same range).
-SUPPORTED_SDK = ">=2.63,<2.64"
-LABEL_KIND = "promptkiln.kind"
-LABEL_RUN = "promptkiln.run"
-LABEL_PID = "promptkiln.owner-pid"
-LABEL_HOST = "promptkiln.owner-host"
-LABEL_CREATED = "promptkiln.created"
 USER = "user"
 #: Environment of the script. Nothing from the host's environment is passed in.
 SANDBOX_ENV = {
@@ -79,155 +81,12 @@ SANDBOX_ENV = {
 }
 #: Seconds a sandbox outlives the run's own timeout, for upload, collection and teardown.
 LIFETIME_MARGIN_S = 120
-#: Per-request timeout for control-plane and file calls, in seconds.
-REQUEST_TIMEOUT_S = 60.0
-
-# Run as root, in / and by envd, right after the sandbox is created: the processes that exist
-# before any script ran ("pid:starttime", kept host-side), so that they can be told apart later.
-BASELINE_SCRIPT = r"""
-for d in /proc/[0-9]*; do
-  read -r s < "$d/stat" 2>/dev/null || continue
-  r=${s##*) }; set -- $r
-  printf '%s:%s ' "${d#/proc/}" "${20}"
-done
-"""
-
-# Run as root, in / and by envd, before collection: kill every process the run may have left,
-# check that none is left, then name the working directory's special files (FIFOs, sockets,
-# devices), which envd's ListDir reports without a type and the SDK's files.list drops.
-#
-# Killed: every process of "user" (first with `kill -9 -1` from the user's own uid, one atomic
-# sweep in the kernel that a fork bomb cannot outrun), and every other process that is not in
-# the baseline (same pid *and* start time): on E2B the user can become root (the template build
-# installs sudo and clears root's password), so daemons of any uid count. Kept: PID 1, kernel
-# threads, the baseline, and this script's own ancestors (envd). Zombies are already dead.
-STOP_SCRIPT = r"""
-uid=$(id -u user) || exit 2
-gid=$(id -g user) || exit 2
-keep=" 1 "
-p=$$
-while [ "$p" -gt 1 ] 2>/dev/null; do
-  keep="$keep$p "
-  read -r s < "/proc/$p/stat" || break
-  r=${s##*) }; set -- $r; p=$2
-done
-stopped=""
-for attempt in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-  if command -v setpriv >/dev/null 2>&1; then
-    setpriv --reuid="$uid" --regid="$gid" --clear-groups -- \
-      /bin/bash --norc --noprofile -c 'kill -9 -1' 2>/dev/null
-  fi
-  left=0
-  for d in /proc/[0-9]*; do
-    pid=${d#/proc/}
-    case "$keep" in *" $pid "*) continue ;; esac
-    read -r s < "$d/stat" 2>/dev/null || continue
-    r=${s##*) }; set -- $r
-    state=$1; flags=$7; start=${20}
-    case "$state" in Z|X) continue ;; esac
-    (( flags & 0x200000 )) && continue
-    mine=""
-    while read -r key a b rest; do
-      if [ "$key" = Uid: ]; then
-        { [ "$a" = "$uid" ] || [ "$b" = "$uid" ]; } && mine=1
-        break
-      fi
-    done < "$d/status" 2>/dev/null
-    if [ -z "$mine" ]; then
-      [ -z "$BASELINE" ] && continue
-      case " $BASELINE " in *" $pid:$start "*) continue ;; esac
-    fi
-    left=1
-    kill -9 "$pid" 2>/dev/null
-  done
-  if [ "$left" = 0 ]; then stopped=1; break; fi
-  sleep 0.05
-done
-[ -n "$stopped" ] || exit 1
-find "$WORKDIR" -mindepth 1 -path "$WORKDIR/inputs" -prune -o \
-  ! -type f ! -type d ! -type l -printf '%y\0%P\0' 2>/dev/null | head -z -n "$MAX_SPECIAL"
-exit 0
-"""
-#: find's type letter -> the kind of a special file named by STOP_SCRIPT.
-_SPECIAL_KINDS = {
-    "p": EntryKind.FIFO,
-    "s": EntryKind.SOCKET,
-    "c": EntryKind.CHARDEV,
-    "b": EntryKind.BLOCKDEV,
-}
 
 
 def _sdk() -> Any:
     import e2b
 
     return e2b
-
-
-def sdk_version() -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("e2b")
-    except PackageNotFoundError:
-        return None
-
-
-def sdk_report() -> dict[str, str]:
-    """What ``promptkiln doctor`` says about the E2B SDK."""
-    from packaging.specifiers import SpecifierSet
-    from packaging.version import Version
-
-    found = sdk_version()
-    if found is None:
-        return {"e2b": "not installed — pip install 'promptkiln[e2b]'"}
-    ok = Version(found) in SpecifierSet(SUPPORTED_SDK)
-    generation = "v2 (/v2/sandboxes)" if Version(found) >= Version("2.51") else "v1 (/sandboxes)"
-    return {
-        "e2b": f"{found} ({'supported' if ok else f'untested; supported: e2b{SUPPORTED_SDK}'})",
-        "control plane": f"{generation}; the E2B API must serve POST /v2/sandboxes "
-        "(E2B cloud does; self-hosted E2B must be recent enough)",
-    }
-
-
-def describe(settings: Settings) -> str:
-    """One line for ``promptkiln doctor``: SDK, route generation, endpoint, template (offline)."""
-    report = sdk_report()
-    cfg = settings.e2b
-    endpoint = (
-        cfg.api_url
-        or os.environ.get("E2B_API_URL")
-        or (f"https://api.{cfg.domain or os.environ.get('E2B_DOMAIN') or 'e2b.app'}")
-    )
-    key = "set" if (cfg.api_key or os.environ.get("E2B_API_KEY")) else "not set (E2B_API_KEY)"
-    return (
-        f"SDK {report['e2b']}; control plane {report.get('control plane', '?')}; "
-        f"API {endpoint}; key {key}; template {cfg.template}; "
-        f"internet {'on' if cfg.allow_internet else 'off'}; lifetime {cfg.sandbox_timeout} s"
-    )
-
-
-def _labels(run_id: str) -> dict[str, str]:
-    return {
-        LABEL_KIND: "sandbox",
-        LABEL_RUN: run_id,
-        LABEL_PID: str(os.getpid()),
-        LABEL_HOST: socket.gethostname(),
-        LABEL_CREATED: str(int(time.time())),
-    }
-
-
-def api_options(settings: Settings) -> dict[str, Any]:
-    """SDK connection options from the settings; unset ones fall back to E2B's own variables
-    (E2B_API_KEY, E2B_DOMAIN, E2B_API_URL, E2B_SANDBOX_URL), as the SDK does."""
-    cfg = settings.e2b
-    opts: dict[str, Any] = {"request_timeout": REQUEST_TIMEOUT_S}
-    for name in ("api_key", "domain", "api_url", "sandbox_url"):
-        value = getattr(cfg, name)
-        if value:
-            opts[name] = value
-    if not opts.get("api_key") and not os.environ.get("E2B_API_KEY"):
-        raise ConfigError("no E2B API key is configured", hint=KEY_HINT)
-    return opts
 
 
 class _Capture:
@@ -324,7 +183,7 @@ class E2BSandbox:
             self._sbx = e2b.Sandbox.create(
                 template=self.template,
                 timeout=self.lifetime_s,
-                metadata=_labels(self.run_id),
+                metadata=labels(self.run_id),
                 envs={},
                 allow_internet_access=self.allow_internet,
                 **opts,
@@ -486,7 +345,7 @@ class E2BSandbox:
                 ) from None
         fields = (result.stdout or "").split("\0")
         return [
-            (_SPECIAL_KINDS.get(kind, EntryKind.OTHER), name)
+            (SPECIAL_KINDS.get(kind, EntryKind.OTHER), name)
             for kind, name in zip(fields[0::2], fields[1::2], strict=False)
             if name
         ]
@@ -578,49 +437,20 @@ def _kind(e2b: Any, info: Any) -> EntryKind:
     return EntryKind.OTHER
 
 
-def reap(settings: Settings, *, everything: bool = False) -> list[str]:
-    """Kill promptkiln's E2B sandboxes whose owner process is gone (or all of them); return
-    their ids. Sandboxes are found by their ``promptkiln.kind`` metadata label."""
-    e2b = _sdk()
-    opts = api_options(settings)
-    host = socket.gethostname()
-    killed: list[str] = []
-    with translate_errors("listing leftover E2B sandboxes"):
-        paginator = e2b.Sandbox.list(
-            query=e2b.SandboxQuery(metadata={LABEL_KIND: "sandbox"}), **opts
-        )
-        found = list(paginator.next_items())
-        while paginator.has_next:
-            found += paginator.next_items()
-        for info in found:
-            labels = info.metadata or {}
-            alive = False
-            if not everything and labels.get(LABEL_HOST) == host:
-                try:
-                    os.kill(int(labels.get(LABEL_PID, "0")), 0)
-                    alive = True
-                except (ProcessLookupError, ValueError):
-                    alive = False
-                except PermissionError:
-                    alive = True
-            elif not everything:
-                alive = True  # another host's run: its own timeout ends it
-            if not alive and e2b.Sandbox.kill(info.sandbox_id, **opts):
-                killed.append(info.sandbox_id)
-    return killed
-
-
 def create(settings: Settings, run_id: str) -> E2BSandbox:
     """Registry factory for the ``e2b`` backend."""
     return E2BSandbox(settings, run_id)
 
 
 __all__ = [
+    "SUPPORTED_SDK",
     "E2BEntry",
     "E2BSandbox",
+    "api_options",
     "create",
     "describe",
     "reap",
     "sdk_report",
+    "sdk_version",
     "translate_errors",
 ]
