@@ -79,6 +79,19 @@ def test_local_model_writes_a_script_and_the_server_is_reused(settings: Settings
     assert local.describe(settings)["server_running"] is False
 
 
+def test_an_idle_server_exits_by_itself(settings: Settings) -> None:
+    path = local.ensure_model(settings.local_model, cache_dir=settings.cache)
+    local.ensure_server(
+        path, sha256=local.QWEN_CODER_1_5B.sha256, home=settings.home, idle_timeout=2
+    )
+    pid = json.loads(local.state_file(settings.home).read_text())["pid"]
+    deadline = time.monotonic() + 60
+    while local._pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not local._pid_alive(pid)
+    assert local.server_status(settings.home) is None
+
+
 def test_model_file_is_the_published_one(settings: Settings) -> None:
     """The cached file has the sha256 Qwen publishes (checked here independently of the cache
     of verifications)."""

@@ -238,7 +238,8 @@ FAKE_SERVER = textwrap.dedent(
             elif self.headers.get("Authorization") != f"Bearer {key}":
                 body, code = {"error": "invalid api key"}, 401
             else:
-                body, code = {"data": [{"id": "tiny"}], "argv": sys.argv}, 200
+                body = {"argv": sys.argv, "omp": os.environ.get("OMP_WAIT_POLICY")}
+                code = 200
             data = json.dumps(body).encode()
             self.send_response(code)
             self.send_header("Content-Length", str(len(data)))
@@ -300,6 +301,7 @@ def test_starts_records_reuses_and_stops(tmp_path: Path, fake_serve: tuple[str, 
     assert _get_json(url + "/models")[0] == 401
     code, body = _get_json(url + "/models", key)
     assert code == 200 and key not in json.dumps(body["argv"])
+    assert body["omp"] == "PASSIVE"
 
     messages.clear()
     again = local.ensure_server(
