@@ -32,7 +32,8 @@ Policy (each rule gives the rejected entry a reason; directories are implicit, n
   file system), then linked into place without following any link: directories are opened with
   ``O_NOFOLLOW`` relative to their parent's descriptor, names are claimed with ``link``/``O_EXCL``.
   An existing file is kept and the new one gets a suffix, ``chart.png`` → ``chart (1).png``,
-  unless ``overwrite``. On any failure everything this call placed is removed again and a
+  unless ``overwrite``; a directory name held by a file or link gets one too (``charts (1)/``).
+  On any failure everything this call placed is removed again and a
   :class:`~promptkiln.errors.DestinationError` says what to do (``KeyboardInterrupt`` and
   :class:`~promptkiln.errors.OutputError` from the entries are re-raised after the rollback).
 """
@@ -347,7 +348,7 @@ class _Delivery:
         self.created: list[str] = []  # dest and the parents this call made, deepest first
         self.dest_fd = self.staging_fd = -1
         self.staging_name = ""
-        self.dir_fds: dict[str, int] = {}
+        self.dir_fds: dict[str, tuple[int, list[str]]] = {}
         self.made_dirs: list[tuple[int, str]] = []
         self.placed: list[tuple[int, str, tuple[int, int]]] = []
         self.backups: list[tuple[int, str, str]] = []
@@ -555,8 +556,8 @@ class _Delivery:
         artifacts = []
         for staged in sorted(self.staged.values(), key=lambda s: s.name):
             *dirs, leaf = staged.name.split("/")
-            dir_fd = self._dir_for(dirs)
-            final = "/".join([*dirs, self._put(dir_fd, dirs, leaf, staged, taken)])
+            dir_fd, final_dirs = self._dir_for(dirs, taken)
+            final = "/".join([*final_dirs, self._put(dir_fd, final_dirs, leaf, staged, taken)])
             artifacts.append(
                 Artifact(
                     final, str(self.dest / final), staged.size, staged.sha256, staged.media_type
@@ -564,31 +565,51 @@ class _Delivery:
             )
         return artifacts
 
-    def _dir_for(self, dirs: list[str]) -> int:
+    def _dir_for(self, dirs: list[str], taken: set[str]) -> tuple[int, list[str]]:
+        """Open (creating) the directories of an output, never through a link. A directory name
+        held by a file or link in the destination gets a suffix, as files do: ``charts (1)``."""
         fd, rel = self.dest_fd, ""
+        final: list[str] = []
         for part in dirs:
             rel = f"{rel}/{part}" if rel else part
             if rel in self.dir_fds:
-                fd = self.dir_fds[rel]
+                fd, final = self.dir_fds[rel]
                 continue
-            try:
-                os.mkdir(part, 0o755, dir_fd=fd)
-                self.made_dirs.append((fd, part))
-            except FileExistsError:
-                pass
-            try:
-                sub = os.open(part, _O_DIR, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
-                    raise
-                where = str(self.dest / rel)
+            prefix = "".join(d + "/" for d in final)
+            for n in range(1000):
+                candidate = f"{part} ({n})" if n else part
+                key = (prefix + candidate).casefold()
+                if n and (key in taken or key in self.dir_keys):
+                    continue
+                sub = self._open_dir(fd, candidate)
+                if sub >= 0:
+                    break
+            else:
                 raise DestinationError(
-                    f"{printable(where)} exists and is not a directory (or is a symbolic link)",
-                    path=where,
-                    hint="move it away or choose another --out",
-                ) from exc
-            self.dir_fds[rel] = fd = sub
-        return fd
+                    f"cannot create the directory {printable(rel)} in {printable(str(self.dest))}",
+                    path=str(self.dest / rel),
+                    hint="too many files or links named like it are in the way; choose another --out",
+                )
+            taken.add(key)
+            final = [*final, candidate]
+            self.dir_fds[rel] = (sub, final)
+            fd = sub
+        return fd, final
+
+    def _open_dir(self, parent: int, name: str) -> int:
+        """A descriptor for directory ``name`` (made if missing), or -1 if a non-directory or a
+        link holds the name."""
+        try:
+            os.mkdir(name, 0o755, dir_fd=parent)
+            self.made_dirs.append((parent, name))
+        except FileExistsError:
+            pass
+        try:
+            return os.open(name, _O_DIR, dir_fd=parent)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                return -1
+            raise
 
     def _put(
         self, dir_fd: int, dirs: list[str], leaf: str, staged: _Staged, taken: set[str]
@@ -686,7 +707,7 @@ class _Delivery:
             self.staging_fd = -1
             with contextlib.suppress(OSError):
                 os.rmdir(self.staging_name, dir_fd=self.dest_fd)
-        for fd in self.dir_fds.values():
+        for fd, _ in self.dir_fds.values():
             os.close(fd)
         self.dir_fds.clear()
         if self.dest_fd >= 0:

@@ -60,7 +60,9 @@ def tree(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
 
 
-def assert_safe_delivery(result: CollectResult, dest: Path) -> None:
+def assert_safe_delivery(
+    result: CollectResult, dest: Path, preexisting: frozenset[str] = frozenset()
+) -> None:
     """What every red-team HARNESS CHECK asks of the delivered tree."""
     for art in result.artifacts:
         path = Path(art.path)
@@ -73,6 +75,8 @@ def assert_safe_delivery(result: CollectResult, dest: Path) -> None:
         assert abs(st.st_mtime - time.time()) < 600
         assert not any(part.startswith(".") for part in Path(art.name).parts)
     for p in dest.rglob("*"):
+        if str(p.relative_to(dest)) in preexisting:
+            continue
         assert not p.is_symlink()
         assert not p.name.startswith(STAGING_PREFIX)
 
@@ -724,19 +728,26 @@ def test_dest_is_a_file(tar: Any, tmp_path: Path) -> None:
         from_tar(tar().file("a.txt"), tmp_path / "out")
 
 
-def test_symlinked_subdirectory_in_dest_is_never_written_through(
+def test_links_and_files_in_the_way_of_directories_are_never_written_through(
     tar: Any, dest: Path, tmp_path: Path
 ) -> None:
     dest.mkdir(parents=True)
     outside = tmp_path / "outside"
     outside.mkdir()
     os.symlink(outside, dest / "charts")
-    (dest / "keep.txt").write_text("mine")
-    with pytest.raises(DestinationError, match="not a directory") as info:
-        from_tar(tar().file("a.txt", b"a").file("charts/c.png", b"c"), dest)
-    assert "symbolic link" in str(info.value)
+    (dest / "data").write_text("a file where a directory is wanted")
+    b = tar().file("charts/c.png", b"c").file("charts/d.png", b"d").file("data/x.csv", b"x")
+    b.file("charts (1)/e.png", b"e")  # an output of its own: the suffix skips it
+    result = from_tar(b, dest)
+    assert delivered(result) == {
+        "charts (2)/c.png",
+        "charts (2)/d.png",
+        "data (1)/x.csv",
+        "charts (1)/e.png",
+    }
     assert list(outside.iterdir()) == []
-    assert tree(dest) == {"charts", "keep.txt"}  # a.txt was rolled back
+    assert (dest / "data").read_text() == "a file where a directory is wanted"
+    assert_safe_delivery(result, dest, preexisting=frozenset({"charts"}))
 
 
 def test_collisions_within_the_output(tar: Any, dest: Path) -> None:
@@ -771,26 +782,6 @@ def test_rollback_on_keyboard_interrupt(tar: Any, dest: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         collect(entries(), dest, LIMITS)
     assert tree(dest) == {"mine.txt"}
-
-
-def test_rollback_when_placing_fails_midway(tar: Any, dest: Path) -> None:
-    # Placement happens in name order: a.txt lands, then b/ is blocked by a file we plant.
-    dest.mkdir(parents=True)
-    (dest / "b").write_text("in the way")
-    b = tar().file("a.txt", b"a").file("b/c.txt", b"c")
-    with pytest.raises(DestinationError):
-        from_tar(b, dest)
-    assert tree(dest) == {"b"}
-
-
-def test_rollback_restores_overwritten_files(tar: Any, dest: Path) -> None:
-    dest.mkdir(parents=True)
-    (dest / "a.txt").write_text("old a")
-    (dest / "z").write_text("in the way")
-    with pytest.raises(DestinationError):
-        from_tar(tar().file("a.txt", b"new").file("z/c.txt", b"c"), dest, overwrite=True)
-    assert (dest / "a.txt").read_text() == "old a"
-    assert tree(dest) == {"a.txt", "z"}
 
 
 def test_extensions_can_be_widened(tar: Any, dest: Path) -> None:
@@ -835,6 +826,48 @@ def test_disk_full_is_a_destination_error_and_nothing_is_left(tar: Any, mount: A
     assert "no space left" in info.value.message
     assert "free at least 2 MB or choose another --out" in (info.value.hint or "")
     assert tree(point) == {"mine.txt"}
+
+
+def _then_fill_inodes(entries: Iterator[Any], filler: Path, spare: int) -> Iterator[Any]:
+    """Yield the entries, then use up the file system's inodes but ``spare``: placing starts
+    right after the last entry, so it fails part-way, with earlier files already in place."""
+    yield from entries
+    filler.mkdir()
+    made = []
+    try:
+        for i in range(100_000):
+            filler.joinpath(str(i)).touch()
+            made.append(filler / str(i))
+    except OSError:
+        pass
+    for path in made[len(made) - spare :] if spare else []:
+        path.unlink()
+
+
+def test_rollback_when_placing_fails_midway(tar: Any, mount: Any) -> None:
+    point = mount("size=1m,nr_inodes=64")
+    dest = point / "out"
+    dest.mkdir()
+    (dest / "mine.txt").write_text("mine")
+    data = tar().file("a.txt", b"a").file("b/c.txt", b"c").bytes()
+    # a.txt takes the one spare inode (a tmpfs link does), then mkdir b fails
+    entries = _then_fill_inodes(tar_entries([data], max_entries=9), point / "f", spare=1)
+    with pytest.raises(DestinationError, match="no space left"):
+        collect(entries, dest, LIMITS)
+    assert tree(dest) == {"mine.txt"}
+
+
+def test_rollback_restores_overwritten_files(tar: Any, mount: Any) -> None:
+    point = mount("size=1m,nr_inodes=64")
+    dest = point / "out"
+    dest.mkdir()
+    (dest / "a.txt").write_text("old a")
+    data = tar().file("a.txt", b"new").file("z/c.txt", b"c").bytes()
+    entries = _then_fill_inodes(tar_entries([data], max_entries=9), point / "f", spare=0)
+    with pytest.raises(DestinationError):
+        collect(entries, dest, LIMITS, overwrite=True)
+    assert (dest / "a.txt").read_text() == "old a"
+    assert tree(dest) == {"a.txt"}
 
 
 def test_read_only_destination(tar: Any, mount: Any) -> None:
