@@ -177,8 +177,9 @@ def render_system(
     if existing_files:
         listed = ", ".join(_printable(n) for n in existing_files)
         existing = (
-            f"- Files from earlier steps are already in the working directory: {listed}. "
-            "Read or replace them as the request says.\n"
+            f"- The current versions of files from earlier steps are in ./inputs/: {listed}. "
+            "Start from them and write the updated files to the working directory under the "
+            "same names.\n"
         )
     system = string.Template(load_template("system", templates_dir))
     text = system.safe_substitute(

@@ -8,6 +8,7 @@ exit code (see README); never a traceback. Progress goes to stderr, results to s
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -18,6 +19,7 @@ from typing import Annotated, Any, NoReturn
 import click
 import typer
 
+from promptkiln.cli_sessions import register as register_sessions
 from promptkiln.errors import PromptkilnError, UsageError
 from promptkiln.render import clean_line, clean_text, say
 
@@ -47,6 +49,9 @@ TimeoutOpt = Annotated[
 ]
 OverwriteOpt = Annotated[
     bool, typer.Option("--overwrite", help="Replace existing files in --out instead of suffixing.")
+]
+E2BTemplateOpt = Annotated[
+    str | None, typer.Option("--e2b-template", help="E2B template for --backend e2b.")
 ]
 RuntimeOpt = Annotated[
     str | None,
@@ -115,6 +120,7 @@ def run(
     backend: BackendOpt = None,
     timeout: TimeoutOpt = None,
     runtime: RuntimeOpt = None,
+    e2b_template: E2BTemplateOpt = None,
     overwrite: OverwriteOpt = False,
     allow_ext: Annotated[
         list[str] | None,
@@ -128,7 +134,12 @@ def run(
     """Run YOUR script in the sandbox (no model) and collect the files it makes."""
     from promptkiln.pipeline import raise_for_run, read_inputs, run_in_sandbox
 
-    settings = _settings(backend=backend, runtime=runtime, limits={"timeout": timeout})
+    settings = _settings(
+        backend=backend,
+        runtime=runtime,
+        limits={"timeout": timeout},
+        e2b={"template": e2b_template},
+    )
     try:
         code = script.read_bytes()
     except FileNotFoundError as exc:
@@ -162,18 +173,14 @@ def run(
     try:
         raise_for_run(result, settings)
     finally:
-        _record_run(settings, "run", result, script=code.decode("utf-8", "replace"))
+        _record_run(settings, "run", result, script=code.decode("utf-8", "replace"), inputs=files)
 
 
 def _record_run(settings: Any, kind: str, run: Any, **extra: Any) -> None:
-    """Append a run record when the store is available (sessions and runs land separately)."""
-    try:
-        from promptkiln import store
-    except ImportError:
-        return
-    record = getattr(store, "record_sandbox_run", None)
-    if record is not None:
-        record(settings, kind, run, **extra)
+    """Append the run to the audit trail (``promptkiln runs``)."""
+    from promptkiln import store
+
+    store.record_sandbox_run(settings, kind, run, **extra)
 
 
 @app.command()
@@ -200,6 +207,7 @@ def make(
     ] = None,
     timeout: TimeoutOpt = None,
     runtime: RuntimeOpt = None,
+    e2b_template: E2BTemplateOpt = None,
     templates: Annotated[
         Path | None, typer.Option("--templates", help="Directory with your own prompt templates.")
     ] = None,
@@ -211,7 +219,7 @@ def make(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
     """Turn a prompt into files: generate a script, run it in the sandbox, check the files."""
-    from promptkiln.pipeline import make as make_files
+    from promptkiln.sessions import run_turn
 
     settings = _settings(
         model=model,
@@ -221,10 +229,11 @@ def make(
         runtime=runtime,
         templates_dir=templates,
         limits={"timeout": timeout},
+        e2b={"template": e2b_template},
     )
     progress = _progress(quiet or json_)
     tokens = _TokenMeter(enabled=not (quiet or json_))
-    result = make_files(
+    turn = run_turn(
         prompt,
         formats=formats or [],
         inputs=inputs or [],
@@ -234,12 +243,14 @@ def make(
         progress=progress,
         on_token=tokens,
     )
-    files = list(result.files)
+    result = turn.result
+    files = list(turn.delivered)
     if keep_script:
         files += _save_script(result.script, out, settings, overwrite)
     if json_:
         manifest = _manifest(files, result.rejections)
         manifest.update(
+            session=turn.session_id,
             attempts=result.attempt_count,
             model=result.model,
             timings={k: round(v, 3) for k, v in result.timings.items()},
@@ -250,6 +261,9 @@ def make(
         say(
             f"done in {result.attempt_count} attempt(s): "
             + ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in result.timings.items())
+        )
+        say(
+            f'session {turn.session_id} (continue it: promptkiln continue {turn.session_id[:8]} "...")'
         )
 
 
@@ -329,6 +343,35 @@ def image_status_cmd() -> None:
     typer.echo(str(image_status(connect(settings.docker_host), settings.image)))
 
 
+@image_app.command("e2b-template")
+def image_e2b_template(
+    check: Annotated[
+        bool, typer.Option("--check", help="Only check the Dockerfile offline; build nothing.")
+    ] = False,
+    name: Annotated[str | None, typer.Option("--name", help="Template name.")] = None,
+    dockerfile: Annotated[
+        Path | None, typer.Option("--dockerfile", help="Dockerfile to use (default: images/).")
+    ] = None,
+) -> None:
+    """Register images/Dockerfile as an E2B template (or check that E2B can build it)."""
+    from promptkiln.e2b_template import build_template, check_dockerfile, default_dockerfile
+
+    settings = _settings()
+    path = dockerfile or default_dockerfile()
+    if check:
+        checked = check_dockerfile(path.read_text(), context=path.parent)
+        for note in checked.notes:
+            say(clean_line(note))
+        if not checked.ok:
+            for problem in checked.problems:
+                say(f"problem: {clean_line(str(problem))}")
+            raise typer.Exit(1)
+        typer.echo(f"{path}: E2B can build it as a template")
+        return
+    info = build_template(settings, dockerfile=path, name=name, progress=_progress(False))
+    typer.echo(f"built E2B template {name or settings.e2b.template}: {info}")
+
+
 @app.command()
 def gc(
     everything: Annotated[
@@ -340,6 +383,10 @@ def gc(
 
     settings = _settings()
     removed = reap(connect(settings.docker_host), everything=everything)
+    if settings.e2b.api_key or os.environ.get("E2B_API_KEY"):
+        from promptkiln.sandbox.e2b_ops import reap as reap_e2b
+
+        removed += reap_e2b(settings, everything=everything)
     typer.echo(
         f"removed {len(removed)} leftover(s)" + (": " + ", ".join(removed) if removed else "")
     )
@@ -376,6 +423,9 @@ def models(
     typer.echo("bundled model:")
     for key, value in info["bundled"].items():
         typer.echo(f"  {key + ':':<14} {value}")
+
+
+register_sessions(app)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:

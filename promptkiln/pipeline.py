@@ -269,7 +269,7 @@ def make(
     input_files = [*existing, *read_inputs(list(inputs))]
     if generator is None and settings.model:
         progress("loading the model client (litellm)")
-    gen, model_name = _generator(generator, settings, progress)
+    gen, model_name = make_generator(generator, settings, progress)
     summaries = [InputSummary.from_bytes(f.name, f.data) for f in input_files]
     messages = list(
         render_messages(
@@ -376,7 +376,7 @@ def deliver_dir(
     return list(result.artifacts)
 
 
-def _generator(
+def make_generator(
     generator: CodeGenerator | None, settings: Settings, progress: Progress
 ) -> tuple[CodeGenerator, str]:
     """The generator to use, and a name for it: the given one, a configured model, or the bundled one."""

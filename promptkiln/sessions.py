@@ -196,7 +196,7 @@ def run_turn(
         fmts = list(formats) or guess_formats(prompt, previous)
         number = store.begin_turn(sid, prompt, fmts, full)
         progress(f"session {sid[:12]}, turn {number}")
-        inner, model_name = pipeline._generator(generator, settings, progress)
+        inner, model_name = pipeline.make_generator(generator, settings, progress)
         gen = _WithHistory(inner, model_name, history_messages(turns))
         model_prompt = prompt + (workspace_note(workspace) if workspace else "")
         run_ids: list[str] = []

@@ -26,6 +26,23 @@ def _load_fakes() -> ModuleType:
     return module
 
 
+def _load_e2b_fixtures() -> ModuleType:
+    """The E2B fake's fixtures (e2b_fake, e2b_env, e2b_settings), shared by test_e2b.py and the
+    contract suite; loaded by path under one module name so there is one fake per session."""
+    name = "promptkiln_tests_e2b_fixtures"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("e2b_fixtures.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_e2b = _load_e2b_fixtures()
+e2b_fake, e2b_env, e2b_settings = _e2b.e2b_fake, _e2b.e2b_env, _e2b.e2b_settings
+
 openai_server_module = _load_fakes()
 ScriptedOpenAIServer = openai_server_module.ScriptedOpenAIServer
 
