@@ -28,33 +28,34 @@ Policy (each rule gives the rejected entry a reason; directories are implicit, n
   Windows. One is kept: the spelling that needed no normalisation, then the all-lower-case one,
   then the first in the archive; the others are rejected. A file whose name is also another
   file's directory is rejected.
-* **Destination.** Files are staged in ``<dest>/.promptkiln-staging-<random>`` (mode 0700, same
-  file system), then linked into place without following any link: directories are opened with
-  ``O_NOFOLLOW`` relative to their parent's descriptor, names are claimed with ``link``/``O_EXCL``.
-  An existing file is kept and the new one gets a suffix, ``chart.png`` → ``chart (1).png``,
-  unless ``overwrite``; a directory name held by a file or link gets one too (``charts (1)/``).
-  On any failure everything this call placed is removed again and a
+* **Destination** (:mod:`promptkiln.sandbox.destination`). Staged on the destination's file
+  system, then linked into place without ever following a link; an existing file is kept and
+  the new one gets a suffix, ``chart.png`` → ``chart (1).png``, unless ``overwrite``. On any
+  failure everything this call placed is removed again and a
   :class:`~promptkiln.errors.DestinationError` says what to do (``KeyboardInterrupt`` and
   :class:`~promptkiln.errors.OutputError` from the entries are re-raised after the rollback).
 """
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import hashlib
 import os
-import secrets
-import stat
-import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from promptkiln.errors import DestinationError, OutputError
+from promptkiln.errors import OutputError
 from promptkiln.sandbox.base import Artifact, EntryKind, Limits, OutputEntry, Rejection
-from promptkiln.sandbox.filetypes import detect_file
+from promptkiln.sandbox.destination import Destination, Staged
+from promptkiln.sandbox.names import (
+    MAX_COMPONENT_BYTES,
+    MAX_DEPTH,
+    MAX_NAME_BYTES,
+    UnsafeName,
+    extension_of,
+    printable,
+    sanitize_name,
+)
 from promptkiln.sandbox.tarentries import ChunkedEntry, RejectedEntry
 
 __all__ = [
@@ -69,12 +70,8 @@ __all__ = [
     "sanitize_name",
 ]
 
-MAX_DEPTH = 8  #: path components, the file included
-MAX_COMPONENT_BYTES = 255  #: UTF-8 bytes per component (NAME_MAX; also ≤ 255 UTF-16 units)
-MAX_NAME_BYTES = 1024  #: UTF-8 bytes of the whole relative name
 #: Rejections listed one by one; the rest are summarised in one more entry.
 MAX_LISTED_REJECTIONS = 100
-STAGING_PREFIX = ".promptkiln-staging-"
 
 _DOCUMENTS = "pdf docx xlsx pptx odt ods odp rtf epub txt md markdown rst tex bib html htm xml"
 _DATA = "csv tsv json jsonl ndjson geojson yaml yml toml ics vcf kml gpx log"
@@ -88,141 +85,11 @@ DELIVERABLE_EXTENSIONS: frozenset[str] = frozenset(
     " ".join((_DOCUMENTS, _DATA, _BINARY_DATA, _MEDIA)).split(" ")
 )
 
-_PUNCTUATION = frozenset(" ._-+,()@")
-_RESERVED = frozenset(
-    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
-    + [f"{p}{d}" for p in ("COM", "LPT") for d in "0123456789¹²³"]
-)
-_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_O_NEW = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
-
-
-class UnsafeName(ValueError):
-    """A name that may not be delivered; ``reason`` says why."""
-
-    def __init__(self, raw: str, reason: str) -> None:
-        super().__init__(f"{printable(raw)}: {reason}")
-        self.raw = raw
-        self.reason = reason
-
 
 @dataclass(frozen=True)
 class CollectResult:
     artifacts: list[Artifact] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
-
-
-# -- names ----------------------------------------------------------------------------------
-
-
-def printable(s: str, limit: int = 200) -> str:
-    """``s`` safe to print on a terminal: control, format (bidi), odd whitespace, private and
-    unassigned characters escaped (``\\x1b``, ``\\u202e``), backslashes doubled, and cut to at
-    most ``limit`` characters with ``…``. Undecodable bytes (surrogate escapes) show as ``\\xNN``."""
-    pieces: list[str] = []
-    length = 0
-    for ch in s:
-        o = ord(ch)
-        if ch == "\\":
-            piece = "\\\\"
-        elif 0xDC80 <= o <= 0xDCFF:
-            piece = f"\\x{o - 0xDC00:02x}"
-        elif o < 0x20 or 0x7F <= o < 0xA0:
-            piece = f"\\x{o:02x}"
-        elif _invisible(ch):
-            piece = f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}"
-        else:
-            piece = ch
-        pieces.append(piece)
-        length += len(piece)
-        if length > limit:
-            break
-    if length <= limit:
-        return "".join(pieces)
-    while pieces and length > limit - 1:
-        length -= len(pieces.pop())
-    return "".join(pieces) + "…"
-
-
-def _invisible(ch: str) -> bool:
-    cat = unicodedata.category(ch)
-    return cat in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") or (cat == "Zs" and ch != " ")
-
-
-def sanitize_name(raw: str) -> str:
-    """The safe, NFC-normalised form of a relative output name, or :class:`UnsafeName`."""
-    if not raw:
-        raise UnsafeName(raw, "empty name")
-    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in raw):
-        raise UnsafeName(raw, "the name is not valid UTF-8")
-    if raw.startswith("/"):
-        raise UnsafeName(raw, "absolute path")
-    if "\\" in raw:
-        raise UnsafeName(raw, "backslash in the name (a path separator on Windows)")
-    if len(raw) >= 2 and raw[1] == ":" and raw[0].isascii() and raw[0].isalpha():
-        raise UnsafeName(raw, "drive-letter path")
-    name = unicodedata.normalize("NFC", raw)
-    parts = name.split("/")
-    if ".." in parts:
-        raise UnsafeName(raw, "parent-directory reference ('..')")
-    if len(parts) > MAX_DEPTH:
-        raise UnsafeName(raw, f"nested too deeply ({len(parts)} levels; the limit is {MAX_DEPTH})")
-    size = len(name.encode("utf-8"))
-    if size > MAX_NAME_BYTES:
-        raise UnsafeName(raw, f"path too long ({size} bytes; the limit is {MAX_NAME_BYTES})")
-    for part in parts:
-        reason = _component_problem(part)
-        if reason:
-            raise UnsafeName(raw, reason)
-    return name
-
-
-def _component_problem(part: str) -> str | None:
-    if not part:
-        return "empty path component ('//' or a trailing '/')"
-    if part == ".":
-        return "'.' path component"
-    for ch in part:
-        if ch in _PUNCTUATION or unicodedata.category(ch)[0] in "LMN":
-            continue
-        if _invisible(ch):
-            kind = "control" if unicodedata.category(ch) == "Cc" else "invisible or formatting"
-            return f"{kind} character {printable(ch)} in the name"
-        return f"character {ch!r} is not allowed in file names"
-    size = len(part.encode("utf-8"))
-    if size > MAX_COMPONENT_BYTES:
-        return f"name component too long ({size} bytes; the limit is {MAX_COMPONENT_BYTES})"
-    if part[0] == ".":
-        return "hidden name (starts with '.')"
-    if part[0] == "-":
-        return "starts with '-' (would be read as a command-line option)"
-    if part[0] == " ":
-        return "starts with a space"
-    if part[-1] in ". ":
-        return "ends with a dot or a space (Windows strips them)"
-    if part.split(".", 1)[0].rstrip(" ").upper() in _RESERVED:
-        return "a reserved device name on Windows"
-    compat = unicodedata.normalize("NFKC", part)
-    if compat != part and _component_problem(compat) is not None:
-        return "contains look-alike characters (its compatibility form is not a safe name)"
-    return None
-
-
-def _extension(name: str) -> str:
-    leaf = name.rsplit("/", 1)[-1]
-    dot = leaf.rfind(".")
-    return leaf[dot + 1 :].lower() if dot > 0 else ""
-
-
-def _suffixed(leaf: str, n: int) -> str:
-    """``chart.png`` → ``chart (n).png``, kept within :data:`MAX_COMPONENT_BYTES`."""
-    dot = leaf.rfind(".")
-    stem, ext = (leaf[:dot], leaf[dot:]) if dot > 0 else (leaf, "")
-    tail = f" ({n}){ext}"
-    while stem and len((stem + tail).encode("utf-8")) > MAX_COMPONENT_BYTES:
-        stem = stem[:-1]
-    return stem.rstrip(" ") + tail
 
 
 _KIND_REASONS = {
@@ -271,20 +138,22 @@ def collect(
 
 
 @dataclass
-class _Staged:
+class _Output:
+    """A staged output: where it came from, and its file in the staging directory."""
+
     index: int
     raw: str
     name: str
-    leaf: str  #: its name inside the staging directory
-    size: int
-    sha256: str
-    media_type: str
-    ident: tuple[int, int]
+    file: Staged
 
     @property
     def rank(self) -> tuple[bool, bool, int]:
         """Lower wins a collision: already normalised, then lower case, then first."""
-        return (self.raw != self.name, self.name != self.name.lower(), self.index)
+        return _rank(self.index, self.raw, self.name)
+
+
+def _rank(index: int, raw: str, name: str) -> tuple[bool, bool, int]:
+    return (raw != name, name != name.lower(), index)
 
 
 class _Rejections:
@@ -334,111 +203,31 @@ def _source(entries: Iterable[OutputEntry]) -> Iterator[OutputEntry]:
 
 
 class _Delivery:
+    """The policy: which entries become outputs, under which names, within which caps."""
+
     def __init__(self, dest: Path, limits: Limits, overwrite: bool, allowed: frozenset[str]):
-        self.dest = dest
+        self.out = Destination(dest, overwrite=overwrite)
         self.limits = limits
-        self.overwrite = overwrite
         self.allowed = allowed
         self.rejections = _Rejections()
-        self.staged: dict[str, _Staged] = {}  # case-folded name -> file
-        self.dir_keys: set[str] = set()  # case-folded directory names implied by staged files
+        self.staged: dict[str, _Output] = {}  # case-folded name -> output
+        self.dir_keys: set[str] = set()  # case-folded directory names the outputs need
         self.total = 0
-        self.need = 0  # bytes the outputs need, for the disk-full message
-        self.counter = 0
-        self.created: list[str] = []  # dest and the parents this call made, deepest first
-        self.dest_fd = self.staging_fd = -1
-        self.staging_name = ""
-        self.dir_fds: dict[str, tuple[int, list[str]]] = {}
-        self.made_dirs: list[tuple[int, str]] = []
-        self.placed: list[tuple[int, str, tuple[int, int]]] = []
-        self.backups: list[tuple[int, str, str]] = []
 
     def run(self, entries: Iterable[OutputEntry]) -> CollectResult:
         try:
-            self._open_dest()
+            self.out.open()
             for index, entry in enumerate(_source(entries)):
                 self._take(index, entry)
             artifacts = self._place_all()
         except OSError as exc:
-            self._rollback()
-            raise self._error(exc) from exc
+            self.out.rollback()
+            raise self.out.error(exc) from exc
         except BaseException:
-            self._rollback()
+            self.out.rollback()
             raise
-        self._cleanup(keep_dest=bool(artifacts))
+        self.out.finish(keep_dest=bool(artifacts))
         return CollectResult(artifacts, self.rejections.result())
-
-    # -- destination --------------------------------------------------------------------
-
-    def _open_dest(self) -> None:
-        where = str(self.dest)
-        try:
-            st: os.stat_result | None = os.lstat(self.dest)
-        except FileNotFoundError:
-            st = None
-        if st is None:
-            p = self.dest
-            while not os.path.lexists(p) and p.parent != p:
-                self.created.append(str(p))
-                p = p.parent
-            os.makedirs(self.dest, 0o755, exist_ok=True)
-        elif stat.S_ISLNK(st.st_mode):
-            raise DestinationError(
-                "--out is a symbolic link; give the real directory",
-                path=where,
-                hint=f"{printable(where)} points to {printable(os.readlink(self.dest))}",
-            )
-        elif not stat.S_ISDIR(st.st_mode):
-            raise DestinationError(
-                f"--out {printable(where)} exists and is not a directory",
-                path=where,
-                hint="give a directory (it is created if missing)",
-            )
-        self.dest_fd = os.open(self.dest, _O_DIR)
-        self.staging_name = STAGING_PREFIX + secrets.token_hex(8)
-        os.mkdir(self.staging_name, 0o700, dir_fd=self.dest_fd)
-        self.staging_fd = os.open(self.staging_name, _O_DIR, dir_fd=self.dest_fd)
-
-    def _error(self, exc: OSError) -> DestinationError:
-        where = printable(str(self.dest))
-        code = exc.errno
-
-        def err(message: str, hint: str) -> DestinationError:
-            return DestinationError(message, path=str(self.dest), hint=hint)
-
-        if code in (errno.ENOSPC, errno.EDQUOT):
-            mb = max(1, -(-self.need // 1_000_000))
-            return err(
-                f"no space left on {where}", f"free at least {mb} MB or choose another --out"
-            )
-        if code == errno.EROFS:
-            return err(f"{where} is on a read-only file system", "choose another --out")
-        if code in (errno.EACCES, errno.EPERM):
-            return err(
-                f"permission denied writing to {where}",
-                "choose a directory you can write to with --out",
-            )
-        if code == errno.ELOOP:
-            return err(
-                f"a symbolic link appeared inside {where} while the files were written",
-                "promptkiln never writes through links; check who else writes there",
-            )
-        if code == errno.EXDEV:
-            return err(
-                f"part of {where} is on another file system (a mount point inside it)",
-                "choose a plain directory as --out",
-            )
-        if code == errno.ENAMETOOLONG:
-            return err(
-                f"a name is too long for the file system of {where}",
-                "choose a destination on a file system with 255-byte names",
-            )
-        return err(
-            f"cannot write to {where}: {exc.strerror or exc}",
-            "check the directory or choose another --out",
-        )
-
-    # -- staging ------------------------------------------------------------------------
 
     def _take(self, index: int, entry: OutputEntry) -> None:
         raw = entry.raw_name
@@ -458,7 +247,7 @@ class _Delivery:
             return
         per_file = self.limits.output_file_bytes
         problems = []
-        ext = _extension(name)
+        ext = extension_of(name)
         if ext not in self.allowed:
             problems.append(
                 f"file type '.{ext}' is not delivered"
@@ -478,26 +267,26 @@ class _Delivery:
             return
         key = name.casefold()
         rival = self.staged.get(key)
-        remaining = self.limits.output_bytes - self.total + (rival.size if rival else 0)
+        remaining = self.limits.output_bytes - self.total + (rival.file.size if rival else 0)
         if entry.size > remaining:
             self.rejections.add(raw, self._over_total(), "over the total output limit")
             return
         limit = min(per_file, remaining)
-        self.need = self.total + entry.size
-        staged = self._stage(index, entry, raw, name, limit)
+        self.out.need = self.total + entry.size
+        staged = self.out.stage(_chunks(entry, limit), name, limit)
         if staged is None:
             over = (
                 self._over_total()
                 if limit < per_file
-                else (f"too large: more than {_size(per_file)} (the limit per file)")
+                else f"too large: more than {_size(per_file)} (the limit per file)"
             )
             self.rejections.add(raw, over, "file type or size")
             return
         if rival is not None:
-            os.unlink(rival.leaf, dir_fd=self.staging_fd)
-            self.total -= rival.size
+            self.out.discard(rival.file)
+            self.total -= rival.file.size
             self.rejections.add(rival.raw, _same_name(name), "name conflict or file count")
-        self.staged[key] = staged
+        self.staged[key] = _Output(index, raw, name, staged)
         self.total += staged.size
         parts = key.split("/")
         self.dir_keys.update("/".join(parts[:i]) for i in range(1, len(parts)))
@@ -515,210 +304,21 @@ class _Delivery:
             return "a directory of the same name holds other outputs"
         rival = self.staged.get(key)
         if rival is not None:
-            if (raw != name, name != name.lower(), index) > rival.rank:
+            if _rank(index, raw, name) > rival.rank:
                 return _same_name(rival.name)
         elif len(self.staged) >= self.limits.output_files:
             return f"too many files: the limit is {self.limits.output_files}"
         return None
 
-    def _stage(
-        self, index: int, entry: OutputEntry, raw: str, name: str, limit: int
-    ) -> _Staged | None:
-        leaf = str(self.counter)
-        self.counter += 1
-        fd = os.open(leaf, _O_NEW, 0o600, dir_fd=self.staging_fd)
-        digest = hashlib.sha256()
-        size = 0
-        with open(fd, "w+b") as f:
-            for chunk in _chunks(entry, limit):
-                size += len(chunk)
-                if size > limit:
-                    break
-                digest.update(chunk)
-                f.write(chunk)
-            if size <= limit:
-                f.flush()
-                os.fchmod(f.fileno(), 0o644)
-                os.fsync(f.fileno())
-                media_type = detect_file(f, name)
-                st = os.fstat(f.fileno())
-        if size > limit:
-            os.unlink(leaf, dir_fd=self.staging_fd)
-            return None
-        return _Staged(
-            index, raw, name, leaf, size, digest.hexdigest(), media_type, (st.st_dev, st.st_ino)
-        )
-
-    # -- placing ------------------------------------------------------------------------
-
     def _place_all(self) -> list[Artifact]:
         taken = set(self.staged)
         artifacts = []
-        for staged in sorted(self.staged.values(), key=lambda s: s.name):
-            *dirs, leaf = staged.name.split("/")
-            dir_fd, final_dirs = self._dir_for(dirs, taken)
-            final = "/".join([*final_dirs, self._put(dir_fd, final_dirs, leaf, staged, taken)])
-            artifacts.append(
-                Artifact(
-                    final, str(self.dest / final), staged.size, staged.sha256, staged.media_type
-                )
-            )
+        for output in sorted(self.staged.values(), key=lambda o: o.name):
+            final = self.out.place(output.name, output.file, taken, self.dir_keys)
+            f = output.file
+            path = str(self.out.dest / final)
+            artifacts.append(Artifact(final, path, f.size, f.sha256, f.media_type))
         return artifacts
-
-    def _dir_for(self, dirs: list[str], taken: set[str]) -> tuple[int, list[str]]:
-        """Open (creating) the directories of an output, never through a link. A directory name
-        held by a file or link in the destination gets a suffix, as files do: ``charts (1)``."""
-        fd, rel = self.dest_fd, ""
-        final: list[str] = []
-        for part in dirs:
-            rel = f"{rel}/{part}" if rel else part
-            if rel in self.dir_fds:
-                fd, final = self.dir_fds[rel]
-                continue
-            prefix = "".join(d + "/" for d in final)
-            for n in range(1000):
-                candidate = f"{part} ({n})" if n else part
-                key = (prefix + candidate).casefold()
-                if n and (key in taken or key in self.dir_keys):
-                    continue
-                sub = self._open_dir(fd, candidate)
-                if sub >= 0:
-                    break
-            else:
-                raise DestinationError(
-                    f"cannot create the directory {printable(rel)} in {printable(str(self.dest))}",
-                    path=str(self.dest / rel),
-                    hint="too many files or links named like it are in the way; choose another --out",
-                )
-            taken.add(key)
-            final = [*final, candidate]
-            self.dir_fds[rel] = (sub, final)
-            fd = sub
-        return fd, final
-
-    def _open_dir(self, parent: int, name: str) -> int:
-        """A descriptor for directory ``name`` (made if missing), or -1 if a non-directory or a
-        link holds the name."""
-        try:
-            os.mkdir(name, 0o755, dir_fd=parent)
-            self.made_dirs.append((parent, name))
-        except FileExistsError:
-            pass
-        try:
-            return os.open(name, _O_DIR, dir_fd=parent)
-        except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                return -1
-            raise
-
-    def _put(
-        self, dir_fd: int, dirs: list[str], leaf: str, staged: _Staged, taken: set[str]
-    ) -> str:
-        prefix = "".join(d + "/" for d in dirs)
-        if self.overwrite and self._replace(dir_fd, leaf, staged):
-            return leaf
-        for n in range(1000):
-            candidate = _suffixed(leaf, n) if n else leaf
-            key = (prefix + candidate).casefold()
-            if n and key in taken:
-                continue
-            if self._claim(dir_fd, candidate, staged):
-                taken.add(key)
-                return candidate
-        where = str(self.dest / prefix / leaf)
-        raise DestinationError(
-            f"too many files named like {printable(where)} already exist",
-            path=where,
-            hint="clean up or choose another --out",
-        )
-
-    def _claim(self, dir_fd: int, name: str, staged: _Staged) -> bool:
-        """Move a staged file to ``name`` unless something (even a dangling link) is there."""
-        try:
-            os.link(
-                staged.leaf,
-                name,
-                src_dir_fd=self.staging_fd,
-                dst_dir_fd=dir_fd,
-                follow_symlinks=False,
-            )
-        except FileExistsError:
-            return False
-        except OSError as exc:
-            if exc.errno not in _NO_LINKS:
-                raise
-            # No hard links on this file system: claim the name, then rename over the claim.
-            try:
-                os.close(os.open(name, _O_NEW, 0o600, dir_fd=dir_fd))
-            except FileExistsError:
-                return False
-            try:
-                os.rename(staged.leaf, name, src_dir_fd=self.staging_fd, dst_dir_fd=dir_fd)
-            except BaseException:
-                os.unlink(name, dir_fd=dir_fd)
-                raise
-        else:
-            os.unlink(staged.leaf, dir_fd=self.staging_fd)
-        self.placed.append((dir_fd, name, staged.ident))
-        return True
-
-    def _replace(self, dir_fd: int, name: str, staged: _Staged) -> bool:
-        """Overwrite mode: replace a file or link at ``name`` (kept aside until the end)."""
-        try:
-            old = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-        except FileNotFoundError:
-            return False
-        if stat.S_ISDIR(old.st_mode):
-            return False
-        backup = f"old-{self.counter}"
-        self.counter += 1
-        os.rename(name, backup, src_dir_fd=dir_fd, dst_dir_fd=self.staging_fd)
-        self.backups.append((dir_fd, name, backup))
-        os.rename(staged.leaf, name, src_dir_fd=self.staging_fd, dst_dir_fd=dir_fd)
-        self.placed.append((dir_fd, name, staged.ident))
-        return True
-
-    # -- ending -------------------------------------------------------------------------
-
-    def _rollback(self) -> None:
-        for dir_fd, name, ident in reversed(self.placed):
-            try:
-                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-                if (st.st_dev, st.st_ino) == ident:
-                    os.unlink(name, dir_fd=dir_fd)
-            except OSError:
-                pass
-        for dir_fd, name, backup in reversed(self.backups):
-            with contextlib.suppress(OSError):
-                os.rename(backup, name, src_dir_fd=self.staging_fd, dst_dir_fd=dir_fd)
-        for dir_fd, name in reversed(self.made_dirs):
-            with contextlib.suppress(OSError):
-                os.rmdir(name, dir_fd=dir_fd)
-        self._cleanup(keep_dest=False)
-
-    def _cleanup(self, *, keep_dest: bool) -> None:
-        if self.staging_fd >= 0:
-            try:
-                for leaf in os.listdir(self.staging_fd):
-                    os.unlink(leaf, dir_fd=self.staging_fd)
-            except OSError:
-                pass
-            os.close(self.staging_fd)
-            self.staging_fd = -1
-            with contextlib.suppress(OSError):
-                os.rmdir(self.staging_name, dir_fd=self.dest_fd)
-        for fd, _ in self.dir_fds.values():
-            os.close(fd)
-        self.dir_fds.clear()
-        if self.dest_fd >= 0:
-            os.close(self.dest_fd)
-            self.dest_fd = -1
-        if not keep_dest:
-            for path in self.created:
-                try:
-                    os.rmdir(path)
-                except OSError:
-                    break
 
 
 def _same_name(other: str) -> str:

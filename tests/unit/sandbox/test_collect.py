@@ -27,13 +27,13 @@ from promptkiln.sandbox.collect import (
     DELIVERABLE_EXTENSIONS,
     MAX_DEPTH,
     MAX_LISTED_REJECTIONS,
-    STAGING_PREFIX,
     CollectResult,
     UnsafeName,
     collect,
     printable,
     sanitize_name,
 )
+from promptkiln.sandbox.destination import STAGING_PREFIX
 from promptkiln.sandbox.tarentries import CorruptArchive, RejectedEntry, dir_entries, tar_entries
 
 LIMITS = Limits()
