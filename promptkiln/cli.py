@@ -420,9 +420,18 @@ def models(
     typer.echo(f"configured model: {info['configured']}")
     if settings.api_base:
         typer.echo(f"api base:         {settings.api_base}")
-    typer.echo("bundled model:")
-    for key, value in info["bundled"].items():
-        typer.echo(f"  {key + ':':<14} {value}")
+    b = info["bundled"]
+    state = "ready" if b["present"] else "not fetched yet (the first `make` assembles it, ~1.1 GB)"
+    typer.echo(
+        f"bundled model:    {b['name']} ({b['license']}, {b['size_bytes'] / 1e9:.2f} GB) — {state}"
+    )
+    typer.echo(f"  file:           {b['path']} (from {b['source']})")
+    server = f"running at {b['url']} (pid {b['pid']})" if b["server_running"] else "not running"
+    if not b["server_installed"]:
+        server = f"not installed: {b['install_hint']}"
+    typer.echo(f"  server:         {server}")
+    typer.echo(f"  good for:       {b['good_for']}")
+    typer.echo(f"  bigger model:   {b['bigger_model']}")
 
 
 register_sessions(app)
