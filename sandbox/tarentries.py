@@ -184,6 +184,16 @@ class _BoundedTarInfo(tarfile.TarInfo):
             raise CorruptArchive(f"the output archive claims a {self.size}-byte member")
         return super()._proc_member(tarfile)  # type: ignore[misc, no-any-return]
 
+    # Sparse maps that continue in the data stream could grow without bound; a sandbox file
+    # never arrives sparse (Docker writes plain members), so such archives are refused.
+    def _proc_sparse(self, tarfile: tarfile.TarFile) -> tarfile.TarInfo:
+        if getattr(self, "_sparse_structs", (None, False))[1]:
+            raise CorruptArchive("the output archive has extended sparse members; it is not read")
+        return super()._proc_sparse(tarfile)  # type: ignore[misc, no-any-return]
+
+    def _proc_gnusparse_10(self, *args: object) -> None:
+        raise CorruptArchive("the output archive has GNU sparse 1.0 members; it is not read")
+
 
 class _TarEntry:
     def __init__(

@@ -883,3 +883,25 @@ def test_unicode_names_survive_normalisation(tar: Any, dest: Path) -> None:
     result = from_tar(tar().file(nfd, b"x"), dest)
     assert delivered(result) == {"Ångström/résumé.txt"}
     assert (dest / "Ångström" / "résumé.txt").exists()
+
+
+def test_sparse_maps_that_continue_in_the_stream_are_refused(dest: Path) -> None:
+    info = tarfile.TarInfo("work/s.txt")
+    info.type = tarfile.GNUTYPE_SPARSE
+    header = bytearray(info.tobuf(format=tarfile.GNU_FORMAT))
+    header[482] = 1  # "isextended": more sparse headers follow, as many as the stream holds
+    header[148:156] = b"        "
+    header[148:156] = b"%06o\0 " % sum(header[:512])
+    with pytest.raises(CorruptArchive, match="sparse"):
+        collect(tar_entries([bytes(header) + b"\n" * 100_000], max_entries=5), dest, LIMITS)
+    pax = tarfile.TarInfo("work/p.txt")
+    pax.size = 512
+    pax.pax_headers = {
+        "GNU.sparse.major": "1",
+        "GNU.sparse.minor": "0",
+        "GNU.sparse.realsize": "10",
+    }
+    data = pax.tobuf(format=tarfile.PAX_FORMAT) + b"999999999999\n" + b"\n" * 499 + bytes(1024)
+    with pytest.raises(CorruptArchive, match="sparse"):
+        collect(tar_entries([data], max_entries=5), dest, LIMITS)
+    assert not dest.exists()
