@@ -285,7 +285,9 @@ class _Delivery:
         if rival is not None:
             self.out.discard(rival.file)
             self.total -= rival.file.size
-            self.rejections.add(rival.raw, _same_name(name), "name conflict or file count")
+            self.rejections.add(
+                rival.raw, _same_name(name, rival.name), "name conflict or file count"
+            )
         self.staged[key] = _Output(index, raw, name, staged)
         self.total += staged.size
         parts = key.split("/")
@@ -305,7 +307,7 @@ class _Delivery:
         rival = self.staged.get(key)
         if rival is not None:
             if _rank(index, raw, name) > rival.rank:
-                return _same_name(rival.name)
+                return _same_name(rival.name, name)
         elif len(self.staged) >= self.limits.output_files:
             return f"too many files: the limit is {self.limits.output_files}"
         return None
@@ -321,8 +323,9 @@ class _Delivery:
         return artifacts
 
 
-def _same_name(other: str) -> str:
+def _same_name(other: str, name: str) -> str:
+    how = "once Unicode-normalised (NFC)" if other == name else "apart from letter case"
     return (
-        f"same name as {printable(other)} when letter case and Unicode normalisation are "
-        "ignored (one would overwrite the other on macOS and Windows)"
+        f"the same name as {printable(other)} {how}: one would overwrite the other "
+        "on macOS and Windows"
     )

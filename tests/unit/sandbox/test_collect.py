@@ -333,6 +333,9 @@ def _check_out_06(result: CollectResult, dest: Path) -> None:
     assert len(result.rejections) == len(OUT_06_NAMES) - 1
     assert (dest / "report.txt").read_bytes() == b"the real report\n"
     assert (dest / "caf\u00e9.txt").read_bytes() == "payload 'café.txt'\n".encode()
+    reasons = rejected(result)
+    assert "once Unicode-normalised" in reasons["cafe\u0301.txt"]
+    assert "apart from letter case" in reasons["Report.TXT"]
     assert not list(dest.parent.rglob("*CANARY*"))
     for r in result.rejections:
         assert printable(r.name) == r.name.replace("\\\\", "\\") or "\\" in r.name
@@ -764,8 +767,8 @@ def test_collisions_within_the_output(tar: Any, dest: Path) -> None:
     result = from_tar(b, dest)
     assert delivered(result) == {"data.csv", "dir.txt/x.txt", "f.csv"}
     reasons = rejected(result)
-    assert "same name as data.csv" in reasons["Data.csv"]
-    assert "same name as data.csv" in reasons["DATA.CSV"]
+    assert "same name as data.csv apart from letter case" in reasons["Data.csv"]
+    assert "same name as data.csv apart from letter case" in reasons["DATA.CSV"]
     assert "directory" in reasons["DIR.TXT"] and "directory" in reasons["F.CSV/inner.txt"]
     assert (dest / "data.csv").read_bytes() == b"lower"
 
