@@ -228,7 +228,17 @@ def test_archives_never_escape_the_destination(
             check(result, sources_by_name([e for e in entries if prefix == "work/"]), dest)
 
 
-_SUFFIX = re.compile(r" \(\d+\)(?=(\.[^/.]*)?(/|$))")
+_SUFFIX = re.compile(r" \(\d+\)(?=(\.[^/.]*)?$)")
+
+
+def _unsuffixed(name: str) -> set[str]:
+    """Every name ``name`` may have had before suffixes: each component with or without."""
+    out = {""}
+    for part in name.split("/"):
+        options = {part, _SUFFIX.sub("", part)}
+        out = {f"{o}/{p}" if o else p for o in out for p in options}
+    return out
+
 
 # Names a Linux directory can really hold.
 disk_component = component.filter(
@@ -297,7 +307,9 @@ def test_directory_trees_never_escape_the_destination(
         sources = sources_by_name(made)
         for art in result.artifacts:  # suffixed names ("x (1).txt", "d (1)/x") come from "x.txt"
             if art.name not in sources:
-                sources[art.name] = set(sources.get(_SUFFIX.sub("", art.name), set()))
+                sources[art.name] = set().union(
+                    *(sources.get(n, set()) for n in _unsuffixed(art.name))
+                )
             if first_file is not None:  # the first name of a hard-linked inode is a plain file
                 sources[art.name].add(first_file.read_bytes())
         check(result, sources, dest)
