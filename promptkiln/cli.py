@@ -460,6 +460,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    if rc == EXIT_INTERRUPTED:  # typer turns Ctrl-C into a return value of 130, silently
+        say("interrupted: the sandbox was removed and nothing partial was written")
     sys.exit(rc if isinstance(rc, int) else 0)
 
 
