@@ -162,6 +162,7 @@ APPENDER = textwrap.dedent(
             time.sleep(0.005)
         for i in range(n):
             s.append_run({"id": f"{tag}-{i}", "kind": "run", "i": i})
+            time.sleep(0.002)  # spread the appends so the two writers really overlap
     """
 )
 
