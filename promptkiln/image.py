@@ -68,6 +68,7 @@ PIP_PLATFORM_ARGS = (
     "--platform=manylinux_2_28_x86_64",
     "--platform=any",
 )
+_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 _DEBOOTSTRAP_HINT = (
     "install it (`apt-get install debootstrap`, as root), or build on a machine that can reach "
     "a container registry"
@@ -243,7 +244,11 @@ def build_image(
         base = ONLINE_BASE
     wheelhouse = _ensure_wheelhouse(directory, cache, progress)
     version = expected_version(directory)
-    image_id = _docker_build(client, directory, wheelhouse, tag, base, version, cache, progress)
+    # Offline, every input is already local: the build's containers get no network at all.
+    network = "none" if offline else None
+    image_id = _docker_build(
+        client, directory, wheelhouse, tag, base, version, cache, progress, network
+    )
     info = _has_image(client, image_id) or {}
     seconds = time.monotonic() - started
     progress(f"built {tag} ({info.get('Size', 0) / 1e6:.0f} MB) in {seconds:.0f} s")
@@ -354,14 +359,16 @@ def _ensure_offline_base(
 ) -> str:
     packages = _packages(directory)
     mirror = os.environ.get("PROMPTKILN_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-    key = hashlib.sha256(f"{SUITE} minbase {' '.join(packages)}".encode()).hexdigest()[:16]
+    security = os.environ.get("PROMPTKILN_DEBIAN_SECURITY_MIRROR", _SECURITY_MIRROR)
+    spec = f"{SUITE} minbase+updates {security} {' '.join(packages)}"
+    key = hashlib.sha256(spec.encode()).hexdigest()[:16]
     info = _has_image(client, OFFLINE_BASE)
     if info and _labels(info).get(BASE_LABEL) == key:
         progress(f"{OFFLINE_BASE} is present and current")
         return OFFLINE_BASE
     tarball = cache / f"rootfs-{SUITE}-{key}.tar"
     if not tarball.is_file():
-        _make_rootfs(tarball, packages, mirror, progress)
+        _make_rootfs(tarball, packages, mirror, security, progress)
     progress(f"docker import {tarball.name} as {OFFLINE_BASE}")
     import docker.errors
 
@@ -382,7 +389,11 @@ def _ensure_offline_base(
     return OFFLINE_BASE
 
 
-def _make_rootfs(tarball: Path, packages: list[str], mirror: str, progress: Progress) -> None:
+def _make_rootfs(
+    tarball: Path, packages: list[str], mirror: str, security: str, progress: Progress
+) -> None:
+    """debootstrap, then apply bookworm-updates and bookworm-security (debootstrap installs the
+    point release only), drop the package caches and host files, and pack it as a tarball."""
     debootstrap = _debootstrap()
     tarball.parent.mkdir(parents=True, exist_ok=True)
     root = tarball.with_suffix(".tmp")
@@ -397,6 +408,19 @@ def _make_rootfs(tarball: Path, packages: list[str], mirror: str, progress: Prog
     ]
     progress(f"debootstrap {SUITE} from {mirror} (a minute or two, once)")
     _run(command, progress, what="debootstrap")
+    sources = [f"deb {mirror} {SUITE} main", f"deb {mirror} {SUITE}-updates main"]
+    if security:
+        sources.append(f"deb {security} {SUITE}-security main")
+    (root / "etc/apt/sources.list").write_text("\n".join(sources) + "\n")
+    chroot = [shutil.which("chroot") or "/usr/sbin/chroot", str(root)]
+    progress(f"applying {SUITE}-updates and {SUITE}-security")
+    for step in (["update", "-q"], ["-y", "-q", "upgrade"], ["clean"]):
+        _run(
+            [*chroot, "apt-get", *step], progress, "apt-get", {"DEBIAN_FRONTEND": "noninteractive"}
+        )
+    # The engine provides these at run time; the host's must not ship in the image.
+    for name in ("etc/resolv.conf", "etc/hostname"):
+        (root / name).unlink(missing_ok=True)
     # Package caches are not part of the image; the lists come back with `apt-get update`.
     for sub in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for entry in (root / sub).glob("*"):
@@ -407,13 +431,17 @@ def _make_rootfs(tarball: Path, packages: list[str], mirror: str, progress: Prog
     _run(["tar", "--numeric-owner", "-C", str(root), "-cf", str(partial), "."], progress, "tar")
     partial.rename(tarball)
     shutil.rmtree(root, ignore_errors=True)
+    _prune(tarball)
 
 
-def _run(command: list[str], progress: Progress, what: str) -> None:
+def _run(
+    command: list[str], progress: Progress, what: str, env: dict[str, str] | None = None
+) -> None:
     tail: list[str] = []
     try:
         proc = subprocess.Popen(
             command,
+            env={**os.environ, **env} if env else None,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -468,7 +496,19 @@ def _ensure_wheelhouse(directory: Path, cache: Path, progress: Progress) -> Path
     (partial / ".complete").write_text("")
     shutil.rmtree(wheelhouse, ignore_errors=True)
     partial.rename(wheelhouse)
+    _prune(wheelhouse)
     return wheelhouse
+
+
+def _prune(keep: Path) -> None:
+    """Remove the cache's older versions of ``keep`` (same name up to the last ``-``)."""
+    prefix = keep.name.rsplit("-", 1)[0] + "-"
+    for old in keep.parent.glob(prefix + "*"):
+        if old != keep and not old.name.endswith((".partial", ".tmp")):
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
 
 
 def _context_tar(directory: Path, wheelhouse: Path, dest: Path) -> None:
@@ -522,6 +562,7 @@ def _docker_build(
     version: str,
     cache: Path,
     progress: Progress,
+    network: str | None,
 ) -> str:
     import docker.errors
 
@@ -540,6 +581,7 @@ def _docker_build(
                     forcerm=True,
                     pull=False,
                     buildargs={"BASE": base, "IMAGE_VERSION": version},
+                    network_mode=network,
                     decode=True,
                 )
                 return _build_events(events, progress)
