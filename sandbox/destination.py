@@ -92,45 +92,6 @@ class Destination:
         os.mkdir(self.staging_name, 0o700, dir_fd=self.dest_fd)
         self.staging_fd = os.open(self.staging_name, _O_DIR, dir_fd=self.dest_fd)
 
-    def _error(self, exc: OSError) -> DestinationError:
-        where = printable(str(self.dest))
-        code = exc.errno
-
-        def err(message: str, hint: str) -> DestinationError:
-            return DestinationError(message, path=str(self.dest), hint=hint)
-
-        if code in (errno.ENOSPC, errno.EDQUOT):
-            mb = max(1, -(-self.need // 1_000_000))
-            return err(
-                f"no space left on {where}", f"free at least {mb} MB or choose another --out"
-            )
-        if code == errno.EROFS:
-            return err(f"{where} is on a read-only file system", "choose another --out")
-        if code in (errno.EACCES, errno.EPERM):
-            return err(
-                f"permission denied writing to {where}",
-                "choose a directory you can write to with --out",
-            )
-        if code == errno.ELOOP:
-            return err(
-                f"a symbolic link appeared inside {where} while the files were written",
-                "promptkiln never writes through links; check who else writes there",
-            )
-        if code == errno.EXDEV:
-            return err(
-                f"part of {where} is on another file system (a mount point inside it)",
-                "choose a plain directory as --out",
-            )
-        if code == errno.ENAMETOOLONG:
-            return err(
-                f"a name is too long for the file system of {where}",
-                "choose a destination on a file system with 255-byte names",
-            )
-        return err(
-            f"cannot write to {where}: {exc.strerror or exc}",
-            "check the directory or choose another --out",
-        )
-
     def error(self, exc: OSError) -> DestinationError:
         """The user-facing error for an OS error met while writing."""
         where = printable(str(self.dest))
