@@ -5,15 +5,21 @@ Shape of a run::
     volume   tmpfs-backed named volume at /home/user (size = limits.disk_bytes, uid 1000)
     create   PID 1 = docker-init (tini) -> `sleep infinity`, as uid 1000; network none,
              read-only root, cap-drop ALL, no-new-privileges, pids/memory/CPU limits,
-             a small tmpfs /tmp, no host environment, labels for reaping
+             a small tmpfs /tmp, no host environment, labels for reaping, no container log
+             (PID 1's stdout is writable by the script: a json-file log would let it fill
+             the host's disk), RLIMIT_FSIZE = the scratch size (no huge sparse files)
     inputs   one put_archive of work/inputs/* and .promptkiln/main.py into the volume
     run      docker exec of `python3 main.py` in /home/user/work; stdout/stderr read in a
              thread, capped; the wall clock is enforced here: on timeout the whole
              container is killed
     outputs  the container is *paused* (cgroup freezer: every process stopped, orphans too),
              then get_archive of /home/user/work streams out as tar; nothing is extracted,
-             the shared collector decides what leaves
-    close    force-remove the container, then the volume; idempotent, also on Ctrl-C
+             the shared collector decides what leaves. The stream is cut off past the
+             scratch size plus header room: only sparse files can make it longer, and
+             the engine would otherwise stream their holes for minutes
+    close    force-remove the container, then the volume, and anything else labelled with
+             this run; idempotent, also on Ctrl-C (a second Ctrl-C during cleanup waits for
+             it, a third gives up and leaves the rest to the next sweep)
 
 The tmpfs volume (rather than ``--tmpfs``) is what lets the archive API see the working
 directory on Docker 20.10, and its pages are charged to the container's memory cgroup.
@@ -24,11 +30,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import signal
 import socket
 import tarfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -36,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from promptkiln.errors import (
     EngineError,
     ImageError,
+    OutputRejected,
     PromptkilnError,
     SandboxError,
     UsageError,
@@ -69,6 +77,11 @@ LABEL_CREATED = "promptkiln.created"
 LABEL_DEADLINE = "promptkiln.deadline"
 #: Size of the /tmp tmpfs. Counted against the memory limit like every tmpfs page.
 TMP_BYTES = 64 * MiB
+#: Inodes of the working directory's tmpfs: empty files cost no bytes, only inodes.
+VOLUME_INODES = 262_144
+#: Room over the scratch size for tar headers, padding and long-name records in the output
+#: archive. Real file data cannot exceed the scratch size, so a longer archive means sparse files.
+ARCHIVE_SLACK = 64 * MiB
 #: Environment inside the sandbox. Nothing from the host's environment is passed in.
 SANDBOX_ENV = {
     "HOME": HOME,
@@ -198,6 +211,9 @@ class DockerSandbox:
         self._volume: Any = None
         self._dead = False
         self._closed = False
+        self._started_at = int(time.time())
+        self._archive: Any = None
+        self._paused = False
         self.info = SandboxInfo(
             backend="docker",
             image=self.image,
@@ -215,8 +231,7 @@ class DockerSandbox:
 
     def start(self) -> None:
         client = self.client
-        with contextlib.suppress(PromptkilnError):
-            reap(client)  # the start-up sweep: leftovers of runs whose owner died (kill -9)
+        sweep_in_background(self._docker_host)
         with translate_errors("starting the sandbox"):
             image = self._image()
             self.info.extra["image_id"] = image.id
@@ -229,7 +244,10 @@ class DockerSandbox:
                 driver_opts={
                     "type": "tmpfs",
                     "device": "tmpfs",
-                    "o": f"size={self.limits.disk_bytes},uid={UID},gid={UID},mode=0700,nosuid,nodev",
+                    "o": (
+                        f"size={self.limits.disk_bytes},nr_inodes={VOLUME_INODES},"
+                        f"uid={UID},gid={UID},mode=0700,nosuid,nodev"
+                    ),
                 },
                 labels=labels,
             )
@@ -257,10 +275,12 @@ class DockerSandbox:
                 labels=labels,
                 hostname="sandbox",
                 ipc_mode="private",
-                ulimits=_ulimits(),
+                ulimits=_ulimits(self.limits.disk_bytes),
+                log_config=_no_log(),
                 detach=True,
                 **kwargs,
             )
+            self._started_at = int(time.time())
             self._container.start()
 
     def _image(self) -> Any:
@@ -276,31 +296,63 @@ class DockerSandbox:
             ) from exc
 
     def close(self) -> None:
+        """Remove the container and the volume, and anything else labelled with this run (a
+        Ctrl-C during start can leave a container the handle never saw). Never raises for an
+        engine that went away: what is left is found by label at the next start-up sweep or
+        ``promptkiln gc``."""
         if self._closed:
             return
         self._closed = True
         if self._client is None:
             return
-        import docker.errors
+        with _interrupts_deferred():
+            self._remove_all()
 
-        if self._container is not None:
-            try:
-                self._container.remove(force=True, v=True)
-            except docker.errors.NotFound:
-                pass
-            except docker.errors.DockerException:
-                pass  # reaped by the next start-up sweep or `promptkiln gc`
-        if self._volume is not None:
-            for _ in range(20):
-                try:
-                    self._volume.remove(force=True)
-                    break
-                except docker.errors.NotFound:
-                    break
-                except docker.errors.APIError:
-                    time.sleep(0.1)  # "volume in use" while the container is going away
-                except docker.errors.DockerException:
-                    break
+    def _hang_up(self) -> None:
+        """Close the output archive's stream, read to its end or not. Until it is closed the
+        engine holds the container's lock, and removing the container waits for it (up to the
+        client's timeout, then fails and leaves the container behind). The collector may stop
+        half-way (a full destination, Ctrl-C), with this generator still suspended."""
+        archive, self._archive = self._archive, None
+        if archive is not None:
+            with suppress(Exception):
+                archive.close()
+
+    def _remove_all(self) -> None:
+        import docker.errors
+        import requests.exceptions
+
+        self._hang_up()
+
+        gone = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+        client = self._client
+        assert client is not None
+        try:
+            if self._container is not None:
+                if self._paused:
+                    # gVisor cannot kill a frozen sandbox: the engine waits 10 s and then gives
+                    # up on the signal. Thaw it (the outputs are already out) and kill at once.
+                    with suppress(docker.errors.APIError):
+                        self._container.unpause()
+                with suppress(docker.errors.NotFound):
+                    self._container.remove(force=True, v=True)
+            flt: dict[str, Any] = {"label": f"{LABEL_RUN}={self.run_id}"}
+            for container in client.containers.list(all=True, filters=flt):
+                with suppress(docker.errors.NotFound):
+                    container.remove(force=True, v=True)
+            volumes = [self._volume] if self._volume is not None else []
+            volumes += [v for v in client.volumes.list(filters=flt) if v not in volumes]
+            for volume in volumes:
+                for _ in range(20):
+                    try:
+                        volume.remove(force=True)
+                        break
+                    except docker.errors.NotFound:
+                        break
+                    except docker.errors.APIError:
+                        time.sleep(0.1)  # "volume in use" while the container is going away
+        except gone:
+            pass  # the engine is gone or refuses: the next sweep finds the rest by label
 
     def __enter__(self) -> DockerSandbox:
         self.start()
@@ -402,11 +454,31 @@ class DockerSandbox:
             self._container.kill()
 
     def _oom_killed(self, exit_code: int | None) -> bool:
-        if exit_code != 137:
+        """Did the memory cgroup's OOM killer act during this run?
+
+        Asked of the engine's event log, not of ``State.OOMKilled``: that flag is only set when
+        PID 1 dies of it, and here the killed process is the exec'd script (or one of its
+        children, after which the script may exit with any status)."""
+        if exit_code == 0:
             return False
-        with translate_errors("inspecting the sandbox"):
-            self._container.reload()
-        return bool(self._container.attrs.get("State", {}).get("OOMKilled"))
+        api = self.client.api
+        for attempt in range(3):
+            with translate_errors("inspecting the sandbox"):
+                events = api.events(
+                    since=self._started_at - 1,
+                    until=int(time.time()) + 1,
+                    filters={"container": self._container.id, "event": "oom"},
+                    decode=True,
+                )
+                try:
+                    if any(True for _ in events):
+                        return True
+                finally:
+                    events.close()
+            if exit_code != 137 or attempt == 2:
+                return False
+            time.sleep(0.1)  # the event may trail the exec's exit by a moment
+        return False
 
     # -- files out ---------------------------------------------------------------------------
 
@@ -420,6 +492,7 @@ class DockerSandbox:
             self._container.reload()
             if self._container.status == "running":
                 self._container.pause()
+                self._paused = True
             elif self._container.status != "paused":
                 raise SandboxError(
                     f"the sandbox stopped unexpectedly (state {self._container.status})",
@@ -427,12 +500,16 @@ class DockerSandbox:
                 )
         with translate_errors("copying outputs out of the sandbox"):
             chunks, _stat = self._container.get_archive(WORKDIR)
-            yield from tar_entries(
-                chunks,
-                strip_prefix=os.path.basename(WORKDIR) + "/",
-                skip_dirs=(INPUTS_DIR,),
-                max_entries=self.limits.output_files * 4 + 64,
-            )
+            self._archive = chunks
+            try:
+                yield from tar_entries(
+                    _capped(chunks, self.limits.disk_bytes + ARCHIVE_SLACK),
+                    strip_prefix=os.path.basename(WORKDIR) + "/",
+                    skip_dirs=(INPUTS_DIR,),
+                    max_entries=self.limits.output_files * 4 + 64,
+                )
+            finally:
+                self._hang_up()
 
 
 def _tarinfo(name: str, kind: bytes, mode: int, size: int, mtime: float) -> tarfile.TarInfo:
@@ -446,13 +523,64 @@ def _tarinfo(name: str, kind: bytes, mode: int, size: int, mtime: float) -> tarf
     return info
 
 
-def _ulimits() -> list[Any]:
+def _capped(chunks: Iterable[bytes], cap: int) -> Iterator[bytes]:
+    """The archive stream, cut off with a clear error once it is longer than ``cap`` bytes."""
+    seen = 0
+    for chunk in chunks:
+        seen += len(chunk)
+        if seen > cap:
+            raise OutputRejected(
+                f"the working directory streamed out more than {cap / MiB:.0f} MiB, more than "
+                "the sandbox's scratch space can hold: it has sparse files (a file size set "
+                "with truncate or seek); nothing was delivered",
+                hint="write ordinary files, each smaller than the disk limit",
+            )
+        yield chunk
+
+
+def _ulimits(disk_bytes: int) -> list[Any]:
     import docker.types
 
     return [
         docker.types.Ulimit(name="nofile", soft=1024, hard=1024),
         docker.types.Ulimit(name="core", soft=0, hard=0),
+        # No file may be larger than the scratch space; bounds sparse files (EFBIG past it).
+        docker.types.Ulimit(name="fsize", soft=disk_bytes, hard=disk_bytes),
     ]
+
+
+def _no_log() -> Any:
+    """No container log: PID 1's stdout is open to the script (/proc/1/fd/1), and a json-file
+    log of it is an unbounded write to the host's disk. The script's own output is read from
+    the exec stream, capped, and never goes through the engine's log."""
+    import docker.types
+
+    return docker.types.LogConfig(type=docker.types.LogConfig.types.NONE)
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Let cleanup finish through one Ctrl-C (or SIGTERM); a second one gives up at once.
+
+    Only in the main thread (where Python delivers signals); elsewhere a no-op."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+
+    def later(signum: int, frame: Any) -> None:
+        if pending:
+            raise KeyboardInterrupt
+        pending.append(signum)
+
+    saved = {sig: signal.signal(sig, later) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    if pending:
+        raise KeyboardInterrupt
 
 
 def reap(client: docker.DockerClient, *, everything: bool = False) -> list[str]:
@@ -501,9 +629,28 @@ def reap(client: docker.DockerClient, *, everything: bool = False) -> list[str]:
     return removed
 
 
+def sweep_in_background(docker_host: str | None) -> threading.Thread:
+    """The start-up sweep: remove leftovers of runs whose owner died (kill -9), on a thread of
+    its own with its own connection, so that a slow removal (a container the engine is still
+    busy with) never delays this run. Abandoned if the process ends first: the next one goes on.
+    """
+
+    def sweep() -> None:
+        with contextlib.suppress(Exception):
+            client = connect(docker_host)
+            try:
+                reap(client)
+            finally:
+                client.close()
+
+    thread = threading.Thread(target=sweep, name="promptkiln-sweep", daemon=True)
+    thread.start()
+    return thread
+
+
 def create(settings: Settings, run_id: str) -> DockerSandbox:
     """Registry factory for the ``docker`` backend."""
     return DockerSandbox(settings, run_id)
 
 
-__all__ = ["DockerSandbox", "connect", "create", "reap", "translate_errors"]
+__all__ = ["DockerSandbox", "connect", "create", "reap", "sweep_in_background", "translate_errors"]
