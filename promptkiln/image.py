@@ -7,7 +7,9 @@ Two paths, one Dockerfile:
 - **offline** (air-gapped: only the Debian and PyPI mirrors are reachable) — ``debootstrap`` builds
   a Debian 12 root filesystem that already holds those packages, cached under the promptkiln cache
   directory, and ``docker import`` turns it into ``promptkiln-base:bookworm``; the Dockerfile's apt
-  step then finds nothing to do.
+  step then finds nothing to do, and the build's containers run with no network at all.
+  ``PROMPTKILN_DEBIAN_MIRROR`` and ``PROMPTKILN_DEBIAN_SECURITY_MIRROR`` (empty: skip security
+  updates) point it at a local mirror. To refresh the base, delete ``<cache>/image/``.
 
 Either way the Python stack comes from a wheelhouse that the host downloads (``pip download``
 of the exact pins in ``images/requirements.txt``, manylinux cp311 x86_64), cached the same way,
