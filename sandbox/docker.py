@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
 import signal
 import socket
@@ -266,7 +267,7 @@ class DockerSandbox:
                 read_only=True,
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
-                pids_limit=self.limits.pids,
+                pids_limit=_host_pids(self.limits.pids, self.runtime),
                 mem_limit=self.limits.memory_bytes,
                 memswap_limit=self.limits.memory_bytes,
                 nano_cpus=int(self.limits.cpus * 1e9),
@@ -275,7 +276,7 @@ class DockerSandbox:
                 labels=labels,
                 hostname="sandbox",
                 ipc_mode="private",
-                ulimits=_ulimits(self.limits.disk_bytes),
+                ulimits=_ulimits(self.limits.disk_bytes, self.limits.pids, self.runtime),
                 log_config=_no_log(),
                 detach=True,
                 **kwargs,
@@ -399,6 +400,8 @@ class DockerSandbox:
     # -- run ---------------------------------------------------------------------------------
 
     def run(self, argv: Sequence[str], *, timeout_s: float) -> RunResult:
+        import docker.errors
+
         api = self.client.api
         started = time.monotonic()
         with translate_errors("running the script"):
@@ -418,10 +421,23 @@ class DockerSandbox:
         exit_code: int | None = None
         deadline = started + timeout_s
         try:
-            while True:
+            for tick in itertools.count():
                 reader.join(timeout=0.05)
                 with translate_errors("watching the script"):
-                    state = api.exec_inspect(exec_id)
+                    try:
+                        state = api.exec_inspect(exec_id)
+                        # gVisor: when the sandbox dies (memory, a fork bomb) the exec may stay
+                        # "running" and its stream open; the container's state tells the truth.
+                        gone = (
+                            bool(state.get("Running"))
+                            and (not reader.is_alive() or tick % 20 == 19)
+                            and not self._container_running()
+                        )
+                    except docker.errors.NotFound:
+                        gone = True  # the exec went with its sandbox
+                if gone:
+                    reader.join(timeout=0.5)
+                    break  # exit_code stays None; _why_ended() says what happened
                 if not state.get("Running") and (
                     not reader.is_alive() or state.get("ExitCode") is not None
                 ):
@@ -436,8 +452,8 @@ class DockerSandbox:
         finally:
             stream.close()
             reader.join(timeout=2)
-        if termination is Termination.EXITED and self._oom_killed(exit_code):
-            termination = Termination.MEMORY
+        if termination is Termination.EXITED and exit_code != 0:
+            termination = self._why_ended(exit_code)
         return RunResult(
             exit_code=exit_code,
             stdout=CapturedStream(bytes(reader.out), reader.dropped[0]),
@@ -446,12 +462,51 @@ class DockerSandbox:
             termination=termination,
         )
 
+    def _container_running(self) -> bool:
+        import docker.errors
+
+        try:
+            info = self.client.api.inspect_container(self._container.id)
+        except docker.errors.NotFound:
+            return False
+        return bool(info.get("State", {}).get("Running"))
+
     def _kill(self) -> None:
         import docker.errors
 
         self._dead = True
         with suppress(docker.errors.DockerException):
             self._container.kill()
+
+    def _why_ended(self, exit_code: int | None) -> Termination:
+        """The script ended badly: was it the memory limit, or did the sandbox itself stop?
+
+        Under gVisor a memory or process bomb takes the whole sandbox down (the runtime is one
+        process in the container's cgroup), so the exec vanishes rather than failing."""
+        if self._oom_killed(exit_code):
+            return Termination.MEMORY
+        import docker.errors
+
+        with translate_errors("inspecting the sandbox"):
+            try:
+                self._container.reload()
+            except docker.errors.NotFound as exc:
+                raise SandboxError(
+                    "the sandbox was removed while the script ran",
+                    hint="something else removed it (`promptkiln gc --all`?); run again",
+                ) from exc
+        state = self._container.attrs.get("State", {})
+        if state.get("Status") in ("running", "paused"):
+            return Termination.EXITED  # an ordinary non-zero exit
+        if state.get("OOMKilled"):
+            return Termination.MEMORY
+        self._dead = True
+        raise SandboxError(
+            f"the sandbox stopped while the script ran (its init exited with status "
+            f"{state.get('ExitCode')}, runtime {self.info.runtime})",
+            hint="the script may have hit the process limit (under gVisor a fork bomb ends the "
+            "whole sandbox) or signalled the sandbox's init; fix the script and run again",
+        )
 
     def _oom_killed(self, exit_code: int | None) -> bool:
         """Did the memory cgroup's OOM killer act during this run?
@@ -538,15 +593,28 @@ def _capped(chunks: Iterable[bytes], cap: int) -> Iterator[bytes]:
         yield chunk
 
 
-def _ulimits(disk_bytes: int) -> list[Any]:
+def _ulimits(disk_bytes: int, pids: int, runtime: str) -> list[Any]:
     import docker.types
 
-    return [
+    limits = [
         docker.types.Ulimit(name="nofile", soft=1024, hard=1024),
         docker.types.Ulimit(name="core", soft=0, hard=0),
         # No file may be larger than the scratch space; bounds sparse files (EFBIG past it).
         docker.types.Ulimit(name="fsize", soft=disk_bytes, hard=disk_bytes),
     ]
+    if runtime == "runsc":
+        # gVisor counts RLIMIT_NPROC in its own kernel, per sandbox: this is where the process
+        # limit is enforced for it (fork fails with EAGAIN). Under runc it would count the
+        # host uid's processes instead, so runc relies on the pids cgroup alone.
+        limits.append(docker.types.Ulimit(name="nproc", soft=pids, hard=pids))
+    return limits
+
+
+def _host_pids(pids: int, runtime: str) -> int:
+    """The pids cgroup limit. Under gVisor the cgroup holds the runtime's own host threads (a
+    few per sandboxed task on the ptrace platform), not the script's processes, and hitting it
+    crashes the whole sandbox; the script's processes are bounded by RLIMIT_NPROC instead."""
+    return pids * 8 if runtime == "runsc" else pids
 
 
 def _no_log() -> Any:
