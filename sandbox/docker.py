@@ -9,9 +9,11 @@ Shape of a run::
              (PID 1's stdout is writable by the script: a json-file log would let it fill
              the host's disk), RLIMIT_FSIZE = the scratch size (no huge sparse files)
     inputs   one put_archive of work/inputs/* and .promptkiln/main.py into the volume
-    run      docker exec of `python3 main.py` in /home/user/work; stdout/stderr read in a
-             thread, capped; the wall clock is enforced here: on timeout the whole
-             container is killed
+    run      docker exec of `python3 main.py` in /home/user/work (under gVisor behind
+             syscall_guard's seccomp filter: runsc applies no profile to exec'd processes);
+             stdout/stderr read in a thread, capped; the wall clock is enforced here: on
+             timeout the whole container is killed; a sandbox that dies under the script
+             (memory, gVisor fork bomb) is noticed from the container's state
     outputs  the container is *paused* (cgroup freezer: every process stopped, orphans too),
              then get_archive of /home/user/work streams out as tar; nothing is extracted,
              the shared collector decides what leaves. The stream is cut off past the
@@ -63,6 +65,7 @@ from promptkiln.sandbox.base import (
     SandboxInfo,
     Termination,
 )
+from promptkiln.sandbox.syscall_guard import guarded
 
 if TYPE_CHECKING:
     import docker
@@ -404,10 +407,14 @@ class DockerSandbox:
 
         api = self.client.api
         started = time.monotonic()
+        command = list(argv)
+        if self.runtime == "runsc":
+            # gVisor applies neither the seccomp profile nor no_new_privs to exec'd processes.
+            command = guarded(command)
         with translate_errors("running the script"):
             exec_id = api.exec_create(
                 self._container.id,
-                list(argv),
+                command,
                 stdout=True,
                 stderr=True,
                 user=f"{UID}:{UID}",

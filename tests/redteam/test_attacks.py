@@ -10,6 +10,7 @@ printed, no traceback, and the sandbox configured as designed.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable
@@ -224,21 +225,12 @@ def judged_verdict(attack: Attack, run: CliRun, runtime: str) -> str:
 
 def known_gap(attack: Attack, runtime: str, host: Host) -> str | None:
     """Findings that need a change outside this suite's reach, with the proposed fix."""
-    if (
-        attack.id == "priv_04_unshare_userns"
-        and runtime == "runsc"
-        and "--oci-seccomp" not in host.runtime_args("runsc")
-    ):
-        return (
-            "gVisor lets the script create user namespaces (inside gVisor's kernel) because "
-            "the engine registers runsc without --oci-seccomp, so Docker's seccomp profile is "
-            "not applied; proposed: add --oci-seccomp to runsc's runtimeArgs (ensure-docker.sh)"
-        )
     if attack.id == "priv_05_setuid_sudo" and runtime == "runsc":
         return (
-            "the image ships setuid-root binaries (su, mount, passwd...) and gVisor does not "
-            "show NoNewPrivs, so the script cannot prove them inert; proposed: strip setuid/"
-            "setgid bits in images/Dockerfile (find / -xdev -perm /6000 -exec chmod a-s)"
+            "the image ships setuid-root binaries (su, mount, passwd...); the syscall guard sets "
+            "no_new_privs, but gVisor's /proc/self/status has no NoNewPrivs line, so the script "
+            "cannot tell they are inert; proposed: strip setuid/setgid bits in "
+            "images/Dockerfile (find / -xdev -perm /6000 -type f -exec chmod a-s {} +)"
         )
     return None
 
@@ -307,7 +299,31 @@ def run_attack(attack: Attack, runtime: str, host: Host, tmp: Path, baseline_rss
     extra = EXTRA_CHECKS.get(attack.id)
     if extra is not None:
         extra(run, checks, runtime)
+    _report(attack, runtime, run)
     return run
+
+
+def _report(attack: Attack, runtime: str, run: CliRun) -> None:
+    """With ``REDTEAM_REPORT=<file>``, one JSON line per passed run: the attack -> outcome table."""
+    path = os.environ.get("REDTEAM_REPORT")
+    if not path:
+        return
+    m = run.manifest or {}
+    errors = run.error_lines
+    line = {
+        "attack": attack.id,
+        "runtime": runtime,
+        "exit": run.returncode,
+        "termination": run.termination,
+        "verdict": run.verdict["verdict"] if run.verdict else None,
+        "judged": judged_verdict(attack, run, runtime) if run.verdict else None,
+        "delivered": len(m.get("files", [])),
+        "rejected": len(m.get("rejected", [])),
+        "wall_s": round(run.wall_s, 1),
+        "error": errors[0][:160] if errors else None,
+    }
+    with open(path, "a") as f:
+        f.write(json.dumps(line) + "\n")
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.id for a in ATTACKS])
