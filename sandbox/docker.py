@@ -29,25 +29,19 @@ directory on Docker 20.10, and its pages are charged to the container's memory c
 
 from __future__ import annotations
 
-import contextlib
 import io
 import itertools
 import os
-import signal
-import socket
 import tarfile
-import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from promptkiln.errors import (
     EngineError,
     ImageError,
-    OutputRejected,
-    PromptkilnError,
     SandboxError,
     UsageError,
 )
@@ -65,6 +59,24 @@ from promptkiln.sandbox.base import (
     SandboxInfo,
     Termination,
 )
+from promptkiln.sandbox.docker_engine import (
+    LABEL_RUN,
+    connect,
+    reap,
+    run_labels,
+    sweep_in_background,
+    translate_errors,
+)
+from promptkiln.sandbox.docker_parts import (
+    UID,
+    StreamReader,
+    capped,
+    host_pids,
+    interrupts_deferred,
+    no_log,
+    tarinfo,
+    ulimits,
+)
 from promptkiln.sandbox.syscall_guard import guarded
 
 if TYPE_CHECKING:
@@ -72,13 +84,6 @@ if TYPE_CHECKING:
 
     from promptkiln.config import Settings
 
-UID = 1000
-LABEL_KIND = "promptkiln.kind"
-LABEL_RUN = "promptkiln.run"
-LABEL_PID = "promptkiln.owner-pid"
-LABEL_HOST = "promptkiln.owner-host"
-LABEL_CREATED = "promptkiln.created"
-LABEL_DEADLINE = "promptkiln.deadline"
 #: Size of the /tmp tmpfs. Counted against the memory limit like every tmpfs page.
 TMP_BYTES = 64 * MiB
 #: Inodes of the working directory's tmpfs: empty files cost no bytes, only inodes.
@@ -96,103 +101,6 @@ SANDBOX_ENV = {
     "MPLBACKEND": "Agg",
     "TMPDIR": "/tmp",
 }
-ENGINE_HINT = (
-    "start the Docker engine (`sudo systemctl start docker`, or `make engine` on Debian), "
-    "or point DOCKER_HOST / PROMPTKILN_DOCKER_HOST at a running one"
-)
-
-
-def connect(docker_host: str | None = None, *, timeout: float = 30) -> docker.DockerClient:
-    """A docker client that answers ping, or an EngineError that says what to do."""
-    try:
-        import docker
-    except ModuleNotFoundError as exc:  # pragma: no cover - docker is a core dependency
-        raise EngineError(
-            "the docker Python package is missing", hint="reinstall promptkiln"
-        ) from exc
-    try:
-        client = (
-            docker.DockerClient(base_url=docker_host, timeout=int(timeout))
-            if docker_host
-            else docker.from_env(timeout=int(timeout))
-        )
-        client.ping()
-    except docker.errors.DockerException as exc:
-        where = docker_host or os.environ.get("DOCKER_HOST") or "the default socket"
-        raise EngineError(f"cannot reach the Docker engine at {where}", hint=ENGINE_HINT) from exc
-    return client
-
-
-@contextmanager
-def translate_errors(what: str) -> Iterator[None]:
-    """Map docker SDK and socket errors to the project's tree, at the boundary."""
-    import docker.errors
-    import requests.exceptions
-
-    try:
-        yield
-    except PromptkilnError:
-        raise
-    except docker.errors.ImageNotFound as exc:
-        raise ImageError(
-            f"{what}: the sandbox image is missing", hint="run `promptkiln image build`"
-        ) from exc
-    except docker.errors.NotFound as exc:
-        raise SandboxError(
-            f"{what}: the sandbox disappeared ({_one_line(exc)})",
-            hint="something removed the container mid-run (another `promptkiln gc`?); run again",
-        ) from exc
-    except docker.errors.APIError as exc:
-        raise EngineError(f"{what}: the Docker engine refused: {_one_line(exc)}") from exc
-    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
-        raise EngineError(
-            f"{what}: lost the connection to the Docker engine ({_one_line(exc)})", hint=ENGINE_HINT
-        ) from exc
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(getattr(exc, "explanation", None) or exc).split())
-    return text[:300]
-
-
-def run_labels(run_id: str, deadline: float) -> dict[str, str]:
-    return {
-        LABEL_KIND: "sandbox",
-        LABEL_RUN: run_id,
-        LABEL_PID: str(os.getpid()),
-        LABEL_HOST: socket.gethostname(),
-        LABEL_CREATED: str(int(time.time())),
-        LABEL_DEADLINE: str(int(deadline)),
-    }
-
-
-class _StreamReader(threading.Thread):
-    """Drains a demuxed exec stream into two capped buffers; the rest is counted, not kept."""
-
-    def __init__(self, stream: Any, cap: int) -> None:
-        super().__init__(name="promptkiln-exec-reader", daemon=True)
-        self._stream = stream
-        self._cap = cap
-        self.out = bytearray()
-        self.err = bytearray()
-        self.dropped = [0, 0]
-        self.error: BaseException | None = None
-
-    def _keep(self, index: int, buf: bytearray, chunk: bytes) -> None:
-        room = self._cap - len(buf)
-        if room > 0:
-            buf += chunk[:room]
-        self.dropped[index] += max(0, len(chunk) - max(room, 0))
-
-    def run(self) -> None:
-        try:
-            for out, err in self._stream:
-                if out:
-                    self._keep(0, self.out, out)
-                if err:
-                    self._keep(1, self.err, err)
-        except Exception as exc:  # reported by the owner; a closed stream ends here too
-            self.error = exc
 
 
 class DockerSandbox:
@@ -270,7 +178,7 @@ class DockerSandbox:
                 read_only=True,
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
-                pids_limit=_host_pids(self.limits.pids, self.runtime),
+                pids_limit=host_pids(self.limits.pids, self.runtime),
                 mem_limit=self.limits.memory_bytes,
                 memswap_limit=self.limits.memory_bytes,
                 nano_cpus=int(self.limits.cpus * 1e9),
@@ -279,8 +187,8 @@ class DockerSandbox:
                 labels=labels,
                 hostname="sandbox",
                 ipc_mode="private",
-                ulimits=_ulimits(self.limits.disk_bytes, self.limits.pids, self.runtime),
-                log_config=_no_log(),
+                ulimits=ulimits(self.limits.disk_bytes, self.limits.pids, self.runtime),
+                log_config=no_log(),
                 detach=True,
                 **kwargs,
             )
@@ -309,7 +217,7 @@ class DockerSandbox:
         self._closed = True
         if self._client is None:
             return
-        with _interrupts_deferred():
+        with interrupts_deferred():
             self._remove_all()
 
     def _hang_up(self) -> None:
@@ -386,14 +294,14 @@ class DockerSandbox:
             home_rel = WORKDIR.removeprefix(HOME + "/")
             script_rel = SCRIPT_PATH.removeprefix(HOME + "/")
             for dirname in (home_rel, f"{home_rel}/{INPUTS_DIR}", os.path.dirname(script_rel)):
-                tar.addfile(_tarinfo(dirname, tarfile.DIRTYPE, 0o755, 0, now))
+                tar.addfile(tarinfo(dirname, tarfile.DIRTYPE, 0o755, 0, now))
             for f in files:
-                info = _tarinfo(
+                info = tarinfo(
                     f"{home_rel}/{INPUTS_DIR}/{f.name}", tarfile.REGTYPE, 0o644, len(f.data), now
                 )
                 tar.addfile(info, io.BytesIO(f.data))
             tar.addfile(
-                _tarinfo(script_rel, tarfile.REGTYPE, 0o644, len(script), now), io.BytesIO(script)
+                tarinfo(script_rel, tarfile.REGTYPE, 0o644, len(script), now), io.BytesIO(script)
             )
         with translate_errors("copying inputs into the sandbox"):
             ok = self._container.put_archive(HOME, buf.getvalue())
@@ -422,7 +330,7 @@ class DockerSandbox:
                 environment=dict(SANDBOX_ENV),
             )["Id"]
             stream = api.exec_start(exec_id, stream=True, demux=True)
-        reader = _StreamReader(stream, self.limits.log_bytes)
+        reader = StreamReader(stream, self.limits.log_bytes)
         reader.start()
         termination = Termination.EXITED
         exit_code: int | None = None
@@ -565,162 +473,13 @@ class DockerSandbox:
             self._archive = chunks
             try:
                 yield from tar_entries(
-                    _capped(chunks, self.limits.disk_bytes + ARCHIVE_SLACK),
+                    capped(chunks, self.limits.disk_bytes + ARCHIVE_SLACK),
                     strip_prefix=os.path.basename(WORKDIR) + "/",
                     skip_dirs=(INPUTS_DIR,),
                     max_entries=self.limits.output_files * 4 + 64,
                 )
             finally:
                 self._hang_up()
-
-
-def _tarinfo(name: str, kind: bytes, mode: int, size: int, mtime: float) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.mode = mode
-    info.size = size
-    info.mtime = int(mtime)
-    info.uid = info.gid = UID
-    info.uname = info.gname = "user"
-    return info
-
-
-def _capped(chunks: Iterable[bytes], cap: int) -> Iterator[bytes]:
-    """The archive stream, cut off with a clear error once it is longer than ``cap`` bytes."""
-    seen = 0
-    for chunk in chunks:
-        seen += len(chunk)
-        if seen > cap:
-            raise OutputRejected(
-                f"the working directory streamed out more than {cap / MiB:.0f} MiB, more than "
-                "the sandbox's scratch space can hold: it has sparse files (a file size set "
-                "with truncate or seek); nothing was delivered",
-                hint="write ordinary files, each smaller than the disk limit",
-            )
-        yield chunk
-
-
-def _ulimits(disk_bytes: int, pids: int, runtime: str) -> list[Any]:
-    import docker.types
-
-    limits = [
-        docker.types.Ulimit(name="nofile", soft=1024, hard=1024),
-        docker.types.Ulimit(name="core", soft=0, hard=0),
-        # No file may be larger than the scratch space; bounds sparse files (EFBIG past it).
-        docker.types.Ulimit(name="fsize", soft=disk_bytes, hard=disk_bytes),
-    ]
-    if runtime == "runsc":
-        # gVisor counts RLIMIT_NPROC in its own kernel, per sandbox: this is where the process
-        # limit is enforced for it (fork fails with EAGAIN). Under runc it would count the
-        # host uid's processes instead, so runc relies on the pids cgroup alone.
-        limits.append(docker.types.Ulimit(name="nproc", soft=pids, hard=pids))
-    return limits
-
-
-def _host_pids(pids: int, runtime: str) -> int:
-    """The pids cgroup limit. Under gVisor the cgroup holds the runtime's own host threads (a
-    few per sandboxed task on the ptrace platform), not the script's processes, and hitting it
-    crashes the whole sandbox; the script's processes are bounded by RLIMIT_NPROC instead."""
-    return pids * 8 if runtime == "runsc" else pids
-
-
-def _no_log() -> Any:
-    """No container log: PID 1's stdout is open to the script (/proc/1/fd/1), and a json-file
-    log of it is an unbounded write to the host's disk. The script's own output is read from
-    the exec stream, capped, and never goes through the engine's log."""
-    import docker.types
-
-    return docker.types.LogConfig(type=docker.types.LogConfig.types.NONE)
-
-
-@contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """Let cleanup finish through one Ctrl-C (or SIGTERM); a second one gives up at once.
-
-    Only in the main thread (where Python delivers signals); elsewhere a no-op."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pending: list[int] = []
-
-    def later(signum: int, frame: Any) -> None:
-        if pending:
-            raise KeyboardInterrupt
-        pending.append(signum)
-
-    saved = {sig: signal.signal(sig, later) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-    if pending:
-        raise KeyboardInterrupt
-
-
-def reap(client: docker.DockerClient, *, everything: bool = False) -> list[str]:
-    """Remove containers and volumes of dead runs, found by label; return what was removed.
-
-    A run is dead when its owner process (on this host) no longer exists, or its deadline has
-    passed. ``everything=True`` removes every promptkiln sandbox regardless.
-    """
-    import docker.errors
-
-    removed: list[str] = []
-    host = socket.gethostname()
-    now = time.time()
-
-    def dead(labels: dict[str, str]) -> bool:
-        if everything:
-            return True
-        if labels.get(LABEL_HOST) == host:
-            try:
-                os.kill(int(labels.get(LABEL_PID, "0")), 0)
-            except (ProcessLookupError, ValueError):
-                return True
-            except PermissionError:
-                pass
-        try:
-            return now > float(labels.get(LABEL_DEADLINE, "inf"))
-        except ValueError:
-            return True
-
-    with translate_errors("sweeping leftover sandboxes"):
-        for container in client.containers.list(all=True, filters={"label": LABEL_KIND}):
-            if dead(container.labels):
-                try:
-                    container.remove(force=True, v=True)
-                    removed.append(str(container.name))
-                except docker.errors.NotFound:
-                    pass
-        for volume in client.volumes.list(filters={"label": LABEL_KIND}):
-            labels = volume.attrs.get("Labels") or {}
-            if dead(labels):
-                try:
-                    volume.remove(force=True)
-                    removed.append(volume.name)
-                except docker.errors.APIError:
-                    pass  # still in use by a live container
-    return removed
-
-
-def sweep_in_background(docker_host: str | None) -> threading.Thread:
-    """The start-up sweep: remove leftovers of runs whose owner died (kill -9), on a thread of
-    its own with its own connection, so that a slow removal (a container the engine is still
-    busy with) never delays this run. Abandoned if the process ends first: the next one goes on.
-    """
-
-    def sweep() -> None:
-        with contextlib.suppress(Exception):
-            client = connect(docker_host)
-            try:
-                reap(client)
-            finally:
-                client.close()
-
-    thread = threading.Thread(target=sweep, name="promptkiln-sweep", daemon=True)
-    thread.start()
-    return thread
 
 
 def create(settings: Settings, run_id: str) -> DockerSandbox:

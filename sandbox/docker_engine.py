@@ -1,0 +1,177 @@
+"""The Docker engine, seen from the backend: connecting, translating its errors, labels, reaping.
+
+Every container and volume promptkiln makes carries :func:`run_labels`: the run, the owner
+process and host, and a deadline. :func:`reap` finds leftovers of dead runs by those labels (an
+owner on this host that no longer exists, or a deadline passed); ``promptkiln gc`` calls it,
+and :func:`sweep_in_background` at every sandbox start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from promptkiln.errors import EngineError, ImageError, PromptkilnError, SandboxError
+
+if TYPE_CHECKING:
+    import docker
+
+LABEL_KIND = "promptkiln.kind"
+LABEL_RUN = "promptkiln.run"
+LABEL_PID = "promptkiln.owner-pid"
+LABEL_HOST = "promptkiln.owner-host"
+LABEL_CREATED = "promptkiln.created"
+LABEL_DEADLINE = "promptkiln.deadline"
+
+ENGINE_HINT = (
+    "start the Docker engine (`sudo systemctl start docker`, or `make engine` on Debian), "
+    "or point DOCKER_HOST / PROMPTKILN_DOCKER_HOST at a running one"
+)
+
+
+def connect(docker_host: str | None = None, *, timeout: float = 30) -> docker.DockerClient:
+    """A docker client that answers ping, or an EngineError that says what to do."""
+    try:
+        import docker
+    except ModuleNotFoundError as exc:  # pragma: no cover - docker is a core dependency
+        raise EngineError(
+            "the docker Python package is missing", hint="reinstall promptkiln"
+        ) from exc
+    try:
+        client = (
+            docker.DockerClient(base_url=docker_host, timeout=int(timeout))
+            if docker_host
+            else docker.from_env(timeout=int(timeout))
+        )
+        client.ping()
+    except docker.errors.DockerException as exc:
+        where = docker_host or os.environ.get("DOCKER_HOST") or "the default socket"
+        raise EngineError(f"cannot reach the Docker engine at {where}", hint=ENGINE_HINT) from exc
+    return client
+
+
+@contextmanager
+def translate_errors(what: str) -> Iterator[None]:
+    """Map docker SDK and socket errors to the project's tree, at the boundary."""
+    import docker.errors
+    import requests.exceptions
+
+    try:
+        yield
+    except PromptkilnError:
+        raise
+    except docker.errors.ImageNotFound as exc:
+        raise ImageError(
+            f"{what}: the sandbox image is missing", hint="run `promptkiln image build`"
+        ) from exc
+    except docker.errors.NotFound as exc:
+        raise SandboxError(
+            f"{what}: the sandbox disappeared ({_one_line(exc)})",
+            hint="something removed the container mid-run (another `promptkiln gc`?); run again",
+        ) from exc
+    except docker.errors.APIError as exc:
+        raise EngineError(f"{what}: the Docker engine refused: {_one_line(exc)}") from exc
+    except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        raise EngineError(
+            f"{what}: lost the connection to the Docker engine ({_one_line(exc)})", hint=ENGINE_HINT
+        ) from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(getattr(exc, "explanation", None) or exc).split())
+    return text[:300]
+
+
+def run_labels(run_id: str, deadline: float) -> dict[str, str]:
+    return {
+        LABEL_KIND: "sandbox",
+        LABEL_RUN: run_id,
+        LABEL_PID: str(os.getpid()),
+        LABEL_HOST: socket.gethostname(),
+        LABEL_CREATED: str(int(time.time())),
+        LABEL_DEADLINE: str(int(deadline)),
+    }
+
+
+def reap(client: docker.DockerClient, *, everything: bool = False) -> list[str]:
+    """Remove containers and volumes of dead runs, found by label; return what was removed.
+
+    A run is dead when its owner process (on this host) no longer exists, or its deadline has
+    passed. ``everything=True`` removes every promptkiln sandbox regardless.
+    """
+    import docker.errors
+
+    removed: list[str] = []
+    host = socket.gethostname()
+    now = time.time()
+
+    def dead(labels: dict[str, str]) -> bool:
+        if everything:
+            return True
+        if labels.get(LABEL_HOST) == host:
+            try:
+                os.kill(int(labels.get(LABEL_PID, "0")), 0)
+            except (ProcessLookupError, ValueError):
+                return True
+            except PermissionError:
+                pass
+        try:
+            return now > float(labels.get(LABEL_DEADLINE, "inf"))
+        except ValueError:
+            return True
+
+    with translate_errors("sweeping leftover sandboxes"):
+        for container in client.containers.list(all=True, filters={"label": LABEL_KIND}):
+            if dead(container.labels):
+                try:
+                    container.remove(force=True, v=True)
+                    removed.append(str(container.name))
+                except docker.errors.NotFound:
+                    pass
+        for volume in client.volumes.list(filters={"label": LABEL_KIND}):
+            labels = volume.attrs.get("Labels") or {}
+            if dead(labels):
+                try:
+                    volume.remove(force=True)
+                    removed.append(volume.name)
+                except docker.errors.APIError:
+                    pass  # still in use by a live container
+    return removed
+
+
+def sweep_in_background(docker_host: str | None) -> threading.Thread:
+    """The start-up sweep: remove leftovers of runs whose owner died (kill -9), on a thread of
+    its own with its own connection, so that a slow removal (a container the engine is still
+    busy with) never delays this run. Abandoned if the process ends first: the next one goes on.
+    """
+
+    def sweep() -> None:
+        with contextlib.suppress(Exception):
+            client = connect(docker_host)
+            try:
+                reap(client)
+            finally:
+                client.close()
+
+    thread = threading.Thread(target=sweep, name="promptkiln-sweep", daemon=True)
+    thread.start()
+    return thread
+
+
+__all__ = [
+    "ENGINE_HINT",
+    "LABEL_KIND",
+    "LABEL_PID",
+    "LABEL_RUN",
+    "connect",
+    "reap",
+    "run_labels",
+    "sweep_in_background",
+    "translate_errors",
+]
