@@ -33,6 +33,7 @@ import io
 import itertools
 import os
 import tarfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
@@ -84,6 +85,8 @@ if TYPE_CHECKING:
 
     from promptkiln.config import Settings
 
+#: How long closing a sandbox waits for the start-up sweep of dead runs' leftovers to finish.
+SWEEP_WAIT_S = 10.0
 #: Size of the /tmp tmpfs. Counted against the memory limit like every tmpfs page.
 TMP_BYTES = 64 * MiB
 #: Inodes of the working directory's tmpfs: empty files cost no bytes, only inodes.
@@ -125,6 +128,7 @@ class DockerSandbox:
         self._closed = False
         self._started_at = int(time.time())
         self._archive: Any = None
+        self._sweep: threading.Thread | None = None
         self._paused = False
         self.info = SandboxInfo(
             backend="docker",
@@ -143,7 +147,7 @@ class DockerSandbox:
 
     def start(self) -> None:
         client = self.client
-        sweep_in_background(self._docker_host)
+        self._sweep = sweep_in_background(self._docker_host)
         with translate_errors("starting the sandbox"):
             image = self._image()
             self.info.extra["image_id"] = image.id
@@ -219,6 +223,10 @@ class DockerSandbox:
             return
         with interrupts_deferred():
             self._remove_all()
+            if self._sweep is not None:
+                # Let the start-up sweep finish (it rarely has anything to do): a short run
+                # would otherwise end the process before the leftovers it found are gone.
+                self._sweep.join(timeout=SWEEP_WAIT_S)
 
     def _hang_up(self) -> None:
         """Close the output archive's stream, read to its end or not. Until it is closed the
