@@ -34,6 +34,7 @@ image_app = typer.Typer(help="Build and inspect the sandbox image.", no_args_is_
 app.add_typer(image_app, name="image")
 
 EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 70
 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Directory the files are written to.")]
 InputOpt = Annotated[
@@ -460,6 +461,18 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except OSError as exc:  # the disk, a permission, a vanished file: say which, not a traceback
+        say(f"error: {clean_line(str(exc), 500)} — check the path and free space, then run again")
+        sys.exit(EXIT_INTERNAL)
+    except Exception as exc:  # a bug of ours: one line, the traceback only on request
+        if os.environ.get("PROMPTKILN_DEBUG"):
+            raise
+        say(
+            f"error: internal error ({type(exc).__name__}: {clean_line(str(exc), 300)}) — "
+            "this is a promptkiln bug; run again with PROMPTKILN_DEBUG=1 for the traceback "
+            "and report it"
+        )
+        sys.exit(EXIT_INTERNAL)
     if rc == EXIT_INTERRUPTED:  # typer turns Ctrl-C into a return value of 130, silently
         say("interrupted: the sandbox was removed and nothing partial was written")
     sys.exit(rc if isinstance(rc, int) else 0)

@@ -158,3 +158,39 @@ def test_doctor_reports_engine_image_and_isolation(workdir: Path) -> None:
     assert "docker engine" in proc.stdout
     assert "isolation" in proc.stdout
     assert "sandbox image" in proc.stdout
+
+
+BROKEN_BACKEND = """
+import sys
+from promptkiln.cli import main
+from promptkiln.sandbox import register_backend
+
+class Broken:
+    def __init__(self, settings, run_id):
+        from promptkiln.sandbox.base import SandboxInfo
+        self.info = SandboxInfo(backend="broken", image="-", runtime="-")
+    def start(self):
+        raise RuntimeError("a third-party backend with a bug")
+    def close(self):
+        pass
+
+register_backend("broken", Broken)
+main(sys.argv[1:])
+"""
+
+
+def test_a_bug_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "s.py").write_text("open('a.txt','w').write('x')\n")
+    argv = [sys.executable, "-c", BROKEN_BACKEND, "run", "s.py", "--backend", "broken"]
+    proc = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 70
+    assert_one_line_error(proc, "internal error", "RuntimeError", "PROMPTKILN_DEBUG=1")
+    debug = subprocess.run(
+        argv,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PROMPTKILN_DEBUG": "1"},
+    )
+    assert "Traceback" in debug.stderr
