@@ -388,6 +388,9 @@ def gc(
         from promptkiln.sandbox.e2b_ops import reap as reap_e2b
 
         removed += reap_e2b(settings, everything=everything)
+    from promptkiln import leftovers
+
+    removed += leftovers.sweep()
     typer.echo(
         f"removed {len(removed)} leftover(s)" + (": " + ", ".join(removed) if removed else "")
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from promptkiln import leftovers
 from promptkiln.config import Settings, load_settings
 from promptkiln.errors import (
     AttemptsExhausted,
@@ -283,7 +283,8 @@ def make(
     attempts: list[Attempt] = []
     timings: dict[str, float] = {}
     run_id = new_run_id()
-    staging_root = Path(tempfile.mkdtemp(prefix="promptkiln-attempt-"))
+    leftovers.sweep()  # temp dirs of commands that were kill -9'd
+    staging_root = leftovers.owned_tempdir("attempt")
     try:
         for number in range(1, settings.attempts + 1):
             progress(

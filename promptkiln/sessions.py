@@ -16,7 +16,6 @@ import io
 import re
 import shutil
 import sqlite3
-import tempfile
 import uuid
 import zipfile
 from collections.abc import Callable, Sequence
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from promptkiln import leftovers
 from promptkiln.config import Settings, load_settings
 from promptkiln.errors import UsageError
 from promptkiln.pipeline import Attempt, MakeResult, SandboxRun, read_inputs, run_in_sandbox
@@ -227,7 +227,7 @@ def run_turn(
             store.append_run(body, blobs)
             run_ids.append(rid)
 
-        staging = Path(tempfile.mkdtemp(prefix="promptkiln-turn-"))
+        staging = leftovers.owned_tempdir("turn")
         try:
             try:
                 result = pipeline.make(

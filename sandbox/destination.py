@@ -17,12 +17,12 @@ import contextlib
 import errno
 import hashlib
 import os
-import secrets
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from promptkiln import leftovers
 from promptkiln.errors import DestinationError
 from promptkiln.sandbox.filetypes import detect_file
 from promptkiln.sandbox.names import printable, suffixed
@@ -88,7 +88,8 @@ class Destination:
                 hint="give a directory (it is created if missing)",
             )
         self.dest_fd = os.open(self.dest, _O_DIR)
-        self.staging_name = STAGING_PREFIX + secrets.token_hex(8)
+        leftovers.sweep(dir_fd=self.dest_fd)  # staging of deliveries that were kill -9'd
+        self.staging_name = leftovers.owned_name(STAGING_PREFIX)
         os.mkdir(self.staging_name, 0o700, dir_fd=self.dest_fd)
         self.staging_fd = os.open(self.staging_name, _O_DIR, dir_fd=self.dest_fd)
 

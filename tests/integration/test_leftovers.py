@@ -131,12 +131,6 @@ def test_kill9_while_starting(work: Path) -> None:
     wait_until_gone(pid, ids, within=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap, proposed to the collector/lead: a SIGKILLed collect leaves "
-    "<dest>/.promptkiln-staging-<random>/ behind, and nothing removes it; name it with the "
-    "owner's host and pid and have the next collect into that dest remove dead owners' ones",
-)
 def test_kill9_while_collecting_leaves_no_partial_files_after_the_next_run(work: Path) -> None:
     pid = kill9_at("collecting the files", "big.py", work)
     ids, _ = labelled(pid)
@@ -171,12 +165,6 @@ def test_gc_leaves_live_runs_alone(work: Path) -> None:
     wait_until_gone(p.pid, ids)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap, proposed to the lead: make's promptkiln-attempt-* temp dir (and sessions' "
-    "promptkiln-turn-*) carry no owner and no sweep removes them; name them with the owner pid "
-    "and remove dead owners' dirs in `gc` and the start-up sweep",
-)
 def test_kill9_of_make_then_gc_leaves_no_temp_dirs(openai_server: Any, work: Path) -> None:
     openai_server.enqueue("```python\nimport time\ntime.sleep(300)\n```\n")
     tmp = work / "tmpdir"

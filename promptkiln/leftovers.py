@@ -1,0 +1,109 @@
+"""Owned temporary directories, and the sweep that removes those of dead processes.
+
+A ``kill -9`` gives no process the chance to clean up. Every temporary directory promptkiln makes
+therefore names its owner (pid and host), so the next command, or ``promptkiln gc``, can tell a
+dead owner's leftovers from a live run's and remove only the former.
+
+    promptkiln-<kind>-<random>.<pid>@<host>        under the temp directory (make, sessions)
+    .promptkiln-staging-<random>.<pid>@<host>      inside --out while files are being delivered
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import socket
+import stat
+import tempfile
+from pathlib import Path
+
+_OWNED = re.compile(r"^\.?promptkiln-[a-z]+-[0-9a-f]+\.(?P<pid>\d+)@(?P<host>.+)$")
+
+
+def owner_suffix() -> str:
+    """``.<pid>@<host>``: who made a directory."""
+    return f".{os.getpid()}@{socket.gethostname()}"
+
+
+def owned_name(prefix: str) -> str:
+    """A fresh directory name that carries its owner, e.g. ``promptkiln-attempt-1a2b.123@box``."""
+    return f"{prefix}{secrets.token_hex(6)}{owner_suffix()}"
+
+
+def owned_tempdir(kind: str) -> Path:
+    """A new private (0700) directory under the temp directory, named for its owner."""
+    root = Path(tempfile.gettempdir())
+    while True:
+        path = root / owned_name(f"promptkiln-{kind}-")
+        try:
+            path.mkdir(mode=0o700)
+            return path
+        except FileExistsError:
+            continue
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def dead_owner(name: str) -> bool:
+    """True when ``name`` is an owned directory whose owner, on this host, has exited."""
+    match = _OWNED.match(name)
+    if not match or match["host"] != socket.gethostname():
+        return False
+    pid = int(match["pid"])
+    return pid != os.getpid() and not _alive(pid)
+
+
+def sweep(directory: Path | None = None, *, dir_fd: int | None = None) -> list[str]:
+    """Remove dead owners' directories directly inside ``directory`` (default: the temp dir).
+
+    With ``dir_fd`` the listing and removal happen relative to that open directory, so a link
+    swapped in for the directory cannot redirect the removal. Returns the names removed.
+    """
+    removed: list[str] = []
+    try:
+        names = os.listdir(dir_fd if dir_fd is not None else (directory or tempfile.gettempdir()))
+    except OSError:
+        return removed
+    for name in names:
+        if not dead_owner(name):
+            continue
+        if dir_fd is not None:
+            _rmtree_at(dir_fd, name)
+        else:
+            shutil.rmtree(Path(directory or tempfile.gettempdir()) / name, ignore_errors=True)
+        removed.append(name)
+    return removed
+
+
+def _rmtree_at(dir_fd: int, name: str) -> None:
+    """Remove ``name`` under ``dir_fd`` without following links (shutil.rmtree with dir_fd)."""
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=dir_fd)
+        return
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+    except OSError:
+        return
+    try:
+        for child in os.listdir(fd):
+            _rmtree_at(fd, child)
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rmdir(name, dir_fd=dir_fd)
