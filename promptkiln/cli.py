@@ -20,7 +20,7 @@ import click
 import typer
 
 from promptkiln.cli_sessions import register as register_sessions
-from promptkiln.errors import PromptkilnError, UsageError
+from promptkiln.errors import OutputError, PromptkilnError, UsageError
 from promptkiln.render import clean_line, clean_text, say
 
 app = typer.Typer(
@@ -149,15 +149,20 @@ def run(
         raise UsageError(f"cannot read script {script}: {exc.strerror or exc}") from exc
     files = read_inputs(inputs or [])
     progress = _progress(quiet or json_)
-    result = run_in_sandbox(
-        code,
-        files,
-        out,
-        settings,
-        overwrite=overwrite,
-        progress=progress,
-        allow_extensions=allow_ext or (),
-    )
+    try:
+        result = run_in_sandbox(
+            code,
+            files,
+            out,
+            settings,
+            overwrite=overwrite,
+            progress=progress,
+            allow_extensions=allow_ext or (),
+        )
+    except OutputError as exc:  # e.g. a full disk: still show what the script printed
+        if exc.run_result is not None:
+            _show_streams(exc.run_result)
+        raise
     _show_streams(result.result)
     if json_:
         manifest = _manifest(result.artifacts, result.rejections)

@@ -126,6 +126,8 @@ class ScriptFailed(PromptkilnError):
 
 class OutputError(PromptkilnError):
     exit_code = 73
+    #: The finished run whose outputs could not be delivered (its stdout/stderr), when known.
+    run_result: object | None = None
 
 
 class OutputRejected(OutputError):

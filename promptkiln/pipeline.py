@@ -21,6 +21,7 @@ from promptkiln.errors import (
     AttemptsExhausted,
     ExtractionError,
     LimitExceeded,
+    OutputError,
     OutputRejected,
     SandboxTimeout,
     ScriptFailed,
@@ -145,13 +146,17 @@ def run_in_sandbox(
         if result.termination is Termination.EXITED:
             t2 = time.monotonic()
             progress("collecting the files")
-            collected = collect(
-                sandbox.outputs(),
-                dest,
-                limits,
-                overwrite=overwrite,
-                extensions=deliverable(allow_extensions),
-            )
+            try:
+                collected = collect(
+                    sandbox.outputs(),
+                    dest,
+                    limits,
+                    overwrite=overwrite,
+                    extensions=deliverable(allow_extensions),
+                )
+            except OutputError as exc:
+                exc.run_result = result  # so the caller can still show what the script printed
+                raise
             artifacts, rejections = list(collected.artifacts), list(collected.rejections)
             timings["collect_s"] = time.monotonic() - t2
     finally:

@@ -112,6 +112,7 @@ def work(tmp_path: Path) -> Path:
         "    with open(f'big{i}.csv', 'wb') as f:\n"
         "        for _ in range(100):\n"
         "            f.write(os.urandom(1 << 20))\n"
+        "print('wrote 200 MiB')\n"
     )
     return tmp_path
 
@@ -310,6 +311,7 @@ def test_destination_full(work: Path) -> None:
         proc = cli("run", "big.py", "-o", str(out), "--timeout", "120", cwd=work)
         assert proc.returncode == 73, proc.stderr
         one_error_line(proc, "no space left", str(out))
+        assert "wrote 200 MiB" in proc.stderr  # what the script printed is still shown
         no_partial_files(out)
     assert leftovers(proc.pid) == []
 

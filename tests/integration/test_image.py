@@ -149,6 +149,15 @@ def test_user_and_basic_tools(locked: Locked) -> None:
     assert "home-writable" in out
 
 
+def test_no_setuid_or_setgid_programs(locked: Locked) -> None:
+    """Nothing in the image can raise privileges (su, passwd, mount... are stripped)."""
+    code, out, err = locked.run(
+        "/bin/sh", "-c", "find / -xdev -perm /6000 -type f 2>/dev/null; echo done"
+    )
+    assert code == 0, err
+    assert out.split() == ["done"], out
+
+
 def test_image_passwd_entry(locked: Locked) -> None:
     code, out, err = locked.run("/bin/sh", "-c", "getent passwd user; getent group user")
     assert code == 0, err

@@ -223,18 +223,6 @@ def judged_verdict(attack: Attack, run: CliRun, runtime: str) -> str:
     return verdict
 
 
-def known_gap(attack: Attack, runtime: str, host: Host) -> str | None:
-    """Findings that need a change outside this suite's reach, with the proposed fix."""
-    if attack.id == "priv_05_setuid_sudo" and runtime == "runsc":
-        return (
-            "the image ships setuid-root binaries (su, mount, passwd...); the syscall guard sets "
-            "no_new_privs, but gVisor's /proc/self/status has no NoNewPrivs line, so the script "
-            "cannot tell they are inert; proposed: strip setuid/setgid bits in "
-            "images/Dockerfile (find / -xdev -perm /6000 -type f -exec chmod a-s {} +)"
-        )
-    return None
-
-
 #: Checks that need something this project does not have: reported, not silently passed.
 NOT_APPLICABLE = {
     "H_SAFE_SERVING": "promptkiln has no UI or download route; files are only written to --out",
@@ -333,11 +321,7 @@ def test_attack(
     host: Host,
     tmp_path: Path,
     baseline_rss: int,
-    request: pytest.FixtureRequest,
 ) -> None:
-    gap = known_gap(attack, runtime, host)
-    if gap is not None:
-        request.applymarker(pytest.mark.xfail(reason=gap, strict=False))
     for n in range(attack.repeat):
         run_attack(attack, runtime, host, tmp_path / f"round-{n}", baseline_rss)
     for check in set(attack.host_checks) & set(NOT_APPLICABLE):
