@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from promptkiln import leftovers
 from promptkiln.config import default_cache, default_home
 from promptkiln.errors import LocalModelError
 
@@ -366,12 +367,8 @@ def _get(url: str, api_key: str = "", timeout: float = 2.0) -> dict[str, Any] | 
 
 
 def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not leftovers.pid_alive(pid):
         return False
-    except PermissionError:
-        return True
     # A zombie child of ours is not alive; reap it.
     with contextlib.suppress(ChildProcessError):
         if os.waitpid(pid, os.WNOHANG)[0] == pid:

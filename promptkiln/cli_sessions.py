@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from promptkiln import leftovers
 from promptkiln.errors import UsageError
 from promptkiln.render import clean_line, clean_text, say
 
@@ -190,18 +190,6 @@ def sessions_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
         )
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @sessions_app.command("show")
 def sessions_show(
     ref: Annotated[str, typer.Argument(help="Session id or unique prefix.")], json_: JsonOpt = False
@@ -213,7 +201,9 @@ def sessions_show(
         s, turns, files = store.session(sid), store.turns(sid), store.files(sid)
     statuses = {
         t["number"]: (
-            "interrupted" if t["status"] == "running" and not _alive(t["pid"]) else t["status"]
+            "interrupted"
+            if t["status"] == "running" and not leftovers.pid_alive(t["pid"] or 0)
+            else t["status"]
         )
         for t in turns
     }

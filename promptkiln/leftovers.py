@@ -45,7 +45,10 @@ def owned_tempdir(kind: str) -> Path:
             continue
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (one we may not signal counts)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -55,13 +58,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def owner_dead(pid: str | int | None, host: str | None) -> bool:
+    """True only when the owner (pid on host) is known to have exited: it ran on this host and
+    its pid is gone, or the pid is unreadable. Another host's owner is never declared dead."""
+    if host != socket.gethostname():
+        return False
+    try:
+        number = int(pid or 0)
+    except ValueError:
+        return True
+    return number != os.getpid() and not pid_alive(number)
+
+
 def dead_owner(name: str) -> bool:
     """True when ``name`` is an owned directory whose owner, on this host, has exited."""
     match = _OWNED.match(name)
-    if not match or match["host"] != socket.gethostname():
-        return False
-    pid = int(match["pid"])
-    return pid != os.getpid() and not _alive(pid)
+    return match is not None and owner_dead(match["pid"], match["host"])
 
 
 def sweep(directory: Path | None = None, *, dir_fd: int | None = None) -> list[str]:

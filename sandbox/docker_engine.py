@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from promptkiln import leftovers
 from promptkiln.errors import EngineError, ImageError, PromptkilnError, SandboxError
 
 if TYPE_CHECKING:
@@ -108,19 +109,13 @@ def reap(client: docker.DockerClient, *, everything: bool = False) -> list[str]:
     import docker.errors
 
     removed: list[str] = []
-    host = socket.gethostname()
     now = time.time()
 
     def dead(labels: dict[str, str]) -> bool:
         if everything:
             return True
-        if labels.get(LABEL_HOST) == host:
-            try:
-                os.kill(int(labels.get(LABEL_PID, "0")), 0)
-            except (ProcessLookupError, ValueError):
-                return True
-            except PermissionError:
-                pass
+        if leftovers.owner_dead(labels.get(LABEL_PID), labels.get(LABEL_HOST)):
+            return True
         try:
             return now > float(labels.get(LABEL_DEADLINE, "inf"))
         except ValueError:

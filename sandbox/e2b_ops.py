@@ -8,6 +8,7 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any
 
+from promptkiln import leftovers
 from promptkiln.errors import ConfigError
 from promptkiln.sandbox.e2b_errors import KEY_HINT, translate_errors
 
@@ -98,7 +99,6 @@ def reap(settings: Settings, *, everything: bool = False) -> list[str]:
     import e2b
 
     opts = api_options(settings)
-    host = socket.gethostname()
     killed: list[str] = []
     with translate_errors("listing leftover E2B sandboxes"):
         paginator = e2b.Sandbox.list(
@@ -109,17 +109,10 @@ def reap(settings: Settings, *, everything: bool = False) -> list[str]:
             found += paginator.next_items()
         for info in found:
             labels = info.metadata or {}
-            alive = False
-            if not everything and labels.get(LABEL_HOST) == host:
-                try:
-                    os.kill(int(labels.get(LABEL_PID, "0")), 0)
-                    alive = True
-                except (ProcessLookupError, ValueError):
-                    alive = False
-                except PermissionError:
-                    alive = True
-            elif not everything:
-                alive = True  # another host's run: its own timeout ends it
+            # Another host's run is left to its own timeout.
+            alive = not everything and not leftovers.owner_dead(
+                labels.get(LABEL_PID), labels.get(LABEL_HOST)
+            )
             if not alive and e2b.Sandbox.kill(info.sandbox_id, **opts):
                 killed.append(info.sandbox_id)
     return killed
