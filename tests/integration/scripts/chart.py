@@ -1,5 +1,7 @@
 import csv
+
 import matplotlib
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 

@@ -9,6 +9,8 @@ slide.shapes.title.text = "Revenue"
 data = CategoryChartData()
 data.categories = ["Q1", "Q2", "Q3", "Q4"]
 data.add_series("Revenue", (2.1, 2.8, 3.2, 3.9))
-slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(1), Inches(1.5), Inches(8), Inches(5), data)
+slide.shapes.add_chart(
+    XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(1), Inches(1.5), Inches(8), Inches(5), data
+)
 prs.save("deck.pptx")
 print("wrote deck.pptx")

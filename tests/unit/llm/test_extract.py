@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from promptkiln.llm.extract import Script, extract
 
 from promptkiln.errors import ExtractionError
+from promptkiln.llm.extract import Script, extract
 
 # The repo is cloned next to a copy of shared/, in CI as here: always <repo>/../shared/...
 REDTEAM = Path(__file__).resolve().parents[3].parent / "shared" / "redteam" / "llm_responses.jsonl"

@@ -12,9 +12,9 @@ from collections.abc import Callable
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from promptkiln.llm.extract import Script, extract
 
 from promptkiln.errors import ExtractionError
+from promptkiln.llm.extract import Script, extract
 
 KINDS = {
     "no_code_block",
