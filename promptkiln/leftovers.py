@@ -18,7 +18,16 @@ import shutil
 import socket
 import stat
 import tempfile
+import time
 from pathlib import Path
+
+#: Labels (Docker) and metadata (E2B) on every sandbox, so leftovers can be found and judged.
+LABEL_KIND = "promptkiln.kind"
+LABEL_RUN = "promptkiln.run"
+LABEL_PID = "promptkiln.owner-pid"
+LABEL_HOST = "promptkiln.owner-host"
+LABEL_CREATED = "promptkiln.created"
+LABEL_DEADLINE = "promptkiln.deadline"
 
 _OWNED = re.compile(r"^\.?promptkiln-[a-z]+-[0-9a-f]+\.(?P<pid>\d+)@(?P<host>.+)$")
 
@@ -26,6 +35,20 @@ _OWNED = re.compile(r"^\.?promptkiln-[a-z]+-[0-9a-f]+\.(?P<pid>\d+)@(?P<host>.+)
 def owner_suffix() -> str:
     """``.<pid>@<host>``: who made a directory."""
     return f".{os.getpid()}@{socket.gethostname()}"
+
+
+def owner_labels(run_id: str, deadline: float | None = None) -> dict[str, str]:
+    """The labels that name a sandbox's run and owner (and, if given, when it is surely dead)."""
+    labels = {
+        LABEL_KIND: "sandbox",
+        LABEL_RUN: run_id,
+        LABEL_PID: str(os.getpid()),
+        LABEL_HOST: socket.gethostname(),
+        LABEL_CREATED: str(int(time.time())),
+    }
+    if deadline is not None:
+        labels[LABEL_DEADLINE] = str(int(deadline))
+    return labels
 
 
 def owned_name(prefix: str) -> str:

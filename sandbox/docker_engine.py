@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,12 +22,11 @@ from promptkiln.errors import EngineError, ImageError, PromptkilnError, SandboxE
 if TYPE_CHECKING:
     import docker
 
-LABEL_KIND = "promptkiln.kind"
-LABEL_RUN = "promptkiln.run"
-LABEL_PID = "promptkiln.owner-pid"
-LABEL_HOST = "promptkiln.owner-host"
-LABEL_CREATED = "promptkiln.created"
-LABEL_DEADLINE = "promptkiln.deadline"
+LABEL_KIND = leftovers.LABEL_KIND
+LABEL_RUN = leftovers.LABEL_RUN
+LABEL_PID = leftovers.LABEL_PID
+LABEL_HOST = leftovers.LABEL_HOST
+LABEL_DEADLINE = leftovers.LABEL_DEADLINE
 
 ENGINE_HINT = (
     "start the Docker engine (`sudo systemctl start docker`, or `make engine` on Debian), "
@@ -90,14 +88,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def run_labels(run_id: str, deadline: float) -> dict[str, str]:
-    return {
-        LABEL_KIND: "sandbox",
-        LABEL_RUN: run_id,
-        LABEL_PID: str(os.getpid()),
-        LABEL_HOST: socket.gethostname(),
-        LABEL_CREATED: str(int(time.time())),
-        LABEL_DEADLINE: str(int(deadline)),
-    }
+    return leftovers.owner_labels(run_id, deadline)
 
 
 def reap(client: docker.DockerClient, *, everything: bool = False) -> list[str]:

@@ -4,8 +4,6 @@ the labels every sandbox carries, and reaping leftovers by those labels."""
 from __future__ import annotations
 
 import os
-import socket
-import time
 from typing import TYPE_CHECKING, Any
 
 from promptkiln import leftovers
@@ -17,11 +15,9 @@ if TYPE_CHECKING:
 
 #: The SDK releases this backend is tested with (the `e2b` extra pins the same range).
 SUPPORTED_SDK = ">=2.63,<2.64"
-LABEL_KIND = "promptkiln.kind"
-LABEL_RUN = "promptkiln.run"
-LABEL_PID = "promptkiln.owner-pid"
-LABEL_HOST = "promptkiln.owner-host"
-LABEL_CREATED = "promptkiln.created"
+LABEL_KIND = leftovers.LABEL_KIND
+LABEL_PID = leftovers.LABEL_PID
+LABEL_HOST = leftovers.LABEL_HOST
 #: Per-request timeout for control-plane and file calls, in seconds.
 REQUEST_TIMEOUT_S = 60.0
 
@@ -70,13 +66,7 @@ def describe(settings: Settings) -> str:
 
 
 def labels(run_id: str) -> dict[str, str]:
-    return {
-        LABEL_KIND: "sandbox",
-        LABEL_RUN: run_id,
-        LABEL_PID: str(os.getpid()),
-        LABEL_HOST: socket.gethostname(),
-        LABEL_CREATED: str(int(time.time())),
-    }
+    return leftovers.owner_labels(run_id)
 
 
 def api_options(settings: Settings) -> dict[str, Any]:
