@@ -39,7 +39,7 @@ from promptkiln.store import (
 )
 
 if TYPE_CHECKING:
-    from promptkiln.llm.generate import CodeGenerator, Generation, Message
+    from promptkiln.llm.generate import CodeGenerator, Generation, Message, Sampling
 
 Progress = Callable[[str], None]
 
@@ -77,6 +77,11 @@ class _WithHistory:
     ) -> Generation:
         msgs = list(messages)
         return self.inner.generate([*msgs[:1], *self.history, *msgs[1:]], on_token=on_token)
+
+    def with_sampling(self, sampling: Sampling) -> _WithHistory:
+        """The same history over the inner generator with other sampling (when it has any)."""
+        inner = getattr(self.inner, "with_sampling", None)
+        return _WithHistory(inner(sampling), self.model, self.history) if callable(inner) else self
 
 
 def history_messages(
