@@ -123,6 +123,10 @@ def test_cli_make_json(openai_server: Any, tmp_path: Path) -> None:
     assert sorted(f["name"] for f in manifest["files"]) == ["revenue.png", "script.py"]
     assert manifest["attempts"] == 1
     assert set(manifest["timings"]) >= {"generate_s", "run_s", "validate_s"}
+    assert manifest["warnings"] == [] and manifest["requirements"] == []
+    (attempt,) = manifest["attempt_details"]
+    assert attempt["problem"] is None and attempt["temperature"] == 0
+    assert attempt["stopped"] == "fence" and len(attempt["script_sha256"]) == 64
 
 
 def test_cli_make_model_down_is_one_clear_line(tmp_path: Path) -> None:
