@@ -26,8 +26,11 @@ SHAPE_LOOP_LINES = 80
 #: Longest repeating block considered, in lines.
 MAX_BLOCK = 12
 
-_OPEN = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})[ \t]*(python3?|py)\b", re.IGNORECASE)
+_OPEN = re.compile(
+    r"^[ \t\ufeff\u200b\u200c\u200d\u2060]{0,4}(`{3,}|~{3,})[ \t]*(python3?|py)\b", re.IGNORECASE
+)
 _DIGITS = re.compile(r"\d+")
+_BLANK = " \t\ufeff\u200b\u200c\u200d\u2060"
 
 
 @dataclass
@@ -72,9 +75,9 @@ class StreamGuard:
                 if match:
                     self._fence = match.group(1)
             elif (
-                line.strip()
-                and set(line.strip()) == {self._fence[0]}
-                and len(line.strip()) >= len(self._fence)
+                (body := line.strip(_BLANK))
+                and set(body) == {self._fence[0]}
+                and len(body) >= len(self._fence)
             ):
                 self.stop = "fence"
                 return

@@ -187,3 +187,19 @@ def test_keep_valid_on_crash(openai_server: Any, tmp_path: Path, keep: bool) -> 
     result = make("chart", formats=["png"], out=out, settings=settings)
     assert [p.name for p in out.iterdir()] == ["revenue.png"]
     assert "crashed after writing these files" in result.warnings[0]
+
+
+def test_continue_after_a_turn_that_made_nothing_says_so(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    from promptkiln.errors import UsageError
+    from promptkiln.sessions import run_turn
+
+    openai_server.enqueue(py("raise RuntimeError('boom')"))
+    settings = settings_for(openai_server, attempts=1)
+    with pytest.raises(AttemptsExhausted):
+        run_turn("chart", formats=["png"], out=tmp_path / "o", settings=settings)
+    with pytest.raises(UsageError) as info:
+        run_turn("make it blue", last=True, out=tmp_path / "o", settings=settings)
+    assert "has no files yet" in info.value.message
+    assert len(openai_server.history) == 1  # the model was not asked again
