@@ -38,6 +38,18 @@ KNOWN_TRAPS: tuple[tuple[str, str, str], ...] = (
         "(slide_layouts[6]) add text with slide.shapes.add_textbox(...)",
     ),
     (
+        "AttributeError",
+        r"'Table' object has no attribute '(add|append|insert)",
+        "a reportlab Table takes all of its rows at once: build a list of rows (header row "
+        "first), then Table(rows) and table.setStyle(TableStyle([...]))",
+    ),
+    (
+        "AttributeError",
+        r"'(Worksheet|Workbook)' object has no attribute",
+        "openpyxl: ws.append([...]) adds a row, ws['B2'] = value sets a cell, "
+        "ws.column_dimensions['A'].width sets a width, wb.create_sheet('Name') adds a sheet",
+    ),
+    (
         "ValueError",
         r"Cannot convert .* to Excel",
         "openpyxl cells take numbers, strings, dates or formulas: convert numpy/pandas values "
@@ -116,21 +128,26 @@ _PROGRAM = """\
 import difflib, importlib, inspect, json, pkgutil, sys
 Q = json.loads({query!r})
 IMPORTS = json.loads({imports!r})
+NS = {{}}
 for line in IMPORTS:
     try:
-        exec(line, {{}})
+        exec(line, NS)
     except BaseException:
         pass
+TOPS = {{getattr(v, '__module__', None) or getattr(v, '__name__', '') for v in NS.values()}}
+TOPS = {{t.split('.')[0] for t in TOPS if t}}
 
 def public(names):
     return sorted(n for n in set(names) if not n.startswith('_'))
 
 def classes(name):
-    found = []
+    # the script's own name for it first, then classes of the packages it imported
+    found = [NS[name]] if inspect.isclass(NS.get(name)) else []
     for mod in list(sys.modules.values()):
         obj = getattr(mod, name, None) if mod is not None else None
         if inspect.isclass(obj) and obj not in found:
             found.append(obj)
+    found.sort(key=lambda c: (c is not NS.get(name), c.__module__.split('.')[0] not in TOPS))
     return found
 
 def close(name, names, n=6):

@@ -203,3 +203,20 @@ def test_continue_after_a_turn_that_made_nothing_says_so(
         run_turn("make it blue", last=True, out=tmp_path / "o", settings=settings)
     assert "has no files yet" in info.value.message
     assert len(openai_server.history) == 1  # the model was not asked again
+
+
+def test_class_hint_prefers_the_class_the_script_imported(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    """matplotlib also has a Table class: the hint must be about reportlab's, which was used."""
+    bad = (
+        "import matplotlib.pyplot as plt\n"
+        "from reportlab.platypus import Table\n"
+        "t = Table([['a', 'b']])\n"
+        "t.add_row(['c', 'd'])\n"
+    )
+    openai_server.enqueue(py(bad))
+    openai_server.enqueue(py(CHART.format(size="(6, 4)")))
+    make("chart", formats=["png"], out=tmp_path / "o", settings=settings_for(openai_server))
+    feedback = last_user(openai_server.history[1])
+    assert "reportlab.platypus.tables.Table has no 'add_row'" in feedback
