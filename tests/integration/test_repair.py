@@ -32,7 +32,7 @@ fig.savefig("revenue.png")
 
 def settings_for(server: Any, **kw: Any) -> Any:
     return load_settings(
-        model="openai/test-model", api_base=server.url, limits={"timeout": 60}, **kw
+        model="openai/test-model", api_base=server.url, limits={"timeout": 180}, **kw
     )
 
 
