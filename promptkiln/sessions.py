@@ -149,8 +149,15 @@ def run_turn(
     overwrite: bool = False,
     progress: Progress = _quiet,
     on_token: Callable[[str], None] | None = None,
+    new_id: str | None = None,
+    record_extra: dict[str, Any] | None = None,
+    on_attempt: Callable[[Attempt, str], None] | None = None,
 ) -> TurnResult:
     """Run one turn: a new session when ``session`` is None and not ``last``, else a follow-up.
+
+    ``new_id`` names a new session (default: a random one); ``record_extra`` adds fields to
+    every run record (the server's tenant and key); ``on_attempt(attempt, run_id)`` is called
+    after each attempt is recorded.
 
     Raises what :func:`promptkiln.pipeline.make` raises; the turn is then recorded as failed
     (every attempt's run record is already written) and the session is unchanged.
@@ -164,7 +171,7 @@ def run_turn(
     with Store.open(settings.home) as store:
         new = session is None and not last
         if new:
-            sid = uuid.uuid4().hex
+            sid = new_id or uuid.uuid4().hex
             store.create_session(
                 sid,
                 prompt.strip().splitlines()[0][:80],
@@ -218,6 +225,7 @@ def run_turn(
                 attempt=attempt.number,
                 problem=attempt.problem,
                 inputs=all_inputs,
+                extra=record_extra,
             )
             blobs: list[BlobRef] = []
             if full:
@@ -226,6 +234,8 @@ def run_turn(
                     blobs += output_blobs(attempt.run)
             store.append_run(body, blobs)
             run_ids.append(rid)
+            if on_attempt:
+                on_attempt(attempt, rid)
 
         staging = leftovers.owned_tempdir("turn")
         try:
