@@ -7,11 +7,21 @@ import json
 import logging
 import os
 import signal
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from promptkiln.cli_options import (
+    ApiBaseOpt,
+    AttemptsOpt,
+    BackendOpt,
+    E2BTemplateOpt,
+    ModelOpt,
+    RuntimeOpt,
+    TemplatesOpt,
+    TimeoutOpt,
+    pipeline_settings,
+)
 from promptkiln.errors import ConfigError
 
 keys_app = typer.Typer(help="API keys of the server's tenants.", no_args_is_help=True)
@@ -40,32 +50,14 @@ def serve(
     workers: Annotated[
         int | None, typer.Option("--workers", help="Jobs run at once (default: the CPU count).")
     ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option("--model", help="litellm model string; default: the bundled local model."),
-    ] = None,
-    api_base: Annotated[
-        str | None, typer.Option("--api-base", help="Base URL of an OpenAI-compatible server.")
-    ] = None,
-    backend: Annotated[
-        str | None, typer.Option("--backend", help="Sandbox backend: docker or e2b.")
-    ] = None,
-    attempts: Annotated[
-        int | None, typer.Option("--attempts", help="Repair attempts (default 3).")
-    ] = None,
-    timeout: Annotated[
-        float | None, typer.Option("--timeout", help="Wall-clock limit for a script, in seconds.")
-    ] = None,
-    runtime: Annotated[
-        str | None,
-        typer.Option("--runtime", help="Container runtime: runc (default) or runsc (gVisor)."),
-    ] = None,
-    e2b_template: Annotated[
-        str | None, typer.Option("--e2b-template", help="E2B template for --backend e2b.")
-    ] = None,
-    templates: Annotated[
-        Path | None, typer.Option("--templates", help="Directory with your own prompt templates.")
-    ] = None,
+    model: ModelOpt = None,
+    api_base: ApiBaseOpt = None,
+    backend: BackendOpt = None,
+    attempts: AttemptsOpt = None,
+    timeout: TimeoutOpt = None,
+    runtime: RuntimeOpt = None,
+    e2b_template: E2BTemplateOpt = None,
+    templates: TemplatesOpt = None,
     max_queue: Annotated[
         int, typer.Option("--max-queue", help="Queued jobs at most; then 503.")
     ] = 200,
@@ -80,20 +72,20 @@ def serve(
     """Run the HTTP API (jobs, files, sessions, runs) on HOST:PORT."""
     import uvicorn
 
-    from promptkiln.config import load_settings, parse_size
+    from promptkiln.config import parse_size
     from promptkiln.server.app import create_app
     from promptkiln.server.deps import ServerOptions
     from promptkiln.server.tenants import any_keys
 
-    settings = load_settings(
+    settings = pipeline_settings(
         model=model,
         api_base=api_base,
         backend=backend,
         attempts=attempts,
+        timeout=timeout,
         runtime=runtime,
-        templates_dir=templates,
-        limits={"timeout": timeout},
-        e2b={"template": e2b_template},
+        e2b_template=e2b_template,
+        templates=templates,
     )
     with _store(settings) as store:
         has_keys = any_keys(store)
