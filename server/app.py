@@ -78,6 +78,7 @@ def create_app(
         app.include_router(module.router)
     if extend is not None:
         extend(app)
+    app.add_middleware(BodyLimitMiddleware, options=options)
     app.add_middleware(RequestIdMiddleware)
     return app
 
@@ -174,3 +175,38 @@ class RequestIdMiddleware:
                     }
                 )
             )
+
+
+class BodyLimitMiddleware:
+    """Refuse a body that says it is too big (413, naming the limit) before anything reads it:
+    an upload may be at most ``max_upload_bytes``, a job with inline files that many per input."""
+
+    SLACK = 64 * 1024  # multipart headers and the form's other fields
+
+    def __init__(self, app: ASGIApp, options: ServerOptions) -> None:
+        self.app = app
+        self.options = options
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "POST":
+            limit = self.options.max_upload_bytes
+            if scope.get("path") != "/v1/files":
+                limit *= self.options.max_inputs
+            headers = dict(scope.get("headers") or [])
+            try:
+                length = int(headers.get(b"content-length", b"0"))
+            except ValueError:
+                length = 0
+            if length > limit + self.SLACK:
+                err = ApiError(
+                    413,
+                    "upload_too_large",
+                    f"the request body ({length:,} bytes) is larger than the {limit:,}-byte "
+                    "upload limit",
+                    hint="send a smaller file, or ask the operator to raise --max-upload",
+                )
+                rid = str((scope.get("state") or {}).get("request_id", ""))
+                response = JSONResponse(api_errors.body(err, rid), status_code=413)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

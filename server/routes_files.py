@@ -51,30 +51,13 @@ async def store_upload(upload: UploadFile, who: Caller, s: ServerState) -> dict[
     return await run_in_threadpool(save)
 
 
-def check_length(request: Request, limit: int) -> None:
-    """Refuse a body that says it is too big before reading it."""
-    try:
-        length = int(request.headers.get("content-length", "0"))
-    except ValueError:
-        length = 0
-    if length > limit + 64 * 1024:
-        raise ApiError(
-            413,
-            "upload_too_large",
-            f"the request body ({length:,} bytes) is larger than the {limit:,}-byte upload limit",
-            hint="send a smaller file, or ask the operator to raise --max-upload",
-        )
-
-
 @router.post("/files", status_code=201, response_model=FileCreated, summary="Upload a file")
 async def upload_file(
     request: Request,
     file: UploadFile,
     who: Annotated[Caller, Depends(caller)],
 ) -> dict[str, Any]:
-    s = state(request)
-    check_length(request, s.options.max_upload_bytes)
-    return await store_upload(file, who, s)
+    return await store_upload(file, who, state(request))
 
 
 @router.get("/files", summary="List your files")

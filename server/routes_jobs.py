@@ -20,7 +20,7 @@ from promptkiln.server.db import loads
 from promptkiln.server.deps import ServerState, caller, page, state
 from promptkiln.server.errors import ApiError, not_found
 from promptkiln.server.execute import job_settings
-from promptkiln.server.routes_files import attachment, check_length, store_upload
+from promptkiln.server.routes_files import attachment, store_upload
 from promptkiln.server.schemas import ERRORS, JobCreate, JobCreated
 from promptkiln.server.tenants import Caller
 
@@ -159,7 +159,6 @@ async def parse_job(request: Request, s: ServerState, who: Caller) -> JobCreate:
     """The body as JSON, or as a multipart form whose `file` parts are uploaded first."""
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
-        check_length(request, s.options.max_upload_bytes * s.options.max_inputs)
         form = await request.form()
         fields: dict[str, Any] = {}
         for key in ("prompt", "script", "model", "attempts"):

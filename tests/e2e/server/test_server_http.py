@@ -147,6 +147,13 @@ def test_bad_input_table(serve: Any) -> None:
             "1,024-byte",
         ),
         (
+            "huge body",
+            http.post("/v1/files", files={"file": ("big.csv", b"x" * 200_000)}),
+            413,
+            "upload_too_large",
+            "1,024-byte",
+        ),
+        (
             "bidi name",
             http.post("/v1/files", files={"file": ("a\u202egnp.csv", b"x")}),
             400,

@@ -111,6 +111,31 @@ def test_api_job_gives_the_files_the_cli_gives(
     assert verify.returncode == 0, verify.stderr
 
 
+def test_inline_multipart_job(serve: Any, openai_server: Any) -> None:
+    server = serve()
+    key = create_key("acme")
+    with server.client(key) as http:
+        script = "import shutil\nshutil.copy('inputs/sales.csv', 'copy.csv')\n"
+        r = http.post(
+            "/v1/jobs", data={"script": script}, files={"file": ("sales.csv", b"a,b\n1,2\n")}
+        )
+        assert r.status_code == 202, r.text
+        job = wait_job(http, r.json()["id"])
+        assert job["status"] == "succeeded", job
+        (copy,) = job["files"]
+        assert http.get(f"/v1/files/{copy['id']}/content").content == b"a,b\n1,2\n"
+        openai_server.enqueue(GOOD_PNG)
+        r = http.post(
+            "/v1/jobs",
+            data={"prompt": "Bar chart of this", "formats": ["png"]},
+            files={"file": ("sales.csv", b"q,revenue\nQ1,2.1\n")},
+        )
+        job = wait_job(http, r.json()["id"])
+        assert job["status"] == "succeeded" and job["files"][0]["name"] == "revenue.png"
+        assert job["request"]["formats"] == ["png"] and len(job["request"]["inputs"]) == 1
+        assert "q,revenue" in json.dumps(openai_server.history[-1]["messages"])
+
+
 def test_operations_endpoints(serve: Any) -> None:
     server = serve()
     key = create_key("ops")
