@@ -33,6 +33,7 @@ from promptkiln.sandbox.base import Artifact
 Progress = Callable[[str], None]
 EventHook = Callable[[str, dict[str, Any]], None]
 TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
+RETRY_MAX_S = 10.0  #: a 429/503 asking to wait longer than this is not retried
 
 
 class RemoteJobFailed(PromptkilnError):
@@ -207,8 +208,9 @@ class Client:
                     raise
                 time.sleep(0.5 * (attempt + 1))
                 continue
-            if response.status_code in (429, 503) and attempt < 4:
-                time.sleep(min(float(response.headers.get("retry-after", "1")), 30.0))
+            wait = float(response.headers.get("retry-after", "0") or 0)
+            if response.status_code in (429, 503) and attempt < 4 and 0 < wait <= RETRY_MAX_S:
+                time.sleep(wait)  # a full queue or too many jobs at once: it passes
                 continue
             return str(self._check(response)["id"])
         raise AssertionError("unreachable")

@@ -158,12 +158,10 @@ class JobRun:
         self.event("attempt", attempt_json(attempt, run_id))
 
     def _link_run(self, run_id: str) -> None:
-        with store_for(self.home).write() as c:
-            c.execute(
-                "INSERT INTO tenant_runs(run_id, tenant_id, key_id, job_id, created) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (run_id, self.job["tenant_id"], self.job["key_id"], self.id, time.time()),
-            )
+        from promptkiln.server.sessions import link_run
+
+        job = self.job
+        link_run(store_for(self.home), run_id, job["tenant_id"], job["key_id"], self.id)
 
     @property
     def record_extra(self) -> dict[str, Any]:
@@ -225,8 +223,7 @@ class JobRun:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         if status == "cancelled":
-            with store.write() as c:  # nothing partial: drop what a late finish registered
-                c.execute("DELETE FROM server_files WHERE job_id = ?", (self.id,))
+            filestore.drop_job_files(store, self.id)  # nothing partial is delivered
         self.metrics.inc("promptkiln_jobs_finished_total", status=status, kind=self.job["kind"])
         queue.finish_job(
             store,

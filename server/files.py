@@ -111,6 +111,12 @@ def get_files(store: Store, tenant_id: str, file_ids: Sequence[str]) -> list[sql
     return rows
 
 
+def drop_job_files(store: Store, job_id: str) -> None:
+    """Forget a job's files (a cancelled or interrupted job delivers nothing)."""
+    with store.write() as c:
+        c.execute("DELETE FROM server_files WHERE job_id = ?", (job_id,))
+
+
 def job_files(store: Store, job_id: str) -> list[sqlite3.Row]:
     return store.conn.execute(
         "SELECT * FROM server_files WHERE job_id = ? AND role = 'output' ORDER BY name, id",

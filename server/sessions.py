@@ -28,6 +28,15 @@ def link_session(store: Store, session_id: str, tenant_id: str) -> None:
         )
 
 
+def link_run(store: Store, run_id: str, tenant_id: str, key_id: str, job_id: str) -> None:
+    with store.write() as c:
+        c.execute(
+            "INSERT INTO tenant_runs(run_id, tenant_id, key_id, job_id, created) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (run_id, tenant_id, key_id, job_id, time.time()),
+        )
+
+
 def owned_session(store: Store, tenant_id: str, ref: str) -> str:
     """The store's session id for ``ses_…`` if the tenant owns it; 404 otherwise."""
     sid = strip_prefix(ref, "ses")

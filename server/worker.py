@@ -14,13 +14,14 @@ import threading
 from pathlib import Path
 
 from promptkiln.config import Settings
-from promptkiln.server import queue
+from promptkiln.server import files, queue
 from promptkiln.server.db import close_thread_stores, loads, store_for
 from promptkiln.server.execute import JobRun, job_settings
 from promptkiln.server.metrics import Metrics
 
 log = logging.getLogger("promptkiln.server")
 IDLE_POLL_S = 0.5
+CANCEL_POLL_S = 1.0
 
 
 class WorkerPool:
@@ -38,7 +39,10 @@ class WorkerPool:
 
     def recover(self) -> list[str]:
         """Mark jobs of dead servers interrupted and reap their sandboxes."""
-        interrupted = queue.mark_interrupted(store_for(self.home))
+        store = store_for(self.home)
+        interrupted = queue.mark_interrupted(store)
+        for job_id in interrupted:
+            files.drop_job_files(store, job_id)
         if self.settings.backend == "docker":
             try:
                 from promptkiln.sandbox.docker import connect, reap
@@ -58,6 +62,27 @@ class WorkerPool:
             t = threading.Thread(target=self._loop, name=f"promptkiln-worker-{n}", daemon=True)
             t.start()
             self._threads.append(t)
+        watcher = threading.Thread(
+            target=self._watch_cancels, name="promptkiln-cancels", daemon=True
+        )
+        watcher.start()
+
+    def _watch_cancels(self) -> None:
+        """Cancel requests that reached the store through another server process."""
+        try:
+            while not self._stopping.wait(CANCEL_POLL_S):
+                with self._lock:
+                    ids = list(self.running)
+                for job_id in ids:
+                    try:
+                        _, requested = queue.job_status(store_for(self.home), job_id)
+                    except Exception:
+                        log.exception("reading the cancel flag of %s failed", job_id)
+                        continue
+                    if requested:
+                        self.cancel(job_id)
+        finally:
+            close_thread_stores()
 
     def wake(self) -> None:
         """A job was queued: let an idle worker look now."""
@@ -103,7 +128,8 @@ class WorkerPool:
             run = self.running.get(job_id)
         if run is None:
             return False
-        run.cancel()
+        if not run.cancelled.is_set():
+            run.cancel()
         return True
 
     @property
