@@ -237,5 +237,10 @@ def test_bad_input_table(serve: Any) -> None:
     over = capped.post("/v1/jobs", json={"script": "print(1)"})
     assert over.status_code == 429 and int(over.headers["retry-after"]) > 0
     assert over.json()["error"]["code"] == "too_many_jobs_per_hour"
-    for c in (anon, http, capped):
+    small = server.client(create_key("small", "--upload-bytes-per-hour", "30"))
+    assert small.post("/v1/files", files={"file": ("a.csv", b"x" * 20)}).status_code == 201
+    over = small.post("/v1/files", files={"file": ("b.csv", b"x" * 20)})
+    assert over.status_code == 429 and over.headers["retry-after"]
+    assert over.json()["error"]["code"] == "upload_quota"
+    for c in (anon, http, capped, small):
         c.close()
