@@ -23,7 +23,7 @@ from promptkiln.sandbox.base import InputFile, OutputEntry, RunResult, Sandbox
 from promptkiln.server import files as filestore
 from promptkiln.server import queue
 from promptkiln.server.db import store_for
-from promptkiln.server.errors import job_error
+from promptkiln.server.errors import ApiError, job_error
 from promptkiln.server.metrics import Metrics
 from promptkiln.store import BlobRef, output_blobs, run_body
 
@@ -103,6 +103,7 @@ class JobRun:
         self.tokens = 0
         self.token_started = 0.0
         self.token_sent = 0.0
+        self.session_id: str | None = None
 
     # -- hooks the pipeline calls -------------------------------------------------------------
 
@@ -201,6 +202,9 @@ class JobRun:
                 )
         except JobCancelled:
             status, error = "cancelled", None
+        except ApiError as exc:  # an input file that is gone
+            status = "failed"
+            error = {"code": exc.code, "message": exc.message, "hint": exc.hint, "exit_code": 64}
         except PromptkilnError as exc:
             status, error = (
                 ("cancelled", None) if self.cancelled.is_set() else ("failed", job_error(exc))
@@ -231,7 +235,7 @@ class JobRun:
             status,
             result=result,
             error=error,
-            session_id=session_id or request.get("session_id"),
+            session_id=session_id or self.session_id,
         )
 
     def _write_inputs(self, file_ids: Sequence[str], where: Path) -> list[Path]:
@@ -255,6 +259,7 @@ class JobRun:
         sid = session or new_session_id()
         if session is None:
             link_session(store_for(self.home), sid, self.job["tenant_id"])
+        self.session_id = sid  # the job names its session even when the turn fails
         turn = run_turn(
             request["prompt"],
             session=session,

@@ -168,3 +168,27 @@ def test_serve_refuses_a_public_address_without_keys(tmp_path: Path) -> None:
     assert proc.returncode == 64
     assert proc.stderr.startswith("error: refusing to listen on 0.0.0.0")
     assert "promptkiln keys create --tenant NAME" in proc.stderr
+
+
+def test_failed_job_mirrors_the_cli_error_class(serve: Any, openai_server: Any) -> None:
+    server = serve()
+    key = create_key("acme")
+    openai_server.enqueue("```python\nraise RuntimeError('column revenue_usd not found')\n```")
+    openai_server.enqueue("Sorry, I cannot write code today.")
+    with server.client(key) as http:
+        r = http.post("/v1/jobs", json={"prompt": "chart", "formats": ["png"], "attempts": 2})
+        job = wait_job(http, r.json()["id"])
+        assert job["status"] == "failed" and job["files"] == []
+        assert job["error"]["code"] == "attempts_exhausted"
+        assert job["error"]["exit_code"] == 1
+        assert "rephrase the prompt" in job["error"]["hint"]
+        problems = [a["problem"] for a in job["attempts"]]
+        assert "exited with status 1" in problems[0] and "no usable script" in problems[1]
+        session = http.get(f"/v1/sessions/{job['session_id']}").json()
+        assert [t["status"] for t in session["turns"]] == ["failed"]
+        # Another tenant can neither see nor continue this session.
+        with server.client(create_key("other")) as them:
+            assert them.get(f"/v1/sessions/{job['session_id']}").status_code == 404
+            turn = them.post(f"/v1/sessions/{job['session_id']}/turns", json={"prompt": "more"})
+            assert turn.status_code == 404
+            assert them.get("/v1/sessions").json()["data"] == []
