@@ -108,5 +108,10 @@ def get_content(
     return Response(
         data,
         media_type=row["media_type"],
-        headers={**headers, "X-Content-Type-Options": "nosniff"},
+        headers={
+            **headers,
+            "X-Content-Type-Options": "nosniff",
+            # Whatever a file holds (SVG, HTML), it never runs as a page of this server.
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
     )

@@ -56,6 +56,9 @@ def test_api_job_gives_the_files_the_cli_gives(
         content = http.get(f"/v1/files/{job['files'][0]['id']}/content")
         assert content.headers["etag"] == f'"{cli_files["revenue.png"]}"'
         assert 'filename="revenue.png"' in content.headers["content-disposition"]
+        assert "sandbox" in content.headers["content-security-policy"]
+        again = http.get(content.url, headers={"If-None-Match": content.headers["etag"]})
+        assert again.status_code == 304 and not again.content
         assert hashlib.sha256(content.content).hexdigest() == cli_files["revenue.png"]
         zipped = http.get(f"/v1/jobs/{job['id']}/files.zip")
         assert zipped.status_code == 200 and zipped.content[:2] == b"PK"
