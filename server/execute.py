@@ -25,7 +25,7 @@ from promptkiln.server import queue
 from promptkiln.server.db import store_for
 from promptkiln.server.errors import ApiError, job_error
 from promptkiln.server.metrics import Metrics
-from promptkiln.store import BlobRef, output_blobs, run_body
+from promptkiln.store import record_sandbox_run
 
 TOKEN_EVENT_INTERVAL_S = 0.5
 
@@ -301,13 +301,9 @@ class JobRun:
             allow_extensions=request.get("allow_ext") or (),
         )
         self.check()
-        body = run_body(
-            self.settings, "run", run=run, script=script, inputs=files, extra=self.record_extra
+        record_sandbox_run(
+            self.settings, "run", run, script=script, inputs=files, extra=self.record_extra
         )
-        blobs: list[BlobRef] = []
-        if self.settings.record_content == "full":
-            blobs = [BlobRef("input", f.name, f.data) for f in files] + output_blobs(run)
-        store_for(self.home).append_run(body, blobs)
         self._link_run(run.run_id)
         self.metrics.observe("promptkiln_sandbox_start_seconds", run.timings.get("start_s", 0))
         self.metrics.observe("promptkiln_sandbox_run_seconds", run.timings.get("run_s", 0))
