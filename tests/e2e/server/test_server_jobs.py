@@ -195,3 +195,34 @@ def test_failed_job_mirrors_the_cli_error_class(serve: Any, openai_server: Any) 
             turn = them.post(f"/v1/sessions/{job['session_id']}/turns", json={"prompt": "more"})
             assert turn.status_code == 404
             assert them.get("/v1/sessions").json()["data"] == []
+
+
+def test_keys_are_shown_once_stored_hashed_and_revocable(serve: Any) -> None:
+    from promptkiln.config import load_settings
+    from promptkiln.store import Store
+
+    server = serve()
+    made = cli("keys", "create", "--tenant", "acme")
+    assert made.returncode == 0, made.stderr
+    *head, key = made.stdout.strip().splitlines()
+    assert key.startswith("pk_") and key not in "\n".join(head)
+    key_id = head[0].split()[1]
+    listed = cli("keys", "list", "--json")
+    assert json.loads(listed.stdout) == [
+        {
+            "id": key_id,
+            "created": json.loads(listed.stdout)[0]["created"],
+            "revoked": None,
+            "tenant": "acme",
+        }
+    ]
+    with Store.open(load_settings().home) as store:  # only the hash is kept
+        dump = "\n".join(store.conn.iterdump())
+    assert key not in dump and hashlib.sha256(key.encode()).hexdigest() in dump
+    with server.client(key) as http:
+        assert http.get("/v1/jobs").status_code == 200
+        assert cli("keys", "revoke", key_id).returncode == 0
+        denied = http.get("/v1/jobs")
+        assert denied.status_code == 401 and denied.json()["error"]["code"] == "invalid_api_key"
+    again = cli("keys", "revoke", key_id)
+    assert again.returncode == 64 and again.stderr.startswith("error: no active key")
