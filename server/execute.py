@@ -15,9 +15,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from promptkiln import leftovers
 from promptkiln.config import Settings
-from promptkiln.errors import PromptkilnError
+from promptkiln.errors import ConfigError, PromptkilnError
 from promptkiln.pipeline import Attempt, raise_for_run, run_in_sandbox
 from promptkiln.sandbox.base import InputFile, OutputEntry, RunResult, Sandbox
 from promptkiln.server import files as filestore
@@ -42,7 +44,12 @@ def job_settings(base: Settings, request: dict[str, Any]) -> Settings:
     if request.get("attempts"):
         data["attempts"] = request["attempts"]
     data["limits"].update(request.get("limits") or {})
-    return Settings.model_validate(data)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigError(f"invalid {where}: {first['msg']}", hint="fix the value") from exc
 
 
 class CancellableSandbox:

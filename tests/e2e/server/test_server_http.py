@@ -191,6 +191,13 @@ def test_bad_input_table(serve: Any) -> None:
             "at most 60",
         ),
         (
+            "negative limit",
+            http.post("/v1/jobs", json={"script": "print(1)", "limits": {"timeout": -5}}),
+            400,
+            "config_error",
+            "limits.timeout",
+        ),
+        (
             "unknown limit",
             http.post("/v1/jobs", json={"script": "print(1)", "limits": {"gpus": 1}}),
             400,
