@@ -114,8 +114,10 @@ class WorkerPool:
         run = JobRun(row, self.home, settings, self.metrics)
         with self._lock:
             self.running[run.id] = run
+        log.info("job %s (%s, tenant %s) started", run.id, row["kind"], row["tenant_id"])  # type: ignore[index]
         try:
             run.execute()
+            log.info("job %s finished", run.id)
         except Exception:
             log.exception("job %s: finishing failed", run.id)
         finally:
