@@ -6,13 +6,13 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := dev,e2b,local,validate
+EXTRAS := dev,e2b,local,server,validate
 # CI also registers gVisor so the runsc tests run; on a laptop: make engine ENGINE_FLAGS=--gvisor
 ENGINE_FLAGS ?= --debootstrap $(if $(CI),--gvisor,)
 PYTEST_ARGS ?=
 DEMO_PROMPT ?= Bar chart of quarterly revenue: Q1=2.1M, Q2=2.8M, Q3=3.2M, Q4=3.9M
 
-.PHONY: install engine image test lint bench eval demo
+.PHONY: install engine image test lint bench bench-server eval demo
 
 install: $(VENV)/.installed
 
@@ -42,6 +42,9 @@ lint: install
 
 bench: install engine image
 	$(BIN)/python benchmarks/bench_sandbox.py
+
+bench-server: install engine image
+	$(BIN)/python benchmarks/bench_server.py
 
 # The output-quality evaluation (benchmarks/quality/): ~1 h on 2 cores with the bundled model.
 # make eval EVAL_ARGS="--model openai/m --api-base http://host:8000/v1 --category pdf"

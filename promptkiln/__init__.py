@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from promptkiln.client import Client
 from promptkiln.config import Settings, load_settings
 from promptkiln.errors import PromptkilnError
 from promptkiln.pipeline import MakeResult, SandboxRun, make, run_in_sandbox
@@ -17,6 +18,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Artifact",
+    "Client",
     "InputFile",
     "Limits",
     "MakeResult",

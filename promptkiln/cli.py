@@ -20,6 +20,18 @@ import click
 import typer
 
 from promptkiln.cli_report import KeepValidOpt, print_quality, quality_json
+from promptkiln.cli_options import (
+    ApiBaseOpt,
+    AttemptsOpt,
+    BackendOpt,
+    E2BTemplateOpt,
+    ModelOpt,
+    RuntimeOpt,
+    TemplatesOpt,
+    TimeoutOpt,
+    pipeline_settings,
+)
+from promptkiln.cli_server import register as register_server
 from promptkiln.cli_sessions import register as register_sessions
 from promptkiln.errors import OutputError, PromptkilnError, UsageError
 from promptkiln.render import clean_line, clean_text, say
@@ -43,21 +55,8 @@ InputOpt = Annotated[
     typer.Option("--input", "-i", help="A file the script can read in ./inputs/ (repeatable)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the manifest as JSON on stdout.")]
-BackendOpt = Annotated[
-    str | None, typer.Option("--backend", help="Sandbox backend: docker or e2b.")
-]
-TimeoutOpt = Annotated[
-    float | None, typer.Option("--timeout", help="Wall-clock limit for the script, in seconds.")
-]
 OverwriteOpt = Annotated[
     bool, typer.Option("--overwrite", help="Replace existing files in --out instead of suffixing.")
-]
-E2BTemplateOpt = Annotated[
-    str | None, typer.Option("--e2b-template", help="E2B template for --backend e2b.")
-]
-RuntimeOpt = Annotated[
-    str | None,
-    typer.Option("--runtime", help="Container runtime: runc (default) or runsc (gVisor)."),
 ]
 
 
@@ -201,23 +200,14 @@ def make(
     ] = None,
     inputs: InputOpt = None,
     out: OutOpt = Path("out"),
-    model: Annotated[
-        str | None,
-        typer.Option("--model", help="litellm model string; default: the bundled local model."),
-    ] = None,
-    api_base: Annotated[
-        str | None, typer.Option("--api-base", help="Base URL of an OpenAI-compatible server.")
-    ] = None,
+    model: ModelOpt = None,
+    api_base: ApiBaseOpt = None,
     backend: BackendOpt = None,
-    attempts: Annotated[
-        int | None, typer.Option("--attempts", help="Repair attempts (default 3).")
-    ] = None,
+    attempts: AttemptsOpt = None,
     timeout: TimeoutOpt = None,
     runtime: RuntimeOpt = None,
     e2b_template: E2BTemplateOpt = None,
-    templates: Annotated[
-        Path | None, typer.Option("--templates", help="Directory with your own prompt templates.")
-    ] = None,
+    templates: TemplatesOpt = None,
     json_: JsonOpt = False,
     keep_script: Annotated[
         bool, typer.Option("--keep-script", help="Also save the final script into --out.")
@@ -229,16 +219,16 @@ def make(
     """Turn a prompt into files: generate a script, run it in the sandbox, check the files."""
     from promptkiln.sessions import run_turn
 
-    settings = _settings(
+    settings = pipeline_settings(
         model=model,
         api_base=api_base,
         backend=backend,
         attempts=attempts,
+        timeout=timeout,
         runtime=runtime,
-        templates_dir=templates,
-        limits={"timeout": timeout},
-        e2b={"template": e2b_template},
-        keep_valid_on_crash=keep_valid_on_crash or None,
+        e2b_template=e2b_template,
+        templates=templates,
+        keep_valid_on_crash=keep_valid_on_crash,
     )
     progress = _progress(quiet or json_)
     tokens = _TokenMeter(enabled=not (quiet or json_))
@@ -449,6 +439,7 @@ def models(
 
 
 register_sessions(app)
+register_server(app)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:

@@ -154,11 +154,15 @@ def run_turn(
     overwrite: bool = False,
     progress: Progress = _quiet,
     on_token: Callable[[str], None] | None = None,
-    on_attempt: Callable[[Attempt], None] | None = None,
+    new_id: str | None = None,
+    record_extra: dict[str, Any] | None = None,
+    on_attempt: Callable[[Attempt, str], None] | None = None,
 ) -> TurnResult:
     """Run one turn: a new session when ``session`` is None and not ``last``, else a follow-up.
 
-    ``on_attempt`` is called after each attempt is recorded (the transcript as it happens).
+    ``new_id`` names a new session (default: a random one); ``record_extra`` adds fields to
+    every run record (the server's tenant and key); ``on_attempt(attempt, run_id)`` is called
+    after each attempt is recorded.
 
     Raises what :func:`promptkiln.pipeline.make` raises; the turn is then recorded as failed
     (every attempt's run record is already written) and the session is unchanged.
@@ -180,7 +184,7 @@ def run_turn(
     given = read_inputs(list(inputs))
     with Store.open(settings.home) as store:
         if new:
-            sid = uuid.uuid4().hex
+            sid = new_id or uuid.uuid4().hex
             store.create_session(
                 sid,
                 prompt.strip().splitlines()[0][:80],
@@ -239,6 +243,7 @@ def run_turn(
                 attempt=attempt.number,
                 problem=attempt.problem,
                 inputs=all_inputs,
+                extra=record_extra,
             )
             blobs: list[BlobRef] = []
             if full:
@@ -247,8 +252,8 @@ def run_turn(
                     blobs += output_blobs(attempt.run)
             store.append_run(body, blobs)
             run_ids.append(rid)
-            if on_attempt is not None:
-                on_attempt(attempt)
+            if on_attempt:
+                on_attempt(attempt, rid)
 
         staging = leftovers.owned_tempdir("turn")
         try:

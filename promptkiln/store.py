@@ -67,6 +67,46 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX run_blobs_sha ON run_blobs(sha256);
     CREATE INDEX run_blobs_run ON run_blobs(run_id);
     """,
+    # 2: the server (promptkiln.server): tenants and their hashed API keys, the job queue and its
+    # events, uploaded and produced files, idempotency keys, and which tenant owns a session or a
+    # run record. Portable SQL (SQLite and PostgreSQL; times are DOUBLE PRECISION because REAL
+    # is 4 bytes in PostgreSQL); every row carries its tenant.
+    """
+    CREATE TABLE tenants(
+        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created DOUBLE PRECISION NOT NULL,
+        max_active_jobs INTEGER NOT NULL, jobs_per_hour INTEGER NOT NULL,
+        upload_bytes_per_hour BIGINT NOT NULL, limits_ceiling TEXT NOT NULL);
+    CREATE TABLE api_keys(
+        id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),
+        key_hash TEXT NOT NULL UNIQUE, created DOUBLE PRECISION NOT NULL,
+        revoked DOUBLE PRECISION, last_used DOUBLE PRECISION);
+    CREATE TABLE jobs(
+        id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, key_id TEXT NOT NULL, kind TEXT NOT NULL,
+        status TEXT NOT NULL, request TEXT NOT NULL, session_id TEXT, result TEXT, error TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0, worker TEXT, created DOUBLE PRECISION NOT NULL,
+        started DOUBLE PRECISION, finished DOUBLE PRECISION);
+    CREATE INDEX jobs_status ON jobs(status, created);
+    CREATE INDEX jobs_tenant ON jobs(tenant_id, created);
+    CREATE TABLE job_events(
+        job_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL,
+        created DOUBLE PRECISION NOT NULL, PRIMARY KEY(job_id, seq));
+    CREATE TABLE server_files(
+        id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, job_id TEXT, role TEXT NOT NULL,
+        name TEXT NOT NULL, size BIGINT NOT NULL, media_type TEXT NOT NULL, sha256 TEXT NOT NULL,
+        created DOUBLE PRECISION NOT NULL);
+    CREATE INDEX server_files_tenant ON server_files(tenant_id, created);
+    CREATE INDEX server_files_job ON server_files(job_id);
+    CREATE TABLE idempotency_keys(
+        tenant_id TEXT NOT NULL, idem_key TEXT NOT NULL, request_sha256 TEXT NOT NULL,
+        job_id TEXT NOT NULL, created DOUBLE PRECISION NOT NULL, PRIMARY KEY(tenant_id, idem_key));
+    CREATE TABLE tenant_sessions(
+        session_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, created DOUBLE PRECISION NOT NULL);
+    CREATE INDEX tenant_sessions_tenant ON tenant_sessions(tenant_id);
+    CREATE TABLE tenant_runs(
+        run_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, key_id TEXT, job_id TEXT,
+        created DOUBLE PRECISION NOT NULL);
+    CREATE INDEX tenant_runs_tenant ON tenant_runs(tenant_id, created);
+    """,
 )
 
 
@@ -620,9 +660,11 @@ def run_body(
     attempt: int | None = None,
     problem: str | None = None,
     inputs: Sequence[Any] = (),
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One run record as a JSON-ready dict. ``run`` is a :class:`~promptkiln.pipeline.SandboxRun`
-    (None when no script ran, e.g. the model's answer had no code); ``inputs`` are InputFiles."""
+    (None when no script ran, e.g. the model's answer had no code); ``inputs`` are InputFiles;
+    ``extra`` adds fields (the server's tenant, key id and job id)."""
     import dataclasses
     import datetime
     import getpass
@@ -686,6 +728,7 @@ def run_body(
             ],
             rejected=[{"name": x.name, "reason": x.reason} for x in run.rejections],
         )
+    body.update(extra or {})
     return body
 
 

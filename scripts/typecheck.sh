@@ -10,5 +10,6 @@ mkdir -p "$tree/promptkiln"
 for f in "$root"/promptkiln/*; do ln -s "$f" "$tree/promptkiln/"; done
 ln -s "$root/sandbox" "$tree/promptkiln/sandbox"
 ln -s "$root/llm" "$tree/promptkiln/llm"
+ln -s "$root/server" "$tree/promptkiln/server"
 cd "$tree"
 exec "$root/.venv/bin/mypy" --config-file "$root/pyproject.toml" -p promptkiln "$@"

@@ -11,6 +11,7 @@ from promptkiln import errors
 def test_all_is_pinned() -> None:
     assert promptkiln.__all__ == [
         "Artifact",
+        "Client",
         "InputFile",
         "Limits",
         "MakeResult",

@@ -1,0 +1,148 @@
+"""Server throughput benchmark (``make bench-server``): numbers, not assertions.
+
+Starts ``promptkiln serve`` (its own temporary home, loopback port, ``--workers`` = the CPU
+count), creates a key, and submits ``run`` jobs (a small CSV-writing script) from 1, 4 and 20
+concurrent clients; each client submits, follows the job's events to the end and downloads its
+file. Prints jobs per minute and p50/p95 latency (submit -> file downloaded) per concurrency,
+next to the CLI's figure for the same job measured in the same run (``promptkiln run`` as a
+process, one after another).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from promptkiln.client import Client
+
+SCRIPT = "import csv\nw = csv.writer(open('out.csv', 'w'))\nw.writerows([[i, i * i] for i in range(100)])\n"
+CLI = [sys.executable, "-m", "promptkiln.cli"]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cli_runs(n: int, env: dict[str, str], work: Path) -> list[float]:
+    script = work / "job.py"
+    script.write_text(SCRIPT)
+    times = []
+    for i in range(n):
+        t0 = time.monotonic()
+        subprocess.run(
+            [*CLI, "run", str(script), "-o", str(work / f"cli-{i}"), "-q"],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
+        times.append(time.monotonic() - t0)
+    return times
+
+
+def server_runs(
+    url: str, key: str, concurrency: int, jobs: int, work: Path, tag: str
+) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(jobs))
+
+    def client_loop() -> None:
+        with Client(url, key, timeout=300) as client:
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                t0 = time.monotonic()
+                result = client.run(SCRIPT, out=work / f"{tag}-{i}")
+                assert [a.name for a in result.files] == ["out.csv"], result.job
+                with lock:
+                    latencies.append(time.monotonic() - t0)
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=client_loop) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, time.monotonic() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=20, help="jobs per concurrency level")
+    parser.add_argument("--cli-runs", type=int, default=5)
+    parser.add_argument("--levels", default="1,4,20")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+    with tempfile.TemporaryDirectory(prefix="promptkiln-bench-server-") as tmp:
+        work = Path(tmp)
+        env = {**os.environ, "PROMPTKILN_HOME": str(work / "home")}
+        env.pop("PROMPTKILN_CONFIG", None)
+        made = subprocess.run(
+            [*CLI, "keys", "create", "--tenant", "bench", "--max-active-jobs", "1000"],
+            check=True, capture_output=True, text=True, env=env,
+        )  # fmt: skip
+        key = made.stdout.strip().splitlines()[-1]
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        workers = os.cpu_count() or 2
+        log = (work / "server.log").open("wb")
+        server = subprocess.Popen(
+            [*CLI, "serve", "--port", str(port), "--workers", str(workers)],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the server did not start")
+                time.sleep(0.1)
+            server_runs(url, key, 1, 2, work, "warm")  # warm up the engine and the image cache
+            cli = cli_runs(args.cli_runs, env, work)
+            cli_p50 = statistics.median(cli)
+            print(f"workers: {workers}; jobs per level: {args.jobs}; job: a 100-row CSV script")
+            print(
+                f"CLI `promptkiln run` (one process per job, serial): p50 {cli_p50:.2f} s, "
+                f"p95 {pct(cli, 0.95):.2f} s, {60 / cli_p50:.1f} jobs/min"
+            )
+            print(
+                f"{'concurrency':>11}  {'jobs/min':>8}  {'p50 s':>6}  {'p95 s':>6}  {'p50 / CLI p50':>13}"
+            )
+            for c in levels:
+                latencies, wall = server_runs(url, key, c, args.jobs, work, f"c{c}")
+                p50 = statistics.median(latencies)
+                print(
+                    f"{c:>11}  {len(latencies) / wall * 60:>8.1f}  {p50:>6.2f}  "
+                    f"{pct(latencies, 0.95):>6.2f}  {p50 / cli_p50:>13.2f}"
+                )
+        finally:
+            server.terminate()
+            server.wait(120)
+            log.close()
+
+
+if __name__ == "__main__":
+    main()

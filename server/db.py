@@ -1,0 +1,63 @@
+"""Store access for the server: one :class:`~promptkiln.store.Store` per thread, ids, blobs.
+
+The server's tables are migration 2 of :data:`promptkiln.store.MIGRATIONS`. Uploaded and
+produced files are kept in their own content-addressed blob store (``<home>/server-blobs``) so
+``promptkiln sessions gc`` never removes a blob a job's file still needs.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from pathlib import Path
+from typing import Any
+
+from promptkiln.store import BlobStore, Store
+
+_local = threading.local()
+
+
+def store_for(home: Path) -> Store:
+    """This thread's open store for ``home`` (SQLite connections stay in their thread)."""
+    cache: dict[str, Store] | None = getattr(_local, "stores", None)
+    if cache is None:
+        cache = _local.stores = {}
+    key = str(home)
+    if key not in cache:
+        cache[key] = Store.open(home)
+    return cache[key]
+
+
+def close_thread_stores() -> None:
+    for store in getattr(_local, "stores", {}).values():
+        store.close()
+    _local.stores = {}
+
+
+def blobs_for(home: Path) -> BlobStore:
+    return BlobStore(Path(home) / "server-blobs")
+
+
+def new_id(prefix: str) -> str:
+    """A prefixed, unguessable id: ``job_…``, ``file_…``, ``key_…``."""
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def strip_prefix(ref: str, prefix: str) -> str | None:
+    """The part after ``prefix_``, or None if ``ref`` does not carry that prefix."""
+    head = f"{prefix}_"
+    if not ref.startswith(head) or len(ref) <= len(head):
+        return None
+    rest = ref[len(head) :]
+    if any(c not in "0123456789abcdefghijklmnopqrstuvwxyz-" for c in rest):
+        return None
+    return rest
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def loads(text: str | None) -> Any:
+    return json.loads(text) if text else None

@@ -1,0 +1,350 @@
+"""Run one job with the same functions the CLI calls: ``sessions.run_turn`` for ``make`` and
+``continue`` (as ``promptkiln make`` / ``promptkiln continue``), ``pipeline.run_in_sandbox`` for
+``run``. Progress lines, the token meter and attempt outcomes become the job's events.
+
+Cancelling sets a flag every callback checks and closes the job's sandbox from the canceller's
+thread at once; files are registered only for a finished job, so nothing partial is delivered.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from promptkiln import leftovers
+from promptkiln.config import Settings
+from promptkiln.errors import ConfigError, PromptkilnError
+from promptkiln.pipeline import Attempt, raise_for_run, run_in_sandbox
+from promptkiln.sandbox.base import InputFile, OutputEntry, RunResult, Sandbox
+from promptkiln.server import files as filestore
+from promptkiln.server import queue
+from promptkiln.server.db import store_for
+from promptkiln.server.errors import ApiError, job_error
+from promptkiln.server.metrics import Metrics
+from promptkiln.store import record_sandbox_run
+
+TOKEN_EVENT_INTERVAL_S = 0.5
+
+
+class JobCancelled(BaseException):
+    """Raised inside a cancelled job's thread (a BaseException, so no handler swallows it)."""
+
+
+def job_settings(base: Settings, request: dict[str, Any]) -> Settings:
+    """The server's settings with a job's model, attempts and limits on top (validated)."""
+    data = base.model_dump()
+    if request.get("model"):
+        data["model"] = request["model"]
+    if request.get("attempts"):
+        data["attempts"] = request["attempts"]
+    data["limits"].update(request.get("limits") or {})
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigError(f"invalid {where}: {first['msg']}", hint="fix the value") from exc
+
+
+class CancellableSandbox:
+    """A sandbox another thread can stop at once: :meth:`kill` closes the inner one."""
+
+    def __init__(self, inner: Sandbox, job: JobRun) -> None:
+        self.inner = inner
+        self.info = inner.info
+        self.job = job
+        self._lock = threading.Lock()
+        self._started = False
+
+    def start(self) -> None:
+        self.job.check()
+        self.inner.start()
+        with self._lock:
+            self._started = True
+        self.job.check()
+
+    def put_inputs(self, files: Sequence[InputFile], script: bytes) -> None:
+        self.inner.put_inputs(files, script)
+
+    def run(self, argv: Sequence[str], *, timeout_s: float) -> RunResult:
+        self.job.check()
+        return self.inner.run(argv, timeout_s=timeout_s)
+
+    def outputs(self) -> Iterator[OutputEntry]:
+        self.job.check()
+        return self.inner.outputs()
+
+    def kill(self) -> None:
+        with self._lock:
+            if self._started:
+                self.inner.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self.inner.close()
+
+    def __enter__(self) -> CancellableSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class JobRun:
+    """One job in one worker thread: its events, its sandboxes, its cancel flag."""
+
+    def __init__(self, job: Any, home: Path, settings: Settings, metrics: Metrics) -> None:
+        self.job = job
+        self.id: str = job["id"]
+        self.home = home
+        self.settings = settings
+        self.metrics = metrics
+        self.cancelled = threading.Event()
+        self.sandboxes: list[CancellableSandbox] = []
+        self.tokens = 0
+        self.token_started = 0.0
+        self.token_sent = 0.0
+        self.session_id: str | None = None
+
+    # -- hooks the pipeline calls -------------------------------------------------------------
+
+    def check(self) -> None:
+        if self.cancelled.is_set():
+            raise JobCancelled
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        for sandbox in list(self.sandboxes):
+            sandbox.kill()
+
+    def factory(self, settings: Settings, run_id: str) -> Sandbox:
+        from promptkiln.sandbox.registry import create_sandbox
+
+        sandbox = CancellableSandbox(create_sandbox(settings.backend, settings, run_id), self)
+        self.sandboxes.append(sandbox)
+        return sandbox
+
+    def event(self, type_: str, data: dict[str, Any]) -> None:
+        queue.append_event(store_for(self.home), self.id, type_, data)
+
+    def progress(self, message: str) -> None:
+        self.check()
+        self.event("progress", {"message": message})
+
+    def on_token(self, _: str) -> None:
+        self.check()
+        now = time.monotonic()
+        if not self.tokens:
+            self.token_started = self.token_sent = now
+        self.tokens += 1
+        if now - self.token_sent >= TOKEN_EVENT_INTERVAL_S:
+            self.token_sent = now
+            self._token_event(now)
+
+    def _token_event(self, now: float) -> None:
+        rate = self.tokens / max(now - self.token_started, 1e-6)
+        self.event("tokens", {"count": self.tokens, "tokens_per_s": round(rate, 1)})
+
+    def on_attempt(self, attempt: Attempt, run_id: str) -> None:
+        self._link_run(run_id)
+        run = attempt.run
+        if run is not None:
+            self.metrics.observe("promptkiln_sandbox_start_seconds", run.timings.get("start_s", 0))
+            self.metrics.observe("promptkiln_sandbox_run_seconds", run.timings.get("run_s", 0))
+        if self.tokens and attempt.generation_s > 0:
+            self.metrics.observe(
+                "promptkiln_generation_tokens_per_second", self.tokens / attempt.generation_s
+            )
+            self._token_event(time.monotonic())
+        self.tokens = 0
+        self.event("attempt", attempt_json(attempt, run_id))
+
+    def _link_run(self, run_id: str) -> None:
+        from promptkiln.server.sessions import link_run
+
+        job = self.job
+        link_run(store_for(self.home), run_id, job["tenant_id"], job["key_id"], self.id)
+
+    @property
+    def record_extra(self) -> dict[str, Any]:
+        return {"tenant": self.job["tenant_id"], "key_id": self.job["key_id"], "job_id": self.id}
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def execute(self) -> None:
+        """Run the job to its end and record the outcome; never raises for the job's failures."""
+        from promptkiln.server.db import loads
+
+        request = loads(self.job["request"])
+        work = leftovers.owned_tempdir("job")
+        store = store_for(self.home)
+        status: str = "failed"
+        result: dict[str, Any] = {}
+        error: dict[str, Any] | None = None
+        session_id: str | None = None
+        try:
+            inputs = self._write_inputs(request.get("inputs") or [], work / "in")
+            out = work / "out"
+            if self.job["kind"] == "run":
+                status, result, error = self._run_script(request, inputs, out)
+            else:
+                result, session_id = self._turn(request, inputs, out)
+                status = "succeeded"
+            self.check()
+            for path in sorted(p for p in out.rglob("*") if p.is_file()):
+                filestore.add_file(
+                    store,
+                    self.home,
+                    self.job["tenant_id"],
+                    path.relative_to(out).as_posix(),
+                    path.read_bytes(),
+                    role="output",
+                    job_id=self.id,
+                )
+        except JobCancelled:
+            status, error = "cancelled", None
+        except ApiError as exc:  # an input file that is gone
+            status = "failed"
+            error = {"code": exc.code, "message": exc.message, "hint": exc.hint, "exit_code": 64}
+        except PromptkilnError as exc:
+            status, error = (
+                ("cancelled", None) if self.cancelled.is_set() else ("failed", job_error(exc))
+            )
+        except Exception as exc:  # a bug of ours: the job says so, the log has the traceback
+            import logging
+
+            logging.getLogger("promptkiln.server").exception("job %s failed", self.id)
+            status = "cancelled" if self.cancelled.is_set() else "failed"
+            error = (
+                None
+                if status == "cancelled"
+                else {
+                    "code": "internal_error",
+                    "message": f"internal error ({type(exc).__name__}) while running the job",
+                    "hint": "this is a promptkiln bug; the server log has the details",
+                    "exit_code": 70,
+                }
+            )
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        if status == "cancelled":
+            filestore.drop_job_files(store, self.id)  # nothing partial is delivered
+        self.metrics.inc("promptkiln_jobs_finished_total", status=status, kind=self.job["kind"])
+        queue.finish_job(
+            store,
+            self.id,
+            status,
+            result=result,
+            error=error,
+            session_id=session_id or self.session_id,
+        )
+
+    def _write_inputs(self, file_ids: Sequence[str], where: Path) -> list[Path]:
+        store = store_for(self.home)
+        rows = filestore.get_files(store, self.job["tenant_id"], file_ids)
+        where.mkdir(parents=True)
+        paths = []
+        for row in rows:
+            path = where / row["name"]
+            path.write_bytes(filestore.file_bytes(self.home, row))
+            paths.append(path)
+        return paths
+
+    def _turn(
+        self, request: dict[str, Any], inputs: list[Path], out: Path
+    ) -> tuple[dict[str, Any], str]:
+        from promptkiln.server.sessions import link_session, new_session_id
+        from promptkiln.sessions import run_turn
+
+        session = request.get("session_id")
+        sid = session or new_session_id()
+        if session is None:
+            link_session(store_for(self.home), sid, self.job["tenant_id"])
+        self.session_id = sid  # the job names its session even when the turn fails
+        turn = run_turn(
+            request["prompt"],
+            session=session,
+            formats=request.get("formats") or [],
+            inputs=inputs,
+            out=out,
+            settings=self.settings,
+            factory=self.factory,
+            progress=self.progress,
+            on_token=self.on_token,
+            new_id=sid,
+            record_extra=self.record_extra,
+            on_attempt=self.on_attempt,
+        )
+        r = turn.result
+        return {
+            "session_id": f"ses_{turn.session_id}",
+            "turn": turn.turn,
+            "model": r.model,
+            "timings": {k: round(v, 3) for k, v in r.timings.items()},
+            "script": r.script,
+        }, sid
+
+    def _run_script(
+        self, request: dict[str, Any], inputs: list[Path], out: Path
+    ) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+        from promptkiln.pipeline import read_inputs
+
+        script: str = request["script"]
+        files = read_inputs(inputs)
+        self.progress("queued job started")
+        run = run_in_sandbox(
+            script.encode(),
+            files,
+            out,
+            self.settings,
+            factory=self.factory,
+            progress=self.progress,
+            allow_extensions=request.get("allow_ext") or (),
+        )
+        self.check()
+        record_sandbox_run(
+            self.settings, "run", run, script=script, inputs=files, extra=self.record_extra
+        )
+        self._link_run(run.run_id)
+        self.metrics.observe("promptkiln_sandbox_start_seconds", run.timings.get("start_s", 0))
+        self.metrics.observe("promptkiln_sandbox_run_seconds", run.timings.get("run_s", 0))
+        r = run.result
+        result = {
+            "run_id": f"run_{run.run_id}",
+            "exit_code": r.exit_code,
+            "termination": r.termination.value,
+            "stdout": r.stdout.text,
+            "stderr": r.stderr.text,
+            "timings": {k: round(v, 3) for k, v in run.timings.items()},
+            "rejected": [{"name": x.name, "reason": x.reason} for x in run.rejections],
+        }
+        self.event(
+            "attempt",
+            {
+                "number": 1,
+                "run_id": f"run_{run.run_id}",
+                "problem": run.problem(self.settings.limits.timeout),
+                "ok": r.exit_code == 0,
+            },
+        )
+        try:
+            raise_for_run(run, self.settings)
+        except PromptkilnError as exc:
+            return "failed", result, job_error(exc)
+        return "succeeded", result, None
+
+
+def attempt_json(attempt: Attempt, run_id: str) -> dict[str, Any]:
+    return {
+        "number": attempt.number,
+        "run_id": f"run_{run_id}",
+        "ok": attempt.problem is None,
+        "problem": attempt.problem,
+        "generation_s": round(attempt.generation_s, 3),
+    }

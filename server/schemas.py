@@ -1,0 +1,75 @@
+"""Request and response models of the API (pydantic); they make /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class JobCreate(_Strict):
+    """A prompt -> files job (``prompt``) or a run of your own script (``script``)."""
+
+    prompt: str | None = Field(None, max_length=100_000, description="What to make.")
+    formats: list[str] = Field(default_factory=list, max_length=20)
+    inputs: list[str] = Field(default_factory=list, max_length=100, description="file ids")
+    model: str | None = Field(None, description="One of the models the server allows.")
+    attempts: int | None = Field(None, ge=1, le=10)
+    limits: dict[str, float | int | str] | None = Field(
+        None, description='Per-job limits, e.g. {"timeout": 60, "memory": "512m"}.'
+    )
+    script: str | None = Field(None, max_length=1_000_000, description="Your own Python script.")
+    allow_ext: list[str] = Field(default_factory=list, max_length=20)
+
+
+class TurnCreate(_Strict):
+    """A follow-up turn: the model edits the session's latest files."""
+
+    prompt: str = Field(..., max_length=100_000)
+    formats: list[str] = Field(default_factory=list, max_length=20)
+    inputs: list[str] = Field(default_factory=list, max_length=100)
+    attempts: int | None = Field(None, ge=1, le=10)
+    limits: dict[str, float | int | str] | None = None
+
+
+class JobCreated(BaseModel):
+    id: str
+    object: Literal["job"] = "job"
+    status: str
+
+
+class FileCreated(BaseModel):
+    id: str
+    object: Literal["file"] = "file"
+    name: str
+    size: int
+    media_type: str
+    sha256: str
+
+
+class ErrorBody(BaseModel):
+    type: str
+    code: str
+    message: str
+    hint: str | None = None
+    param: str | None = None
+    request_id: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ListResponse(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[dict[str, Any]]
+    has_more: bool
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 401, 404, 409, 413, 422, 429, 503)
+}

@@ -1,0 +1,147 @@
+"""A bounded pool of worker threads that take jobs from the queue and run them.
+
+At start-up, jobs left running by a dead server are marked interrupted and the sandboxes of
+dead owners reaped (the same sweep ``promptkiln gc`` uses). :meth:`WorkerPool.drain` stops
+taking jobs and waits for the running ones (SIGTERM); queued jobs stay queued for the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sqlite3
+import threading
+from pathlib import Path
+
+from promptkiln.config import Settings
+from promptkiln.server import files, queue
+from promptkiln.server.db import close_thread_stores, loads, store_for
+from promptkiln.server.execute import JobRun, job_settings
+from promptkiln.server.metrics import Metrics
+
+log = logging.getLogger("promptkiln.server")
+IDLE_POLL_S = 0.5
+CANCEL_POLL_S = 1.0
+
+
+class WorkerPool:
+    def __init__(self, home: Path, settings: Settings, metrics: Metrics, workers: int) -> None:
+        self.home = home
+        self.settings = settings
+        self.metrics = metrics
+        self.size = max(1, workers)
+        self.owner = f"{os.getpid()}@{socket.gethostname()}"
+        self.running: dict[str, JobRun] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def recover(self) -> list[str]:
+        """Mark jobs of dead servers interrupted and reap their sandboxes."""
+        store = store_for(self.home)
+        interrupted = queue.mark_interrupted(store)
+        for job_id in interrupted:
+            files.drop_job_files(store, job_id)
+        if self.settings.backend == "docker":
+            try:
+                from promptkiln.sandbox.docker import connect, reap
+
+                reap(connect(self.settings.docker_host, timeout=10))
+            except Exception as exc:  # the engine may be down; /readyz says so
+                log.warning("could not sweep leftover sandboxes: %s", exc)
+        from promptkiln import leftovers
+
+        leftovers.sweep()
+        if interrupted:
+            log.info("marked %d job(s) interrupted: %s", len(interrupted), ", ".join(interrupted))
+        return interrupted
+
+    def start(self) -> None:
+        for n in range(self.size):
+            t = threading.Thread(target=self._loop, name=f"promptkiln-worker-{n}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        watcher = threading.Thread(
+            target=self._watch_cancels, name="promptkiln-cancels", daemon=True
+        )
+        watcher.start()
+
+    def _watch_cancels(self) -> None:
+        """Cancel requests that reached the store through another server process."""
+        try:
+            while not self._stopping.wait(CANCEL_POLL_S):
+                with self._lock:
+                    ids = list(self.running)
+                for job_id in ids:
+                    try:
+                        _, requested = queue.job_status(store_for(self.home), job_id)
+                    except Exception:
+                        log.exception("reading the cancel flag of %s failed", job_id)
+                        continue
+                    if requested:
+                        self.cancel(job_id)
+        finally:
+            close_thread_stores()
+
+    def wake(self) -> None:
+        """A job was queued: let an idle worker look now."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                try:
+                    job = queue.claim_next_job(store_for(self.home), self.owner)
+                except Exception:
+                    log.exception("claiming a job failed")
+                    job = None
+                if job is None:
+                    self._wake.wait(IDLE_POLL_S)
+                    self._wake.clear()
+                    continue
+                self._run(job)
+        finally:
+            close_thread_stores()
+
+    def _run(self, row: sqlite3.Row) -> None:
+        request = loads(row["request"])
+        try:
+            settings = job_settings(self.settings, request)
+        except Exception:
+            settings = self.settings
+        run = JobRun(row, self.home, settings, self.metrics)
+        with self._lock:
+            self.running[run.id] = run
+        log.info("job %s (%s, tenant %s) started", run.id, row["kind"], row["tenant_id"])
+        try:
+            run.execute()
+            log.info("job %s finished", run.id)
+        except Exception:
+            log.exception("job %s: finishing failed", run.id)
+        finally:
+            with self._lock:
+                self.running.pop(run.id, None)
+
+    def cancel(self, job_id: str) -> bool:
+        """Stop a job running in this process at once; False if it does not run here."""
+        with self._lock:
+            run = self.running.get(job_id)
+        if run is None:
+            return False
+        if not run.cancelled.is_set():
+            run.cancel()
+        return True
+
+    @property
+    def busy(self) -> int:
+        with self._lock:
+            return len(self.running)
+
+    def drain(self, timeout: float | None = None) -> None:
+        """Take no more jobs; wait for the running ones to finish."""
+        self._stopping.set()
+        self._wake.set()
+        for t in self._threads:
+            t.join(timeout)

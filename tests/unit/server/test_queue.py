@@ -1,0 +1,84 @@
+"""The job queue's SQL on a real SQLite store: fair claims, caps, idempotency, interruption."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from promptkiln.server import queue
+from promptkiln.server.errors import ApiError
+from promptkiln.server.tenants import Caller, Caps, authenticate, create_key, ensure_tenant
+from promptkiln.store import Store
+
+
+def callers(store: Store, *names: str, caps: Caps | None = None) -> dict[str, Caller]:
+    out = {}
+    for name in names:
+        tenant = ensure_tenant(store, name, caps)
+        key_id, key = create_key(store, tenant)
+        found = authenticate(store, key)
+        assert found is not None and found.key_id == key_id
+        out[name] = found
+    return out
+
+
+def test_claims_round_robin_between_tenants(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        who = callers(store, "a", "b", "c")
+        for name, n in (("a", 6), ("b", 3), ("c", 2)):
+            for i in range(n):
+                queue.submit(store, who[name], "run", {"n": i}, idempotency_key=None, max_queue=99)
+        order = []
+        while (job := queue.claim_next_job(store, "1@host")) is not None:
+            order.append(next(n for n, c in who.items() if c.tenant.id == job["tenant_id"]))
+            queue.finish_job(store, job["id"], "succeeded")
+        assert order == ["a", "b", "c", "a", "b", "c", "a", "b", "a", "a", "a"]
+
+
+def test_a_running_tenant_waits_behind_an_idle_one(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        who = callers(store, "busy", "idle")
+        for _ in range(3):
+            queue.submit(store, who["busy"], "run", {}, idempotency_key=None, max_queue=99)
+        first = queue.claim_next_job(store, "1@host")
+        assert first is not None and first["tenant_id"] == who["busy"].tenant.id
+        queue.submit(store, who["idle"], "run", {}, idempotency_key=None, max_queue=99)
+        second = queue.claim_next_job(store, "1@host")
+        assert second is not None and second["tenant_id"] == who["idle"].tenant.id
+
+
+def test_caps_queue_bound_and_idempotency(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        who = callers(store, "t", caps=Caps(max_active_jobs=2, jobs_per_hour=100))["t"]
+        a = queue.submit(store, who, "run", {"x": 1}, idempotency_key="k", max_queue=99)
+        again = queue.submit(store, who, "run", {"x": 1}, idempotency_key="k", max_queue=99)
+        assert again.job["id"] == a.job["id"] and not again.created
+        with pytest.raises(ApiError) as reused:
+            queue.submit(store, who, "run", {"x": 2}, idempotency_key="k", max_queue=99)
+        assert reused.value.status == 409
+        queue.submit(store, who, "run", {}, idempotency_key=None, max_queue=99)
+        with pytest.raises(ApiError) as capped:
+            queue.submit(store, who, "run", {}, idempotency_key=None, max_queue=99)
+        assert capped.value.status == 429 and capped.value.headers["Retry-After"]
+        other = callers(store, "u")["u"]
+        with pytest.raises(ApiError) as full:
+            queue.submit(store, other, "run", {}, idempotency_key=None, max_queue=2)
+        assert full.value.status == 503 and full.value.headers["Retry-After"]
+
+
+def test_only_a_dead_owners_running_jobs_are_interrupted(tmp_path: Path) -> None:
+    import os
+    import socket
+
+    with Store.open(tmp_path) as store:
+        who = callers(store, "t")["t"]
+        for _ in range(2):
+            queue.submit(store, who, "run", {}, idempotency_key=None, max_queue=99)
+        live = queue.claim_next_job(store, f"{os.getpid()}@{socket.gethostname()}")
+        dead = queue.claim_next_job(store, f"999999999@{socket.gethostname()}")
+        assert live is not None and dead is not None
+        assert queue.mark_interrupted(store) == [dead["id"]]
+        assert queue.job_status(store, live["id"]) == ("running", False)
+        assert queue.job_status(store, dead["id"])[0] == "interrupted"
+        assert queue.status_counts(store)["interrupted"] == 1
