@@ -19,7 +19,6 @@ from typing import Annotated, Any, NoReturn
 import click
 import typer
 
-from promptkiln.cli_report import KeepValidOpt, print_quality, quality_json
 from promptkiln.cli_options import (
     ApiBaseOpt,
     AttemptsOpt,
@@ -31,6 +30,7 @@ from promptkiln.cli_options import (
     TimeoutOpt,
     pipeline_settings,
 )
+from promptkiln.cli_report import KeepValidOpt, print_quality, quality_json
 from promptkiln.cli_server import register as register_server
 from promptkiln.cli_sessions import register as register_sessions
 from promptkiln.errors import OutputError, PromptkilnError, UsageError
