@@ -331,7 +331,7 @@ class _Loop:
                     attempt.seconds = time.monotonic() - started
                     if on_attempt:
                         on_attempt(attempt)
-                    self.progress(f"attempt {number} succeeded ({attempt.seconds:.1f} s)")
+                    self.progress(f"attempt {number} succeeded")
                     return winner
                 failed_scripts[attempt.script_sha256] = attempt
             attempt.seconds = time.monotonic() - started
