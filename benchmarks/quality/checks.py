@@ -8,6 +8,7 @@ looked for at the precision a person would write them (``1234567`` matches ``1,2
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import re
 from collections.abc import Iterable
@@ -38,8 +39,15 @@ def norm(text: str) -> str:
 
 
 def has_text(text: str, *needles: str) -> list[str]:
+    """Each needle, case and spacing ignored; a PDF extractor that drops or adds the spaces
+    between words ("SalesSummary") still finds the words."""
     t = norm(text)
-    return [f"text {n!r} not found" for n in needles if norm(n) not in t]
+    squeezed = re.sub(r"\s+", "", t)
+    return [
+        f"text {n!r} not found"
+        for n in needles
+        if norm(n) not in t and re.sub(r"\s+", "", norm(n)) not in squeezed
+    ]
 
 
 def number_forms(value: float, decimals: int = 0) -> set[str]:
@@ -54,9 +62,11 @@ def number_forms(value: float, decimals: int = 0) -> set[str]:
 
 
 def has_number(text: str, value: float, decimals: int = 0) -> list[str]:
+    """``value`` written as a whole number: 20.00 is not found inside 120.00 or 1,020.00."""
     compact = text.replace("\u00a0", " ")
-    if any(f in compact for f in number_forms(value, decimals)):
-        return []
+    for form in number_forms(value, decimals):
+        if re.search(rf"(?<![\d.,]){re.escape(form)}(?![\d]|[.,]\d)", compact):
+            return []
     return [f"number {value:,.{decimals}f} not found"]
 
 
@@ -107,14 +117,15 @@ def svg_text(path: Path) -> str:
     data = path.read_text(errors="replace")
     comments = " ".join(re.findall(r"<!--(.*?)-->", data, re.S))
     texts = " ".join(re.findall(r"<text[^>]*>(.*?)</text>", data, re.S))
-    return re.sub(r"<[^>]+>", " ", texts) + " " + comments
+    titles = " ".join(re.findall(r"<title[^>]*>(.*?)</title>", data, re.S))
+    return html.unescape(re.sub(r"<[^>]+>", " ", f"{texts} {titles}") + " " + comments)
 
 
 def docx_info(path: Path) -> dict[str, Any]:
     import docx
 
     doc = docx.Document(str(path))
-    paras = [(p.style.name if p.style is not None else "", p.text) for p in doc.paragraphs]
+    paras = [(_para_kind(p), p.text) for p in doc.paragraphs]
     tables = [[[c.text for c in row.cells] for row in t.rows] for t in doc.tables]
     cells = [c for t in tables for row in t for c in row]
     return {
@@ -123,6 +134,29 @@ def docx_info(path: Path) -> dict[str, Any]:
         "text": "\n".join([t for _, t in paras] + cells),
         "images": len(doc.inline_shapes),
     }
+
+
+_BULLET_GLYPHS = ("•", "·", "▪", "◦", "‣", "- ", "* ", "– ")
+
+
+def _para_kind(p: Any) -> str:
+    """The paragraph's style name; a paragraph that Word shows as a list item (direct
+    numbering, or a bullet glyph typed at its start) is reported as "List Paragraph" whatever
+    its style, so checkers see the bullets a reader sees."""
+    style = p.style.name if p.style is not None else ""
+    if "List" in style:
+        return style
+    ppr = p._p.pPr
+    if ppr is not None and ppr.numPr is not None:
+        return "List Paragraph"
+    if p.text.lstrip().startswith(_BULLET_GLYPHS):
+        return "List Paragraph"
+    return style
+
+
+def docx_title(paras: list[tuple[str, str]]) -> str:
+    """The document's first non-empty line: what a reader sees as its title."""
+    return next((t for _, t in paras if t.strip()), "")
 
 
 def pptx_info(path: Path) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from checks import docx_info, has_text, need, pptx_info
+from checks import docx_info, docx_title, has_text, need, pptx_info
 from inputs import REGIONS, table
 from task import task
 
@@ -25,6 +25,7 @@ def headings(out: Path) -> list[str]:
     if info is None:
         return problems
     heads = [t for style, t in info["paras"] if style.startswith(("Heading", "Title"))]
+    heads.append(docx_title(info["paras"]))  # a title line at the top, styled by hand
     return [
         f"no heading {h!r}"
         for h in ("Project Plan", "Goals", "Timeline", "Risks")

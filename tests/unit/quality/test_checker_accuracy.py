@@ -1,0 +1,191 @@
+"""Checkers judge what a reader sees, on real files: each fix from the baseline review passes a
+correct file written the way scripts commonly write it, and still fails the wrong one."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+QUALITY = Path(__file__).resolve().parents[3] / "benchmarks" / "quality"
+sys.path.insert(0, str(QUALITY))
+
+import run as eval_run  # noqa: E402
+from checks import has_number, has_text, svg_text  # noqa: E402
+from formula import evaluate_workbook  # noqa: E402
+from inputs import table  # noqa: E402
+
+TASKS = {t.id: t for t in eval_run.all_tasks()}
+
+
+def test_a_number_is_not_found_inside_a_larger_one() -> None:
+    assert has_number("Total $120.00", 20.00, 2)
+    assert has_number("1,020.00", 20.00, 2)
+    assert has_number("20.005", 20.00, 2)
+    assert not has_number("Widget 2 x $10.00 = $20.00", 20.00, 2)
+    assert not has_number("Grand total: 1,234.50\n", 1234.5, 2)
+    assert not has_number("(20.00)", 20.00, 2)
+
+
+def test_text_survives_an_extractor_that_drops_spaces() -> None:
+    assert not has_text("SalesSummary\nNorth", "Sales Summary")
+    assert has_text("Sales Report", "Sales Summary")
+
+
+def _invoice(path: Path, lines: list[list[str]]) -> None:
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table
+
+    doc = SimpleDocTemplate(str(path))
+    doc.build([Paragraph("Invoice for ACME Corp", getSampleStyleSheet()["Title"]), Table(lines)])
+
+
+def test_invoice_total_must_be_each_number_not_a_substring_of_another(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir()
+    bad.mkdir()
+    rows = [
+        ["Item", "Qty", "Price", "Total"],
+        ["Widget", "2", "$10.00", "$20.00"],
+        ["Gadget", "1", "$25.50", "$25.50"],
+        ["Service", "3", "$40.00", "$120.00"],
+        ["", "", "Grand total", "$165.50"],
+    ]
+    _invoice(good / "invoice.pdf", rows)
+    assert TASKS["pdf_invoice"].check(good) == []
+    rows[1][3] = "$2.00"  # the Widget line total is wrong; 20.00 only appears inside 120.00
+    _invoice(bad / "invoice.pdf", rows)
+    assert TASKS["pdf_invoice"].check(bad) == ["number 20.00 not found"]
+
+
+def _visitors_book(path: Path, column_format: bool, bold: bool) -> None:
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet()
+    header = wb.add_format({"bold": True}) if bold else None
+    ws.write_row(0, 0, ["month", "visitors"], header)
+    for i, row in enumerate(table("monthly.csv"), 1):
+        ws.write_row(i, 0, [row["month"], int(row["visitors"])])
+    if column_format:
+        ws.set_column(1, 1, 12, wb.add_format({"num_format": "#,##0"}))
+    wb.close()
+
+
+def test_a_column_format_set_with_xlsxwriter_reaches_the_cells(tmp_path: Path) -> None:
+    """xlsxwriter (and pandas' to_excel through it) writes set_column's format onto each cell,
+    which is what Excel shows: the checker reads cell formats and must accept this."""
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir()
+    bad.mkdir()
+    _visitors_book(good / "v.xlsx", column_format=True, bold=True)
+    assert TASKS["xlsx_number_format"].check(good) == []
+    _visitors_book(bad / "v.xlsx", column_format=False, bold=False)
+    assert TASKS["xlsx_number_format"].check(bad) == [
+        "no thousands-separator format",
+        "the header row is not bold",
+    ]
+
+
+def _docx(path: Path, paragraphs: list[tuple[str, str | None]]) -> None:
+    import docx
+
+    doc = docx.Document()
+    for text, style in paragraphs:
+        p = doc.add_paragraph(text, style=style)
+        if style is None and text == "Project Plan":
+            p.runs[0].bold = True
+    doc.save(str(path))
+
+
+def test_a_title_line_at_the_top_counts_as_the_title(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir()
+    bad.mkdir()
+    body = [(h, "Heading 1") for h in ("Goals", "Timeline", "Risks")]
+    _docx(good / "plan.docx", [("Project Plan", None), *body])
+    assert TASKS["docx_headings"].check(good) == []
+    _docx(bad / "plan.docx", [("Introduction", None), *body, ("Project Plan", None)])
+    assert TASKS["docx_headings"].check(bad) == ["no heading 'Project Plan'"]
+
+
+def test_bullets_typed_as_glyphs_or_numbered_directly_count(tmp_path: Path) -> None:
+    import docx
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    glyphs, numbered, plain = (tmp_path / d for d in ("glyphs", "numbered", "plain"))
+    for d in (glyphs, numbered, plain):
+        d.mkdir()
+    _docx(glyphs / "n.docx", [(f"• action {i}", None) for i in range(4)])
+    doc = docx.Document()
+    for i in range(4):
+        p = doc.add_paragraph(f"action {i}")
+        num_pr = OxmlElement("w:numPr")
+        for tag, val in (("w:ilvl", "0"), ("w:numId", "1")):
+            el = OxmlElement(tag)
+            el.set(qn("w:val"), val)
+            num_pr.append(el)
+        p._p.get_or_add_pPr().append(num_pr)
+    doc.save(str(numbered / "n.docx"))
+    _docx(plain / "n.docx", [(f"action {i}", None) for i in range(4)])
+    assert TASKS["docx_bullets"].check(glyphs) == []
+    assert TASKS["docx_bullets"].check(numbered) == []
+    assert TASKS["docx_bullets"].check(plain) == ["0 bulleted items, not 4"]
+
+
+def _shares_book(path: Path, formula: str, percent: bool) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["region", "revenue", "share"])
+    for i, row in enumerate(table("region_revenue.csv"), 2):
+        ws.append([row["region"], int(row["revenue"]), formula.format(i=i)])
+        if percent:
+            ws[f"C{i}"].number_format = "0.0%"
+    wb.save(path)
+
+
+def test_shares_over_a_whole_column_are_evaluated(tmp_path: Path) -> None:
+    good, typed, bad = tmp_path / "good", tmp_path / "typed", tmp_path / "bad"
+    for d in (good, typed, bad):
+        d.mkdir()
+    _shares_book(good / "s.xlsx", "=B{i}/SUM(B:B)", percent=True)
+    assert TASKS["xlsx_percent_share"].check(good) == []
+    _shares_book(bad / "s.xlsx", "=B{i}/SUM(B2:B3)", percent=True)
+    assert TASKS["xlsx_percent_share"].check(bad)
+    _shares_book(typed / "s.xlsx", "=B{i}/SUM($B:$B)", percent=False)
+    assert TASKS["xlsx_percent_share"].check(typed) == ["no percentage format"]
+
+
+def test_sumif_countif_averageif_and_whole_columns() -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    data = wb.active
+    data.title = "Data"
+    for row in (["region", "amount"], ["North", 10], ["South", 20], ["north", 30.5], ["East", 200]):
+        data.append(row)
+    s = wb.create_sheet("My Sum")
+    s["A1"] = "North"
+    s["B1"] = "=SUMIF(Data!A:A,A1,Data!$B:$B)"
+    s["B2"] = '=COUNTIF(Data!B2:B5,">15")'
+    s["B3"] = '=AVERAGEIF(Data!A2:A5,"<>East",Data!B2:B5)'
+    s["B4"] = "=SUM(Data!B:B)"
+    s["B5"] = '=SUMIF(Data!A:A,"West",Data!B:B)'
+    values = evaluate_workbook(wb)
+    assert values[("My Sum", "B1")] == 40.5
+    assert values[("My Sum", "B2")] == 3.0
+    assert abs(values[("My Sum", "B3")] - 60.5 / 3) < 1e-9
+    assert values[("My Sum", "B4")] == 260.5
+    assert values[("My Sum", "B5")] == 0.0
+
+
+def test_svg_text_unescapes_entities_and_reads_titles(tmp_path: Path) -> None:
+    path = tmp_path / "c.svg"
+    path.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg"><title>R&amp;D spend</title>'
+        "<text>Q1 &lt; Q2</text></svg>"
+    )
+    text = svg_text(path)
+    assert "R&D spend" in text and "Q1 < Q2" in text
