@@ -112,6 +112,34 @@ def size_is(path: Path, width: int, height: int, slack: int = 2) -> list[str]:
     return []
 
 
+def bar_count(path: Path) -> int:
+    """Bars of a bar chart: runs of pixel columns holding coloured (saturated) pixels, at least
+    2 % of the width wide (text, axes and grid lines are grey and do not count)."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        hsv = img.convert("RGB").convert("HSV")
+    w, h = hsv.size
+    px = hsv.load()
+    cols = [any(px[x, y][1] > 80 and px[x, y][2] > 40 for y in range(0, h, 2)) for x in range(w)]
+    runs, width = 0, 0
+    for filled in [*cols, False]:
+        if filled:
+            width += 1
+            continue
+        runs += width >= max(4, w // 50)
+        width = 0
+    return runs
+
+
+def svg_labels(path: Path) -> set[str]:
+    """Each separate text item of an SVG (a label, a tick, a title), stripped."""
+    data = path.read_text(errors="replace")
+    items = re.findall(r"<!--(.*?)-->", data, re.S)
+    items += [re.sub(r"<[^>]+>", "", t) for t in re.findall(r"<text[^>]*>(.*?)</text>", data, re.S)]
+    return {html.unescape(i).strip() for i in items if i.strip()}
+
+
 def svg_text(path: Path) -> str:
     """Text of an SVG, including matplotlib's comments for text drawn as paths."""
     data = path.read_text(errors="replace")

@@ -189,3 +189,54 @@ def test_svg_text_unescapes_entities_and_reads_titles(tmp_path: Path) -> None:
     )
     text = svg_text(path)
     assert "R&D spend" in text and "Q1 < Q2" in text
+
+
+def _bars(path: Path, heights: list[float]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    names = [f"Q{i + 1}" for i in range(len(heights))]
+    bars = ax.bar(names, heights)
+    ax.bar_label(bars, labels=[f"{h}M" for h in heights])
+    ax.set_title("Quarterly Revenue 2024")
+    ax.grid(axis="y")
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def test_the_bar_chart_must_have_one_bar_per_quarter(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir()
+    bad.mkdir()
+    _bars(good / "q.png", [2.1, 2.8, 3.2, 3.9])
+    assert TASKS["chart_bar_numbers"].check(good) == []
+    _bars(bad / "q.png", [2.1, 2.8, 3.2])
+    assert TASKS["chart_bar_numbers"].check(bad) == ["3 bars drawn, not one per quarter (4)"]
+
+
+def _scatter(path: Path, xlabel: str, ylabel: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.scatter([1, 2, 3], [2, 4, 5])
+    ax.plot([1, 3], [2, 5])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def test_scatter_axis_labels_are_whole_labels_not_letters(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir()
+    bad.mkdir()
+    _scatter(good / "s.svg", "x", "y")
+    assert TASKS["chart_scatter_svg"].check(good) == []
+    _scatter(bad / "s.svg", "Index", "Yield")  # contains the letters, not the labels
+    assert TASKS["chart_scatter_svg"].check(bad) == ["no axis label 'x'", "no axis label 'y'"]
