@@ -240,3 +240,18 @@ def test_scatter_axis_labels_are_whole_labels_not_letters(tmp_path: Path) -> Non
     assert TASKS["chart_scatter_svg"].check(good) == []
     _scatter(bad / "s.svg", "Index", "Yield")  # contains the letters, not the labels
     assert TASKS["chart_scatter_svg"].check(bad) == ["no axis label 'x'", "no axis label 'y'"]
+
+
+def test_csv_totals_are_read_as_a_reader_reads_them(tmp_path: Path) -> None:
+    from tasks_pdf import sales_totals
+
+    totals = sales_totals()
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir()
+    bad.mkdir()
+    lines = ["region,count,total"] + [f'{r},3,"${t:,.2f}"' for r, t in totals.items()]
+    (good / "t.csv").write_text("\n".join(lines) + "\n")
+    assert TASKS["csv_groupby"].check(good) == []
+    lines = ["region,total"] + [f"{r},{t + 5:.2f}" for r, t in totals.items()]
+    (bad / "t.csv").write_text("\n".join(lines) + "\n")
+    assert len(TASKS["csv_groupby"].check(bad)) == len(totals)
