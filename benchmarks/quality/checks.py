@@ -50,6 +50,33 @@ def has_text(text: str, *needles: str) -> list[str]:
     ]
 
 
+_MONTHS = [
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+]  # fmt: skip
+
+
+def has_date(text: str, day: int, month: int, year: int | None = None) -> list[str]:
+    """A date as people write it: 12 March, 12th March, March 12th, Mar 12 (with the year when
+    given: 12 March 2025, March 12, 2025, 2025-03-12, 12/03/2025, 03/12/2025, 12.03.2025)."""
+    name = _MONTHS[month - 1]
+    mon = rf"(?:{name}|{name[:3]}\.?)"
+    d = rf"0?{day}(?:st|nd|rd|th)?"
+    y = rf",?\s*{year}" if year else ""
+    forms = [rf"\b{d}\s+(?:of\s+)?{mon}{y}", rf"\b{mon}\s+{d}{y}"]
+    if year:
+        forms += [
+            rf"\b{year}-{month:02d}-{day:02d}\b",
+            rf"\b0?{day}[/.]0?{month}[/.]{year}\b",
+            rf"\b0?{month}/0?{day}/{year}\b",
+        ]
+    flat = norm(text)
+    if any(re.search(f, flat) for f in forms):
+        return []
+    label = f"{day} {name.title()}" + (f" {year}" if year else "")
+    return [f"the date {label} is not there"]
+
+
 def number_forms(value: float, decimals: int = 0) -> set[str]:
     """Ways a person writes ``value``: 1234567 / 1,234,567 / 1 234 567, at ``decimals``."""
     forms = set()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from checks import docx_info, docx_title, has_text, need, pptx_info
+from checks import docx_info, docx_title, has_date, has_text, need, pptx_info
 from inputs import REGIONS, table
 from task import task
 
@@ -62,7 +62,8 @@ def memo(out: Path) -> list[str]:
     info, problems = _docx(out)
     if info is None:
         return problems
-    return has_text(info["text"], "All Staff", "HR", "24 December", "31 December")
+    text = info["text"]
+    return has_text(text, "All Staff", "HR") + has_date(text, 24, 12) + has_date(text, 31, 12)
 
 
 def deck_titles(out: Path) -> list[str]:

@@ -255,3 +255,33 @@ def test_csv_totals_are_read_as_a_reader_reads_them(tmp_path: Path) -> None:
     lines = ["region,total"] + [f"{r},{t + 5:.2f}" for r, t in totals.items()]
     (bad / "t.csv").write_text("\n".join(lines) + "\n")
     assert len(TASKS["csv_groupby"].check(bad)) == len(totals)
+
+
+def test_dates_in_the_forms_people_write_them() -> None:
+    from checks import has_date
+
+    for text in (
+        "Meeting on 12 March 2025.",
+        "on March 12, 2025",
+        "Wednesday, 12th March 2025",
+        "Mar. 12th 2025",
+        "Date: 2025-03-12",
+        "12/03/2025",
+    ):
+        assert has_date(text, 12, 3, 2025) == [], text
+    for text in ("on 12 March 2024", "13 March 2025", "March 2025", "2025-12-03"):
+        assert has_date(text, 12, 3, 2025) == ["the date 12 March 2025 is not there"], text
+    assert has_date("closed on December 24th and 31 Dec.", 24, 12) == []
+    assert has_date("closed on December 24th and 31 Dec.", 31, 12) == []
+    assert has_date("closed on 25 December", 24, 12)
+
+
+def test_the_memo_accepts_month_first_dates(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir()
+    bad.mkdir()
+    text = "To: All Staff. From: HR. The office is closed on December 24 and December 31."
+    _docx(good / "memo.docx", [(text, None)])
+    assert TASKS["docx_memo"].check(good) == []
+    _docx(bad / "memo.docx", [(text.replace("December 31", "January 2"), None)])
+    assert TASKS["docx_memo"].check(bad) == ["the date 31 December is not there"]
