@@ -225,6 +225,9 @@ def pptx_info(path: Path) -> dict[str, Any]:
         for shape in slide.shapes:
             if shape.has_text_frame:
                 texts.append(shape.text_frame.text)
+                if not title.strip() and shape.text_frame.text.strip():
+                    # a slide built on the blank layout: its first text box is its title
+                    title = shape.text_frame.text.strip().splitlines()[0]
             if getattr(shape, "has_chart", False) and shape.has_chart:
                 plot = shape.chart.plots[0]
                 charts.append(

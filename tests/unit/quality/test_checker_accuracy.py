@@ -285,3 +285,27 @@ def test_the_memo_accepts_month_first_dates(tmp_path: Path) -> None:
     assert TASKS["docx_memo"].check(good) == []
     _docx(bad / "memo.docx", [(text.replace("December 31", "January 2"), None)])
     assert TASKS["docx_memo"].check(bad) == ["the date 31 December is not there"]
+
+
+def _region_deck(path: Path, with_titles: bool) -> None:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    prs = Presentation()
+    for row in table("sales_by_region.csv"):
+        slide = prs.slides.add_slide(prs.slide_layouts[6])  # blank: no title placeholder
+        box = slide.shapes.add_textbox(Inches(1), Inches(0.5), Inches(8), Inches(1))
+        box.text_frame.text = row["region"] if with_titles else "Revenue"
+        body = slide.shapes.add_textbox(Inches(1), Inches(2), Inches(8), Inches(3))
+        body.text_frame.text = ", ".join(f"{k}: {v}" for k, v in row.items() if k != "region")
+    prs.save(str(path))
+
+
+def test_a_text_box_at_the_top_of_a_blank_slide_is_its_title(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good", tmp_path / "bad"
+    good.mkdir()
+    bad.mkdir()
+    _region_deck(good / "d.pptx", with_titles=True)
+    assert TASKS["pptx_slide_per_region"].check(good) == []
+    _region_deck(bad / "d.pptx", with_titles=False)
+    assert len(TASKS["pptx_slide_per_region"].check(bad)) == len(table("sales_by_region.csv"))
