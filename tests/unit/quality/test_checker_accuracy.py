@@ -309,3 +309,25 @@ def test_a_text_box_at_the_top_of_a_blank_slide_is_its_title(tmp_path: Path) -> 
     assert TASKS["pptx_slide_per_region"].check(good) == []
     _region_deck(bad / "d.pptx", with_titles=False)
     assert len(TASKS["pptx_slide_per_region"].check(bad)) == len(table("sales_by_region.csv"))
+
+
+def _products_book(path: Path, pane: str | None) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    rows = table("products.csv")
+    ws.append(list(rows[0]))
+    for row in rows:
+        ws.append(list(row.values()))
+    ws.freeze_panes = pane
+    ws.auto_filter.ref = ws.dimensions
+    wb.save(path)
+
+
+def test_a_header_frozen_together_with_the_first_column_is_frozen(tmp_path: Path) -> None:
+    for pane, ok in (("A2", True), ("B2", True), ("A3", False), (None, False)):
+        d = tmp_path / str(pane)
+        d.mkdir()
+        _products_book(d / "p.xlsx", pane)
+        assert (TASKS["xlsx_frozen_filter"].check(d) == []) is ok, pane
