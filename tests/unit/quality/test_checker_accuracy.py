@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 QUALITY = Path(__file__).resolve().parents[3] / "benchmarks" / "quality"
 sys.path.insert(0, str(QUALITY))
@@ -15,6 +16,22 @@ from formula import evaluate_workbook  # noqa: E402
 from inputs import table  # noqa: E402
 
 TASKS = {t.id: t for t in eval_run.all_tasks()}
+
+
+def _dirs(tmp_path: Path, *names: str) -> list[Path]:
+    made = [tmp_path / n for n in names]
+    for d in made:
+        d.mkdir()
+    return made
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def test_a_number_is_not_found_inside_a_larger_one() -> None:
@@ -40,9 +57,7 @@ def _invoice(path: Path, lines: list[list[str]]) -> None:
 
 
 def test_invoice_total_must_be_each_number_not_a_substring_of_another(tmp_path: Path) -> None:
-    good, bad = tmp_path / "good", tmp_path / "bad"
-    good.mkdir()
-    bad.mkdir()
+    good, bad = _dirs(tmp_path, "good", "bad")
     rows = [
         ["Item", "Qty", "Price", "Total"],
         ["Widget", "2", "$10.00", "$20.00"],
@@ -74,9 +89,7 @@ def _visitors_book(path: Path, column_format: bool, bold: bool) -> None:
 def test_a_column_format_set_with_xlsxwriter_reaches_the_cells(tmp_path: Path) -> None:
     """xlsxwriter (and pandas' to_excel through it) writes set_column's format onto each cell,
     which is what Excel shows: the checker reads cell formats and must accept this."""
-    good, bad = tmp_path / "good", tmp_path / "bad"
-    good.mkdir()
-    bad.mkdir()
+    good, bad = _dirs(tmp_path, "good", "bad")
     _visitors_book(good / "v.xlsx", column_format=True, bold=True)
     assert TASKS["xlsx_number_format"].check(good) == []
     _visitors_book(bad / "v.xlsx", column_format=False, bold=False)
@@ -98,9 +111,7 @@ def _docx(path: Path, paragraphs: list[tuple[str, str | None]]) -> None:
 
 
 def test_a_title_line_at_the_top_counts_as_the_title(tmp_path: Path) -> None:
-    good, bad = tmp_path / "good", tmp_path / "bad"
-    good.mkdir()
-    bad.mkdir()
+    good, bad = _dirs(tmp_path, "good", "bad")
     body = [(h, "Heading 1") for h in ("Goals", "Timeline", "Risks")]
     _docx(good / "plan.docx", [("Project Plan", None), *body])
     assert TASKS["docx_headings"].check(good) == []
@@ -113,9 +124,7 @@ def test_bullets_typed_as_glyphs_or_numbered_directly_count(tmp_path: Path) -> N
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
 
-    glyphs, numbered, plain = (tmp_path / d for d in ("glyphs", "numbered", "plain"))
-    for d in (glyphs, numbered, plain):
-        d.mkdir()
+    glyphs, numbered, plain = _dirs(tmp_path, "glyphs", "numbered", "plain")
     _docx(glyphs / "n.docx", [(f"• action {i}", None) for i in range(4)])
     doc = docx.Document()
     for i in range(4):
@@ -147,9 +156,7 @@ def _shares_book(path: Path, formula: str, percent: bool) -> None:
 
 
 def test_shares_over_a_whole_column_are_evaluated(tmp_path: Path) -> None:
-    good, typed, bad = tmp_path / "good", tmp_path / "typed", tmp_path / "bad"
-    for d in (good, typed, bad):
-        d.mkdir()
+    good, typed, bad = _dirs(tmp_path, "good", "typed", "bad")
     _shares_book(good / "s.xlsx", "=B{i}/SUM(B:B)", percent=True)
     assert TASKS["xlsx_percent_share"].check(good) == []
     _shares_book(bad / "s.xlsx", "=B{i}/SUM(B2:B3)", percent=True)
@@ -192,11 +199,7 @@ def test_svg_text_unescapes_entities_and_reads_titles(tmp_path: Path) -> None:
 
 
 def _bars(path: Path, heights: list[float]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots()
     names = [f"Q{i + 1}" for i in range(len(heights))]
     bars = ax.bar(names, heights)
@@ -208,9 +211,7 @@ def _bars(path: Path, heights: list[float]) -> None:
 
 
 def test_the_bar_chart_must_have_one_bar_per_quarter(tmp_path: Path) -> None:
-    good, bad = tmp_path / "good", tmp_path / "bad"
-    good.mkdir()
-    bad.mkdir()
+    good, bad = _dirs(tmp_path, "good", "bad")
     _bars(good / "q.png", [2.1, 2.8, 3.2, 3.9])
     assert TASKS["chart_bar_numbers"].check(good) == []
     _bars(bad / "q.png", [2.1, 2.8, 3.2])
@@ -218,11 +219,7 @@ def test_the_bar_chart_must_have_one_bar_per_quarter(tmp_path: Path) -> None:
 
 
 def _scatter(path: Path, xlabel: str, ylabel: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots()
     ax.scatter([1, 2, 3], [2, 4, 5])
     ax.plot([1, 3], [2, 5])
@@ -233,9 +230,7 @@ def _scatter(path: Path, xlabel: str, ylabel: str) -> None:
 
 
 def test_scatter_axis_labels_are_whole_labels_not_letters(tmp_path: Path) -> None:
-    good, bad = tmp_path / "good", tmp_path / "bad"
-    good.mkdir()
-    bad.mkdir()
+    good, bad = _dirs(tmp_path, "good", "bad")
     _scatter(good / "s.svg", "x", "y")
     assert TASKS["chart_scatter_svg"].check(good) == []
     _scatter(bad / "s.svg", "Index", "Yield")  # contains the letters, not the labels
@@ -246,9 +241,7 @@ def test_csv_totals_are_read_as_a_reader_reads_them(tmp_path: Path) -> None:
     from tasks_pdf import sales_totals
 
     totals = sales_totals()
-    good, bad = tmp_path / "good", tmp_path / "bad"
-    good.mkdir()
-    bad.mkdir()
+    good, bad = _dirs(tmp_path, "good", "bad")
     lines = ["region,count,total"] + [f'{r},3,"${t:,.2f}"' for r, t in totals.items()]
     (good / "t.csv").write_text("\n".join(lines) + "\n")
     assert TASKS["csv_groupby"].check(good) == []
@@ -277,9 +270,7 @@ def test_dates_in_the_forms_people_write_them() -> None:
 
 
 def test_the_memo_accepts_month_first_dates(tmp_path: Path) -> None:
-    good, bad = tmp_path / "good", tmp_path / "bad"
-    good.mkdir()
-    bad.mkdir()
+    good, bad = _dirs(tmp_path, "good", "bad")
     text = "To: All Staff. From: HR. The office is closed on December 24 and December 31."
     _docx(good / "memo.docx", [(text, None)])
     assert TASKS["docx_memo"].check(good) == []
@@ -302,9 +293,7 @@ def _region_deck(path: Path, with_titles: bool) -> None:
 
 
 def test_a_text_box_at_the_top_of_a_blank_slide_is_its_title(tmp_path: Path) -> None:
-    good, bad = tmp_path / "good", tmp_path / "bad"
-    good.mkdir()
-    bad.mkdir()
+    good, bad = _dirs(tmp_path, "good", "bad")
     _region_deck(good / "d.pptx", with_titles=True)
     assert TASKS["pptx_slide_per_region"].check(good) == []
     _region_deck(bad / "d.pptx", with_titles=False)
