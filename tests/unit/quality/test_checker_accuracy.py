@@ -117,6 +117,14 @@ def test_a_title_line_at_the_top_counts_as_the_title(tmp_path: Path) -> None:
     assert TASKS["docx_headings"].check(good) == []
     _docx(bad / "plan.docx", [("Introduction", None), *body, ("Project Plan", None)])
     assert TASKS["docx_headings"].check(bad) == ["no heading 'Project Plan'"]
+    prose = "Project Plan: this note covers our goals, the timeline and the risks."
+    (tmp_path / "prose").mkdir()
+    _docx(tmp_path / "prose" / "plan.docx", [(prose, None), ("More text.", None)])
+    assert TASKS["docx_headings"].check(tmp_path / "prose") == [
+        "no heading 'Goals'",
+        "no heading 'Timeline'",
+        "no heading 'Risks'",
+    ]
 
 
 def test_bullets_typed_as_glyphs_or_numbered_directly_count(tmp_path: Path) -> None:
