@@ -140,15 +140,17 @@ def size_is(path: Path, width: int, height: int, slack: int = 2) -> list[str]:
 
 
 def bar_count(path: Path) -> int:
-    """Bars of a bar chart: runs of pixel columns holding coloured (saturated) pixels, at least
-    2 % of the width wide (text, axes and grid lines are grey and do not count)."""
+    """Bars of a bar chart: runs of pixel columns holding coloured (saturated) pixels between
+    30 % and 85 % of the height (below a title, above the tick labels), each at least 2 % of the
+    width wide. Text, axes and grid lines are grey; 0 means no coloured bars (grey ones)."""
     from PIL import Image
 
     with Image.open(path) as img:
         hsv = img.convert("RGB").convert("HSV")
     w, h = hsv.size
     px = hsv.load()
-    cols = [any(px[x, y][1] > 80 and px[x, y][2] > 40 for y in range(0, h, 2)) for x in range(w)]
+    band = range(int(h * 0.3), int(h * 0.85), 2)
+    cols = [any(px[x, y][1] > 80 and px[x, y][2] > 40 for y in band) for x in range(w)]
     runs, width = 0, 0
     for filled in [*cols, False]:
         if filled:

@@ -206,13 +206,13 @@ def test_svg_text_unescapes_entities_and_reads_titles(tmp_path: Path) -> None:
     assert "R&D spend" in text and "Q1 < Q2" in text
 
 
-def _bars(path: Path, heights: list[float]) -> None:
+def _bars(path: Path, heights: list[float], color: str = "C0", title_color: str = "k") -> None:
     plt = _pyplot()
     fig, ax = plt.subplots()
     names = [f"Q{i + 1}" for i in range(len(heights))]
-    bars = ax.bar(names, heights)
-    ax.bar_label(bars, labels=[f"{h}M" for h in heights])
-    ax.set_title("Quarterly Revenue 2024")
+    bars = ax.bar(names, heights, color=color)
+    ax.bar_label(bars, labels=[f"{h}M" for h in heights], color="tab:red")
+    ax.set_title("Quarterly Revenue 2024", color=title_color, fontsize=20)
     ax.grid(axis="y")
     fig.savefig(path)
     plt.close(fig)
@@ -224,6 +224,11 @@ def test_the_bar_chart_must_have_one_bar_per_quarter(tmp_path: Path) -> None:
     assert TASKS["chart_bar_numbers"].check(good) == []
     _bars(bad / "q.png", [2.1, 2.8, 3.2])
     assert TASKS["chart_bar_numbers"].check(bad) == ["3 bars drawn, not one per quarter (4)"]
+    styled, grey = _dirs(tmp_path, "styled", "grey")
+    _bars(styled / "q.png", [2.1, 2.8, 3.2, 3.9], color="skyblue", title_color="navy")
+    assert TASKS["chart_bar_numbers"].check(styled) == []
+    _bars(grey / "q.png", [2.1, 2.8, 3.2], color="grey")  # not counted, so not judged
+    assert TASKS["chart_bar_numbers"].check(grey) == []
 
 
 def _scatter(path: Path, xlabel: str, ylabel: str) -> None:
