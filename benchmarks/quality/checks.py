@@ -8,6 +8,7 @@ looked for at the precision a person would write them (``1234567`` matches ``1,2
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import re
 from collections.abc import Iterable
@@ -38,8 +39,42 @@ def norm(text: str) -> str:
 
 
 def has_text(text: str, *needles: str) -> list[str]:
+    """Each needle, case and spacing ignored; a PDF extractor that drops or adds the spaces
+    between words ("SalesSummary") still finds the words."""
     t = norm(text)
-    return [f"text {n!r} not found" for n in needles if norm(n) not in t]
+    squeezed = re.sub(r"\s+", "", t)
+    return [
+        f"text {n!r} not found"
+        for n in needles
+        if norm(n) not in t and re.sub(r"\s+", "", norm(n)) not in squeezed
+    ]
+
+
+_MONTHS = [
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+]  # fmt: skip
+
+
+def has_date(text: str, day: int, month: int, year: int | None = None) -> list[str]:
+    """A date as people write it: 12 March, 12th March, March 12th, Mar 12 (with the year when
+    given: 12 March 2025, March 12, 2025, 2025-03-12, 12/03/2025, 03/12/2025, 12.03.2025)."""
+    name = _MONTHS[month - 1]
+    mon = rf"(?:{name}|{name[:3]}\.?)"
+    d = rf"0?{day}(?:st|nd|rd|th)?"
+    y = rf",?\s*{year}" if year else ""
+    forms = [rf"\b{d}\s+(?:of\s+)?{mon}{y}", rf"\b{mon}\s+{d}{y}"]
+    if year:
+        forms += [
+            rf"\b{year}-{month:02d}-{day:02d}\b",
+            rf"\b0?{day}[/.]0?{month}[/.]{year}\b",
+            rf"\b0?{month}/0?{day}/{year}\b",
+        ]
+    flat = norm(text)
+    if any(re.search(f, flat) for f in forms):
+        return []
+    label = f"{day} {name.title()}" + (f" {year}" if year else "")
+    return [f"the date {label} is not there"]
 
 
 def number_forms(value: float, decimals: int = 0) -> set[str]:
@@ -54,9 +89,11 @@ def number_forms(value: float, decimals: int = 0) -> set[str]:
 
 
 def has_number(text: str, value: float, decimals: int = 0) -> list[str]:
+    """``value`` written as a whole number: 20.00 is not found inside 120.00 or 1,020.00."""
     compact = text.replace("\u00a0", " ")
-    if any(f in compact for f in number_forms(value, decimals)):
-        return []
+    for form in number_forms(value, decimals):
+        if re.search(rf"(?<![\d.,]){re.escape(form)}(?![\d]|[.,]\d)", compact):
+            return []
     return [f"number {value:,.{decimals}f} not found"]
 
 
@@ -102,19 +139,59 @@ def size_is(path: Path, width: int, height: int, slack: int = 2) -> list[str]:
     return []
 
 
+def bar_count(path: Path) -> int:
+    """Bars of a bar chart: runs of pixel columns holding coloured (saturated) pixels between 30 %
+    and 85 % of the height (clear of a title and of tick labels), each at least 2 % of the width
+    wide; when fewer than two such runs exist the chart is read as horizontal and rows are
+    counted instead. Text, axes and grid lines are grey; 0 means no coloured (grey) bars."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as img:
+        hsv = np.asarray(img.convert("RGB").convert("HSV"))
+    h, w = hsv.shape[:2]
+    mask = (hsv[:, :, 1] > 80) & (hsv[:, :, 2] > 40)
+    cols = mask[int(h * 0.3) : int(h * 0.85), :].any(axis=0).tolist()
+    upright = _runs(cols, max(4, w // 50))
+    if upright >= 2:
+        return upright
+    rows = mask[int(h * 0.12) : int(h * 0.9), int(w * 0.2) : int(w * 0.95)].any(axis=1).tolist()
+    return max(upright, _runs(rows, max(4, h // 50)))
+
+
+def _runs(filled: list[bool], min_width: int) -> int:
+    runs, width = 0, 0
+    for on in [*filled, False]:
+        if on:
+            width += 1
+            continue
+        runs += width >= min_width
+        width = 0
+    return runs
+
+
+def svg_labels(path: Path) -> set[str]:
+    """Each separate text item of an SVG (a label, a tick, a title), stripped."""
+    data = path.read_text(errors="replace")
+    items = re.findall(r"<!--(.*?)-->", data, re.S)
+    items += [re.sub(r"<[^>]+>", "", t) for t in re.findall(r"<text[^>]*>(.*?)</text>", data, re.S)]
+    return {html.unescape(i).strip() for i in items if i.strip()}
+
+
 def svg_text(path: Path) -> str:
     """Text of an SVG, including matplotlib's comments for text drawn as paths."""
     data = path.read_text(errors="replace")
     comments = " ".join(re.findall(r"<!--(.*?)-->", data, re.S))
     texts = " ".join(re.findall(r"<text[^>]*>(.*?)</text>", data, re.S))
-    return re.sub(r"<[^>]+>", " ", texts) + " " + comments
+    titles = " ".join(re.findall(r"<title[^>]*>(.*?)</title>", data, re.S))
+    return html.unescape(re.sub(r"<[^>]+>", " ", f"{texts} {titles}") + " " + comments)
 
 
 def docx_info(path: Path) -> dict[str, Any]:
     import docx
 
     doc = docx.Document(str(path))
-    paras = [(p.style.name if p.style is not None else "", p.text) for p in doc.paragraphs]
+    paras = [(_para_kind(p), p.text) for p in doc.paragraphs]
     tables = [[[c.text for c in row.cells] for row in t.rows] for t in doc.tables]
     cells = [c for t in tables for row in t for c in row]
     return {
@@ -123,6 +200,29 @@ def docx_info(path: Path) -> dict[str, Any]:
         "text": "\n".join([t for _, t in paras] + cells),
         "images": len(doc.inline_shapes),
     }
+
+
+_BULLET_GLYPHS = ("•", "·", "▪", "◦", "‣", "- ", "* ", "– ")
+
+
+def _para_kind(p: Any) -> str:
+    """The paragraph's style name; a paragraph that Word shows as a list item (direct
+    numbering, or a bullet glyph typed at its start) is reported as "List Paragraph" whatever
+    its style, so checkers see the bullets a reader sees."""
+    style = p.style.name if p.style is not None else ""
+    if "List" in style:
+        return style
+    ppr = p._p.pPr
+    if ppr is not None and ppr.numPr is not None:
+        return "List Paragraph"
+    if p.text.lstrip().startswith(_BULLET_GLYPHS):
+        return "List Paragraph"
+    return style
+
+
+def docx_title(paras: list[tuple[str, str]]) -> str:
+    """The document's first non-empty line: what a reader sees as its title."""
+    return next((t for _, t in paras if t.strip()), "")
 
 
 def pptx_info(path: Path) -> dict[str, Any]:
@@ -136,6 +236,9 @@ def pptx_info(path: Path) -> dict[str, Any]:
         for shape in slide.shapes:
             if shape.has_text_frame:
                 texts.append(shape.text_frame.text)
+                if not title.strip() and shape.text_frame.text.strip():
+                    # a slide built on the blank layout: its first text box is its title
+                    title = shape.text_frame.text.strip().splitlines()[0]
             if getattr(shape, "has_chart", False) and shape.has_chart:
                 plot = shape.chart.plots[0]
                 charts.append(

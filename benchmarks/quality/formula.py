@@ -3,7 +3,8 @@
 openpyxl stores formulas, not their results, so a checker that wants "the total is right" must
 compute them. Supported: numbers, cell references (``B2``, ``$B$2``, ``Sheet!B2``,
 ``'My Sheet'!B2``), ranges, ``+ - * / ^``, parentheses, unary minus, percentages, and SUM,
-AVERAGE, MIN, MAX, COUNT, ROUND, ABS, IF with comparisons. Anything else evaluates to None (the
+AVERAGE, MIN, MAX, COUNT, ROUND, ABS, IF with comparisons, SUMIF/COUNTIF/AVERAGEIF, and
+whole-column ranges (``B:B``). Anything else evaluates to None (the
 checker then reports it), never to an exception. No ``eval``: a tokenizer and a recursive-descent
 parser.
 """
@@ -15,7 +16,8 @@ from typing import Any
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
-    r"|(?P<ref>(?:(?:'[^']+'|[A-Za-z_][\w.]*)!)?\$?[A-Za-z]{1,3}\$?\d+(?::\$?[A-Za-z]{1,3}\$?\d+)?)"
+    r"|(?P<ref>(?:(?:'[^']+'|[A-Za-z_][\w.]*)!)?(?:\$?[A-Za-z]{1,3}\$?\d+(?::\$?[A-Za-z]{1,3}\$?\d+)?"
+    r"|\$?[A-Za-z]{1,3}:\$?[A-Za-z]{1,3}(?![\w(])))"
     r"|(?P<func>[A-Za-z][A-Za-z0-9.]*)\s*\("
     r"|(?P<str>\"[^\"]*\")"
     r"|(?P<op><=|>=|<>|[-+*/^(),%<>=&]))"
@@ -47,6 +49,11 @@ def evaluate_workbook(wb: Any, max_depth: int = 50) -> dict[tuple[str, str], Any
     """Every formula cell's value, by (sheet title, coordinate); None where unsupported."""
     cache: dict[tuple[str, int, int], Any] = {}
 
+    def last_row(sheet: str) -> int:
+        if sheet not in wb.sheetnames:
+            raise _Fail(sheet)
+        return int(wb[sheet].max_row)
+
     def value(sheet: str, col: int, row: int, depth: int) -> Any:
         key = (sheet, col, row)
         if key in cache:
@@ -55,7 +62,9 @@ def evaluate_workbook(wb: Any, max_depth: int = 50) -> dict[tuple[str, str], Any
             raise _Fail("depth")
         raw = wb[sheet].cell(row=row, column=col).value
         if isinstance(raw, str) and raw.startswith("="):
-            result = _Parser(raw[1:], sheet, lambda s, c, r: value(s, c, r, depth + 1)).parse()
+            result = _Parser(
+                raw[1:], sheet, lambda s, c, r: value(s, c, r, depth + 1), last_row
+            ).parse()
         else:
             result = raw
         cache[key] = result
@@ -74,11 +83,12 @@ def evaluate_workbook(wb: Any, max_depth: int = 50) -> dict[tuple[str, str], Any
 
 
 class _Parser:
-    def __init__(self, text: str, sheet: str, lookup: Any) -> None:
+    def __init__(self, text: str, sheet: str, lookup: Any, max_row: Any = None) -> None:
         self.tokens = self._tokens(text)
         self.i = 0
         self.sheet = sheet
         self.lookup = lookup
+        self.max_row = max_row or (lambda sheet: 1)
 
     @staticmethod
     def _tokens(text: str) -> list[tuple[str, str]]:
@@ -185,6 +195,13 @@ class _Parser:
 
     def range(self, text: str) -> list[Any]:
         first, last = text.split(":")
+        if re.fullmatch(r"(?:.*!)?\$?[A-Za-z]{1,3}", first) and re.fullmatch(
+            r"\$?[A-Za-z]{1,3}", last
+        ):
+            # whole columns (B:B): rows 1 to the sheet's last used row
+            sheet = first.rsplit("!", 1)[0].strip("'") if "!" in first else self.sheet
+            rows = self.max_row(sheet)
+            first, last = f"{first}1", f"{last}{rows}"
         sheet, c1, r1 = _split(first, self.sheet)
         _, c2, r2 = _split(last, sheet)
         if (abs(c2 - c1) + 1) * (abs(r2 - r1) + 1) > 100_000:
@@ -207,6 +224,8 @@ class _Parser:
                     break
                 if sep != ",":
                     raise _Fail(sep)
+        if name in ("SUMIF", "COUNTIF", "AVERAGEIF"):
+            return _conditional(name, args)
         flat = [x for a in args for x in (a if isinstance(a, list) else [a])]
         nums = [float(x) for x in flat if isinstance(x, (int, float)) and not isinstance(x, bool)]
         if name == "SUM":
@@ -226,6 +245,42 @@ class _Parser:
         if name == "IF":
             return args[1] if args[0] else (args[2] if len(args) > 2 else False)
         raise _Fail(name)
+
+
+def _matches(value: Any, criterion: Any) -> bool:
+    """Excel's criteria: "North", 5, ">100", "<>x" (case-insensitive text)."""
+    crit = str(criterion)
+    m = re.fullmatch(r"(<=|>=|<>|<|>|=)?(.*)", crit, re.S)
+    op, operand = (m.group(1) or "=", m.group(2)) if m else ("=", crit)
+    try:
+        a, b = float(value), float(operand)
+    except (TypeError, ValueError):
+        a, b = str(value if value is not None else "").casefold(), operand.casefold()  # type: ignore[assignment]
+        if op not in ("=", "<>"):
+            return False
+    return {
+        "=": a == b,
+        "<>": a != b,
+        "<": a < b,
+        ">": a > b,
+        "<=": a <= b,
+        ">=": a >= b,
+    }[op]
+
+
+def _conditional(name: str, args: list[Any]) -> float:
+    if len(args) not in (2, 3) or not isinstance(args[0], list):
+        raise _Fail(name)
+    target = args[2] if len(args) == 3 and name != "COUNTIF" else args[0]
+    if not isinstance(target, list):
+        raise _Fail(name)
+    picked = [t for k, t in zip(args[0], target, strict=False) if _matches(k, args[1])]
+    if name == "COUNTIF":
+        return float(len(picked))
+    nums = [float(x) for x in picked if isinstance(x, (int, float)) and not isinstance(x, bool)]
+    if name == "SUMIF":
+        return sum(nums)
+    return sum(nums) / len(nums)
 
 
 def _num(v: Any) -> float:

@@ -5,6 +5,8 @@
     python benchmarks/quality/run.py --category pdf --category xlsx --attempts 3
     python benchmarks/quality/run.py --tasks chart_line_size,pdf_invoice --out results.json
     python benchmarks/quality/run.py --compare before.json after.json
+    python benchmarks/quality/run.py --tasks ... --out r.json --keep kept/   # keep the files
+    python benchmarks/quality/run.py --recheck r.json --keep kept/ --out r2.json  # judge again
     python benchmarks/quality/run.py --list
 
 Each task runs through the real pipeline (promptkiln.sessions.run_turn: generation, sandbox,
@@ -234,6 +236,24 @@ def compare(old_path: Path, new_path: Path) -> None:
             print(f"  {r['id']}: {'FAIL -> pass' if r['passed'] else 'pass -> FAIL'}")
 
 
+def recheck(results: Path, kept: Path | None, out: Path | None) -> int:
+    """Re-judge ``results`` with the current checkers on the files kept in ``kept``."""
+    from recheck import rejudge
+
+    if kept is None:
+        raise SystemExit("error: --recheck needs --keep DIR (where the run kept its files)")
+    doc = json.loads(results.read_text())
+    tasks = {t.id: t for t in all_tasks()}
+    doc["tasks"] = [
+        rejudge(r, tasks[r["id"]], kept) if r["id"] in tasks else r for r in doc["tasks"]
+    ]
+    doc["summary"] = summarise(doc["tasks"])
+    doc["rechecked_with"] = _commit()
+    (out or results).write_text(json.dumps(doc, indent=2))
+    print_summary(doc["summary"], doc["tasks"])
+    return 0
+
+
 def _commit() -> str:
     try:
         return subprocess.run(
@@ -257,11 +277,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="results JSON")
     ap.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--keep", type=Path, default=None, help="copy delivered files here")
+    ap.add_argument(
+        "--recheck", type=Path, default=None, help="judge a results file's --keep files again"
+    )
     ap.add_argument("--verbose", "-v", action="store_true", help="show the pipeline's progress")
     args = ap.parse_args(argv)
     if args.compare:
         compare(*args.compare)
         return 0
+    if args.recheck:
+        return recheck(args.recheck, args.keep, args.out)
     tasks = select(all_tasks(), args.tasks, args.category)
     if args.list:
         for t in tasks:
@@ -284,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"[{i}/{len(tasks)}] {t.id} ...", end="" if not args.verbose else "\n", flush=True
             )
             rec = run_task(t, settings, Path(tmp) / t.id, progress)
+            if args.keep:
+                from recheck import keep
+
+                keep(Path(tmp) / t.id, args.keep / t.id)
             records.append(rec)
             print(
                 f" {'pass' if rec['passed'] else 'FAIL'} in {rec['seconds']:.0f} s, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checks import has_text, image_colors, need, size_is, svg_text
+from checks import bar_count, has_text, image_colors, need, size_is, svg_labels, svg_text
 from inputs import table
 from task import task
 
@@ -17,7 +17,13 @@ def _png(out: Path, name: str | None = None) -> list[str]:
 
 
 def bar_numbers(out: Path) -> list[str]:
-    return _png(out)
+    problems = _png(out)
+    if problems:
+        return problems
+    path, _ = need(out, "png")
+    assert path is not None
+    bars = bar_count(path)  # 0: grey bars, which are not counted
+    return [] if bars in (0, 4) else [f"{bars} bars drawn, not one per quarter (4)"]
 
 
 def line_size(out: Path) -> list[str]:
@@ -32,7 +38,10 @@ def pie_svg(out: Path) -> list[str]:
 
 def scatter_svg(out: Path) -> list[str]:
     path, problems = need(out, "svg")
-    return problems if path is None else has_text(svg_text(path), "x", "y")
+    if path is None:
+        return problems
+    labels = {x.casefold() for x in svg_labels(path)}  # "x" alone, not any letter x
+    return [f"no axis label {a!r}" for a in ("x", "y") if a not in labels]
 
 
 def grouped(out: Path) -> list[str]:

@@ -18,17 +18,20 @@ def _totals_match(rows: list[dict[str, str]]) -> list[str]:
     problems = []
     for region, total in want.items():
         row = next((r for r in rows if r.get("region", "").strip() == region), None)
-        value = (
-            None
-            if row is None
-            else next(
-                (v for k, v in row.items() if k != "region" and v.replace(".", "", 1).isdigit()),
-                None,
-            )
-        )
-        if value is None or not close(value, total, 0.01):
-            problems.append(f"{region}: expected {total:.2f}, found {value}")
+        values = [] if row is None else [_number(v) for k, v in row.items() if k != "region"]
+        found = [v for v in values if v is not None]
+        if not any(close(v, total, 0.01) for v in found):
+            problems.append(f"{region}: expected {total:.2f}, found {found or None}")
     return problems
+
+
+def _number(text: str) -> float | None:
+    """A cell as a reader reads it: "1,234.50" and "$1234.5" are numbers."""
+    cleaned = text.strip().replace(",", "").lstrip("$€£").strip()
+    try:
+        return float(cleaned)
+    except ValueError:
+        return None
 
 
 def groupby_csv(out: Path) -> list[str]:

