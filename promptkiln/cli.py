@@ -20,6 +20,7 @@ import click
 import typer
 
 from promptkiln.cli_sessions import register as register_sessions
+from promptkiln.engines.cli import register as register_engines
 from promptkiln.errors import OutputError, PromptkilnError, UsageError
 from promptkiln.render import clean_line, clean_text, say
 
@@ -53,6 +54,14 @@ OverwriteOpt = Annotated[
 ]
 E2BTemplateOpt = Annotated[
     str | None, typer.Option("--e2b-template", help="E2B template for --backend e2b.")
+]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="Who makes the files: local (default; nothing leaves this machine), claude, openai, "
+        "gemini, or auto (the routing table; see promptkiln engines).",
+    ),
 ]
 RuntimeOpt = Annotated[
     str | None,
@@ -208,6 +217,7 @@ def make(
         str | None, typer.Option("--api-base", help="Base URL of an OpenAI-compatible server.")
     ] = None,
     backend: BackendOpt = None,
+    engine: EngineOpt = None,
     attempts: Annotated[
         int | None, typer.Option("--attempts", help="Repair attempts (default 3).")
     ] = None,
@@ -231,6 +241,7 @@ def make(
         model=model,
         api_base=api_base,
         backend=backend,
+        engine=engine,
         attempts=attempts,
         runtime=runtime,
         templates_dir=templates,
@@ -444,6 +455,7 @@ def models(
 
 
 register_sessions(app)
+register_engines(app)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
