@@ -37,8 +37,8 @@ BASE_URL_VARIABLES = {
     "gemini": "PROMPTKILN_GEMINI_BASE_URL",
 }
 DEFAULT_MODELS = {
-    "claude": "claude-sonnet-4-5",
-    "openai": "gpt-5",
+    "claude": "claude-sonnet-5-5",
+    "openai": "gpt-5.5",
     "gemini": "gemini-2.5-flash",
 }
 
