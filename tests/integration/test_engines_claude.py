@@ -3,7 +3,6 @@ tests/vendor_servers/anthropic.py, whose container runs the scripted code in our
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,15 +15,7 @@ from promptkiln.pipeline import make
 from promptkiln.sessions import run_turn
 from promptkiln.store import Store
 
-_spec = importlib.util.spec_from_file_location(
-    "promptkiln_tests_vendor_fixtures", Path(__file__).with_name("vendor_fixtures.py")
-)
-assert _spec is not None and _spec.loader is not None
-vf = sys.modules.get("promptkiln_tests_vendor_fixtures") or importlib.util.module_from_spec(_spec)
-if "promptkiln_tests_vendor_fixtures" not in sys.modules:
-    sys.modules["promptkiln_tests_vendor_fixtures"] = vf
-    _spec.loader.exec_module(vf)
-fake_anthropic = vf.fake_anthropic
+vf = sys.modules["promptkiln_tests_vendor_fixtures"]
 Turn = vf.Turn
 
 TWO_FILES = """
@@ -67,7 +58,7 @@ def test_inputs_uploaded_used_and_two_files_delivered(fake_anthropic: Any, tmp_p
     assert sorted(a.name for a in turn.delivered) == ["notes.md", "summary.csv"]
     assert (tmp_path / "out" / "summary.csv").read_text() == "total\n6.0\n"
     assert any("engine claude: --engine claude was asked for" in line for line in lines)
-    sent = [r for r in fake_anthropic.requests if r["path"] == "/v1/messages"][0]["body"]
+    sent = next(r for r in fake_anthropic.requests if r["path"] == "/v1/messages")["body"]
     assert sent["tools"] == [
         {"type": f"code_execution_{newest_tool_version()}", "name": "code_execution"}
     ]

@@ -57,7 +57,7 @@ def engine_settings(engine: str, fake: Any, **kw: Any) -> Any:
     would write them in [engines.<vendor>])."""
     return load_settings(
         engine=engine,
-        engines={engine: {"base_url": fake.url, "api_key": fake.api_key}},
+        engines={engine: {"base_url": fake.base_url, "api_key": fake.api_key}},
         **kw,
     )
 

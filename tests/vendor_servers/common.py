@@ -148,6 +148,11 @@ class FakeVendor:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
+    @property
+    def base_url(self) -> str:
+        """What a client is configured with (OpenAI's includes ``/v1``)."""
+        return self.url
+
     def start(self) -> FakeVendor:
         vendor = self
 

@@ -30,6 +30,12 @@ class FakeOpenAI(FakeVendor):
     def __init__(self) -> None:
         super().__init__()
         self.memory_limits: list[str | None] = []
+        #: Set to 413 to refuse uploads as too large (the real API's limit is 512 MB per file).
+        self.upload_status = 200
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
 
     def authorised(self, headers: Any) -> bool:
         return bool(headers.get("Authorization") == f"Bearer {self.api_key}")
@@ -57,6 +63,10 @@ class FakeOpenAI(FakeVendor):
     def handle(self, method: str, path: str, headers: Any, body: bytes) -> tuple[int, str, bytes]:
         parts = path.strip("/").split("/")
         if method == "POST" and path == "/v1/files":
+            if self.upload_status == 413:
+                return json_reply(
+                    413, self.error_body(413, "invalid_request_error", "File is too large")
+                )
             form = multipart(headers, body)
             name, data = form["file"]
             purpose = form["purpose"][1].decode()
@@ -181,7 +191,7 @@ class FakeOpenAI(FakeVendor):
             ],
             "usage": {
                 "input_tokens": 120,
-                "input_tokens_details": {"cached_tokens": 0},
+                "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                 "output_tokens": 60,
                 "output_tokens_details": {"reasoning_tokens": 0},
                 "total_tokens": 180,
