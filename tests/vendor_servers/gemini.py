@@ -59,7 +59,8 @@ class FakeGemini(FakeVendor):
                 blob = part.get("inlineData")
                 if blob:
                     n += 1
-                    ext = mimetypes.guess_extension(blob.get("mimeType", "")) or ".bin"
+                    mime = blob.get("mimeType") or blob.get("mime_type") or ""  # API takes both
+                    ext = mimetypes.guess_extension(mime) or ".bin"
                     data = base64.b64decode(blob["data"])
                     box.add(StoredFile(f"in{n}", f"input_{n}{ext}", data, "user"))
         run = box.execute(turn.code, timeout_s=self.time_limit)
