@@ -75,6 +75,15 @@ def engines_cmd(
     typer.echo(f"      (large_data = inputs of {info['large_data_bytes']:,} bytes or more)")
 
 
+def engine_of(result: Any) -> dict[str, str]:
+    """``{"engine", "engine_reason"}`` of a finished make/continue, for ``--json`` output."""
+    run = result.attempts[-1].run if result.attempts else None
+    extra = run.sandbox.extra if run is not None else {}
+    if extra.get("engine"):
+        return {"engine": extra["engine"], "engine_reason": extra.get("route", "")}
+    return {"engine": "local", "engine_reason": ""}
+
+
 def register(app: typer.Typer) -> None:
     """Add ``engines`` to the promptkiln app."""
     app.command("engines")(engines_cmd)

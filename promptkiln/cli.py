@@ -20,6 +20,7 @@ import click
 import typer
 
 from promptkiln.cli_sessions import register as register_sessions
+from promptkiln.engines.cli import engine_of
 from promptkiln.engines.cli import register as register_engines
 from promptkiln.errors import OutputError, PromptkilnError, UsageError
 from promptkiln.render import clean_line, clean_text, say
@@ -272,6 +273,7 @@ def make(
             model=result.model,
             timings={k: round(v, 3) for k, v in result.timings.items()},
         )
+        manifest.update(engine_of(result))
         typer.echo(json.dumps(manifest, indent=2))
     else:
         _print_manifest(files, result.rejections)

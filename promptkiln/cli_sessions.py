@@ -156,6 +156,9 @@ def continue_(
             attempts=turn.result.attempt_count,
             model=turn.result.model,
         )
+        from promptkiln.engines.cli import engine_of
+
+        manifest.update(engine_of(turn.result))
         typer.echo(json.dumps(manifest, indent=2))
         return
     _print_manifest(turn.delivered, turn.result.rejections)
