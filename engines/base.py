@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from promptkiln.errors import BackendUnavailable, PromptkilnError
 from promptkiln.sandbox.base import EntryKind, InputFile
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -100,3 +103,40 @@ def instructions(formats: Sequence[str], input_names: Sequence[str], input_dir: 
     if input_names:
         lines.append(f"The user's input files are in {input_dir}: " + ", ".join(input_names) + ".")
     return "\n".join(lines)
+
+
+def sdk_missing(engine: str, extra: str) -> BackendUnavailable:
+    return BackendUnavailable(
+        f"the {engine} engine needs its SDK, which is not installed",
+        hint=f"pip install 'promptkiln[{extra}]', or use --engine local",
+    )
+
+
+def guarded(
+    engine: str,
+    state: EngineState,
+    out: EngineOutput,
+    ask: Callable[[], T],
+    ask_fresh: Callable[[], T],
+    read: Callable[[T], None],
+) -> EngineOutput:
+    """Run one request at the vendor boundary: ``ask``; if the session's container has expired,
+    forget it and ``ask_fresh`` (a new container, files uploaded again); ``read`` the answer.
+    Vendor SDK errors leave as the promptkiln error for them (:mod:`promptkiln.engines.errors`)."""
+    from promptkiln.engines.errors import ContainerExpired, map_vendor_error
+
+    try:
+        try:
+            answer = ask()
+        except ContainerExpired:
+            out.notes.append(f"container {state.container_id} expired; using a new one")
+            state.container_id = None
+            state.known.clear()
+            answer = ask_fresh()
+        read(answer)
+    except PromptkilnError:
+        raise
+    except Exception as exc:
+        raise map_vendor_error(exc, engine) from exc
+    out.container_id = state.container_id
+    return out

@@ -19,10 +19,18 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from promptkiln.engines.base import EngineOutput, EngineState, VendorFile, add_usage, instructions
-from promptkiln.engines.errors import ContainerExpired, is_container_gone, map_vendor_error
+from promptkiln.engines.base import (
+    EngineOutput,
+    EngineState,
+    VendorFile,
+    add_usage,
+    guarded,
+    instructions,
+    sdk_missing,
+)
+from promptkiln.engines.errors import ContainerExpired, is_container_gone
 from promptkiln.engines.settings import EngineSettings
-from promptkiln.errors import BackendUnavailable, GenerationError
+from promptkiln.errors import GenerationError
 from promptkiln.sandbox.base import InputFile
 
 FILES_BETA = "files-api-2025-04-14"
@@ -54,10 +62,7 @@ class ClaudeEngine:
         try:
             import anthropic
         except ImportError as exc:
-            raise BackendUnavailable(
-                "the claude engine needs the anthropic SDK",
-                hint="pip install 'promptkiln[anthropic]', or use --engine local",
-            ) from exc
+            raise sdk_missing(self.name, "anthropic") from exc
         vendor = settings.vendor("claude")
         self.model = settings.model("claude")
         self.max_continuations = vendor.max_continuations
@@ -84,27 +89,20 @@ class ClaudeEngine:
         repair: str | None = None,
     ) -> EngineOutput:
         out = EngineOutput(files=[], text="", model=self.model)
-        try:
+
+        def ask() -> Any:
             if repair is None:
                 self._start_turn(prompt, inputs, formats, state, out)
             else:
                 self.messages.append({"role": "user", "content": repair})
-            try:
-                message = self._create(state, out)
-            except ContainerExpired:
-                out.notes.append(f"container {state.container_id} expired; using a new one")
-                state.container_id = None
-                state.known.clear()
-                self.messages = []
-                self._start_turn(prompt, inputs, formats, state, out)
-                message = self._create(state, out)
-            self._read(message, out, state)
-        except GenerationError:
-            raise
-        except Exception as exc:
-            raise map_vendor_error(exc, self.name) from exc
-        out.container_id = state.container_id
-        return out
+            return self._create(state, out)
+
+        def ask_fresh() -> Any:
+            self.messages = []
+            self._start_turn(prompt, inputs, formats, state, out)
+            return self._create(state, out)
+
+        return guarded(self.name, state, out, ask, ask_fresh, lambda m: self._read(m, out, state))
 
     def _start_turn(
         self,

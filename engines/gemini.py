@@ -14,10 +14,16 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from promptkiln.engines.base import EngineOutput, EngineState, VendorFile, instructions
+from promptkiln.engines.base import (
+    EngineOutput,
+    EngineState,
+    VendorFile,
+    instructions,
+    sdk_missing,
+)
 from promptkiln.engines.settings import EngineSettings
 from promptkiln.engines.tables import TABLE_FORMATS, TABLE_SCHEMA, render_table
-from promptkiln.errors import BackendUnavailable, GenerationError
+from promptkiln.errors import GenerationError
 from promptkiln.sandbox.base import InputFile
 
 INPUT_NOTE = "the parts attached to this message"
@@ -33,10 +39,7 @@ class GeminiEngine:
             from google import genai
             from google.genai import types
         except ImportError as exc:
-            raise BackendUnavailable(
-                "the gemini engine needs the google-genai SDK",
-                hint="pip install 'promptkiln[gemini]', or use --engine local",
-            ) from exc
+            raise sdk_missing(self.name, "gemini") from exc
         vendor = settings.vendor("gemini")
         self.model = settings.model("gemini")
         self.types = types

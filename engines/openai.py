@@ -17,10 +17,17 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from promptkiln.engines.base import EngineOutput, EngineState, VendorFile, add_usage, instructions
-from promptkiln.engines.errors import ContainerExpired, is_container_gone, map_vendor_error
+from promptkiln.engines.base import (
+    EngineOutput,
+    EngineState,
+    VendorFile,
+    add_usage,
+    guarded,
+    instructions,
+    sdk_missing,
+)
+from promptkiln.engines.errors import ContainerExpired, is_container_gone
 from promptkiln.engines.settings import EngineSettings
-from promptkiln.errors import BackendUnavailable, GenerationError
 from promptkiln.sandbox.base import GiB, InputFile
 
 INPUT_DIR = "/mnt/data"
@@ -40,10 +47,7 @@ class OpenAIEngine:
         try:
             import openai
         except ImportError as exc:
-            raise BackendUnavailable(
-                "the openai engine needs the openai SDK",
-                hint="pip install 'promptkiln[openai]', or use --engine local",
-            ) from exc
+            raise sdk_missing(self.name, "openai") from exc
         vendor = settings.vendor("openai")
         self.model = settings.model("openai")
         self.tier = memory_tier(memory_bytes)
@@ -65,21 +69,19 @@ class OpenAIEngine:
         repair: str | None = None,
     ) -> EngineOutput:
         out = EngineOutput(files=[], text="", model=self.model)
-        try:
-            try:
-                response = self._request(prompt, inputs, formats, state, out, repair)
-            except ContainerExpired:
-                out.notes.append(f"container {state.container_id} expired; using a new one")
-                state.container_id, self.previous = None, None
-                state.known.clear()
-                response = self._request(prompt, inputs, formats, state, out, None)
-            self._read(response, state, out)
-        except GenerationError:
-            raise
-        except Exception as exc:
-            raise map_vendor_error(exc, self.name) from exc
-        out.container_id = state.container_id
-        return out
+
+        def ask_fresh() -> Any:
+            self.previous = None
+            return self._request(prompt, inputs, formats, state, out, None)
+
+        return guarded(
+            self.name,
+            state,
+            out,
+            lambda: self._request(prompt, inputs, formats, state, out, repair),
+            ask_fresh,
+            lambda r: self._read(r, state, out),
+        )
 
     def _request(
         self,

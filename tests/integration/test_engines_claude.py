@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from promptkiln.engines.claude import newest_tool_version
-from promptkiln.errors import ModelAuthError, ModelRateLimited, ModelUnavailable
+from promptkiln.errors import ModelAuthError
 from promptkiln.pipeline import make
 from promptkiln.sessions import run_turn
 from promptkiln.store import Store
@@ -136,25 +136,6 @@ def test_pause_turn_is_continued_and_hostile_names_are_rejected(
     assert not (tmp_path / ".bashrc.csv").exists()
     messages = [r["body"] for r in fake_anthropic.requests if r["path"] == "/v1/messages"]
     assert len(messages) == 2 and messages[1]["messages"][-1]["role"] == "assistant"
-
-
-@pytest.mark.parametrize(
-    ("status", "kind", "error"),
-    [
-        (401, "authentication_error", ModelAuthError),
-        (429, "rate_limit_error", ModelRateLimited),
-        (529, "overloaded_error", ModelUnavailable),
-    ],
-)
-def test_vendor_errors_map_to_the_error_tree(
-    fake_anthropic: Any, tmp_path: Path, status: int, kind: str, error: type[Exception]
-) -> None:
-    fake_anthropic.enqueue_error(status, kind, f"scripted {kind}")
-    settings = vf.engine_settings("claude", fake_anthropic, attempts=1)
-    with pytest.raises(error) as info:
-        make("a chart", formats=["png"], out=tmp_path / "out", settings=settings)
-    assert info.value.exit_code == 69 and info.value.hint
-    assert not (tmp_path / "out").exists()
 
 
 def test_a_wrong_key_is_an_auth_error_with_a_hint(fake_anthropic: Any, tmp_path: Path) -> None:

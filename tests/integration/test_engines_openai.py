@@ -10,7 +10,6 @@ from typing import Any
 import openai
 import pytest
 
-from promptkiln.errors import ModelAuthError, ModelRateLimited, ModelUnavailable
 from promptkiln.pipeline import make
 from promptkiln.sessions import run_turn
 from promptkiln.store import Store
@@ -146,20 +145,6 @@ def test_continue_reuses_the_container_and_reuploads_after_expiry(
     with Store.open(settings.home) as store:
         extras = [r.body["sandbox"]["extra"] for r in store.runs()]
     assert extras[0]["container_id"] != cid and extras[1]["container_id"] == cid
-
-
-@pytest.mark.parametrize(
-    ("status", "error"),
-    [(401, ModelAuthError), (429, ModelRateLimited), (503, ModelUnavailable)],
-)
-def test_vendor_errors_map_to_the_error_tree(
-    fake_openai: Any, tmp_path: Path, status: int, error: type[Exception]
-) -> None:
-    fake_openai.enqueue_error(status, "scripted", f"scripted {status}")
-    settings = vf.engine_settings("openai", fake_openai, attempts=1)
-    with pytest.raises(error) as info:
-        make("a table", formats=["csv"], out=tmp_path / "out", settings=settings)
-    assert info.value.exit_code == 69 and info.value.hint
 
 
 def test_a_file_too_large_is_a_limit_error(fake_openai: Any, tmp_path: Path) -> None:

@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 
+from promptkiln.errors import ModelAuthError, ModelRateLimited, ModelUnavailable, PromptkilnError
+from promptkiln.pipeline import make
+
 vf = sys.modules["promptkiln_tests_vendor_fixtures"]
 Turn = vf.Turn
 
@@ -119,3 +122,34 @@ def test_a_missing_key_for_an_explicit_engine_says_what_to_set(tmp_path: Path) -
     )
     assert proc.returncode == 69
     assert "the openai engine has no API key" in proc.stderr and "OPENAI_API_KEY" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("engine", "fake", "status", "error"),
+    [
+        ("claude", "fake_anthropic", 401, ModelAuthError),
+        ("claude", "fake_anthropic", 429, ModelRateLimited),
+        ("claude", "fake_anthropic", 529, ModelUnavailable),  # Anthropic's "overloaded_error"
+        ("openai", "fake_openai", 401, ModelAuthError),
+        ("openai", "fake_openai", 429, ModelRateLimited),
+        ("openai", "fake_openai", 503, ModelUnavailable),
+        ("gemini", "fake_gemini", 401, ModelAuthError),
+        ("gemini", "fake_gemini", 429, ModelRateLimited),
+        ("gemini", "fake_gemini", 503, ModelUnavailable),
+    ],
+)
+def test_vendor_errors_map_to_the_error_tree(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    engine: str,
+    fake: str,
+    status: int,
+    error: type[PromptkilnError],
+) -> None:
+    vendor = request.getfixturevalue(fake)
+    vendor.enqueue_error(status, "scripted_error", f"scripted {status}")
+    settings = vf.engine_settings(engine, vendor, attempts=1)
+    with pytest.raises(error) as info:
+        make("a table", formats=["csv"], out=tmp_path / "out", settings=settings)
+    assert info.value.exit_code == 69 and info.value.hint
+    assert not (tmp_path / "out").exists()

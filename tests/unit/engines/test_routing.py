@@ -160,3 +160,20 @@ def test_engines_command_says_why_an_engine_is_not_usable(monkeypatch: pytest.Mo
     info = json.loads(result.stdout)
     why = {e["engine"]: e["why_not"] for e in info["engines"]}
     assert why["openai"] == "offline = true" and why["local"] == ""
+
+
+def test_the_readme_engines_config_loads_as_documented(
+    keys: None, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    block = next(b for b in readme.split("```toml\n")[1:] if "[engines.claude]" in b)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(block.split("```")[0])
+    monkeypatch.setenv("PROMPTKILN_CONFIG", str(cfg))
+    s = load_settings()
+    assert (s.engine, s.offline) == ("auto", False)
+    assert s.engines.base_url("claude") == "https://llm-gateway.internal/anthropic"
+    assert s.engines.api_key("claude") == "..."
+    assert s.engines.routing == {"csv": "openai"}  # a table in the file replaces the defaults
