@@ -141,7 +141,9 @@ def make_with_engine(
             run, problem = _check(
                 output, staging, settings, formats, chosen, took, state, f"{run_id}-{number}"
             )
-            attempt = Attempt(number, output.text, output.code or None, problem, run, took)
+            attempt = Attempt(
+                number, output.text, output.code or None, problem, run, took, seconds=took
+            )
             attempts.append(attempt)
             if on_attempt:
                 on_attempt(attempt)
