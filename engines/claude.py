@@ -151,7 +151,10 @@ class ClaudeEngine:
                 state.container_id = message.container.id
             add_usage(out.usage, _usage(message.usage))
             self.messages.append(
-                {"role": "assistant", "content": [b.model_dump() for b in message.content]}
+                {
+                    "role": "assistant",
+                    "content": [b.model_dump(exclude_none=True) for b in message.content],
+                }
             )
             if message.stop_reason != "pause_turn":
                 return message

@@ -144,3 +144,23 @@ def test_a_wrong_key_is_an_auth_error_with_a_hint(fake_anthropic: Any, tmp_path:
     )
     with pytest.raises(ModelAuthError, match="ANTHROPIC_API_KEY"):
         make("a chart", formats=["png"], out=tmp_path / "out", settings=settings)
+
+
+@pytest.mark.docker
+def test_a_file_that_does_not_open_gets_a_follow_up_in_the_same_container(
+    fake_anthropic: Any, tmp_path: Path
+) -> None:
+    fake_anthropic.enqueue(Turn('open("chart.png", "w").write("not a png")'))
+    fake_anthropic.enqueue(
+        Turn('from PIL import Image\nImage.new("RGB", (20, 10), "red").save("chart.png")')
+    )
+    settings = vf.engine_settings("claude", fake_anthropic)
+    result = make("a red chart", formats=["png"], out=tmp_path / "out", settings=settings)
+    assert result.attempt_count == 2 and result.attempts[0].problem
+    assert (tmp_path / "out" / "chart.png").read_bytes()[:4] == b"\x89PNG"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["chart.png"]
+    first, second = (r["body"] for r in fake_anthropic.requests if r["path"] == "/v1/messages")
+    assert second["container"] == first.get("container", second["container"])
+    assert "That did not work" in second["messages"][-1]["content"]
+    assert second["messages"][1]["role"] == "assistant"  # the conversation goes on
+    assert len(fake_anthropic.containers) == 1
