@@ -33,6 +33,8 @@ from promptkiln.cli_options import (
 from promptkiln.cli_report import KeepValidOpt, print_quality, quality_json
 from promptkiln.cli_server import register as register_server
 from promptkiln.cli_sessions import register as register_sessions
+from promptkiln.engines.cli import engine_of
+from promptkiln.engines.cli import register as register_engines
 from promptkiln.errors import OutputError, PromptkilnError, UsageError
 from promptkiln.render import clean_line, clean_text, say
 
@@ -57,6 +59,14 @@ InputOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the manifest as JSON on stdout.")]
 OverwriteOpt = Annotated[
     bool, typer.Option("--overwrite", help="Replace existing files in --out instead of suffixing.")
+]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="Who makes the files: local (default; nothing leaves this machine), claude, openai, "
+        "gemini, or auto (the routing table; see promptkiln engines).",
+    ),
 ]
 
 
@@ -203,6 +213,7 @@ def make(
     model: ModelOpt = None,
     api_base: ApiBaseOpt = None,
     backend: BackendOpt = None,
+    engine: EngineOpt = None,
     attempts: AttemptsOpt = None,
     timeout: TimeoutOpt = None,
     runtime: RuntimeOpt = None,
@@ -223,6 +234,7 @@ def make(
         model=model,
         api_base=api_base,
         backend=backend,
+        engine=engine,
         attempts=attempts,
         timeout=timeout,
         runtime=runtime,
@@ -255,6 +267,7 @@ def make(
             timings={k: round(v, 3) for k, v in result.timings.items()},
             **quality_json(result),
         )
+        manifest.update(engine_of(result))
         typer.echo(json.dumps(manifest, indent=2))
     else:
         _print_manifest(files, result.rejections)
@@ -440,6 +453,7 @@ def models(
 
 register_sessions(app)
 register_server(app)
+register_engines(app)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:

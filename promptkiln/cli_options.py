@@ -45,6 +45,7 @@ def pipeline_settings(
     e2b_template: str | None,
     templates: Path | None,
     keep_valid_on_crash: bool = False,
+    engine: str | None = None,
 ) -> Any:
     """The settings ``make`` and ``serve`` run the pipeline with."""
     from promptkiln.config import load_settings
@@ -59,4 +60,5 @@ def pipeline_settings(
         limits={"timeout": timeout},
         e2b={"template": e2b_template},
         keep_valid_on_crash=keep_valid_on_crash or None,
+        engine=engine,
     )

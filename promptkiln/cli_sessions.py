@@ -91,6 +91,12 @@ def continue_(
     backend: Annotated[
         str | None, typer.Option("--backend", help="Default: the session's.")
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine", help="local, claude, openai, gemini or auto (default: the session's)."
+        ),
+    ] = None,
     attempts: Annotated[int | None, typer.Option("--attempts", help="Repair attempts.")] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds per run.")] = None,
     overwrite: Annotated[
@@ -120,7 +126,12 @@ def continue_(
     with _store(base) as store:
         sid = store.last_session() if last else store.resolve_session(ref or "")
         row = store.session(sid)
+        if engine is None:
+            from promptkiln.engines.run import session_engine
+
+            engine = session_engine(store, sid)
     settings = load_settings(
+        engine=engine,
         model=model if model is not None else row["model"],
         api_base=api_base if api_base is not None else (row["api_base"] if model is None else None),
         backend=backend or row["backend"],
@@ -149,6 +160,9 @@ def continue_(
             model=turn.result.model,
             **quality_json(turn.result),
         )
+        from promptkiln.engines.cli import engine_of
+
+        manifest.update(engine_of(turn.result))
         typer.echo(json.dumps(manifest, indent=2))
         return
     _print_manifest(turn.delivered, turn.result.rejections)

@@ -28,6 +28,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from promptkiln.engines.settings import ENGINES, EngineSettings
 from promptkiln.errors import ConfigError
 from promptkiln.sandbox.base import GiB, KiB, Limits, MiB
 
@@ -131,6 +132,12 @@ class Settings(BaseSettings):
     docker_host: str | None = None
     limits: LimitSettings = Field(default_factory=LimitSettings)
     e2b: E2BSettings = Field(default_factory=E2BSettings)
+    #: Who turns the prompt into files: local (default, nothing leaves the machine), claude,
+    #: openai, gemini, or auto (the [engines.routing] table). See promptkiln.engines.
+    engine: str = "local"
+    #: True: never send anything to a vendor; every engine choice falls back to local.
+    offline: bool = False
+    engines: EngineSettings = Field(default_factory=EngineSettings)
 
     #: litellm model string; empty means the bundled local model.
     model: str = ""
@@ -158,6 +165,13 @@ class Settings(BaseSettings):
     def _check_record_content(cls, value: str) -> str:
         if value not in ("full", "hashes"):
             raise ValueError("record_content must be 'full' or 'hashes'")
+        return value
+
+    @field_validator("engine")
+    @classmethod
+    def _check_engine(cls, value: str) -> str:
+        if value not in (*ENGINES, "auto"):
+            raise ValueError(f"engine must be one of {', '.join((*ENGINES, 'auto'))}")
         return value
 
     @field_validator("runtime")

@@ -134,8 +134,13 @@ def make(
     on_token: Callable[[str], None] | None = None,
     existing: Sequence[InputFile] = (),
     on_attempt: Callable[[Attempt], None] | None = None,
+    session_id: str | None = None,
 ) -> MakeResult:
     """Turn a prompt into files in ``out``: generate, extract, run, validate, repair.
+
+    With ``settings.engine`` other than ``local`` the request is routed
+    (:mod:`promptkiln.engines`) and may run on a vendor engine; ``session_id`` lets that engine
+    reuse the session's vendor container.
 
     ``existing`` are extra input files (a session's current workspace) placed in ``inputs/``
     like the user's inputs. ``on_attempt`` is called after every attempt, successful or not,
@@ -154,6 +159,24 @@ def make(
         raise UsageError("the prompt is empty", hint='say what to make, e.g. "a bar chart of ..."')
     formats = [f.lower().lstrip(".") for f in formats]
     input_files = [*existing, *read_inputs(list(inputs))]
+    if settings.engine != "local":  # vendor engines: same collect/validate/deliver/records
+        from promptkiln.engines.run import make_with_engine, route_for
+
+        chosen = route_for(settings, formats, input_files)
+        if chosen.engine != "local":
+            return make_with_engine(
+                prompt,
+                formats=formats,
+                input_files=input_files,
+                out=out,
+                settings=settings,
+                chosen=chosen,
+                overwrite=overwrite,
+                progress=progress,
+                on_attempt=on_attempt,
+                session_id=session_id,
+            )
+        progress(f"engine local: {chosen.reason}")
     if generator is None and settings.model:
         progress("loading the model client (litellm)")
     gen, model_name = make_generator(generator, settings, progress)

@@ -221,8 +221,13 @@ def run_turn(
             )
         number = store.begin_turn(sid, prompt, fmts, full)
         progress(f"session {sid[:12]}, turn {number}")
-        inner, model_name = pipeline.make_generator(generator, settings, progress)
-        gen = _WithHistory(inner, model_name, history_messages(turns))
+        gen: _WithHistory | None = None
+        vendor = _vendor_engine(settings, fmts, all_inputs)
+        if vendor:  # a vendor engine writes the files: no local model is loaded
+            model_name = f"{vendor}:{settings.engines.model(vendor)}"
+        else:
+            inner, model_name = pipeline.make_generator(generator, settings, progress)
+            gen = _WithHistory(inner, model_name, history_messages(turns))
         model_prompt = prompt + (workspace_note(workspace) if workspace else "")
         run_ids: list[str] = []
         fallback_id = uuid.uuid4().hex[:12]
@@ -271,6 +276,7 @@ def run_turn(
                     on_token=on_token,
                     existing=restored,
                     on_attempt=record,
+                    session_id=sid,
                 )
                 delivered = pipeline.deliver_dir(staging, out, settings, overwrite, fmts)
             except BaseException as exc:
@@ -293,6 +299,16 @@ def run_turn(
         return TurnResult(
             sid, number, result, delivered, [(r["name"], r["version"]) for r in rows], new
         )
+
+
+def _vendor_engine(settings: Settings, formats: Sequence[str], inputs: Sequence[InputFile]) -> str:
+    """The vendor engine this turn is routed to, or "" for the local pipeline."""
+    if settings.engine == "local":
+        return ""
+    from promptkiln.engines.run import route_for
+
+    chosen = route_for(settings, formats, inputs).engine
+    return "" if chosen == "local" else chosen
 
 
 def _match_delivered(staged: Sequence[Artifact], delivered: Sequence[Artifact]) -> list[str | None]:

@@ -43,6 +43,26 @@ def _load_e2b_fixtures() -> ModuleType:
 _e2b = _load_e2b_fixtures()
 e2b_fake, e2b_env, e2b_settings = _e2b.e2b_fake, _e2b.e2b_env, _e2b.e2b_settings
 
+
+def _load_vendor_fixtures() -> ModuleType:
+    """The vendor fakes' fixtures (tests/vendor_servers/), one module per session."""
+    name = "promptkiln_tests_vendor_fixtures"
+    if name not in sys.modules:
+        path = Path(__file__).with_name("vendor_fixtures.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
+_vendors = _load_vendor_fixtures()
+fake_anthropic, fake_openai, fake_gemini = (
+    _vendors.fake_anthropic,
+    _vendors.fake_openai,
+    _vendors.fake_gemini,
+)
+
 openai_server_module = _load_fakes()
 ScriptedOpenAIServer = openai_server_module.ScriptedOpenAIServer
 

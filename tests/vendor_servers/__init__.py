@@ -1,0 +1,1 @@
+"""Protocol-faithful local fakes of the three vendors' code-execution APIs (see each module)."""
