@@ -40,6 +40,7 @@ from promptkiln.sandbox.base import (
 
 if TYPE_CHECKING:
     from promptkiln.llm.generate import CodeGenerator
+    from promptkiln.sandbox.pool import SandboxPool
 
 Progress = Callable[[str], None]
 SandboxFactory = Callable[[Settings, str], Sandbox]
@@ -290,6 +291,8 @@ def make(
     run_id = new_run_id()
     leftovers.sweep()  # temp dirs of commands that were kill -9'd
     staging_root = leftovers.owned_tempdir("attempt")
+    pool = prewarm(settings) if factory is None else None
+    factory = pool.factory if pool is not None else factory
     try:
         for number in range(1, settings.attempts + 1):
             progress(
@@ -362,7 +365,20 @@ def make(
         last = attempts[-1].problem if attempts else "no attempt was made"
         raise AttemptsExhausted(len(attempts), (last or "").splitlines()[0])
     finally:
+        if pool is not None:
+            pool.close()
         shutil.rmtree(staging_root, ignore_errors=True)
+
+
+def prewarm(settings: Settings) -> SandboxPool | None:
+    """A pool of one Docker sandbox, started now so it warms while the model generates (the
+    CLI has no long-lived process to keep a real pool). None when the pool is off or the
+    backend is not Docker."""
+    if settings.backend != "docker" or settings.pool.size <= 0:
+        return None
+    from promptkiln.sandbox.pool import SandboxPool
+
+    return SandboxPool(settings, size=1)
 
 
 def deliver_dir(
