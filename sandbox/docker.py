@@ -122,6 +122,7 @@ class DockerSandbox:
         *,
         client: docker.DockerClient | None = None,
         lifetime_s: float = 0.0,
+        warm: bool = False,
     ) -> None:
         self.run_id = run_id
         self.limits: Limits = settings.limits.to_limits()
@@ -139,6 +140,7 @@ class DockerSandbox:
         self._paused = False
         self._lifetime_s = lifetime_s
         self._warm: WarmExec | None = None
+        self._warm_on_start = warm
         #: Seconds per step of this sandbox's life (create, warm, inputs, run, pause, archive,
         #: remove), for ``make bench``'s breakdown.
         self.steps: dict[str, float] = {}
@@ -212,6 +214,8 @@ class DockerSandbox:
             self._started_at = int(time.time())
             self._container.start()
             self.steps["create_s"] = time.monotonic() - t0
+        if self._warm_on_start:
+            self.warm()
 
     def warm(self) -> None:
         """Start the warm interpreter (after :meth:`start`, before any job): the next
@@ -507,17 +511,20 @@ class DockerSandbox:
 
     def outputs(self) -> Iterator[OutputEntry]:
         """Freeze every process (orphans included), then stream the working directory out."""
+        import docker.errors
+
         from promptkiln.sandbox.tarentries import tar_entries
 
         if self._dead:
             return
         t0 = time.monotonic()
         with translate_errors("stopping the sandbox's processes"):
-            self._container.reload()
-            if self._container.status == "running":
+            try:  # one round trip when the sandbox runs, as it almost always does
                 self._container.pause()
                 self._paused = True
-            elif self._container.status != "paused":
+            except docker.errors.APIError:
+                self._container.reload()  # not running: paused already, or gone
+            if not self._paused and self._container.status != "paused":
                 raise SandboxError(
                     f"the sandbox stopped unexpectedly (state {self._container.status})",
                     hint="run again; if it repeats, check `promptkiln doctor`",
@@ -540,8 +547,9 @@ class DockerSandbox:
 
 
 def create(settings: Settings, run_id: str) -> DockerSandbox:
-    """Registry factory for the ``docker`` backend."""
-    return DockerSandbox(settings, run_id)
+    """Registry factory for the ``docker`` backend: with the pool on (``[pool] size`` > 0)
+    the script runs in the sandbox's warm interpreter, warmed as the sandbox starts."""
+    return DockerSandbox(settings, run_id, warm=settings.pool.size > 0)
 
 
 __all__ = ["DockerSandbox", "connect", "create", "reap", "sweep_in_background", "translate_errors"]

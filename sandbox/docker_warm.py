@@ -100,6 +100,9 @@ class WarmExec:
         self.used = True
         line = json.dumps({"argv": list(argv), "cwd": cwd}).encode() + b"\n"
         self._raw.sendall(line)
+        # End of stdin: the engine finishes the exec only once its stdin stream is done (the
+        # interpreter has already put /dev/null in its place, as a plain exec has).
+        self._raw.shutdown(socket.SHUT_WR)
 
         def pairs() -> Iterator[tuple[bytes | None, bytes | None]]:
             for stream, data in frames_iter_no_tty(self._sock):

@@ -78,7 +78,7 @@ class PooledSandbox:
         # Not a daemon: the process waits for the removal before it exits.
         threading.Thread(target=self.inner.close, name="promptkiln-pool-remove").start()
         if self._pool is not None:
-            self._pool.wake()
+            self._pool.release()
 
     def __enter__(self) -> PooledSandbox:
         return self
@@ -101,6 +101,9 @@ class SandboxPool:
         self.idle_s = settings.pool.idle if idle_s is None else idle_s
         self._ready: list[_Ready] = []
         self._warming = 0
+        #: Warm sandboxes handed out and not yet closed: their replacements start when they
+        #: close, so warming the next one does not take CPU from the job that is running.
+        self._in_use = 0
         self._closed = False
         self._cond = threading.Condition()
         #: The last error met while warming (shown by ``doctor``); the pool keeps trying.
@@ -119,6 +122,8 @@ class SandboxPool:
                 raise PromptkilnError("the sandbox pool is closed")
             item = self._ready.pop(0) if self._ready else None
             self._cond.notify_all()
+            if item is not None:
+                self._in_use += 1
         if item is not None:
             return PooledSandbox(item.sandbox, self)
         sandbox = self._new()
@@ -127,14 +132,16 @@ class SandboxPool:
         except BaseException:
             sandbox.close()
             raise
-        return PooledSandbox(sandbox, self)
+        return PooledSandbox(sandbox, None)
 
     def factory(self, settings: Settings, run_id: str) -> PooledSandbox:
         """A :data:`promptkiln.sandbox.registry.SandboxFactory` that takes from this pool."""
         return self.acquire()
 
-    def wake(self) -> None:
+    def release(self) -> None:
+        """A warm sandbox handed out was closed: time to warm its replacement."""
         with self._cond:
+            self._in_use = max(0, self._in_use - 1)
             self._cond.notify_all()
 
     def ready_count(self) -> int:
@@ -182,7 +189,7 @@ class SandboxPool:
                 keep = [r for r in self._ready if now - r.since < self.idle_s]
                 expired = [r for r in self._ready if now - r.since >= self.idle_s]
                 self._ready = keep
-                missing = self.size - len(self._ready) - self._warming
+                missing = self.size - len(self._ready) - self._warming - self._in_use
                 if missing > 0:
                     self._warming += 1
             for item in expired:
