@@ -518,12 +518,21 @@ class DockerSandbox:
         if self._dead:
             return
         t0 = time.monotonic()
+        refused: Exception | None = None
         with translate_errors("stopping the sandbox's processes"):
-            try:  # one round trip when the sandbox runs, as it almost always does
-                self._container.pause()
-                self._paused = True
-            except docker.errors.APIError:
-                self._container.reload()  # not running: paused already, or gone
+            for attempt in range(3):
+                try:  # one round trip when the sandbox runs, as it almost always does
+                    self._container.pause()
+                    self._paused = True
+                    break
+                except docker.errors.APIError as exc:
+                    self._container.reload()  # not running: paused already, or gone
+                    if self._container.status != "running" or attempt == 2:
+                        refused = exc
+                        break
+                    time.sleep(0.2)  # a busy engine can refuse a pause for a moment
+            if not self._paused and self._container.status == "running":
+                raise EngineError(f"the Docker engine could not pause the sandbox: {refused}")
             if not self._paused and self._container.status != "paused":
                 raise SandboxError(
                     f"the sandbox stopped unexpectedly (state {self._container.status})",
@@ -547,9 +556,9 @@ class DockerSandbox:
 
 
 def create(settings: Settings, run_id: str) -> DockerSandbox:
-    """Registry factory for the ``docker`` backend: with the pool on (``[pool] size`` > 0)
-    the script runs in the sandbox's warm interpreter, warmed as the sandbox starts."""
-    return DockerSandbox(settings, run_id, warm=settings.pool.size > 0)
+    """Registry factory for the ``docker`` backend: a cold sandbox, started when the job needs
+    it (warm ones come from :class:`promptkiln.sandbox.pool.SandboxPool`)."""
+    return DockerSandbox(settings, run_id)
 
 
 __all__ = ["DockerSandbox", "connect", "create", "reap", "sweep_in_background", "translate_errors"]

@@ -40,6 +40,9 @@ from promptkiln.sandbox.docker import DockerSandbox
 if TYPE_CHECKING:
     from promptkiln.config import Settings
 
+#: Memory charged to one warm, idle sandbox (the interpreter with the document stack imported,
+#: tini, sleep), as `make bench` measures it; shown by ``promptkiln doctor``.
+WARM_SANDBOX_MIB = 90
 #: Seconds between the pool's checks for expired sandboxes when nothing else wakes it.
 TICK_S = 5.0
 
@@ -223,4 +226,4 @@ class SandboxPool:
                     sandbox.close()
 
 
-__all__ = ["PooledSandbox", "SandboxPool"]
+__all__ = ["WARM_SANDBOX_MIB", "PooledSandbox", "SandboxPool"]
