@@ -102,6 +102,15 @@ class LimitSettings(BaseModel):
         )
 
 
+class PoolSettings(BaseModel):
+    """The warm pool of Docker sandboxes (promptkiln.sandbox.pool). ``size = 0`` turns it off:
+    every job then starts a cold sandbox as it needs it."""
+
+    size: int = Field(2, ge=0, le=64)
+    #: Seconds a warm sandbox may wait for a job before it is replaced.
+    idle: float = Field(300.0, gt=0, le=24 * 3600)
+
+
 class E2BSettings(BaseModel):
     """E2B connection settings. E2B's own variables (E2B_API_KEY, E2B_DOMAIN, E2B_API_URL,
     E2B_SANDBOX_URL) are honoured by the SDK when these are unset."""
@@ -138,6 +147,7 @@ class Settings(BaseSettings):
     #: True: never send anything to a vendor; every engine choice falls back to local.
     offline: bool = False
     engines: EngineSettings = Field(default_factory=EngineSettings)
+    pool: PoolSettings = Field(default_factory=PoolSettings)
 
     #: litellm model string; empty means the bundled local model.
     model: str = ""

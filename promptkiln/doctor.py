@@ -26,7 +26,7 @@ class Check:
 ISOLATION = {
     "runc": (
         "Linux namespaces + cgroups (runc): no network, read-only root, all capabilities "
-        "dropped, no-new-privileges, uid 1000, memory/pids/CPU limits; the host kernel is "
+        "dropped, no-new-privileges, the script as uid 1000 and PID 1 as uid 1001, memory/pids/CPU limits; the host kernel is "
         "shared, so a kernel exploit could escape"
     ),
     "runsc": (
@@ -108,6 +108,22 @@ def _limit_check(settings: Settings) -> Check:
     )
 
 
+def _pool_check(settings: Settings) -> Check:
+    from promptkiln.sandbox.pool import WARM_SANDBOX_MIB
+
+    pool = settings.pool
+    if pool.size <= 0:
+        return Check("warm pool", "info", "off ([pool] size = 0): every job starts a cold sandbox")
+    return Check(
+        "warm pool",
+        "info",
+        f"size {pool.size}, idle lifetime {pool.idle:g} s: about {pool.size * WARM_SANDBOX_MIB} "
+        f"MiB of memory while `promptkiln serve` holds it ({WARM_SANDBOX_MIB} MiB per warm "
+        "sandbox); `make` warms one sandbox while the model generates",
+        "set [pool] size = 0 (PROMPTKILN_POOL__SIZE=0) to turn it off",
+    )
+
+
 def _e2b_check(settings: Settings) -> Check:
     try:
         version = importlib.metadata.version("e2b")
@@ -150,6 +166,7 @@ def run_checks(settings: Settings) -> list[Check]:
     ]
     if settings.backend == "docker":
         checks += _docker_checks(settings)
+        checks.append(_pool_check(settings))
     checks.append(_limit_check(settings))
     checks.append(_e2b_check(settings))
     checks.append(_model_check(settings))

@@ -57,6 +57,7 @@ CONTEXT_FILES = (
     "build-requirements.txt",
     "promptkiln_seed.py",
     "promptkiln-seed.pth",
+    "promptkiln_warm.py",
 )
 PIP_PLATFORM_ARGS = (
     "--only-binary=:all:",

@@ -36,6 +36,7 @@ from promptkiln.pipeline import (
     deliver_dir,
     make_generator,
     new_run_id,
+    prewarm,
     read_inputs,
     run_in_sandbox,
 )
@@ -195,6 +196,10 @@ def make(
     wanted = reqs_mod.parse(prompt, formats, {f.name: f.data for f in input_files})
     if wanted:
         progress("requirements: " + "; ".join(r.text for r in wanted))
+    # With no factory given and the pool on, a sandbox starts and warms now, while the model
+    # generates; each attempt takes one (promptkiln.sandbox.pool).
+    pool = prewarm(settings) if factory is None else None
+    factory = pool.factory if pool is not None else factory
     loop = _Loop(settings, gen, factory, progress, on_token, input_files, formats, wanted, prompt)
     leftovers.sweep()  # temp dirs of commands that were kill -9'd
     loop.staging_root = leftovers.owned_tempdir("attempt")
@@ -218,6 +223,8 @@ def make(
             loop.warnings(winner),
         )
     finally:
+        if pool is not None:
+            pool.close()
         shutil.rmtree(loop.staging_root, ignore_errors=True)
 
 

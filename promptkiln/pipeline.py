@@ -36,6 +36,7 @@ from promptkiln.sandbox.base import (
 
 if TYPE_CHECKING:
     from promptkiln.llm.generate import CodeGenerator
+    from promptkiln.sandbox.pool import SandboxPool
 
 Progress = Callable[[str], None]
 SandboxFactory = Callable[[Settings, str], Sandbox]
@@ -261,6 +262,17 @@ def make_generator(
         ),
         f"bundled {params['model'].split('/', 1)[-1]}",
     )
+
+
+def prewarm(settings: Settings) -> SandboxPool | None:
+    """A pool of one Docker sandbox, started now so it warms while the model generates (the
+    CLI has no long-lived process to keep a real pool). None when the pool is off or the
+    backend is not Docker."""
+    if settings.backend != "docker" or settings.pool.size <= 0:
+        return None
+    from promptkiln.sandbox.pool import SandboxPool
+
+    return SandboxPool(settings, size=1)
 
 
 from promptkiln.making import Attempt, MakeResult, make  # noqa: E402  (re-exported)

@@ -3,13 +3,17 @@
 Shape of a run::
 
     volume   tmpfs-backed named volume at /home/user (size = limits.disk_bytes, uid 1000)
-    create   PID 1 = docker-init (tini) -> `sleep infinity`, as uid 1000; network none,
+    create   PID 1 = docker-init (tini) -> `sleep infinity`, as uid 1001 (not the script's
+             uid 1000: the script cannot open PID 1's memory or environment); network none,
              read-only root, cap-drop ALL, no-new-privileges, pids/memory/CPU limits,
              a small tmpfs /tmp, no host environment, labels for reaping, no container log
              (PID 1's stdout is writable by the script: a json-file log would let it fill
              the host's disk), RLIMIT_FSIZE = the scratch size (no huge sparse files)
     inputs   one put_archive of work/inputs/* and .promptkiln/main.py into the volume
-    run      docker exec of `python3 main.py` in /home/user/work (under gVisor behind
+    warm     (pooled sandboxes only) the warm interpreter is exec'd as uid 1000 with stdin
+             attached and imports the document stack before any job exists (docker_warm.py)
+    run      docker exec of `python3 main.py` in /home/user/work, or the job line sent to
+             the warm interpreter, which then runs main.py as __main__ (under gVisor behind
              syscall_guard's seccomp filter: runsc applies no profile to exec'd processes);
              stdout/stderr read in a thread, capped; the wall clock is enforced here: on
              timeout the whole container is killed; a sandbox that dies under the script
@@ -69,6 +73,7 @@ from promptkiln.sandbox.docker_engine import (
     translate_errors,
 )
 from promptkiln.sandbox.docker_parts import (
+    INIT_UID,
     UID,
     StreamReader,
     capped,
@@ -78,6 +83,7 @@ from promptkiln.sandbox.docker_parts import (
     tarinfo,
     ulimits,
 )
+from promptkiln.sandbox.docker_warm import WARM_PROGRAM, WarmExec
 from promptkiln.sandbox.syscall_guard import guarded
 
 if TYPE_CHECKING:
@@ -115,6 +121,8 @@ class DockerSandbox:
         run_id: str,
         *,
         client: docker.DockerClient | None = None,
+        lifetime_s: float = 0.0,
+        warm: bool = False,
     ) -> None:
         self.run_id = run_id
         self.limits: Limits = settings.limits.to_limits()
@@ -130,6 +138,12 @@ class DockerSandbox:
         self._archive: Any = None
         self._sweep: threading.Thread | None = None
         self._paused = False
+        self._lifetime_s = lifetime_s
+        self._warm: WarmExec | None = None
+        self._warm_on_start = warm
+        #: Seconds per step of this sandbox's life (create, warm, inputs, run, pause, archive,
+        #: remove), for ``make bench``'s breakdown.
+        self.steps: dict[str, float] = {}
         self.info = SandboxInfo(
             backend="docker",
             image=self.image,
@@ -151,7 +165,8 @@ class DockerSandbox:
         with translate_errors("starting the sandbox"):
             image = self._image()
             self.info.extra["image_id"] = image.id
-            deadline = time.time() + self.limits.timeout_s + 120
+            t0 = time.monotonic()
+            deadline = time.time() + self._lifetime_s + self.limits.timeout_s + 120
             labels = run_labels(self.run_id, deadline)
             name = f"promptkiln-{self.run_id}"
             self._volume = client.volumes.create(
@@ -175,7 +190,7 @@ class DockerSandbox:
                 command=["sleep", "infinity"],
                 name=name,
                 init=True,
-                user=f"{UID}:{UID}",
+                user=f"{INIT_UID}:{INIT_UID}",
                 working_dir="/",
                 environment=dict(SANDBOX_ENV),
                 network_mode="none",
@@ -198,6 +213,29 @@ class DockerSandbox:
             )
             self._started_at = int(time.time())
             self._container.start()
+            self.steps["create_s"] = time.monotonic() - t0
+        if self._warm_on_start:
+            self.warm()
+
+    def warm(self) -> None:
+        """Start the warm interpreter (after :meth:`start`, before any job): the next
+        ``run(["python3", script, ...])`` hands the script to it instead of a new exec."""
+        t0 = time.monotonic()
+        with translate_errors("warming the sandbox"):
+            self._warm = WarmExec.start(
+                self.client.api,
+                self._container.id,
+                self._guard(["python3", WARM_PROGRAM]),
+                user=f"{UID}:{UID}",
+                workdir=HOME,
+                environment=dict(SANDBOX_ENV),
+            )
+        self.info.extra["warm"] = "yes"
+        self.steps["warm_s"] = time.monotonic() - t0
+
+    def _guard(self, command: list[str]) -> list[str]:
+        # gVisor applies neither the seccomp profile nor no_new_privs to exec'd processes.
+        return guarded(command) if self.runtime == "runsc" else command
 
     def _image(self) -> Any:
         import docker.errors
@@ -221,8 +259,10 @@ class DockerSandbox:
         self._closed = True
         if self._client is None:
             return
+        t0 = time.monotonic()
         with interrupts_deferred():
             self._remove_all()
+            self.steps["remove_s"] = time.monotonic() - t0
             if self._sweep is not None:
                 # Let the start-up sweep finish (it rarely has anything to do): a short run
                 # would otherwise end the process before the leftovers it found are gone.
@@ -237,6 +277,9 @@ class DockerSandbox:
         if archive is not None:
             with suppress(Exception):
                 archive.close()
+        warm, self._warm = self._warm, None
+        if warm is not None:
+            warm.close()
 
     def _remove_all(self) -> None:
         import docker.errors
@@ -311,8 +354,10 @@ class DockerSandbox:
             tar.addfile(
                 tarinfo(script_rel, tarfile.REGTYPE, 0o644, len(script), now), io.BytesIO(script)
             )
+        t0 = time.monotonic()
         with translate_errors("copying inputs into the sandbox"):
             ok = self._container.put_archive(HOME, buf.getvalue())
+        self.steps["inputs_s"] = time.monotonic() - t0
         if not ok:
             raise EngineError("the Docker engine did not accept the input files")
 
@@ -323,21 +368,24 @@ class DockerSandbox:
 
         api = self.client.api
         started = time.monotonic()
-        command = list(argv)
-        if self.runtime == "runsc":
-            # gVisor applies neither the seccomp profile nor no_new_privs to exec'd processes.
-            command = guarded(command)
+        warm, self._warm = self._warm, None
         with translate_errors("running the script"):
-            exec_id = api.exec_create(
-                self._container.id,
-                command,
-                stdout=True,
-                stderr=True,
-                user=f"{UID}:{UID}",
-                workdir=WORKDIR,
-                environment=dict(SANDBOX_ENV),
-            )["Id"]
-            stream = api.exec_start(exec_id, stream=True, demux=True)
+            if warm is not None and len(argv) >= 2 and argv[0] == "python3":
+                exec_id, stream = warm.exec_id, warm.go(argv[1:], WORKDIR)
+                closer: Any = warm
+            else:
+                if warm is not None:
+                    warm.close()  # not a Python script: the interpreter exits unused
+                exec_id = api.exec_create(
+                    self._container.id,
+                    self._guard(list(argv)),
+                    stdout=True,
+                    stderr=True,
+                    user=f"{UID}:{UID}",
+                    workdir=WORKDIR,
+                    environment=dict(SANDBOX_ENV),
+                )["Id"]
+                stream = closer = api.exec_start(exec_id, stream=True, demux=True)
         reader = StreamReader(stream, self.limits.log_bytes)
         reader.start()
         termination = Termination.EXITED
@@ -373,8 +421,9 @@ class DockerSandbox:
                     self._kill()
                     break
         finally:
-            stream.close()
+            closer.close()
             reader.join(timeout=2)
+        self.steps["run_s"] = time.monotonic() - started
         if termination is Termination.EXITED and exit_code != 0:
             termination = self._why_ended(exit_code)
         return RunResult(
@@ -462,20 +511,35 @@ class DockerSandbox:
 
     def outputs(self) -> Iterator[OutputEntry]:
         """Freeze every process (orphans included), then stream the working directory out."""
+        import docker.errors
+
         from promptkiln.sandbox.tarentries import tar_entries
 
         if self._dead:
             return
+        t0 = time.monotonic()
+        refused: Exception | None = None
         with translate_errors("stopping the sandbox's processes"):
-            self._container.reload()
-            if self._container.status == "running":
-                self._container.pause()
-                self._paused = True
-            elif self._container.status != "paused":
+            for attempt in range(3):
+                try:  # one round trip when the sandbox runs, as it almost always does
+                    self._container.pause()
+                    self._paused = True
+                    break
+                except docker.errors.APIError as exc:
+                    self._container.reload()  # not running: paused already, or gone
+                    if self._container.status != "running" or attempt == 2:
+                        refused = exc
+                        break
+                    time.sleep(0.2)  # a busy engine can refuse a pause for a moment
+            if not self._paused and self._container.status == "running":
+                raise EngineError(f"the Docker engine could not pause the sandbox: {refused}")
+            if not self._paused and self._container.status != "paused":
                 raise SandboxError(
                     f"the sandbox stopped unexpectedly (state {self._container.status})",
                     hint="run again; if it repeats, check `promptkiln doctor`",
                 )
+        self.steps["pause_s"] = time.monotonic() - t0
+        t0 = time.monotonic()
         with translate_errors("copying outputs out of the sandbox"):
             chunks, _stat = self._container.get_archive(WORKDIR)
             self._archive = chunks
@@ -488,10 +552,12 @@ class DockerSandbox:
                 )
             finally:
                 self._hang_up()
+                self.steps["archive_s"] = time.monotonic() - t0
 
 
 def create(settings: Settings, run_id: str) -> DockerSandbox:
-    """Registry factory for the ``docker`` backend."""
+    """Registry factory for the ``docker`` backend: a cold sandbox, started when the job needs
+    it (warm ones come from :class:`promptkiln.sandbox.pool.SandboxPool`)."""
     return DockerSandbox(settings, run_id)
 
 

@@ -14,6 +14,9 @@ from promptkiln.errors import OutputRejected
 from promptkiln.sandbox.base import MiB
 
 UID = 1000
+#: The uid of the sandbox's PID 1 (tini and `sleep infinity`): unprivileged, and not the
+#: script's, so the script can neither ptrace it nor read /proc/1/mem, environ or fd/.
+INIT_UID = 1001
 
 
 class StreamReader(threading.Thread):
@@ -130,6 +133,7 @@ def interrupts_deferred() -> Iterator[None]:
 
 
 __all__ = [
+    "INIT_UID",
     "UID",
     "StreamReader",
     "capped",

@@ -1,0 +1,229 @@
+"""A warm pool of Docker sandboxes: started, locked down, single-use.
+
+API (for ``promptkiln serve`` and anything else that runs many jobs)::
+
+    pool = SandboxPool(settings, size=2, idle_s=300)   # size 0: no pool, every job cold
+    sandbox = pool.acquire()       # a started Sandbox (the base protocol); start() is a no-op
+    with sandbox:                  # or run_in_sandbox(..., factory=pool.factory)
+        sandbox.put_inputs(files, script)
+        sandbox.run(["python3", SCRIPT_PATH], timeout_s=...)
+        ...outputs()...
+    pool.close()                   # removes what is still waiting; idempotent
+
+Each pooled sandbox is created with exactly the flags of a cold one
+(:class:`promptkiln.sandbox.docker.DockerSandbox`) and then *warmed*: its warm interpreter has
+imported the document stack and waits for a job (:mod:`promptkiln.sandbox.docker_warm`). A
+sandbox is handed to one job only; closing it removes it on a background thread (off the
+job's critical path) and the pool starts a replacement. A sandbox that waited longer than
+``idle_s`` is removed and replaced, so nothing sits warm for hours; its deadline label covers
+``idle_s`` plus the time limit, so a crashed owner's sandboxes are reaped as usual. When the
+pool is empty, :meth:`acquire` starts a cold sandbox in the caller's thread instead of waiting.
+
+The CLI has no long-lived process: ``promptkiln make`` opens a pool of one at its start, so the
+sandbox starts and warms *while the model is still generating*, and the job finds it ready.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from promptkiln.errors import PromptkilnError
+from promptkiln.sandbox.base import InputFile, OutputEntry, RunResult, SandboxInfo
+from promptkiln.sandbox.docker import DockerSandbox
+
+if TYPE_CHECKING:
+    from promptkiln.config import Settings
+
+#: Memory charged to one warm, idle sandbox (the interpreter with the document stack imported,
+#: tini, sleep), as `make bench` measures it; shown by ``promptkiln doctor``.
+WARM_SANDBOX_MIB = 90
+#: Seconds between the pool's checks for expired sandboxes when nothing else wakes it.
+TICK_S = 5.0
+
+
+@dataclass
+class _Ready:
+    sandbox: DockerSandbox
+    since: float
+
+
+class PooledSandbox:
+    """A sandbox taken from the pool: already started; closing it removes it in the background."""
+
+    def __init__(self, inner: DockerSandbox, pool: SandboxPool | None) -> None:
+        self.inner = inner
+        self.info: SandboxInfo = inner.info
+        self._pool = pool
+        self._closed = False
+
+    def start(self) -> None:
+        """Already started (and warmed) by the pool."""
+
+    def put_inputs(self, files: Sequence[InputFile], script: bytes) -> None:
+        self.inner.put_inputs(files, script)
+
+    def run(self, argv: Sequence[str], *, timeout_s: float) -> RunResult:
+        return self.inner.run(argv, timeout_s=timeout_s)
+
+    def outputs(self) -> Iterator[OutputEntry]:
+        return self.inner.outputs()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # Not a daemon: the process waits for the removal before it exits.
+        threading.Thread(target=self.inner.close, name="promptkiln-pool-remove").start()
+        if self._pool is not None:
+            self._pool.release()
+
+    def __enter__(self) -> PooledSandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class SandboxPool:
+    """``size`` warm Docker sandboxes kept ready for :meth:`acquire`. See the module docstring."""
+
+    def __init__(self, settings: Settings, size: int | None = None, idle_s: float | None = None):
+        self.settings = settings
+        self.size = settings.pool.size if size is None else size
+        self.idle_s = settings.pool.idle if idle_s is None else idle_s
+        self._ready: list[_Ready] = []
+        self._warming = 0
+        #: Warm sandboxes handed out and not yet closed: their replacements start when they
+        #: close, so warming the next one does not take CPU from the job that is running.
+        self._in_use = 0
+        self._closed = False
+        self._cond = threading.Condition()
+        #: The last error met while warming (shown by ``doctor``); the pool keeps trying.
+        self.last_error: PromptkilnError | None = None
+        self._thread: threading.Thread | None = None
+        if self.size > 0:
+            self._thread = threading.Thread(target=self._keep, name="promptkiln-pool", daemon=True)
+            self._thread.start()
+
+    # -- public ----------------------------------------------------------------------------
+
+    def acquire(self) -> PooledSandbox:
+        """A started sandbox no job has touched: a warm one if ready, else a cold one."""
+        with self._cond:
+            if self._closed:
+                raise PromptkilnError("the sandbox pool is closed")
+            item = self._ready.pop(0) if self._ready else None
+            self._cond.notify_all()
+            if item is not None:
+                self._in_use += 1
+        if item is not None:
+            return PooledSandbox(item.sandbox, self)
+        sandbox = self._new()
+        try:
+            sandbox.start()
+        except BaseException:
+            sandbox.close()
+            raise
+        return PooledSandbox(sandbox, None)
+
+    def factory(self, settings: Settings, run_id: str) -> PooledSandbox:
+        """A :data:`promptkiln.sandbox.registry.SandboxFactory` that takes from this pool."""
+        return self.acquire()
+
+    def release(self) -> None:
+        """A warm sandbox handed out was closed: time to warm its replacement."""
+        with self._cond:
+            self._in_use = max(0, self._in_use - 1)
+            self._cond.notify_all()
+
+    def ready_count(self) -> int:
+        with self._cond:
+            return len(self._ready)
+
+    def wait_ready(self, count: int | None = None, timeout_s: float = 120.0) -> bool:
+        """Block until ``count`` (default: all) sandboxes are warm; False on timeout."""
+        want = self.size if count is None else count
+        end = time.monotonic() + timeout_s
+        with self._cond:
+            while len(self._ready) < want:
+                left = end - time.monotonic()
+                if left <= 0 or self._closed:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def close(self) -> None:
+        """Remove every waiting sandbox (in the background); sandboxes being warmed are removed
+        when they are ready. Sandboxes already handed out are their holders' to close."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            ready, self._ready = self._ready, []
+            self._cond.notify_all()
+        for item in ready:
+            threading.Thread(target=item.sandbox.close, name="promptkiln-pool-remove").start()
+
+    # -- inside ----------------------------------------------------------------------------
+
+    def _new(self) -> DockerSandbox:
+        from promptkiln.pipeline import new_run_id
+
+        return DockerSandbox(self.settings, f"pool-{new_run_id()}", lifetime_s=self.idle_s)
+
+    def _keep(self) -> None:
+        while True:
+            expired: list[_Ready] = []
+            with self._cond:
+                if self._closed:
+                    return
+                now = time.monotonic()
+                keep = [r for r in self._ready if now - r.since < self.idle_s]
+                expired = [r for r in self._ready if now - r.since >= self.idle_s]
+                self._ready = keep
+                missing = self.size - len(self._ready) - self._warming - self._in_use
+                if missing > 0:
+                    self._warming += 1
+            for item in expired:
+                threading.Thread(target=item.sandbox.close, name="promptkiln-pool-remove").start()
+            if missing > 0:
+                threading.Thread(target=self._warm_one, name="promptkiln-pool-warm").start()
+                continue
+            with self._cond:
+                if not self._closed:
+                    self._cond.wait(TICK_S)
+
+    def _warm_one(self) -> None:
+        sandbox = self._new()
+        ok = False
+        try:
+            sandbox.start()
+            sandbox.warm()
+            ok = True
+        except PromptkilnError as exc:
+            self.last_error = exc
+            time.sleep(TICK_S)  # a broken engine or image: do not spin
+        finally:
+            with self._cond:
+                self._warming -= 1
+                keep = ok and not self._closed
+                if keep:
+                    self._ready.append(_Ready(sandbox, time.monotonic()))
+                self._cond.notify_all()
+            if not keep:
+                with suppress(Exception):
+                    sandbox.close()
+
+
+__all__ = ["WARM_SANDBOX_MIB", "PooledSandbox", "SandboxPool"]
