@@ -6,7 +6,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := dev,e2b,local,server,validate
+EXTRAS := dev,e2b,local,postgres,server,validate
 # CI also registers gVisor so the runsc tests run; on a laptop: make engine ENGINE_FLAGS=--gvisor
 ENGINE_FLAGS ?= --debootstrap $(if $(CI),--gvisor,)
 PYTEST_ARGS ?=
