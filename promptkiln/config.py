@@ -152,6 +152,9 @@ class Settings(BaseSettings):
     #: Where sessions, run records, keys and jobs live: empty for the embedded SQLite database
     #: under ``home``, or ``postgresql://user:password@host:port/db`` for a shared PostgreSQL.
     store_url: str | None = Field(None, repr=False)
+    #: Server: seconds a replica's claim on a running job lasts without a heartbeat; a replica
+    #: that dies leaves its job to be marked interrupted by another one after this long.
+    job_lease: float = Field(30.0, ge=1, le=3600)
 
     @field_validator("store_url")
     @classmethod
