@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from .conftest import cli, create_key, sandboxes_of, wait_job
+from .test_server_queue import wait_for
 
 pytestmark = [pytest.mark.docker]
 
@@ -30,15 +31,6 @@ def shared_store(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 def _rows(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
         return list(conn.execute(sql, args or None).fetchall())
-
-
-def _wait(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_forty_jobs_two_tenants_two_replicas_each_job_runs_once(
@@ -90,7 +82,7 @@ def test_kill_9_of_a_replica_interrupts_its_job_after_the_lease_and_the_other_fi
     assert a.proc is not None and b.proc is not None
     with a.client(key) as http:
         slow = [http.post("/v1/jobs", json={"script": SLOW}).json()["id"] for _ in range(2)]
-        _wait(
+        wait_for(
             lambda: len(_rows(shared_store, "SELECT 1 FROM jobs WHERE status = 'running'")) == 2,
             60,
             "both replicas to run a slow job",
@@ -101,7 +93,7 @@ def test_kill_9_of_a_replica_interrupts_its_job_after_the_lease_and_the_other_fi
     on_a = next(j for j, w in owner.items() if w.startswith(f"{a.proc.pid}@"))
     on_b = next(j for j, w in owner.items() if w.startswith(f"{b.proc.pid}@"))
     dead_pid = a.proc.pid
-    _wait(lambda: len(sandboxes_of(dead_pid)) == 1, 60, "a's sandbox")
+    wait_for(lambda: len(sandboxes_of(dead_pid)) == 1, 60, "a's sandbox")
     killed_at = time.time()
     a.kill9()
     with b.client(key) as http:
@@ -115,7 +107,7 @@ def test_kill_9_of_a_replica_interrupts_its_job_after_the_lease_and_the_other_fi
         assert http.post(f"/v1/jobs/{on_b}/cancel").status_code == 200
         for job_id in queued:
             assert wait_job(http, job_id)["status"] == "succeeded"
-        _wait(lambda: not sandboxes_of(dead_pid), 30, "the dead replica's sandbox to be reaped")
+        wait_for(lambda: not sandboxes_of(dead_pid), 30, "the dead replica's sandbox to be reaped")
         assert not sandboxes_of(b.proc.pid)
         assert http.get("/v1/runs/verify").json()["ok"] is True
     workers = {
