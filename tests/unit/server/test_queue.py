@@ -82,3 +82,24 @@ def test_only_a_dead_owners_running_jobs_are_interrupted(tmp_path: Path) -> None
         assert queue.job_status(store, live["id"]) == ("running", False)
         assert queue.job_status(store, dead["id"])[0] == "interrupted"
         assert queue.status_counts(store)["interrupted"] == 1
+
+
+def test_pages_walk_every_job_once_newest_first(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as store:
+        who = callers(store, "t", "u")
+        ids = [
+            queue.submit(store, who["t"], "run", {"n": i}, idempotency_key=None, max_queue=99).job[
+                "id"
+            ]
+            for i in range(5)
+        ]
+        queue.submit(store, who["u"], "run", {}, idempotency_key=None, max_queue=99)
+        seen: list[str] = []
+        after = None
+        while True:
+            rows = queue.list_jobs(store, who["t"].tenant.id, limit=2, starting_after=after)
+            seen += [r["id"] for r in rows[:2]]
+            if len(rows) <= 2:
+                break
+            after = rows[1]["id"]
+        assert seen == list(reversed(ids))
