@@ -3,7 +3,11 @@
 Add routers, mounts and static files to the app it returns, or pass ``extend`` (called with
 the app before start-up); the web page and the MCP server mount here::
 
-    app = create_app(settings, options, extend=lambda app: app.mount("/mcp", mcp_app))
+    app = create_app(settings, options, extend=lambda app: app.mount("/mcp", mcp_app),
+                     lifespans=[lambda app: mcp.session_manager.run()])
+
+Authorise a mounted app's requests with :func:`promptkiln.server.deps.caller` (the same API
+keys) or :func:`promptkiln.server.tenants.authenticate` on the bearer key.
 
 ``app.state.promptkiln`` is the :class:`~promptkiln.server.deps.ServerState` (settings, options,
 metrics, worker pool). Errors become one JSON object in one place (:func:`_install_errors`);
@@ -16,8 +20,8 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -47,8 +51,13 @@ def create_app(
     options: ServerOptions | None = None,
     *,
     extend: Callable[[FastAPI], None] | None = None,
+    lifespans: Sequence[Callable[[FastAPI], AbstractAsyncContextManager[None]]] = (),
 ) -> FastAPI:
-    """The API over ``settings`` (home, model, backend, limits) with ``options``."""
+    """The API over ``settings`` (home, model, backend, limits) with ``options``.
+
+    ``extend(app)`` adds routers, mounts and static files; ``lifespans`` are entered after the
+    workers start and left before they drain (a mounted app's own start-up, e.g. an MCP
+    session manager, which a mount alone does not run)."""
     from promptkiln.server import routes_files, routes_jobs, routes_ops, routes_records
 
     options = options or ServerOptions()
@@ -64,7 +73,10 @@ def create_app(
             pool.start()
         where = redact(settings.store_url) if settings.store_url else settings.home
         log.info("promptkiln server ready: %d workers, store %s", pool.size, where)
-        yield
+        async with AsyncExitStack() as stack:
+            for enter in lifespans:
+                await stack.enter_async_context(enter(app))
+            yield
         log.info("draining: waiting for %d running job(s)", pool.busy)
         await run_in_threadpool(pool.drain, options.drain_timeout_s)
 

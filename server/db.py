@@ -70,3 +70,25 @@ def dumps(value: Any) -> str:
 
 def loads(text: str | None) -> Any:
     return json.loads(text) if text else None
+
+
+def page_rows(
+    store: Store,
+    select: str,
+    args: list[Any],
+    *,
+    key: str,
+    after: str | None,
+    after_key: str,
+    after_args: list[Any],
+    limit: int,
+) -> list[Any]:
+    """One page of a list, newest first: ``select`` (with its WHERE) ordered by ``key``
+    descending, after the row ``after_key`` finds, ``limit + 1`` rows so the caller can say
+    ``has_more``. ``key`` and ``after_key`` are column lists, e.g. ``created, id``."""
+    sql, values = select, list(args)
+    if after:
+        sql += f" AND ({key}) < ({after_key})"
+        values += after_args
+    desc = ", ".join(f"{col.strip()} DESC" for col in key.split(","))
+    return store.conn.execute(f"{sql} ORDER BY {desc} LIMIT ?", [*values, limit + 1]).fetchall()

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptkiln import leftovers
-from promptkiln.server.db import dumps, new_id
+from promptkiln.server.db import dumps, new_id, page_rows
 from promptkiln.server.errors import ApiError
 from promptkiln.server.tenants import Caller
 from promptkiln.store import Store
@@ -220,14 +220,16 @@ def list_jobs(
     store: Store, tenant_id: str, *, limit: int, starting_after: str | None
 ) -> list[sqlite3.Row]:
     """A tenant's jobs, newest first, ``limit + 1`` rows so the caller can say ``has_more``."""
-    sql = "SELECT * FROM jobs WHERE tenant_id = ?"
-    args: list[Any] = [tenant_id]
-    if starting_after:
-        sql += " AND (created, id) < (SELECT created, id FROM jobs WHERE id = ? AND tenant_id = ?)"
-        args += [starting_after, tenant_id]
-    sql += " ORDER BY created DESC, id DESC LIMIT ?"
-    args.append(limit + 1)
-    return store.conn.execute(sql, args).fetchall()
+    return page_rows(
+        store,
+        "SELECT * FROM jobs WHERE tenant_id = ?",
+        [tenant_id],
+        key="created, id",
+        after=starting_after,
+        after_key="SELECT created, id FROM jobs WHERE id = ? AND tenant_id = ?",
+        after_args=[starting_after, tenant_id],
+        limit=limit,
+    )
 
 
 def request_cancel(store: Store, tenant_id: str, job_id: str) -> str:

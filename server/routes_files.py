@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from promptkiln.server import files as filestore
 from promptkiln.server.deps import ServerState, caller, page, state
@@ -19,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["files"], responses=ERRORS)
 CHUNK = 1 << 20
 
 
-async def read_upload(upload: UploadFile, limit: int, s: ServerState) -> bytes:
+async def read_upload(upload: StarletteUpload, limit: int, s: ServerState) -> bytes:
     """The upload's bytes, or 413 naming the limit as soon as it is passed."""
     data = bytearray()
     while chunk := await upload.read(CHUNK):
@@ -36,7 +37,7 @@ async def read_upload(upload: UploadFile, limit: int, s: ServerState) -> bytes:
     return bytes(data)
 
 
-async def store_upload(upload: UploadFile, who: Caller, s: ServerState) -> dict[str, Any]:
+async def store_upload(upload: StarletteUpload, who: Caller, s: ServerState) -> dict[str, Any]:
     name = filestore.safe_upload_name(upload.filename or "upload")
     data = await read_upload(upload, s.options.max_upload_bytes, s)
 

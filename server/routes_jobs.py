@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 
 from promptkiln.config import parse_size
 from promptkiln.errors import UsageError
@@ -159,16 +160,16 @@ async def parse_job(request: Request, s: ServerState, who: Caller) -> JobCreate:
     """The body as JSON, or as a multipart form whose `file` parts are uploaded first."""
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("multipart/form-data"):
-        form = await request.form()
         fields: dict[str, Any] = {}
-        for key in ("prompt", "script", "model", "attempts"):
-            if isinstance(form.get(key), str):
-                fields[key] = form.get(key)
-        fields["formats"] = [f for f in form.getlist("formats") if isinstance(f, str)]
-        fields["inputs"] = [f for f in form.getlist("inputs") if isinstance(f, str)]
-        for upload in form.getlist("file"):
-            if not isinstance(upload, str):
-                fields["inputs"].append((await store_upload(upload, who, s))["id"])  # type: ignore[arg-type]
+        async with request.form() as form:
+            for key in ("prompt", "script", "model", "attempts"):
+                if isinstance(form.get(key), str):
+                    fields[key] = form.get(key)
+            fields["formats"] = [f for f in form.getlist("formats") if isinstance(f, str)]
+            fields["inputs"] = [f for f in form.getlist("inputs") if isinstance(f, str)]
+            for upload in form.getlist("file"):
+                if isinstance(upload, UploadFile):
+                    fields["inputs"].append((await store_upload(upload, who, s))["id"])
         raw: Any = fields
     else:
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -153,9 +154,8 @@ class WorkerPool:
         finally:
             close_thread_stores()
 
-    def _run(self, job: object) -> None:
-        row = job  # sqlite3.Row
-        request = loads(row["request"])  # type: ignore[index]
+    def _run(self, row: sqlite3.Row) -> None:
+        request = loads(row["request"])
         try:
             settings = job_settings(self.settings, request)
         except Exception:
@@ -163,8 +163,10 @@ class WorkerPool:
         run = JobRun(row, self.home, settings, self.metrics)
         with self._lock:
             self.running[run.id] = run
+        log.info("job %s (%s, tenant %s) started", run.id, row["kind"], row["tenant_id"])
         try:
             run.execute()
+            log.info("job %s finished", run.id)
         except Exception:
             log.exception("job %s: finishing failed", run.id)
         finally:

@@ -124,7 +124,7 @@ def test_inline_multipart_job(serve: Any, openai_server: Any) -> None:
         )
         assert r.status_code == 202, r.text
         job = wait_job(http, r.json()["id"])
-        assert job["status"] == "succeeded", job
+        assert job["status"] == "succeeded", (job["error"], job["result"])
         (copy,) = job["files"]
         assert http.get(f"/v1/files/{copy['id']}/content").content == b"a,b\n1,2\n"
         openai_server.enqueue(GOOD_PNG)

@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from promptkiln import Client
+
 from .conftest import cli, create_key, sandboxes_of, wait_job
 
 pytestmark = [pytest.mark.docker]
@@ -116,6 +118,20 @@ def test_kill_9_mid_job_then_restart(serve: Any) -> None:
         wait_for(lambda: running_script(http, slow), 60, "the slow script to run")
         queued = [http.post("/v1/jobs", json={"script": QUICK}).json()["id"] for _ in range(2)]
         assert http.get(f"/v1/jobs/{queued[0]}").json()["status"] == "queued"
+    # A Python client follows the slow job across the crash: it reconnects with Last-Event-ID.
+    seen: list[int] = []
+    final: dict[str, Any] = {}
+
+    def follow() -> None:
+        with Client(server.url, key) as client:
+            for seq, type_, data in client.events(slow):
+                seen.append(seq)
+                if type_ == "status":
+                    final.update(data)
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    wait_for(lambda: len(seen) >= 4, 30, "the client to follow the job")
     assert server.proc is not None
     old_pid = server.proc.pid
     assert len(sandboxes_of(old_pid)) == 1
@@ -127,6 +143,10 @@ def test_kill_9_mid_job_then_restart(serve: Any) -> None:
         job = http.get(f"/v1/jobs/{slow}").json()
         assert job["status"] == "interrupted", job
         assert job["error"]["code"] == "interrupted" and job["files"] == []
+        follower.join(60)
+        assert not follower.is_alive()
+        assert final["status"] == "interrupted"
+        assert seen == list(range(1, len(seen) + 1))  # nothing lost, nothing twice
         wait_for(lambda: not sandboxes_of(old_pid), 30, "the dead server's sandbox to be reaped")
         for job_id in queued:
             assert wait_job(http, job_id)["status"] == "succeeded"

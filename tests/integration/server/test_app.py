@@ -7,7 +7,8 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -34,10 +35,25 @@ def _extend(app: FastAPI) -> None:
     app.include_router(router)
 
 
+LIFESPAN: list[str] = []
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    LIFESPAN.append("started")
+    yield
+    LIFESPAN.append("stopped")
+
+
 @pytest.fixture
 def app_url(tmp_path: Path) -> Iterator[str]:
     settings = load_settings(home=tmp_path / "home", model="openai/none")
-    app = create_app(settings, ServerOptions(workers=1, start_workers=False), extend=_extend)
+    app = create_app(
+        settings,
+        ServerOptions(workers=1, start_workers=False),
+        extend=_extend,
+        lifespans=[_lifespan],
+    )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -59,6 +75,7 @@ def test_extend_adds_routes_and_a_500_carries_only_a_request_id(
     app_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert httpx.get(f"{app_url}/extra").json() == {"mounted": "yes"}
+    assert LIFESPAN == ["started"]
     with caplog.at_level(logging.ERROR, logger="promptkiln.server"):
         r = httpx.get(f"{app_url}/boom", headers={"X-Request-ID": "req_test123"})
     assert r.status_code == 500

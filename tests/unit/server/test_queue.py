@@ -137,3 +137,24 @@ def test_leases_are_renewed_by_the_heartbeat_and_expire_without_it(
         assert [r["id"] for r in queue.replicas_seen(store)] == ["1@replica-a"]
         assert not queue.replica_gone(store, "1@replica-a", 60)
         assert not queue.replica_gone(store, "9@never-seen", 60)
+
+
+def test_pages_walk_every_job_once_newest_first(tmp_path: Path, store_url: str | None) -> None:
+    with Store.open(tmp_path, store_url) as store:
+        who = callers(store, "t", "u")
+        ids = [
+            queue.submit(store, who["t"], "run", {"n": i}, idempotency_key=None, max_queue=99).job[
+                "id"
+            ]
+            for i in range(5)
+        ]
+        queue.submit(store, who["u"], "run", {}, idempotency_key=None, max_queue=99)
+        seen: list[str] = []
+        after = None
+        while True:
+            rows = queue.list_jobs(store, who["t"].tenant.id, limit=2, starting_after=after)
+            seen += [r["id"] for r in rows[:2]]
+            if len(rows) <= 2:
+                break
+            after = rows[1]["id"]
+        assert seen == list(reversed(ids))
