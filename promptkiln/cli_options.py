@@ -44,6 +44,7 @@ def pipeline_settings(
     runtime: str | None,
     e2b_template: str | None,
     templates: Path | None,
+    keep_valid_on_crash: bool | None = None,
 ) -> Any:
     """The settings ``make`` and ``serve`` run the pipeline with."""
     from promptkiln.config import load_settings
@@ -57,4 +58,5 @@ def pipeline_settings(
         templates_dir=templates,
         limits={"timeout": timeout},
         e2b={"template": e2b_template},
+        keep_valid_on_crash=keep_valid_on_crash,
     )
