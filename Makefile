@@ -6,13 +6,13 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := dev,e2b,local,server,validate,anthropic,openai,gemini
+EXTRAS := dev,e2b,local,postgres,server,validate,anthropic,openai,gemini
 # CI also registers gVisor so the runsc tests run; on a laptop: make engine ENGINE_FLAGS=--gvisor
 ENGINE_FLAGS ?= --debootstrap $(if $(CI),--gvisor,)
 PYTEST_ARGS ?=
 DEMO_PROMPT ?= Bar chart of quarterly revenue: Q1=2.1M, Q2=2.8M, Q3=3.2M, Q4=3.9M
 
-.PHONY: install engine image test lint bench bench-server eval demo
+.PHONY: install engine image postgres test lint bench bench-server eval demo
 
 install: $(VENV)/.installed
 
@@ -32,7 +32,11 @@ engine:
 image: install engine
 	$(BIN)/python -m promptkiln.image
 
-test: install engine image
+# The PostgreSQL server binaries the suite starts its own PostgreSQL with (installed as root if missing).
+postgres:
+	scripts/ensure-postgres.sh
+
+test: install engine image postgres
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
@@ -43,7 +47,7 @@ lint: install
 bench: install engine image
 	$(BIN)/python benchmarks/bench_sandbox.py
 
-bench-server: install engine image
+bench-server: install engine image postgres
 	$(BIN)/python benchmarks/bench_server.py
 
 # The output-quality evaluation (benchmarks/quality/): ~1 h on 2 cores with the bundled model.

@@ -6,11 +6,17 @@ concurrent clients; each client submits, follows the job's events to the end and
 file. Prints jobs per minute and p50/p95 latency (submit -> file downloaded) per concurrency,
 next to the CLI's figure for the same job measured in the same run (``promptkiln run`` as a
 process, one after another).
+
+Then the scale-out rows: a PostgreSQL started for the run (``initdb``/``pg_ctl`` as the test
+suite finds them), one replica and then two replicas (two ``serve`` processes on two ports,
+sharing the store; clients alternate between them) at the highest concurrency level, with
+jobs per minute and p95 for each (``--no-replicas`` skips them).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import socket
 import statistics
@@ -20,6 +26,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -57,13 +64,16 @@ def cli_runs(n: int, env: dict[str, str], work: Path) -> list[float]:
 
 
 def server_runs(
-    url: str, key: str, concurrency: int, jobs: int, work: Path, tag: str
+    url: str | list[str], key: str, concurrency: int, jobs: int, work: Path, tag: str
 ) -> tuple[list[float], float]:
+    """``jobs`` run jobs from ``concurrency`` client threads; with several URLs (replicas) the
+    clients alternate between them."""
+    urls = [url] if isinstance(url, str) else url
     latencies: list[float] = []
     lock = threading.Lock()
     counter = iter(range(jobs))
 
-    def client_loop() -> None:
+    def client_loop(url: str) -> None:
         with Client(url, key, timeout=300) as client:
             while True:
                 with lock:
@@ -77,7 +87,10 @@ def server_runs(
                     latencies.append(time.monotonic() - t0)
 
     t0 = time.monotonic()
-    threads = [threading.Thread(target=client_loop) for _ in range(concurrency)]
+    threads = [
+        threading.Thread(target=client_loop, args=(urls[n % len(urls)],))
+        for n in range(concurrency)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -85,11 +98,73 @@ def server_runs(
     return latencies, time.monotonic() - t0
 
 
+def start_server(env: dict[str, str], workers: int, log_path: Path) -> tuple[Any, str]:
+    """A ``promptkiln serve`` subprocess on a free port, once it answers /healthz."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log_path.open("ab") as log:
+        server = subprocess.Popen(
+            [*CLI, "serve", "--port", str(port), "--workers", str(workers)],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return server, url
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.kill()
+            raise SystemExit(f"the server did not start:\n{log_path.read_text()}")
+        time.sleep(0.1)
+
+
+def replica_rows(env: dict[str, str], work: Path, concurrency: int, jobs: int) -> None:
+    """Jobs/min and p95 for 1 and 2 replicas on one PostgreSQL, ``concurrency`` clients."""
+    path = Path(__file__).resolve().parents[1] / "tests" / "pgserver.py"
+    spec = importlib.util.spec_from_file_location("promptkiln_bench_pgserver", path)
+    assert spec is not None and spec.loader is not None
+    pgserver = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pgserver)
+    pg = pgserver.PgServer()
+    try:
+        per_replica = max(1, (os.cpu_count() or 2) // 2)
+        for replicas in (1, 2):
+            pg_env = {**env, "PROMPTKILN_STORE_URL": pg.create_database()}
+            made = subprocess.run(
+                [*CLI, "keys", "create", "--tenant", "bench", "--max-active-jobs", "1000"],
+                check=True, capture_output=True, text=True, env=pg_env,
+            )  # fmt: skip
+            key = made.stdout.strip().splitlines()[-1]
+            servers = [
+                start_server(pg_env, per_replica, work / f"replica-{replicas}-{n}.log")
+                for n in range(replicas)
+            ]
+            try:
+                server_runs([u for _, u in servers], key, 1, 2, work, f"warm-r{replicas}")
+                latencies, wall = server_runs(
+                    [u for _, u in servers], key, concurrency, jobs, work, f"r{replicas}"
+                )
+                print(
+                    f"PostgreSQL, {replicas} replica(s) x {per_replica} workers, "
+                    f"concurrency {concurrency}: {len(latencies) / wall * 60:.1f} jobs/min, "
+                    f"p50 {statistics.median(latencies):.2f} s, p95 {pct(latencies, 0.95):.2f} s"
+                )
+            finally:
+                for server, _ in servers:
+                    server.terminate()
+                    server.wait(120)
+    finally:
+        pg.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=20, help="jobs per concurrency level")
     parser.add_argument("--cli-runs", type=int, default=5)
     parser.add_argument("--levels", default="1,4,20")
+    parser.add_argument("--no-replicas", action="store_true", help="skip the PostgreSQL rows")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     with tempfile.TemporaryDirectory(prefix="promptkiln-bench-server-") as tmp:
@@ -142,6 +217,8 @@ def main() -> None:
             server.terminate()
             server.wait(120)
             log.close()
+        if not args.no_replicas:
+            replica_rows(env, work, max(levels), args.jobs)
 
 
 if __name__ == "__main__":

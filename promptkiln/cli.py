@@ -194,9 +194,9 @@ def run(
 
 def _record_run(settings: Any, kind: str, run: Any, **extra: Any) -> None:
     """Append the run to the audit trail (``promptkiln runs``)."""
-    from promptkiln import store
+    from promptkiln import records
 
-    store.record_sandbox_run(settings, kind, run, **extra)
+    records.record_sandbox_run(settings, kind, run, **extra)
 
 
 @app.command()

@@ -39,9 +39,9 @@ def is_loopback(host: str) -> bool:
 
 
 def _store(settings: Any) -> Any:
-    from promptkiln.store import Store
+    from promptkiln.store import open_store
 
-    return Store.open(settings.home)
+    return open_store(settings)
 
 
 def serve(

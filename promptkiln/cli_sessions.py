@@ -37,9 +37,9 @@ def _settings(**overrides: Any) -> Any:
 
 
 def _store(settings: Any) -> Any:
-    from promptkiln.store import Store
+    from promptkiln.store import open_store
 
-    return Store.open(settings.home)
+    return open_store(settings)
 
 
 def _when(ts: float) -> str:

@@ -169,6 +169,21 @@ class Settings(BaseSettings):
     cache: Path = Field(default_factory=default_cache)
     #: Keep prompts and outputs in run records ("full"), or only their hashes ("hashes").
     record_content: str = "full"
+    #: Where sessions, run records, keys and jobs live: empty for the embedded SQLite database
+    #: under ``home``, or ``postgresql://user:password@host:port/db`` for a shared PostgreSQL.
+    store_url: str | None = Field(None, repr=False)
+    #: Server: seconds a replica's claim on a running job lasts without a heartbeat; a replica
+    #: that dies leaves its job to be marked interrupted by another one after this long.
+    job_lease: float = Field(30.0, ge=1, le=3600)
+
+    @field_validator("store_url")
+    @classmethod
+    def _check_store_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("store_url must start with postgresql:// (or be empty for SQLite)")
+        return value
 
     @field_validator("record_content")
     @classmethod

@@ -156,6 +156,40 @@ def _model_check(settings: Settings) -> Check:
     )
 
 
+def _store_check(settings: Settings) -> Check:
+    """Which store, where, at which schema version; on PostgreSQL the server's version, the
+    queue depth and the server replicas seen in the last minute."""
+    import time
+
+    from promptkiln.store import MIGRATIONS, open_store
+
+    try:
+        with open_store(settings) as store:
+            version = store.schema_version
+            if store.dialect == "sqlite":
+                return Check("store", "ok", f"SQLite {store.where}, schema version {version}")
+            pg = store.conn.execute("SHOW server_version").fetchone()[0]
+            queued = store.conn.execute(
+                "SELECT count(*) FROM jobs WHERE status = 'queued'"
+            ).fetchone()[0]
+            recent = [
+                f"{r[0]} ({r[1]})"
+                for r in store.conn.execute(
+                    "SELECT id, host FROM replicas WHERE last_seen > ? ORDER BY id",
+                    (time.time() - 60,),
+                )
+            ]
+            seen = ", ".join(recent) if recent else "none"
+            return Check(
+                "store",
+                "ok",
+                f"PostgreSQL {pg} at {store.where}, schema version {version}/{len(MIGRATIONS)}; "
+                f"queue depth {queued}; replicas seen in the last minute: {seen}",
+            )
+    except PromptkilnError as exc:
+        return Check("store", "fail", exc.message, exc.hint)
+
+
 def run_checks(settings: Settings) -> list[Check]:
     checks = [
         Check(
@@ -167,6 +201,7 @@ def run_checks(settings: Settings) -> list[Check]:
     if settings.backend == "docker":
         checks += _docker_checks(settings)
         checks.append(_pool_check(settings))
+    checks.append(_store_check(settings))
     checks.append(_limit_check(settings))
     checks.append(_e2b_check(settings))
     checks.append(_model_check(settings))

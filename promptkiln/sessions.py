@@ -27,16 +27,9 @@ from promptkiln import leftovers
 from promptkiln.config import Settings, load_settings
 from promptkiln.errors import UsageError
 from promptkiln.pipeline import Attempt, MakeResult, SandboxRun, read_inputs, run_in_sandbox
+from promptkiln.records import output_blobs, run_body
 from promptkiln.sandbox.base import Artifact, InputFile
-from promptkiln.store import (
-    BlobRef,
-    NewFile,
-    RunRecord,
-    Store,
-    output_blobs,
-    run_body,
-    sha256_hex,
-)
+from promptkiln.store import BlobRef, NewFile, RunRecord, Store, open_store, sha256_hex
 
 if TYPE_CHECKING:
     from promptkiln.llm.generate import CodeGenerator, Generation, Message, Sampling
@@ -182,7 +175,7 @@ def run_turn(
     if new and not (formats or guess_formats(prompt, [])):
         raise UsageError("no output format requested", hint="pass at least one, e.g. --format pdf")
     given = read_inputs(list(inputs))
-    with Store.open(settings.home) as store:
+    with open_store(settings) as store:
         if new:
             sid = new_id or uuid.uuid4().hex
             store.create_session(
@@ -363,7 +356,7 @@ def replay(
     progress: Progress = _quiet,
 ) -> ReplayResult:
     """Re-run a recorded script with its recorded inputs in a fresh sandbox; compare outputs."""
-    with Store.open(settings.home) as store:
+    with open_store(settings) as store:
         rec = store.get_run(ref)
         body = rec.body
         script = body.get("script")
@@ -494,7 +487,7 @@ def file_version_bytes(
     settings: Settings, session: str, name: str, version: int | None = None
 ) -> bytes:
     """The bytes of one version of a session's file (the latest when ``version`` is None)."""
-    with Store.open(settings.home) as store:
+    with open_store(settings) as store:
         sid = store.resolve_session(session)
         rows = [r for r in store.files(sid) if r["name"] == name]
         if version is not None:

@@ -1,209 +1,73 @@
 """The store: sessions, their versioned files, and the append-only, hash-chained run records.
 
-One SQLite database (WAL mode) at ``<home>/promptkiln.db`` and a content-addressed blob store
-beside it at ``<home>/blobs/ab/cdef…`` (sha256 of the bytes; written temp + rename). ``home`` is
-``Settings.home``: ``$PROMPTKILN_HOME`` or the XDG data directory.
+Two engines behind one class (:mod:`promptkiln.dialect` translates the SQL):
 
-Concurrency: every write is one ``BEGIN IMMEDIATE`` transaction, so two terminals serialise on
-SQLite's write lock (``busy_timeout`` waits for it). A run record's hash is computed under that
-lock from the previous record's hash, so concurrent appends still form one valid chain. Blobs are
-written and referenced inside the same transaction that may delete them, so ``sessions rm``
-cannot unlink a blob another process is just starting to use.
+- **SQLite** (the embedded default): one database (WAL mode) at ``<home>/promptkiln.db`` and a
+  content-addressed blob store beside it at ``<home>/blobs/ab/cdef…``. ``home`` is
+  ``Settings.home``: ``$PROMPTKILN_HOME`` or the XDG data directory.
+- **PostgreSQL** when ``store_url = "postgresql://…"`` (config file or
+  ``$PROMPTKILN_STORE_URL``): the same schema, built by the same migration list
+  (:mod:`promptkiln.migrations`), with blobs in the ``blobs`` table so every server replica
+  reads them.
 
-Run records: ``hash = sha256(prev_hash + "\\n" + body)``, ``body`` the record as canonical JSON.
-SQLite triggers refuse UPDATE and DELETE on them; :meth:`Store.verify` recomputes the chain and
-names the first record that does not match (an edit, a deletion in the middle, or a cut tail).
+Concurrency: every write is one transaction. On SQLite it is ``BEGIN IMMEDIATE``, so writers
+serialise on SQLite's write lock (``busy_timeout`` waits for it). On PostgreSQL appends to the
+run chain take a transaction-scoped advisory lock (``pg_advisory_xact_lock``), so records from
+several processes or replicas still form one chain. A record's hash is computed under that lock
+from the previous record's hash (kept in ``runs_head``). Blobs are written and referenced inside
+the same transaction that may delete them, so ``sessions rm`` cannot unlink a blob another
+process is just starting to use.
+
+Run records and their chain: :mod:`promptkiln.chain`; building them: :mod:`promptkiln.records`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import sqlite3
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from promptkiln import migrations
+from promptkiln.blobs import BlobStore, PgBlobStore, sha256_hex
+from promptkiln.chain import (
+    GENESIS,
+    BlobRef,
+    RunChain,
+    RunRecord,
+    VerifyReport,
+    canonical,
+    chain_hash,
+)
+from promptkiln.dialect import PgConnection, redact
 from promptkiln.errors import PlatformError, UsageError
 
+# re-exported for the store's users
+__all__ = [
+    "GENESIS",
+    "MIGRATIONS",
+    "BlobRef",
+    "BlobStore",
+    "RunRecord",
+    "VerifyReport",
+    "canonical",
+    "chain_hash",
+    "sha256_hex",
+]
+
+MIGRATIONS = migrations.MIGRATIONS
 DB_NAME = "promptkiln.db"
-GENESIS = "0" * 64
 BUSY_TIMEOUT_MS = 60_000
+#: pg_advisory_xact_lock key that serialises migrations (the chain's is chain.CHAIN_LOCK).
+MIGRATE_LOCK = 0x706B_0002
 
-#: Schema migrations: migration ``i`` brings the schema to version ``i + 1``. Append only.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE sessions(
-        id TEXT PRIMARY KEY, title TEXT NOT NULL, model TEXT NOT NULL, api_base TEXT,
-        backend TEXT NOT NULL, created REAL NOT NULL, updated REAL NOT NULL);
-    CREATE TABLE turns(
-        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-        number INTEGER NOT NULL, status TEXT NOT NULL, prompt TEXT, prompt_sha256 TEXT NOT NULL,
-        formats TEXT NOT NULL, script TEXT, problem TEXT, run_ids TEXT NOT NULL DEFAULT '[]',
-        pid INTEGER, created REAL NOT NULL, finished REAL, PRIMARY KEY(session_id, number));
-    CREATE TABLE files(
-        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-        name TEXT NOT NULL, version INTEGER NOT NULL, turn INTEGER NOT NULL, role TEXT NOT NULL,
-        sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, media_type TEXT NOT NULL, delivered TEXT,
-        created REAL NOT NULL, PRIMARY KEY(session_id, name, version));
-    CREATE INDEX files_sha ON files(sha256);
-    CREATE TABLE runs(
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, created REAL NOT NULL,
-        kind TEXT NOT NULL, session_id TEXT, body TEXT NOT NULL, prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL);
-    CREATE INDEX runs_session ON runs(session_id);
-    CREATE TRIGGER runs_no_update BEFORE UPDATE ON runs
-        BEGIN SELECT RAISE(ABORT, 'run records are append-only'); END;
-    CREATE TRIGGER runs_no_delete BEFORE DELETE ON runs
-        BEGIN SELECT RAISE(ABORT, 'run records are append-only'); END;
-    CREATE TABLE run_blobs(
-        run_id TEXT NOT NULL, session_id TEXT, role TEXT NOT NULL, name TEXT NOT NULL,
-        sha256 TEXT NOT NULL);
-    CREATE INDEX run_blobs_sha ON run_blobs(sha256);
-    CREATE INDEX run_blobs_run ON run_blobs(run_id);
-    """,
-    # 2: the server (promptkiln.server): tenants and their hashed API keys, the job queue and its
-    # events, uploaded and produced files, idempotency keys, and which tenant owns a session or a
-    # run record. Portable SQL (SQLite and PostgreSQL; times are DOUBLE PRECISION because REAL
-    # is 4 bytes in PostgreSQL); every row carries its tenant.
-    """
-    CREATE TABLE tenants(
-        id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created DOUBLE PRECISION NOT NULL,
-        max_active_jobs INTEGER NOT NULL, jobs_per_hour INTEGER NOT NULL,
-        upload_bytes_per_hour BIGINT NOT NULL, limits_ceiling TEXT NOT NULL);
-    CREATE TABLE api_keys(
-        id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants(id),
-        key_hash TEXT NOT NULL UNIQUE, created DOUBLE PRECISION NOT NULL,
-        revoked DOUBLE PRECISION, last_used DOUBLE PRECISION);
-    CREATE TABLE jobs(
-        id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, key_id TEXT NOT NULL, kind TEXT NOT NULL,
-        status TEXT NOT NULL, request TEXT NOT NULL, session_id TEXT, result TEXT, error TEXT,
-        cancel_requested INTEGER NOT NULL DEFAULT 0, worker TEXT, created DOUBLE PRECISION NOT NULL,
-        started DOUBLE PRECISION, finished DOUBLE PRECISION);
-    CREATE INDEX jobs_status ON jobs(status, created);
-    CREATE INDEX jobs_tenant ON jobs(tenant_id, created);
-    CREATE TABLE job_events(
-        job_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL,
-        created DOUBLE PRECISION NOT NULL, PRIMARY KEY(job_id, seq));
-    CREATE TABLE server_files(
-        id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, job_id TEXT, role TEXT NOT NULL,
-        name TEXT NOT NULL, size BIGINT NOT NULL, media_type TEXT NOT NULL, sha256 TEXT NOT NULL,
-        created DOUBLE PRECISION NOT NULL);
-    CREATE INDEX server_files_tenant ON server_files(tenant_id, created);
-    CREATE INDEX server_files_job ON server_files(job_id);
-    CREATE TABLE idempotency_keys(
-        tenant_id TEXT NOT NULL, idem_key TEXT NOT NULL, request_sha256 TEXT NOT NULL,
-        job_id TEXT NOT NULL, created DOUBLE PRECISION NOT NULL, PRIMARY KEY(tenant_id, idem_key));
-    CREATE TABLE tenant_sessions(
-        session_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, created DOUBLE PRECISION NOT NULL);
-    CREATE INDEX tenant_sessions_tenant ON tenant_sessions(tenant_id);
-    CREATE TABLE tenant_runs(
-        run_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, key_id TEXT, job_id TEXT,
-        created DOUBLE PRECISION NOT NULL);
-    CREATE INDEX tenant_runs_tenant ON tenant_runs(tenant_id, created);
-    """,
-)
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def canonical(body: dict[str, Any]) -> str:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def chain_hash(prev_hash: str, body_json: str) -> str:
-    return sha256_hex(f"{prev_hash}\n{body_json}".encode())
-
-
-class BlobStore:
-    """Content-addressed files: ``root/ab/cdef…`` named by the sha256 of their bytes."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def path(self, sha: str) -> Path:
-        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
-            raise ValueError(f"not a sha256: {sha!r}")
-        return self.root / sha[:2] / sha[2:]
-
-    def put(self, data: bytes) -> str:
-        sha = sha256_hex(data)
-        target = self.path(sha)
-        if target.exists():
-            return sha
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return sha
-
-    def get(self, sha: str) -> bytes | None:
-        """The bytes, or None if missing or corrupted (a blob that fails its hash is not used)."""
-        try:
-            data = self.path(sha).read_bytes()
-        except (FileNotFoundError, ValueError):
-            return None
-        return data if sha256_hex(data) == sha else None
-
-    def delete(self, sha: str) -> bool:
-        try:
-            self.path(sha).unlink()
-            return True
-        except FileNotFoundError:
-            return False
-
-    def all(self) -> Iterator[tuple[str, Path]]:
-        if not self.root.is_dir():
-            return
-        for sub in self.root.iterdir():
-            if sub.is_dir() and len(sub.name) == 2:
-                for f in sub.iterdir():
-                    yield sub.name + f.name, f
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    seq: int
-    id: str
-    created: float
-    kind: str
-    session_id: str | None
-    body: dict[str, Any]
-    prev_hash: str
-    hash: str
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    ok: bool
-    checked: int
-    first_bad_seq: int | None = None
-    first_bad_id: str | None = None
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class BlobRef:
-    """A blob to store and reference from a run record: inputs for replay, outputs to compare."""
-
-    role: str  #: "input" or "output"
-    name: str
-    data: bytes
+#: A result row: sqlite3.Row or dialect.PgRow (both answer by index and by column name).
+Row = Any
 
 
 @dataclass(frozen=True)
@@ -217,14 +81,37 @@ class NewFile:
     delivered: str | None  #: absolute path of the user's copy
 
 
-class Store:
-    """The database and the blob store under one home directory. Cheap to open; close it."""
+class Store(RunChain):
+    """The database and its blob store: SQLite under ``home`` or PostgreSQL at ``url``.
+    Cheap to open; close it."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, url: str | None = None) -> None:
         self.home = Path(home)
+        self.url = url or None
+        #: sqlite3.Connection, or a PgConnection that answers the same subset (execute,
+        #: fetchone/fetchall, rowcount, rows by index and name): typed as the former.
+        self.conn: sqlite3.Connection
+        self.blobs: BlobStore | PgBlobStore
+        if self.url:
+            self.dialect = "postgresql"
+            self.where = redact(self.url)
+            self.conn = cast(sqlite3.Connection, PgConnection(self.url))
+            self.blobs = PgBlobStore(self.conn, "store")
+        else:
+            self.dialect = "sqlite"
+            self.where = str(self.home / DB_NAME)
+            self.conn = self._open_sqlite()
+            self.blobs = BlobStore(self.home / "blobs")
+        try:
+            self._migrate()
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _open_sqlite(self) -> sqlite3.Connection:
         try:
             self.home.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(
+            conn = sqlite3.connect(
                 self.home / DB_NAME, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
             )
         except (OSError, sqlite3.Error) as exc:
@@ -232,17 +119,16 @@ class Store:
                 f"cannot open the promptkiln store in {self.home}: {exc}",
                 hint="check the directory's permissions, or set PROMPTKILN_HOME",
             ) from exc
-        self.conn.row_factory = sqlite3.Row
-        self.blobs = BlobStore(self.home / "blobs")
-        self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
 
     @classmethod
-    def open(cls, home: Path) -> Store:
-        return cls(home)
+    def open(cls, home: Path, url: str | None = None) -> Store:
+        return cls(home, url)
 
     def close(self) -> None:
         self.conn.close()
@@ -253,139 +139,52 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def server_blobs(self) -> BlobStore | PgBlobStore:
+        """The server's own blob namespace (uploads and job results)."""
+        if self.dialect == "postgresql":
+            return PgBlobStore(self.conn, "server")
+        return BlobStore(self.home / "server-blobs")
+
     @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction holding SQLite's write lock from its start (BEGIN IMMEDIATE)."""
-        self.conn.execute("BEGIN IMMEDIATE")
+    def write(self, *, lock: int | None = None) -> Iterator[Any]:
+        """One write transaction. SQLite: holding the write lock from its start (BEGIN
+        IMMEDIATE). PostgreSQL: READ COMMITTED, plus the advisory lock ``lock`` if given."""
+        self.conn.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
         try:
+            if lock is not None and self.dialect == "postgresql":
+                self.conn.execute("SELECT pg_advisory_xact_lock(?)", (lock,))
             yield self.conn
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
 
-    def _migrate(self) -> None:
-        with self.write() as c:
+    def _migrate(self, target: int | None = None) -> None:
+        """Bring the schema to ``target`` (default: the newest) with the one migration list."""
+        target = len(MIGRATIONS) if target is None else target
+        with self.write(lock=MIGRATE_LOCK) as c:
             c.execute("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)")
             row = c.execute("SELECT version FROM schema_version").fetchone()
             current = row[0] if row else 0
             if current > len(MIGRATIONS):
                 raise PlatformError(
-                    f"the store in {self.home} has schema version {current}, newer than this "
+                    f"the store {self.where} has schema version {current}, newer than this "
                     f"promptkiln understands ({len(MIGRATIONS)})",
-                    hint="upgrade promptkiln, or point PROMPTKILN_HOME elsewhere",
+                    hint="upgrade promptkiln, or point PROMPTKILN_HOME (or store_url) elsewhere",
                 )
-            for version in range(current, len(MIGRATIONS)):
-                for statement in _statements(MIGRATIONS[version]):
+            if current >= target:
+                return
+            for version in range(current, target):
+                for statement in migrations.statements(version, self.dialect):
                     c.execute(statement)
             if row is None:
-                c.execute("INSERT INTO schema_version VALUES (?)", (len(MIGRATIONS),))
+                c.execute("INSERT INTO schema_version VALUES (?)", (target,))
             else:
-                c.execute("UPDATE schema_version SET version = ?", (len(MIGRATIONS),))
+                c.execute("UPDATE schema_version SET version = ?", (target,))
 
     @property
     def schema_version(self) -> int:
         return int(self.conn.execute("SELECT version FROM schema_version").fetchone()[0])
-
-    # -- run records -----------------------------------------------------------------------------
-
-    def append_run(self, body: dict[str, Any], blobs: Sequence[BlobRef] = ()) -> RunRecord:
-        """Append one record (``body`` needs ``id`` and ``kind``); store and reference its blobs."""
-        body_json = canonical(body)
-        created = time.time()
-        with self.write() as c:
-            row = c.execute("SELECT hash FROM runs ORDER BY seq DESC LIMIT 1").fetchone()
-            prev = row[0] if row else GENESIS
-            digest = chain_hash(prev, body_json)
-            cur = c.execute(
-                "INSERT INTO runs(id, created, kind, session_id, body, prev_hash, hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    body["id"],
-                    created,
-                    body["kind"],
-                    body.get("session_id"),
-                    body_json,
-                    prev,
-                    digest,
-                ),
-            )
-            for ref in blobs:
-                sha = self.blobs.put(ref.data)
-                c.execute(
-                    "INSERT INTO run_blobs VALUES (?, ?, ?, ?, ?)",
-                    (body["id"], body.get("session_id"), ref.role, ref.name, sha),
-                )
-        seq = int(cur.lastrowid or 0)
-        return RunRecord(
-            seq, body["id"], created, body["kind"], body.get("session_id"), body, prev, digest
-        )
-
-    def runs(self, *, limit: int | None = None, session_id: str | None = None) -> list[RunRecord]:
-        """Records, newest first."""
-        sql = "SELECT * FROM runs"
-        args: list[Any] = []
-        if session_id:
-            sql += " WHERE session_id = ?"
-            args.append(session_id)
-        sql += " ORDER BY seq DESC"
-        if limit:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return [_record(r) for r in self.conn.execute(sql, args)]
-
-    def get_run(self, ref: str) -> RunRecord:
-        run_id = self._resolve("runs", ref, "run", "promptkiln runs")
-        return _record(self.conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
-
-    def run_blobs(self, run_id: str) -> list[tuple[str, str, str]]:
-        """(role, name, sha256) of the blobs a record references (those still kept)."""
-        rows = self.conn.execute(
-            "SELECT role, name, sha256 FROM run_blobs WHERE run_id = ? ORDER BY rowid", (run_id,)
-        )
-        return [(r[0], r[1], r[2]) for r in rows]
-
-    def verify(self) -> VerifyReport:
-        """Recompute the chain; report the first record whose hash or link does not match."""
-        prev = GENESIS
-        checked = 0
-        last_seq = 0
-        for r in self.conn.execute("SELECT * FROM runs ORDER BY seq"):
-            checked += 1
-            last_seq = r["seq"]
-            problem = None
-            if r["prev_hash"] != prev:
-                problem = (
-                    "its link to the previous record is broken (a record was removed or edited)"
-                )
-            elif chain_hash(prev, r["body"]) != r["hash"]:
-                problem = "its content does not match its hash (the record was edited)"
-            else:
-                try:
-                    body = json.loads(r["body"])
-                except ValueError:
-                    body = {}
-                if (body.get("id"), body.get("kind"), body.get("session_id")) != (
-                    r["id"],
-                    r["kind"],
-                    r["session_id"],
-                ):
-                    problem = "its indexed columns disagree with its content (edited)"
-            if problem:
-                return VerifyReport(False, checked, r["seq"], r["id"], problem)
-            prev = r["hash"]
-        seq_row = self.conn.execute(
-            "SELECT seq FROM sqlite_sequence WHERE name = 'runs'"
-        ).fetchone()
-        if seq_row and seq_row[0] > last_seq:
-            return VerifyReport(
-                False,
-                checked,
-                last_seq + 1,
-                None,
-                f"records {last_seq + 1}..{seq_row[0]} at the end are missing (deleted)",
-            )
-        return VerifyReport(True, checked)
 
     # -- sessions --------------------------------------------------------------------------------
 
@@ -415,33 +214,33 @@ class Store:
             raise UsageError("there are no sessions yet", hint='start one: promptkiln make "…"')
         return str(row[0])
 
-    def session(self, session_id: str) -> sqlite3.Row:
-        row: sqlite3.Row | None = self.conn.execute(
+    def session(self, session_id: str) -> Row:
+        row: Row | None = self.conn.execute(
             "SELECT * FROM sessions WHERE id = ?", (session_id,)
         ).fetchone()
         if row is None:
             raise UsageError(f"no session {session_id!r}", hint="see `promptkiln sessions`")
         return row
 
-    def sessions(self) -> list[sqlite3.Row]:
+    def sessions(self) -> list[Row]:
         return self.conn.execute(
             "SELECT s.*, (SELECT count(DISTINCT name) FROM files f WHERE f.session_id = s.id "
             "AND f.role = 'output') AS nfiles, (SELECT count(*) FROM turns t WHERE "
             "t.session_id = s.id) AS nturns FROM sessions s ORDER BY updated DESC"
         ).fetchall()
 
-    def turns(self, session_id: str) -> list[sqlite3.Row]:
+    def turns(self, session_id: str) -> list[Row]:
         return self.conn.execute(
             "SELECT * FROM turns WHERE session_id = ? ORDER BY number", (session_id,)
         ).fetchall()
 
-    def files(self, session_id: str) -> list[sqlite3.Row]:
+    def files(self, session_id: str) -> list[Row]:
         """Every version of every file, by name then version."""
         return self.conn.execute(
             "SELECT * FROM files WHERE session_id = ? ORDER BY name, version", (session_id,)
         ).fetchall()
 
-    def workspace(self, session_id: str) -> list[sqlite3.Row]:
+    def workspace(self, session_id: str) -> list[Row]:
         """The latest version of each file: what a follow-up turn starts from."""
         return self.conn.execute(
             "SELECT f.* FROM files f WHERE session_id = ? AND version = (SELECT max(version) "
@@ -494,11 +293,11 @@ class Store:
         problem: str | None = None,
         files: Sequence[NewFile] = (),
         full: bool = True,
-    ) -> list[sqlite3.Row]:
+    ) -> list[Row]:
         """Close a turn; on success add its files as new versions (only those whose bytes
         changed) in the same transaction. Returns the new version rows."""
         now = time.time()
-        added: list[sqlite3.Row] = []
+        added: list[Row] = []
         with self.write() as c:
             for f in files:
                 sha = self.blobs.put(f.data) if full else sha256_hex(f.data)
@@ -547,7 +346,7 @@ class Store:
             c.execute("UPDATE sessions SET updated = ? WHERE id = ?", (now, session_id))
         return added
 
-    def file_bytes(self, row: sqlite3.Row) -> bytes | None:
+    def file_bytes(self, row: Row) -> bytes | None:
         """A file version's bytes: from the blob store, else from where it was delivered if
         that copy still has the recorded hash (record_content = "hashes" keeps no blobs)."""
         data = self.blobs.get(row["sha256"])
@@ -595,168 +394,13 @@ class Store:
         ]
         deleted = sum(self.remove_session(sid) for sid in old)
         with self.write():
-            for sha, path in list(self.blobs.all()):
-                if path.name.startswith(".tmp-"):
-                    with contextlib.suppress(OSError):
-                        if path.stat().st_mtime < time.time() - 3600:
-                            path.unlink()
-                elif not self._referenced(sha):
+            self.blobs.sweep_tmp()
+            for sha in self.blobs.shas():
+                if not self._referenced(sha):
                     deleted += self.blobs.delete(sha)
         return old, deleted
 
 
-def _statements(script: str) -> list[str]:
-    """Split a migration into statements (sqlite3.complete_statement copes with triggers)."""
-    out, buf = [], ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            out.append(buf.strip())
-            buf = ""
-    if buf.strip():
-        out.append(buf.strip())
-    return out
-
-
-def _record(row: sqlite3.Row) -> RunRecord:
-    try:
-        body = json.loads(row["body"])
-    except ValueError:
-        body = {}
-    return RunRecord(
-        row["seq"],
-        row["id"],
-        row["created"],
-        row["kind"],
-        row["session_id"],
-        body,
-        row["prev_hash"],
-        row["hash"],
-    )
-
-
-# -- building run records -----------------------------------------------------------------------
-
-
-def _content(text: str | None, full: bool) -> Any:
-    """Text as recorded: itself, or only its hash and length when the config says so."""
-    if text is None:
-        return None
-    return text if full else {"sha256": sha256_hex(text.encode()), "chars": len(text)}
-
-
-def run_body(
-    settings: Any,
-    kind: str,
-    *,
-    run: Any = None,
-    run_id: str | None = None,
-    script: str | None = None,
-    prompt: str | None = None,
-    response: str | None = None,
-    model: str | None = None,
-    session_id: str | None = None,
-    turn: int | None = None,
-    attempt: int | None = None,
-    problem: str | None = None,
-    inputs: Sequence[Any] = (),
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """One run record as a JSON-ready dict. ``run`` is a :class:`~promptkiln.pipeline.SandboxRun`
-    (None when no script ran, e.g. the model's answer had no code); ``inputs`` are InputFiles;
-    ``extra`` adds fields (the server's tenant, key id and job id)."""
-    import dataclasses
-    import datetime
-    import getpass
-    import uuid
-
-    from promptkiln import __version__
-
-    full = settings.record_content == "full"
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    body: dict[str, Any] = {
-        "id": run_id or (run.run_id if run is not None else uuid.uuid4().hex[:12]),
-        "kind": kind,
-        "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
-        "user": user,
-        "promptkiln": __version__,
-        "session_id": session_id,
-        "turn": turn,
-        "attempt": attempt,
-        "model": model,
-        "prompt": _content(prompt, full),
-        "response": _content(response, full),
-        "script": _content(script, full),
-        "script_sha256": sha256_hex(script.encode()) if script is not None else None,
-        "record_content": settings.record_content,
-        "backend": settings.backend,
-        "limits": dataclasses.asdict(settings.limits.to_limits()),
-        "network": "internet"
-        if settings.backend == "e2b" and settings.e2b.allow_internet
-        else "none",
-        "problem": problem,
-        "inputs": [
-            {"name": f.name, "bytes": len(f.data), "sha256": sha256_hex(f.data)} for f in inputs
-        ],
-        "sandbox": None,
-        "outputs": [],
-    }
-    if run is not None:
-        r, info = run.result, run.sandbox
-        body["sandbox"] = {
-            "backend": info.backend,
-            "image": info.image,
-            "image_id": info.extra.get("image_id"),
-            "runtime": info.runtime,
-            "network": info.network,
-            "extra": dict(info.extra),
-        }
-        body["network"] = info.network
-        body.update(
-            exit_code=r.exit_code,
-            termination=r.termination.value,
-            duration_s=round(r.duration_s, 3),
-            timings={k: round(v, 3) for k, v in run.timings.items()},
-            stdout={"text": _content(r.stdout.text, full), "dropped": r.stdout.dropped},
-            stderr={"text": _content(r.stderr.text, full), "dropped": r.stderr.dropped},
-            outputs=[
-                {"name": a.name, "bytes": a.size, "type": a.media_type, "sha256": a.sha256}
-                for a in run.artifacts
-            ],
-            rejected=[{"name": x.name, "reason": x.reason} for x in run.rejections],
-        )
-    body.update(extra or {})
-    return body
-
-
-def output_blobs(run: Any) -> list[BlobRef]:
-    """The delivered outputs of a run, read back from disk (skipping any that changed since)."""
-    refs = []
-    for a in getattr(run, "artifacts", ()):
-        with contextlib.suppress(OSError):
-            data = Path(a.path).read_bytes()
-            if sha256_hex(data) == a.sha256:
-                refs.append(BlobRef("output", a.name, data))
-    return refs
-
-
-def record_sandbox_run(
-    settings: Any,
-    kind: str,
-    run: Any,
-    *,
-    script: str | None = None,
-    inputs: Sequence[Any] = (),
-    **extra: Any,
-) -> RunRecord:
-    """Record one ``promptkiln run``: the CLI's hook. With ``record_content = "full"`` the inputs
-    and outputs are kept as blobs so ``runs replay`` can re-run and compare."""
-    body = run_body(settings, kind, run=run, script=script, inputs=inputs, **extra)
-    blobs: list[BlobRef] = []
-    if settings.record_content == "full":
-        blobs = [BlobRef("input", f.name, f.data) for f in inputs] + output_blobs(run)
-    with Store.open(settings.home) as store:
-        return store.append_run(body, blobs)
+def open_store(settings: Any) -> Store:
+    """The store ``settings`` configure: PostgreSQL at ``store_url``, else SQLite in ``home``."""
+    return Store.open(settings.home, getattr(settings, "store_url", None))

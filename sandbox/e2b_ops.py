@@ -4,6 +4,7 @@ the labels every sandbox carries, and reaping leftovers by those labels."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from promptkiln import leftovers
@@ -83,9 +84,19 @@ def api_options(settings: Settings) -> dict[str, Any]:
     return opts
 
 
-def reap(settings: Settings, *, everything: bool = False) -> list[str]:
+def reap(
+    settings: Settings,
+    *,
+    everything: bool = False,
+    gone: Callable[[str, str], bool] | None = None,
+) -> list[str]:
     """Kill promptkiln's E2B sandboxes whose owner process is gone (or all of them); return
-    their ids. Sandboxes are found by their ``promptkiln.kind`` metadata label."""
+    their ids. Sandboxes are found by their ``promptkiln.kind`` metadata label.
+
+    An owner on this host is judged by its pid. An owner on another host is left to its
+    sandbox timeout unless ``gone(pid, host)`` says it is dead: server replicas pass a check
+    against the store's replica heartbeats, so they reap each other's leftovers across hosts
+    without touching a live replica's sandboxes."""
     import e2b
 
     opts = api_options(settings)
@@ -100,9 +111,11 @@ def reap(settings: Settings, *, everything: bool = False) -> list[str]:
         for info in found:
             labels = info.metadata or {}
             # Another host's run is left to its own timeout.
-            alive = not everything and not leftovers.owner_dead(
-                labels.get(LABEL_PID), labels.get(LABEL_HOST)
+            pid, host = labels.get(LABEL_PID), labels.get(LABEL_HOST)
+            dead = leftovers.owner_dead(pid, host) or (
+                gone is not None and bool(pid and host) and gone(str(pid), str(host))
             )
+            alive = not everything and not dead
             if not alive and e2b.Sandbox.kill(info.sandbox_id, **opts):
                 killed.append(info.sandbox_id)
     return killed

@@ -33,7 +33,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from promptkiln import __version__
 from promptkiln.config import Settings
+from promptkiln.dialect import redact
 from promptkiln.errors import PromptkilnError
+from promptkiln.server import db
 from promptkiln.server import errors as api_errors
 from promptkiln.server.deps import ServerOptions, ServerState
 from promptkiln.server.errors import ApiError
@@ -59,6 +61,7 @@ def create_app(
     from promptkiln.server import routes_files, routes_jobs, routes_ops, routes_records
 
     options = options or ServerOptions()
+    db.configure(settings.home, settings.store_url)
     metrics = Metrics()
     pool = WorkerPool(settings.home, settings, metrics, options.workers)
     server = ServerState(settings, options, metrics, pool)
@@ -68,7 +71,8 @@ def create_app(
         await run_in_threadpool(pool.recover)
         if options.start_workers:
             pool.start()
-        log.info("promptkiln server ready: %d workers, store %s", pool.size, settings.home)
+        where = redact(settings.store_url) if settings.store_url else settings.home
+        log.info("promptkiln server ready: %d workers, store %s", pool.size, where)
         async with AsyncExitStack() as stack:
             for enter in lifespans:
                 await stack.enter_async_context(enter(app))

@@ -1,8 +1,10 @@
 """Store access for the server: one :class:`~promptkiln.store.Store` per thread, ids, blobs.
 
-The server's tables are migration 2 of :data:`promptkiln.store.MIGRATIONS`. Uploaded and
-produced files are kept in their own content-addressed blob store (``<home>/server-blobs``) so
-``promptkiln sessions gc`` never removes a blob a job's file still needs.
+The server's tables are migration 2 of :data:`promptkiln.migrations.MIGRATIONS`. Uploaded and
+produced files are kept in their own content-addressed blob namespace (``<home>/server-blobs``,
+or the "server" namespace of the PostgreSQL ``blobs`` table) so ``promptkiln sessions gc`` never
+removes a blob a job's file still needs. :func:`configure` tells this module which store
+(``store_url``) belongs to a home; the app calls it at start.
 """
 
 from __future__ import annotations
@@ -13,9 +15,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from promptkiln.store import BlobStore, Store
+from promptkiln.blobs import BlobStore, PgBlobStore
+from promptkiln.store import Store
 
 _local = threading.local()
+_urls: dict[str, str | None] = {}
+
+
+def configure(home: Path, store_url: str | None) -> None:
+    """Use the PostgreSQL store at ``store_url`` (None: SQLite in ``home``) for ``home``."""
+    _urls[str(home)] = store_url
 
 
 def store_for(home: Path) -> Store:
@@ -25,7 +34,7 @@ def store_for(home: Path) -> Store:
         cache = _local.stores = {}
     key = str(home)
     if key not in cache:
-        cache[key] = Store.open(home)
+        cache[key] = Store.open(home, _urls.get(key))
     return cache[key]
 
 
@@ -35,8 +44,8 @@ def close_thread_stores() -> None:
     _local.stores = {}
 
 
-def blobs_for(home: Path) -> BlobStore:
-    return BlobStore(Path(home) / "server-blobs")
+def blobs_for(home: Path) -> BlobStore | PgBlobStore:
+    return store_for(home).server_blobs()
 
 
 def new_id(prefix: str) -> str:
@@ -61,3 +70,25 @@ def dumps(value: Any) -> str:
 
 def loads(text: str | None) -> Any:
     return json.loads(text) if text else None
+
+
+def page_rows(
+    store: Store,
+    select: str,
+    args: list[Any],
+    *,
+    key: str,
+    after: str | None,
+    after_key: str,
+    after_args: list[Any],
+    limit: int,
+) -> list[Any]:
+    """One page of a list, newest first: ``select`` (with its WHERE) ordered by ``key``
+    descending, after the row ``after_key`` finds, ``limit + 1`` rows so the caller can say
+    ``has_more``. ``key`` and ``after_key`` are column lists, e.g. ``created, id``."""
+    sql, values = select, list(args)
+    if after:
+        sql += f" AND ({key}) < ({after_key})"
+        values += after_args
+    desc = ", ".join(f"{col.strip()} DESC" for col in key.split(","))
+    return store.conn.execute(f"{sql} ORDER BY {desc} LIMIT ?", [*values, limit + 1]).fetchall()

@@ -21,13 +21,13 @@ from promptkiln import leftovers
 from promptkiln.config import Settings
 from promptkiln.errors import ConfigError, PromptkilnError
 from promptkiln.pipeline import Attempt, raise_for_run, run_in_sandbox
+from promptkiln.records import record_sandbox_run
 from promptkiln.sandbox.base import InputFile, OutputEntry, RunResult, Sandbox
 from promptkiln.server import files as filestore
 from promptkiln.server import queue
 from promptkiln.server.db import store_for
 from promptkiln.server.errors import ApiError, job_error
 from promptkiln.server.metrics import Metrics
-from promptkiln.store import record_sandbox_run
 
 TOKEN_EVENT_INTERVAL_S = 0.5
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from promptkiln.sandbox.filetypes import detect
 from promptkiln.sandbox.names import UnsafeName, sanitize_name
-from promptkiln.server.db import blobs_for, new_id
+from promptkiln.server.db import blobs_for, new_id, page_rows
 from promptkiln.server.errors import ApiError
 from promptkiln.store import Store
 
@@ -127,17 +127,16 @@ def job_files(store: Store, job_id: str) -> list[sqlite3.Row]:
 def list_files(
     store: Store, tenant_id: str, *, limit: int, starting_after: str | None
 ) -> list[sqlite3.Row]:
-    sql = "SELECT * FROM server_files WHERE tenant_id = ?"
-    args: list[Any] = [tenant_id]
-    if starting_after:
-        sql += (
-            " AND (created, id) < (SELECT created, id FROM server_files WHERE id = ? "
-            "AND tenant_id = ?)"
-        )
-        args += [starting_after, tenant_id]
-    sql += " ORDER BY created DESC, id DESC LIMIT ?"
-    args.append(limit + 1)
-    return store.conn.execute(sql, args).fetchall()
+    return page_rows(
+        store,
+        "SELECT * FROM server_files WHERE tenant_id = ?",
+        [tenant_id],
+        key="created, id",
+        after=starting_after,
+        after_key="SELECT created, id FROM server_files WHERE id = ? AND tenant_id = ?",
+        after_args=[starting_after, tenant_id],
+        limit=limit,
+    )
 
 
 def file_bytes(home: Path, row: sqlite3.Row) -> bytes:

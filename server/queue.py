@@ -1,9 +1,15 @@
 """The job queue: every SQL statement about jobs and their events lives here.
 
-Portable SQL (SQLite now, PostgreSQL later). :func:`claim_next_job` is the one place a worker
-takes work; it is fair between tenants (the tenant with the fewest running jobs, then the one
-whose last job started longest ago, goes first) and guarded by ``status = 'queued'`` in its
-UPDATE so two claimers never take the same job (on PostgreSQL: ``FOR UPDATE SKIP LOCKED``).
+Portable SQL (SQLite and PostgreSQL). :func:`claim_next_job` is the one place a worker takes
+work; it is fair between tenants (the tenant with the fewest running jobs, then the one whose
+last job started longest ago, goes first) and guarded by ``status = 'queued'`` in its UPDATE so
+two claimers never take the same job; on PostgreSQL the candidate row is also locked with
+``FOR UPDATE SKIP LOCKED``, so replicas claiming at once take different jobs without waiting.
+
+A claimed job carries a lease (``lease_until``) that its replica's heartbeat renews
+(:func:`heartbeat`); a replica that dies stops renewing, and any replica's heartbeat marks the
+job interrupted once the lease has expired (:func:`expire_leases`). Queued jobs stay queued for
+the survivors. Replicas record themselves in ``replicas`` (id, host, pid, last seen).
 
 Statuses: queued -> running -> succeeded | failed | cancelled | interrupted; queued -> cancelled.
 """
@@ -17,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptkiln import leftovers
-from promptkiln.server.db import dumps, new_id
+from promptkiln.server.db import dumps, new_id, page_rows
 from promptkiln.server.errors import ApiError
 from promptkiln.server.tenants import Caller
 from promptkiln.store import Store
@@ -123,9 +129,11 @@ def submit(
     return Submitted(job, True)
 
 
-def claim_next_job(store: Store, worker: str) -> sqlite3.Row | None:
-    """Take the next queued job, fairly between tenants, and mark it running for ``worker``."""
+def claim_next_job(store: Store, worker: str, lease_s: float = 30.0) -> sqlite3.Row | None:
+    """Take the next queued job, fairly between tenants, and mark it running for ``worker``
+    with a lease of ``lease_s`` seconds."""
     now = time.time()
+    skip_locked = " FOR UPDATE OF j SKIP LOCKED" if store.dialect == "postgresql" else ""
     with store.write() as c:
         row = c.execute(
             "SELECT j.id FROM jobs j WHERE j.status = 'queued' ORDER BY "
@@ -133,14 +141,14 @@ def claim_next_job(store: Store, worker: str) -> sqlite3.Row | None:
             " AND r.status = 'running'), "
             "(SELECT coalesce(max(r.started), 0) FROM jobs r WHERE r.tenant_id = j.tenant_id "
             " AND r.started IS NOT NULL), "
-            "j.created, j.id LIMIT 1"
+            "j.created, j.id LIMIT 1" + skip_locked
         ).fetchone()
         if row is None:
             return None
         cur = c.execute(
-            "UPDATE jobs SET status = 'running', started = ?, worker = ? "
+            "UPDATE jobs SET status = 'running', started = ?, worker = ?, lease_until = ? "
             "WHERE id = ? AND status = 'queued'",
-            (now, worker, row["id"]),
+            (now, worker, now + lease_s, row["id"]),
         )
         if cur.rowcount != 1:
             return None
@@ -212,14 +220,16 @@ def list_jobs(
     store: Store, tenant_id: str, *, limit: int, starting_after: str | None
 ) -> list[sqlite3.Row]:
     """A tenant's jobs, newest first, ``limit + 1`` rows so the caller can say ``has_more``."""
-    sql = "SELECT * FROM jobs WHERE tenant_id = ?"
-    args: list[Any] = [tenant_id]
-    if starting_after:
-        sql += " AND (created, id) < (SELECT created, id FROM jobs WHERE id = ? AND tenant_id = ?)"
-        args += [starting_after, tenant_id]
-    sql += " ORDER BY created DESC, id DESC LIMIT ?"
-    args.append(limit + 1)
-    return store.conn.execute(sql, args).fetchall()
+    return page_rows(
+        store,
+        "SELECT * FROM jobs WHERE tenant_id = ?",
+        [tenant_id],
+        key="created, id",
+        after=starting_after,
+        after_key="SELECT created, id FROM jobs WHERE id = ? AND tenant_id = ?",
+        after_args=[starting_after, tenant_id],
+        limit=limit,
+    )
 
 
 def request_cancel(store: Store, tenant_id: str, job_id: str) -> str:
@@ -243,31 +253,82 @@ def request_cancel(store: Store, tenant_id: str, job_id: str) -> str:
     return str(row[0])
 
 
+INTERRUPTED = {
+    "code": "interrupted",
+    "message": "the server stopped while this job ran; nothing was delivered",
+    "hint": "submit the job again",
+    "exit_code": 130,
+}
+
+
+def _interrupt(store: Store, job_id: str, now: float, extra_where: str = "") -> bool:
+    with store.write() as c:
+        cur = c.execute(
+            "UPDATE jobs SET status = 'interrupted', error = ?, finished = ? "
+            "WHERE id = ? AND status = 'running'" + extra_where,
+            (dumps(INTERRUPTED), now, job_id, *((now,) if extra_where else ())),
+        )
+        if cur.rowcount:
+            _event(c, job_id, "status", {"status": "interrupted", "error": INTERRUPTED}, now)
+            return True
+    return False
+
+
 def mark_interrupted(store: Store) -> list[str]:
-    """Jobs left running by a server process that is gone: mark them interrupted."""
+    """Jobs left running by a server process that is gone (on this host) or whose lease has
+    expired (any host): mark them interrupted."""
     rows = store.conn.execute("SELECT id, worker FROM jobs WHERE status = 'running'").fetchall()
-    done: list[str] = []
     now = time.time()
+    done: list[str] = []
     for row in rows:
         pid, _, host = (row["worker"] or "").partition("@")
-        if not leftovers.owner_dead(pid, host):
-            continue
-        error = {
-            "code": "interrupted",
-            "message": "the server stopped while this job ran; nothing was delivered",
-            "hint": "submit the job again",
-            "exit_code": 130,
-        }
-        with store.write() as c:
-            cur = c.execute(
-                "UPDATE jobs SET status = 'interrupted', error = ?, finished = ? "
-                "WHERE id = ? AND status = 'running'",
-                (dumps(error), now, row["id"]),
+        if leftovers.owner_dead(pid, host) and _interrupt(store, row["id"], now):
+            done.append(row["id"])
+    return done + expire_leases(store)
+
+
+def expire_leases(store: Store) -> list[str]:
+    """Running jobs whose lease ran out (their replica stopped renewing it): interrupted."""
+    now = time.time()
+    rows = store.conn.execute(
+        "SELECT id FROM jobs WHERE status = 'running' AND lease_until < ?", (now,)
+    ).fetchall()
+    return [r["id"] for r in rows if _interrupt(store, r["id"], now, " AND lease_until < ?")]
+
+
+def heartbeat(
+    store: Store, replica: str, job_ids: list[str], lease_s: float, started: float
+) -> None:
+    """Renew the leases of ``replica``'s running jobs and record that it was seen."""
+    now = time.time()
+    pid, _, host = replica.partition("@")
+    with store.write() as c:
+        for job_id in job_ids:
+            c.execute(
+                "UPDATE jobs SET lease_until = ? WHERE id = ? AND worker = ? "
+                "AND status = 'running'",
+                (now + lease_s, job_id, replica),
             )
-            if cur.rowcount:
-                _event(c, row["id"], "status", {"status": "interrupted", "error": error}, now)
-                done.append(row["id"])
-    return done
+        c.execute(
+            "INSERT INTO replicas(id, host, pid, started, last_seen) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen",
+            (replica, host, int(pid) if pid.isdigit() else 0, started, now),
+        )
+
+
+def replica_gone(store: Store, replica: str, lease_s: float) -> bool:
+    """True when ``replica`` (pid@host) is a server replica that stopped heartbeating more
+    than a lease ago. An unknown owner (a CLI run, say) is never declared gone."""
+    row = store.conn.execute("SELECT last_seen FROM replicas WHERE id = ?", (replica,)).fetchone()
+    return row is not None and float(row[0]) < time.time() - lease_s
+
+
+def replicas_seen(store: Store, within_s: float = 60.0) -> list[sqlite3.Row]:
+    return list(
+        store.conn.execute(
+            "SELECT * FROM replicas WHERE last_seen > ? ORDER BY id", (time.time() - within_s,)
+        ).fetchall()
+    )
 
 
 def status_counts(store: Store) -> dict[str, int]:

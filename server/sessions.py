@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Any
 
-from promptkiln.server.db import strip_prefix
+from promptkiln.server.db import page_rows, strip_prefix
 from promptkiln.server.errors import not_found
 from promptkiln.store import Store
 
@@ -55,18 +55,19 @@ def owned_session(store: Store, tenant_id: str, ref: str) -> str:
 def list_sessions(
     store: Store, tenant_id: str, *, limit: int, starting_after: str | None
 ) -> list[dict[str, Any]]:
-    sql = (
-        "SELECT s.* FROM sessions s JOIN tenant_sessions t ON t.session_id = s.id "
-        "WHERE t.tenant_id = ?"
-    )
-    args: list[Any] = [tenant_id]
     after = strip_prefix(starting_after or "", "ses")
-    if after:
-        sql += " AND (s.updated, s.id) < (SELECT updated, id FROM sessions WHERE id = ?)"
-        args.append(after)
-    sql += " ORDER BY s.updated DESC, s.id DESC LIMIT ?"
-    args.append(limit + 1)
-    return [session_json(store, r, full=False) for r in store.conn.execute(sql, args)]
+    rows = page_rows(
+        store,
+        "SELECT s.* FROM sessions s JOIN tenant_sessions t ON t.session_id = s.id "
+        "WHERE t.tenant_id = ?",
+        [tenant_id],
+        key="s.updated, s.id",
+        after=after,
+        after_key="SELECT updated, id FROM sessions WHERE id = ?",
+        after_args=[after],
+        limit=limit,
+    )
+    return [session_json(store, r, full=False) for r in rows]
 
 
 def session_json(store: Store, row: Any, *, full: bool = True) -> dict[str, Any]:
@@ -117,18 +118,19 @@ def session_json(store: Store, row: Any, *, full: bool = True) -> dict[str, Any]
 def list_runs(
     store: Store, tenant_id: str, *, limit: int, starting_after: str | None
 ) -> list[dict[str, Any]]:
-    sql = (
-        "SELECT r.*, t.job_id, t.key_id FROM runs r JOIN tenant_runs t ON t.run_id = r.id "
-        "WHERE t.tenant_id = ?"
-    )
-    args: list[Any] = [tenant_id]
     after = strip_prefix(starting_after or "", "run")
-    if after:
-        sql += " AND r.seq < (SELECT seq FROM runs WHERE id = ?)"
-        args.append(after)
-    sql += " ORDER BY r.seq DESC LIMIT ?"
-    args.append(limit + 1)
-    return [run_json(r) for r in store.conn.execute(sql, args)]
+    rows = page_rows(
+        store,
+        "SELECT r.*, t.job_id, t.key_id FROM runs r JOIN tenant_runs t ON t.run_id = r.id "
+        "WHERE t.tenant_id = ?",
+        [tenant_id],
+        key="r.seq",
+        after=after,
+        after_key="SELECT seq FROM runs WHERE id = ?",
+        after_args=[after],
+        limit=limit,
+    )
+    return [run_json(r) for r in rows]
 
 
 def get_run(store: Store, tenant_id: str, ref: str) -> dict[str, Any]:

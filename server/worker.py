@@ -1,7 +1,9 @@
 """A bounded pool of worker threads that take jobs from the queue and run them.
 
 At start-up, jobs left running by a dead server are marked interrupted and the sandboxes of
-dead owners reaped (the same sweep ``promptkiln gc`` uses). :meth:`WorkerPool.drain` stops
+dead owners reaped (the same sweep ``promptkiln gc`` uses). While it runs, a heartbeat thread
+renews the leases of this replica's jobs (every third of ``job_lease``), records the replica as
+seen, and marks interrupted the jobs of replicas whose leases expired. :meth:`WorkerPool.drain` stops
 taking jobs and waits for the running ones (SIGTERM); queued jobs stay queued for the next start.
 """
 
@@ -12,6 +14,7 @@ import os
 import socket
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from promptkiln.config import Settings
@@ -37,6 +40,8 @@ class WorkerPool:
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self.started = time.time()
+        self._beat_stop = threading.Event()  # after draining: leases hold while jobs finish
 
     def recover(self) -> list[str]:
         """Mark jobs of dead servers interrupted and reap their sandboxes."""
@@ -44,6 +49,13 @@ class WorkerPool:
         interrupted = queue.mark_interrupted(store)
         for job_id in interrupted:
             files.drop_job_files(store, job_id)
+        self._reap()
+        if interrupted:
+            log.info("marked %d job(s) interrupted: %s", len(interrupted), ", ".join(interrupted))
+        return interrupted
+
+    def _reap(self) -> None:
+        """Remove the sandboxes and scratch directories of owners known to be dead."""
         if self.settings.backend == "docker":
             try:
                 from promptkiln.sandbox.docker import connect, reap
@@ -51,12 +63,22 @@ class WorkerPool:
                 reap(connect(self.settings.docker_host, timeout=10))
             except Exception as exc:  # the engine may be down; /readyz says so
                 log.warning("could not sweep leftover sandboxes: %s", exc)
+        elif self.settings.backend == "e2b":
+            store = store_for(self.home)
+            lease = self.settings.job_lease
+
+            def gone(pid: str, host: str) -> bool:
+                return queue.replica_gone(store, f"{pid}@{host}", lease)
+
+            try:
+                from promptkiln.sandbox.e2b_ops import reap as reap_e2b
+
+                reap_e2b(self.settings, gone=gone)
+            except Exception as exc:  # the cluster may be unreachable; /readyz says so
+                log.warning("could not sweep leftover E2B sandboxes: %s", exc)
         from promptkiln import leftovers
 
         leftovers.sweep()
-        if interrupted:
-            log.info("marked %d job(s) interrupted: %s", len(interrupted), ", ".join(interrupted))
-        return interrupted
 
     def start(self) -> None:
         for n in range(self.size):
@@ -67,6 +89,31 @@ class WorkerPool:
             target=self._watch_cancels, name="promptkiln-cancels", daemon=True
         )
         watcher.start()
+        beat = threading.Thread(target=self._heartbeat, name="promptkiln-heartbeat", daemon=True)
+        beat.start()
+
+    def _heartbeat(self) -> None:
+        """Renew this replica's leases, record it as seen, expire dead replicas' leases."""
+        lease = self.settings.job_lease
+        try:
+            while True:
+                with self._lock:
+                    ids = list(self.running)
+                try:
+                    store = store_for(self.home)
+                    queue.heartbeat(store, self.owner, ids, lease, self.started)
+                    expired = queue.expire_leases(store)
+                    for job_id in expired:
+                        files.drop_job_files(store, job_id)
+                        log.info("job %s: its replica's lease expired; interrupted", job_id)
+                    if expired:
+                        self._reap()
+                except Exception:
+                    log.exception("heartbeat failed")
+                if self._beat_stop.wait(lease / 3):
+                    break
+        finally:
+            close_thread_stores()
 
     def _watch_cancels(self) -> None:
         """Cancel requests that reached the store through another server process."""
@@ -93,7 +140,9 @@ class WorkerPool:
         try:
             while not self._stopping.is_set():
                 try:
-                    job = queue.claim_next_job(store_for(self.home), self.owner)
+                    job = queue.claim_next_job(
+                        store_for(self.home), self.owner, self.settings.job_lease
+                    )
                 except Exception:
                     log.exception("claiming a job failed")
                     job = None
@@ -145,3 +194,4 @@ class WorkerPool:
         self._wake.set()
         for t in self._threads:
             t.join(timeout)
+        self._beat_stop.set()

@@ -276,6 +276,58 @@ def test_reap_kills_leftovers_of_dead_owners(e2b_settings: Settings, e2b_env: An
 
 @pytest.mark.e2b
 @pytest.mark.docker
+def test_replicas_reap_a_dead_replicas_sandboxes_and_spare_a_live_ones(
+    e2b_settings: Settings, e2b_env: Any, pg_url: str, tmp_path: Path
+) -> None:
+    """Across hosts a pid says nothing: a replica judges another replica's sandboxes by that
+    replica's heartbeat in the shared store. A CLI run elsewhere (no heartbeat) is spared."""
+    import e2b
+
+    from promptkiln.sandbox.e2b_ops import reap
+    from promptkiln.server import queue
+    from promptkiln.store import Store
+
+    lease = 30.0
+    with Store.open(tmp_path, pg_url) as store:
+        queue.heartbeat(store, "4242@replica-a", [], lease, time.time())
+        queue.heartbeat(store, "4343@replica-b", [], lease, time.time())
+        store.conn.execute(  # replica-a stopped heartbeating two leases ago
+            "UPDATE replicas SET last_seen = ? WHERE id = '4242@replica-a'",
+            (time.time() - 2 * lease,),
+        )
+
+        def labelled(pid: str, host: str) -> Any:
+            return e2b.Sandbox.create(
+                template="promptkiln-docs",
+                timeout=60,
+                metadata={
+                    "promptkiln.kind": "sandbox",
+                    "promptkiln.owner-pid": pid,
+                    "promptkiln.owner-host": host,
+                },
+            )
+
+        dead, live, cli = (
+            labelled("4242", "replica-a"),
+            labelled("4343", "replica-b"),
+            labelled("4444", "laptop"),
+        )
+        try:
+            killed = reap(
+                e2b_settings,
+                gone=lambda pid, host: queue.replica_gone(store, f"{pid}@{host}", lease),
+            )
+            assert killed == [dead.sandbox_id]
+            assert e2b_env.record(live.sandbox_id) is not None
+            assert e2b_env.record(cli.sandbox_id) is not None
+            assert reap(e2b_settings) == []  # without the store's view, other hosts are spared
+        finally:
+            for sb in (dead, live, cli):
+                sb.kill()
+
+
+@pytest.mark.e2b
+@pytest.mark.docker
 def test_fake_serves_the_v1_control_plane_routes_too(e2b_env: Any) -> None:
     """SDK <= 2.50 created and connected at /sandboxes; the fake serves both generations."""
     from e2b.api.client.api.sandboxes import (

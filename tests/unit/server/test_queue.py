@@ -1,4 +1,4 @@
-"""The job queue's SQL on a real SQLite store: fair claims, caps, idempotency, interruption."""
+"""The job queue's SQL on a real SQLite store and a real PostgreSQL: fair claims, caps, idempotency, interruption."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ def callers(store: Store, *names: str, caps: Caps | None = None) -> dict[str, Ca
     return out
 
 
-def test_claims_round_robin_between_tenants(tmp_path: Path) -> None:
-    with Store.open(tmp_path) as store:
+def test_claims_round_robin_between_tenants(tmp_path: Path, store_url: str | None) -> None:
+    with Store.open(tmp_path, store_url) as store:
         who = callers(store, "a", "b", "c")
         for name, n in (("a", 6), ("b", 3), ("c", 2)):
             for i in range(n):
@@ -36,8 +36,8 @@ def test_claims_round_robin_between_tenants(tmp_path: Path) -> None:
         assert order == ["a", "b", "c", "a", "b", "c", "a", "b", "a", "a", "a"]
 
 
-def test_a_running_tenant_waits_behind_an_idle_one(tmp_path: Path) -> None:
-    with Store.open(tmp_path) as store:
+def test_a_running_tenant_waits_behind_an_idle_one(tmp_path: Path, store_url: str | None) -> None:
+    with Store.open(tmp_path, store_url) as store:
         who = callers(store, "busy", "idle")
         for _ in range(3):
             queue.submit(store, who["busy"], "run", {}, idempotency_key=None, max_queue=99)
@@ -48,8 +48,8 @@ def test_a_running_tenant_waits_behind_an_idle_one(tmp_path: Path) -> None:
         assert second is not None and second["tenant_id"] == who["idle"].tenant.id
 
 
-def test_caps_queue_bound_and_idempotency(tmp_path: Path) -> None:
-    with Store.open(tmp_path) as store:
+def test_caps_queue_bound_and_idempotency(tmp_path: Path, store_url: str | None) -> None:
+    with Store.open(tmp_path, store_url) as store:
         who = callers(store, "t", caps=Caps(max_active_jobs=2, jobs_per_hour=100))["t"]
         a = queue.submit(store, who, "run", {"x": 1}, idempotency_key="k", max_queue=99)
         again = queue.submit(store, who, "run", {"x": 1}, idempotency_key="k", max_queue=99)
@@ -67,11 +67,13 @@ def test_caps_queue_bound_and_idempotency(tmp_path: Path) -> None:
         assert full.value.status == 503 and full.value.headers["Retry-After"]
 
 
-def test_only_a_dead_owners_running_jobs_are_interrupted(tmp_path: Path) -> None:
+def test_only_a_dead_owners_running_jobs_are_interrupted(
+    tmp_path: Path, store_url: str | None
+) -> None:
     import os
     import socket
 
-    with Store.open(tmp_path) as store:
+    with Store.open(tmp_path, store_url) as store:
         who = callers(store, "t")["t"]
         for _ in range(2):
             queue.submit(store, who, "run", {}, idempotency_key=None, max_queue=99)
@@ -82,3 +84,77 @@ def test_only_a_dead_owners_running_jobs_are_interrupted(tmp_path: Path) -> None
         assert queue.job_status(store, live["id"]) == ("running", False)
         assert queue.job_status(store, dead["id"])[0] == "interrupted"
         assert queue.status_counts(store)["interrupted"] == 1
+
+
+def test_claimers_on_postgresql_skip_locked_rows_and_take_each_job_once(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Four claimers, each on its own connection, race for 60 jobs: every job is taken once."""
+    import threading
+
+    with Store.open(tmp_path, pg_url) as store:
+        who = callers(store, "a", "b")
+        for i in range(60):
+            caller = who["a" if i % 2 else "b"]
+            queue.submit(store, caller, "run", {"n": i}, idempotency_key=None, max_queue=99)
+    taken: list[str] = []
+    lock = threading.Lock()
+
+    def claimer(n: int) -> None:
+        with Store.open(tmp_path, pg_url) as own:
+            while (job := queue.claim_next_job(own, f"{n}@host")) is not None:
+                with lock:
+                    taken.append(job["id"])
+                queue.finish_job(own, job["id"], "succeeded")
+
+    threads = [threading.Thread(target=claimer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(taken) == 60 and len(set(taken)) == 60
+    with Store.open(tmp_path, pg_url) as store:
+        assert queue.status_counts(store)["succeeded"] == 60
+
+
+def test_leases_are_renewed_by_the_heartbeat_and_expire_without_it(
+    tmp_path: Path, store_url: str | None
+) -> None:
+    with Store.open(tmp_path, store_url) as store:
+        who = callers(store, "a")
+        for i in range(2):
+            queue.submit(store, who["a"], "run", {"n": i}, idempotency_key=None, max_queue=99)
+        kept = queue.claim_next_job(store, "1@replica-a", lease_s=60)
+        lost = queue.claim_next_job(store, "2@replica-b", lease_s=60)
+        assert kept is not None and lost is not None
+        store.conn.execute("UPDATE jobs SET lease_until = 0")  # both leases ran out ...
+        queue.heartbeat(store, "1@replica-a", [kept["id"]], 60, 0.0)  # ... a renews its own
+        assert queue.expire_leases(store) == [lost["id"]]
+        assert queue.job_status(store, lost["id"])[0] == "interrupted"
+        assert queue.job_status(store, kept["id"])[0] == "running"
+        queue.finish_job(store, lost["id"], "succeeded")  # a late finish changes nothing
+        assert queue.job_status(store, lost["id"])[0] == "interrupted"
+        assert [r["id"] for r in queue.replicas_seen(store)] == ["1@replica-a"]
+        assert not queue.replica_gone(store, "1@replica-a", 60)
+        assert not queue.replica_gone(store, "9@never-seen", 60)
+
+
+def test_pages_walk_every_job_once_newest_first(tmp_path: Path, store_url: str | None) -> None:
+    with Store.open(tmp_path, store_url) as store:
+        who = callers(store, "t", "u")
+        ids = [
+            queue.submit(store, who["t"], "run", {"n": i}, idempotency_key=None, max_queue=99).job[
+                "id"
+            ]
+            for i in range(5)
+        ]
+        queue.submit(store, who["u"], "run", {}, idempotency_key=None, max_queue=99)
+        seen: list[str] = []
+        after = None
+        while True:
+            rows = queue.list_jobs(store, who["t"].tenant.id, limit=2, starting_after=after)
+            seen += [r["id"] for r in rows[:2]]
+            if len(rows) <= 2:
+                break
+            after = rows[1]["id"]
+        assert seen == list(reversed(ids))
