@@ -12,7 +12,7 @@ ENGINE_FLAGS ?= --debootstrap $(if $(CI),--gvisor,)
 PYTEST_ARGS ?=
 DEMO_PROMPT ?= Bar chart of quarterly revenue: Q1=2.1M, Q2=2.8M, Q3=3.2M, Q4=3.9M
 
-.PHONY: install engine image test lint bench bench-server demo
+.PHONY: install engine image browser test lint bench bench-server demo
 
 install: $(VENV)/.installed
 
@@ -32,8 +32,15 @@ engine:
 image: install engine
 	$(BIN)/python -m promptkiln.image
 
-test: install engine image
+test: install engine image browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The web page's browser test drives the system Chromium; as root, install it when missing.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	    [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	    || echo "no chromium: the browser test will skip (CI=true makes it fail)"; }
 
 lint: install
 	$(BIN)/ruff check .

@@ -30,6 +30,7 @@ CSP = (
 STATIC = {
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
 }
 PREVIEW_ROWS = 20
 PREVIEW_COLS = 30
@@ -54,6 +55,11 @@ def _headers() -> dict[str, str]:
 @router.get("/", include_in_schema=False)
 def page() -> Response:
     return Response(_asset("index.html"), media_type="text/html; charset=utf-8", headers=_headers())
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+def favicon() -> Response:
+    return asset("favicon.svg")
 
 
 @router.get("/static/{name}", include_in_schema=False)

@@ -90,8 +90,8 @@ async function follow(jobId) {
         const data = JSON.parse(event.data);
         if (event.type === "progress") step(data.message);
         else if (event.type === "tokens") setStatus("running · " + data.count + " tokens");
-        else if (event.type === "attempt") {
-          step("attempt " + (data.number || "") + ": " + (data.ok ? "ok" : (data.problem || "failed")));
+        else if (event.type === "attempt" && !data.ok) {
+          step("attempt " + data.number + " problem: " + (data.problem || "failed"));
         } else if (event.type === "status") {
           setStatus(data.status);
           if (["succeeded", "failed", "cancelled", "interrupted"].includes(data.status)) return;

@@ -74,7 +74,7 @@ def test_page_upload_csv_chart_preview_download(
             assert width > 100
             expect(page.locator("#history li").first).to_contain_text("Bar chart of revenue")
             page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
-            shot = os.environ.get("PROMPTKILN_SCREENSHOT")
+            shot = os.environ.get("PAGE_SCREENSHOT")
             if shot:
                 shutil.copy(tmp_path / "page.png", shot)
             with page.expect_download() as info:
