@@ -9,7 +9,6 @@ embedded when small. Inputs are file ids from ``POST /v1/files``.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Callable
@@ -21,13 +20,9 @@ from fastapi import FastAPI
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import (
-    BlobResourceContents,
     ContentBlock,
-    EmbeddedResource,
-    ResourceLink,
     TextContent,
 )
-from pydantic import AnyUrl
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -36,7 +31,7 @@ from promptkiln.server import queue
 from promptkiln.server import sessions as ses
 from promptkiln.server.deps import ServerState
 from promptkiln.server.errors import ApiError, not_found
-from promptkiln.server.mcp_server import EMBED_MAX_BYTES
+from promptkiln.server.mcp_server import resource
 from promptkiln.server.routes_jobs import job_json, submit_job, validate_job
 from promptkiln.server.schemas import JobCreate
 from promptkiln.server.tenants import Caller, authenticate
@@ -121,19 +116,12 @@ class TenantTools:
         row = filestore.get_file(self.server.store(), who.tenant.id, file_id)
         if row is None:
             raise not_found("file", file_id)
-        uri = AnyUrl(f"{base}/v1/files/{row['id']}/content")
-        if row["size"] <= EMBED_MAX_BYTES:
-            data = filestore.file_bytes(self.server.home, row)
-            blob = BlobResourceContents(
-                uri=uri, mimeType=row["media_type"], blob=base64.b64encode(data).decode("ascii")
-            )
-            return EmbeddedResource(type="resource", resource=blob)
-        return ResourceLink(
-            type="resource_link",
-            uri=uri,
-            name=row["name"],
-            mimeType=row["media_type"],
-            size=row["size"],
+        return resource(
+            f"{base}/v1/files/{row['id']}/content",
+            row["name"],
+            row["media_type"],
+            row["size"],
+            lambda: filestore.file_bytes(self.server.home, row),
         )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,26 +48,29 @@ def _inputs(paths: Sequence[str]) -> list[Path]:
     return found
 
 
-def file_content(artifact: Artifact, *, uri: str | None = None) -> ContentBlock:
-    """One produced file as an MCP resource: a blob when small, a link when large."""
-    link = uri or Path(artifact.path).resolve().as_uri()
-    if artifact.size <= EMBED_MAX_BYTES:
-        data = Path(artifact.path).read_bytes()
+def resource(
+    uri: str, name: str, media_type: str, size: int, read: Callable[[], bytes]
+) -> ContentBlock:
+    """A file as an MCP resource: its bytes embedded when small, a link when large."""
+    if size <= EMBED_MAX_BYTES:
         return EmbeddedResource(
             type="resource",
             resource=BlobResourceContents(
-                uri=AnyUrl(link),
-                mimeType=artifact.media_type,
-                blob=base64.b64encode(data).decode("ascii"),
+                uri=AnyUrl(uri),
+                mimeType=media_type,
+                blob=base64.b64encode(read()).decode("ascii"),
             ),
         )
     return ResourceLink(
-        type="resource_link",
-        uri=AnyUrl(link),
-        name=artifact.name,
-        mimeType=artifact.media_type,
-        size=artifact.size,
-        description=f"{artifact.name} ({artifact.size:,} bytes, sha256 {artifact.sha256})",
+        type="resource_link", uri=AnyUrl(uri), name=name, mimeType=media_type, size=size
+    )
+
+
+def file_content(artifact: Artifact) -> ContentBlock:
+    """A delivered file as an MCP resource (a ``file://`` URI: stdio clients are local)."""
+    path = Path(artifact.path)
+    return resource(
+        path.resolve().as_uri(), artifact.name, artifact.media_type, artifact.size, path.read_bytes
     )
 
 
@@ -219,4 +222,4 @@ def build(settings: Settings, **fastmcp: Any) -> FastMCP:
     return mcp
 
 
-__all__ = ["EMBED_MAX_BYTES", "build", "file_content"]
+__all__ = ["EMBED_MAX_BYTES", "build", "file_content", "resource"]
