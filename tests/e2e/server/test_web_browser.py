@@ -30,7 +30,7 @@ fig.savefig("chart.png", metadata={"Software": None})
 
 def chromium() -> str:
     """The system Chromium; skip (off CI) or fail (CI=true) when there is none."""
-    for name in (os.environ.get("PROMPTKILN_CHROMIUM", ""), "chromium", "chromium-browser"):
+    for name in (os.environ.get("CHROMIUM_BIN", ""), "chromium", "chromium-browser"):
         found = shutil.which(name) if name else None
         if found:
             return found
@@ -38,7 +38,7 @@ def chromium() -> str:
         pytest.fail(
             "CI=true but no chromium found: make test installs it (apt-get install chromium)"
         )
-    pytest.skip("no chromium found (apt-get install chromium, or set PROMPTKILN_CHROMIUM)")
+    pytest.skip("no chromium found (apt-get install chromium, or set CHROMIUM_BIN)")
 
 
 def test_page_upload_csv_chart_preview_download(
