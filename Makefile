@@ -12,7 +12,7 @@ ENGINE_FLAGS ?= --debootstrap $(if $(CI),--gvisor,)
 PYTEST_ARGS ?=
 DEMO_PROMPT ?= Bar chart of quarterly revenue: Q1=2.1M, Q2=2.8M, Q3=3.2M, Q4=3.9M
 
-.PHONY: install engine image postgres test lint bench bench-server eval demo
+.PHONY: install engine image postgres browser test lint bench bench-server eval demo
 
 install: $(VENV)/.installed
 
@@ -36,8 +36,15 @@ image: install engine
 postgres:
 	scripts/ensure-postgres.sh
 
-test: install engine image postgres
+test: install engine image postgres browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The web page's browser test drives the system Chromium; as root, install it when missing.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	    [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	    || echo "no chromium: the browser test will skip (CI=true makes it fail)"; }
 
 lint: install
 	$(BIN)/ruff check .

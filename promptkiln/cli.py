@@ -19,6 +19,7 @@ from typing import Annotated, Any, NoReturn
 import click
 import typer
 
+from promptkiln.cli_mcp import register as register_mcp
 from promptkiln.cli_options import (
     ApiBaseOpt,
     AttemptsOpt,
@@ -454,6 +455,7 @@ def models(
 register_sessions(app)
 register_server(app)
 register_engines(app)
+register_mcp(app)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:

@@ -73,6 +73,7 @@ def serve(
     import uvicorn
 
     from promptkiln.config import parse_size
+    from promptkiln.server import mcp_http, web
     from promptkiln.server.app import create_app
     from promptkiln.server.deps import ServerOptions
     from promptkiln.server.tenants import any_keys
@@ -106,7 +107,13 @@ def serve(
         allowed_models=tuple(allow_model or ()),
     )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    app = create_app(settings, options)
+    mcp, mount_mcp = mcp_http.build()
+
+    def extend(app: Any) -> None:
+        web.install(app)
+        mount_mcp(app)
+
+    app = create_app(settings, options, extend=extend, lifespans=[mcp_http.lifespan(mcp)])
     config = uvicorn.Config(
         app,
         host=host,
