@@ -125,7 +125,7 @@ def continue_session(
 def run_script(settings: Settings, script: str, inputs: Sequence[str]) -> list[ContentBlock]:
     """``promptkiln run``: the caller's own script in the sandbox, recorded like the CLI's."""
     from promptkiln.pipeline import raise_for_run, read_inputs, run_in_sandbox
-    from promptkiln.store import record_sandbox_run
+    from promptkiln.records import record_sandbox_run
 
     code = script.encode("utf-8")
     files = read_inputs(_inputs(inputs))
