@@ -235,6 +235,16 @@ EXTRACTS: list[tuple[str, str, str, str, int]] = [
         "python",
         2,
     ),
+    # invisible Unicode pasted before a fence at the start of the line (editors, chat UIs)
+    ("bom-before-fence", "\ufeff```python\nx = 1\n```\n", "x = 1\n", "python", 2),
+    ("zwsp-before-fence", "Here:\n\u200b```python\nx = 1\n```", "x = 1\n", "python", 3),
+    ("zwnj-before-fence", "\u200c```py\nx = 1\n```", "x = 1\n", "py", 2),
+    ("zwj-before-fence", "\u200d```python\nx = 1\n```", "x = 1\n", "python", 2),
+    ("word-joiner-before-fence", "\u2060```python\nx = 1\n```", "x = 1\n", "python", 2),
+    ("bom-and-zwsp-before-fence", "\ufeff\u200b```python\nx = 1\n```", "x = 1\n", "python", 2),
+    ("invisible-before-closing-fence", "```python\nx = 1\n\u200b```\nbye", "x = 1\n", "python", 2),
+    ("invisible-among-indent", "  \u200b  ```python\n    x = 1\n    ```", "x = 1\n", "python", 2),
+    ("invisible-before-tilde-fence", "\ufeff~~~python\nx = 1\n~~~", "x = 1\n", "python", 2),
 ]
 
 
