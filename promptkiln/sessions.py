@@ -159,10 +159,16 @@ def run_turn(
 
     settings = settings or load_settings()
     full = settings.record_content == "full"
+    new = session is None and not last
     if not prompt.strip():
-        raise UsageError("the prompt is empty", hint="say what to change")
+        hint = 'say what to make, e.g. "a bar chart of ..."' if new else "say what to change"
+        raise UsageError("the prompt is empty", hint=hint)
+    # Bad arguments fail here, before a session is created or a model server started.
+    from promptkiln.llm.prompts import normalize_format
+
+    formats = [normalize_format(f) for f in formats]
+    given = read_inputs(list(inputs))
     with Store.open(settings.home) as store:
-        new = session is None and not last
         if new:
             sid = uuid.uuid4().hex
             store.create_session(
@@ -186,7 +192,6 @@ def run_turn(
                     hint=f"put the file back at {row['delivered']}, or start a new session",
                 )
             restored.append(InputFile(row["name"], data))
-        given = read_inputs(list(inputs))
         given_names = {f.name for f in given}
         restored = [f for f in restored if f.name not in given_names]
         all_inputs = restored + given  # the order pipeline.make places them in
