@@ -19,6 +19,7 @@ from typing import Annotated, Any, NoReturn
 import click
 import typer
 
+from promptkiln.cli_bundle import register as register_bundle
 from promptkiln.cli_sessions import register as register_sessions
 from promptkiln.errors import OutputError, PromptkilnError, UsageError
 from promptkiln.render import clean_line, clean_text, say
@@ -444,6 +445,7 @@ def models(
 
 
 register_sessions(app)
+register_bundle(app)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:

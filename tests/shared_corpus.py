@@ -34,4 +34,3 @@ def shared_path(relative: str) -> Path | None:
             f"The shared/ folder must sit beside the repository ({SHARED})."
         )
     return None
-
