@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from shared_corpus import SKIP_REASON, shared_path  # type: ignore[import-not-found]
 
 REPO = Path(__file__).resolve().parents[2]

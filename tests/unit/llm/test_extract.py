@@ -6,15 +6,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
+from shared_corpus import SKIP_REASON, shared_path  # type: ignore[import-not-found]
 
 from promptkiln.errors import ExtractionError
 from promptkiln.llm.extract import Script, extract
-
-from shared_corpus import SKIP_REASON, shared_path  # type: ignore[import-not-found]
 
 # The shared corpus sits beside the repo (<repo>/../shared): required in CI, skipped elsewhere.
 REDTEAM = shared_path("redteam/llm_responses.jsonl")
