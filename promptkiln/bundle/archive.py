@@ -13,6 +13,8 @@ manifest cannot write outside ``dest``.
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import hashlib
 import json
 import os
@@ -21,10 +23,10 @@ import tarfile
 import tempfile
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from promptkiln.errors import BundleError, DestinationError
 
@@ -135,11 +137,20 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: Members at least this large get a progress line of their own; smaller ones (wheels) do not.
+_BIG = 16 * 1024 * 1024
+
+
+def _announce(progress: Progress, verb: str, name: str, size: int) -> None:
+    if size >= _BIG:
+        progress(f"{verb} {name} ({size / 1e6:,.1f} MB)")
+
+
 def describe_parts(parts: Iterable[Part], progress: Progress = _quiet) -> tuple[Member, ...]:
     """Hash every part: the manifest's member list."""
     members = []
     for part in parts:
-        progress(f"hashing {part.name} ({part.path.stat().st_size / 1e6:,.1f} MB)")
+        _announce(progress, "hashing", part.name, part.path.stat().st_size)
         members.append(
             Member(part.name, part.kind, part.version, part.path.stat().st_size,
                    sha256_file(part.path))
@@ -160,6 +171,38 @@ def _tarinfo(name: str, size: int) -> tarfile.TarInfo:
     return info
 
 
+#: Kinds that are compressed already (zip, quantised weights, .deb): stored, not deflated, which
+#: makes writing them about as fast as copying. Everything else is deflated at level 1.
+STORED_KINDS = frozenset({"wheel", "model", "engine", "gvisor"})
+
+
+class _GzipMembers:
+    """A write-only file that is one gzip member per compression level in a row: concatenated
+    gzip members are one valid gzip file (RFC 1952), read by Python's gzip and by ``tar -xzf``."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._level = 1
+        self._gz = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0)
+        self._written = 0
+
+    def level(self, level: int) -> None:
+        if level != self._level:
+            self._gz.close()
+            self._gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=level, mtime=0)
+            self._level = level
+
+    def write(self, data: bytes) -> int:
+        self._written += len(data)
+        return self._gz.write(data)
+
+    def tell(self) -> int:
+        return self._written
+
+    def close(self) -> None:
+        self._gz.close()
+
+
 def write_bundle(
     manifest: Manifest, parts: Iterable[Part], dest: Path, progress: Progress = _quiet
 ) -> int:
@@ -172,14 +215,17 @@ def write_bundle(
     started = time.monotonic()
     try:
         with os.fdopen(fd, "wb") as raw:
-            with tarfile.open(fileobj=raw, mode="w:gz", compresslevel=1) as tar:
+            gz = _GzipMembers(raw)
+            with tarfile.open(fileobj=gz, mode="w") as tar:  # type: ignore[call-overload]
                 body = manifest.to_json()
                 tar.addfile(_tarinfo(MANIFEST_NAME, len(body)), _bytes_io(body))
                 for m in manifest.members:
                     part = by_name[m.name]
-                    progress(f"writing {m.name} ({m.size / 1e6:,.1f} MB)")
+                    _announce(progress, "writing", m.name, m.size)
+                    gz.level(0 if m.kind in STORED_KINDS else 1)
                     with part.path.open("rb") as fh:
                         tar.addfile(_tarinfo(m.name, m.size), fh)
+            gz.close()
             raw.flush()
             os.fsync(raw.fileno())
         os.chmod(tmp, 0o644)
@@ -219,16 +265,27 @@ def _corrupt(name: str, exc: BaseException) -> BundleError:
     )
 
 
-def _open(path: Path) -> tarfile.TarFile:
+@contextlib.contextmanager
+def _open(path: Path) -> Iterator[tarfile.TarFile]:
+    """The bundle as a tar stream. Gzip is read with :mod:`gzip`, which (unlike tarfile's own
+    stream reader) reads every member of a multi-member file."""
     try:
-        return tarfile.open(path, mode="r|*")
+        raw = path.open("rb")
     except FileNotFoundError as exc:
         raise BundleError(f"bundle {path} does not exist", hint="check the path") from exc
-    except _READ_ERRORS as exc:
-        raise BundleError(
-            f"{path} is not a readable bundle ({exc})",
-            hint="copy the bundle again; it is a .tar.gz made by `promptkiln bundle create`",
-        ) from exc
+    with raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        source: Any = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+        try:
+            tar = tarfile.open(fileobj=source, mode="r|")  # noqa: SIM115 - closed below
+        except _READ_ERRORS as exc:
+            raise BundleError(
+                f"{path} is not a readable bundle ({exc})",
+                hint="copy the bundle again; it is a .tar.gz made by `promptkiln bundle create`",
+            ) from exc
+        with source, tar:
+            yield tar
 
 
 def _read_manifest(tar: tarfile.TarFile) -> Manifest:
@@ -282,7 +339,7 @@ def scan(path: Path, dest: Path | None = None, progress: Progress = _quiet) -> M
                     )
                 _check_one(tar, info, member, dest)
                 seen.add(member.name)
-                progress(f"ok {member.name} ({member.size / 1e6:,.1f} MB)")
+                _announce(progress, "checked", member.name, member.size)
         except _READ_ERRORS as exc:
             raise _corrupt(current, exc) from exc
     missing = [m.name for m in manifest.members if m.name not in seen]
