@@ -12,7 +12,7 @@ ENGINE_FLAGS ?= --debootstrap $(if $(CI),--gvisor,)
 PYTEST_ARGS ?=
 DEMO_PROMPT ?= Bar chart of quarterly revenue: Q1=2.1M, Q2=2.8M, Q3=3.2M, Q4=3.9M
 
-.PHONY: install engine image test lint bench demo
+.PHONY: install engine image test lint bench eval demo
 
 install: $(VENV)/.installed
 
@@ -42,6 +42,12 @@ lint: install
 
 bench: install engine image
 	$(BIN)/python benchmarks/bench_sandbox.py
+
+# The output-quality evaluation (benchmarks/quality/): ~1 h on 2 cores with the bundled model.
+# make eval EVAL_ARGS="--model openai/m --api-base http://host:8000/v1 --category pdf"
+EVAL_ARGS ?=
+eval: install engine image
+	$(BIN)/python benchmarks/quality/run.py $(EVAL_ARGS)
 
 demo: install engine image
 	$(BIN)/promptkiln make "$(DEMO_PROMPT)" -f png -o out/

@@ -18,10 +18,6 @@ Rules, in the order they apply:
    ended mid-reasoning: ``no_code_block``. Tags are matched exactly, in lower case.
 4. **Fences** follow CommonMark, one line at a time:
 
-   - invisible characters at the start of a line (byte-order mark U+FEFF, zero-width space
-     U+200B, non-joiner U+200C, joiner U+200D, word joiner U+2060), mixed with its leading
-     spaces, are ignored when looking for a fence: they are pasted in by editors and chat UIs,
-     and the code is plainly there;
    - an opening fence is a line of at least three backticks or at least three tildes, after
      optional spaces of indentation (any number, because models indent fences inside list items);
      its info string is the rest of the line and, for backtick fences, must not contain a
@@ -94,9 +90,6 @@ _PYTHON_WORD = re.compile(
     """,
     re.VERBOSE | re.ASCII | re.IGNORECASE,
 )
-
-# Invisible characters dropped from the start of a line before looking for a fence.
-_INVISIBLE_LEAD = "\ufeff\u200b\u200c\u200d\u2060"
 
 _THINK_OPEN = "<think>"
 _THINK_CLOSE = "</think>"
@@ -187,18 +180,19 @@ def _split_reasoning(text: str) -> tuple[str, int, bool]:
     return text[cut:], text.count("\n", 0, cut) + 1, True
 
 
-def _fence_line(line: str) -> str:
-    """``line`` without invisible characters among its leading spaces (only if there are any)."""
-    lead = line[: len(line) - len(line.lstrip(" " + _INVISIBLE_LEAD))]
-    if lead.strip(" "):
-        return "".join(c for c in lead if c == " ") + line[len(lead) :]
-    return line
+#: Characters a model (or a copy-paste) can leave invisibly at the start of a fence line: a
+#: byte-order mark, zero-width space / non-joiner / joiner, word joiner.
+INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"
+
+
+def _fence_body(line: str) -> str:
+    """The line without its leading spaces and invisible characters."""
+    return line.lstrip(" " + INVISIBLE)
 
 
 def _opening_fence(line: str) -> tuple[int, str, int, str] | None:
     """(indent, fence char, fence length, language word) if the line opens a fence."""
-    line = _fence_line(line)
-    body = line.lstrip(" ")
+    body = _fence_body(line)
     if not body or body[0] not in "`~":
         return None
     char = body[0]
@@ -213,8 +207,7 @@ def _opening_fence(line: str) -> tuple[int, str, int, str] | None:
 
 
 def _is_closing_fence(line: str, fence: str, max_indent: int) -> bool:
-    line = _fence_line(line)
-    body = line.lstrip(" ")
+    body = _fence_body(line)
     if len(line) - len(body) > max_indent or not body.startswith(fence):
         return False
     return not body.lstrip(fence[0]).strip(" \t")

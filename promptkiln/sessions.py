@@ -39,7 +39,7 @@ from promptkiln.store import (
 )
 
 if TYPE_CHECKING:
-    from promptkiln.llm.generate import CodeGenerator, Generation, Message
+    from promptkiln.llm.generate import CodeGenerator, Generation, Message, Sampling
 
 Progress = Callable[[str], None]
 
@@ -77,6 +77,11 @@ class _WithHistory:
     ) -> Generation:
         msgs = list(messages)
         return self.inner.generate([*msgs[:1], *self.history, *msgs[1:]], on_token=on_token)
+
+    def with_sampling(self, sampling: Sampling) -> _WithHistory:
+        """The same history over the inner generator with other sampling (when it has any)."""
+        inner = getattr(self.inner, "with_sampling", None)
+        return _WithHistory(inner(sampling), self.model, self.history) if callable(inner) else self
 
 
 def history_messages(
@@ -149,8 +154,11 @@ def run_turn(
     overwrite: bool = False,
     progress: Progress = _quiet,
     on_token: Callable[[str], None] | None = None,
+    on_attempt: Callable[[Attempt], None] | None = None,
 ) -> TurnResult:
     """Run one turn: a new session when ``session`` is None and not ``last``, else a follow-up.
+
+    ``on_attempt`` is called after each attempt is recorded (the transcript as it happens).
 
     Raises what :func:`promptkiln.pipeline.make` raises; the turn is then recorded as failed
     (every attempt's run record is already written) and the session is unchanged.
@@ -163,10 +171,12 @@ def run_turn(
     if not prompt.strip():
         hint = 'say what to make, e.g. "a bar chart of ..."' if new else "say what to change"
         raise UsageError("the prompt is empty", hint=hint)
-    # Bad arguments fail here, before a session is created or a model server started.
+    # Bad arguments fail before anything is created (no empty session, no model server).
     from promptkiln.llm.prompts import normalize_format
 
     formats = [normalize_format(f) for f in formats]
+    if new and not (formats or guess_formats(prompt, [])):
+        raise UsageError("no output format requested", hint="pass at least one, e.g. --format pdf")
     given = read_inputs(list(inputs))
     with Store.open(settings.home) as store:
         if new:
@@ -199,6 +209,12 @@ def run_turn(
             (_json_list(t["formats"]) for t in reversed(turns) if t["status"] == "ok"), []
         )
         fmts = list(formats) or guess_formats(prompt, previous)
+        if not fmts and not workspace:
+            raise UsageError(
+                f"session {sid[:12]} has no files yet (no earlier turn produced any), so there "
+                "is no format to keep",
+                hint="name the output format, e.g. -f pdf, or say it in the prompt",
+            )
         number = store.begin_turn(sid, prompt, fmts, full)
         progress(f"session {sid[:12]}, turn {number}")
         inner, model_name = pipeline.make_generator(generator, settings, progress)
@@ -231,6 +247,8 @@ def run_turn(
                     blobs += output_blobs(attempt.run)
             store.append_run(body, blobs)
             run_ids.append(rid)
+            if on_attempt is not None:
+                on_attempt(attempt)
 
         staging = leftovers.owned_tempdir("turn")
         try:
