@@ -39,10 +39,11 @@ def _sessions(cwd: Path) -> list[object]:
     ("args", "needle"),
     [
         (["a chart", "-f", "exe"], "unsupported output format 'exe'"),
-        (["a chart", "-i", "missing.csv"], "missing.csv does not exist"),
+        (["a png chart", "-i", "missing.csv"], "missing.csv does not exist"),
+        (["a chart"], "no output format requested"),
         (["a chart", "-f", "png", "-i", "missing.csv"], "missing.csv does not exist"),
     ],
-    ids=["unknown-format", "missing-input", "missing-input-with-format"],
+    ids=["unknown-format", "missing-input", "missing-input-with-format", "no-format"],
 )
 def test_bad_arguments_fail_before_anything_is_created(
     args: list[str], needle: str, tmp_path: Path

@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.timeout(1200)]
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "tests" / "integration" / "scripts" / "chart.py"
 EXTRAS = "local,validate"
+SALES = "region,revenue\nNorth,2100000\nSouth,2800000\nEast,3200000\nWest,3900000\n"
 PROMPT = "Bar chart of quarterly revenue: Q1=2.1M, Q2=2.8M, Q3=3.2M, Q4=3.9M"
 
 
@@ -160,7 +161,12 @@ def test_bundle_installs_and_works_with_no_network(
     work = tmp_path / "work"
     work.mkdir()
     shutil.copy(CHART, work / "chart.py")
-    ran = _offline([promptkiln, "run", str(work / "chart.py"), "-o", str(work / "run-out")], env, 300)  # fmt: skip
+    (work / "sales.csv").write_text(SALES)
+    ran = _offline(
+        [promptkiln, "run", str(work / "chart.py"), "-i", str(work / "sales.csv"), "-o",
+         str(work / "run-out")],
+        env, 300,
+    )  # fmt: skip
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert list((work / "run-out").glob("*.png")), ran.stdout
 
