@@ -72,10 +72,13 @@ def _wheel_cache() -> Path:
 def _offline(
     argv: list[str], env: dict[str, str], timeout: float
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` in a new network namespace that has only loopback (for the local model)."""
+    """Run ``argv`` in a new network namespace that has only loopback (for the local model),
+    from a directory that is not this checkout (``python -m`` puts the working directory first
+    on sys.path, and the installed venv must not pick up the checkout's sources)."""
     return subprocess.run(
         ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *argv],
         env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        cwd=env["PROMPTKILN_HOME"],
     )  # fmt: skip
 
 
@@ -126,6 +129,7 @@ def test_bundle_installs_and_works_with_no_network(
         PROMPTKILN_CONFIG=str(tmp_path / "config.toml"),
     )
     cli = [sys.executable, "-m", "promptkiln.cli"]
+    (tmp_path / "home").mkdir()
 
     # No way out in the namespace: connecting anywhere but loopback fails at once.
     probe = _offline([sys.executable, "-c", "import socket; socket.create_connection(('192.0.2.1', 80), 5)"], env, 30)  # fmt: skip
