@@ -19,6 +19,7 @@ from typing import Annotated, Any, NoReturn
 import click
 import typer
 
+from promptkiln.cli_bundle import register as register_bundle
 from promptkiln.cli_mcp import register as register_mcp
 from promptkiln.cli_options import (
     ApiBaseOpt,
@@ -456,6 +457,7 @@ register_sessions(app)
 register_server(app)
 register_engines(app)
 register_mcp(app)
+register_bundle(app)
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:

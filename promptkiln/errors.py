@@ -7,6 +7,7 @@ litellm, OS errors) are translated at the boundary that meets them, with ``raise
     PromptkilnError                     exit code 70 unless a subclass says otherwise
     ├── ConfigError                     bad settings or flags                         (64)
     ├── UsageError                      bad input from the user: missing script, bad file (64)
+    │   └── BundleError                 an air-gap bundle is corrupt, truncated or tampered
     ├── PlatformError                   the machinery failed, not the script           (70)
     │   ├── EngineError                 the container engine is missing or failed
     │   ├── ImageError                  the sandbox image is missing or cannot be built
@@ -58,6 +59,15 @@ class ConfigError(PromptkilnError):
 
 class UsageError(PromptkilnError):
     exit_code = 64
+
+
+class BundleError(UsageError):
+    """An air-gap bundle failed its check; ``member`` names the first bad member ("" for the
+    archive as a whole)."""
+
+    def __init__(self, message: str, *, member: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.member = member
 
 
 class PlatformError(PromptkilnError):

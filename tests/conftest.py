@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+# Helpers shared by test modules (shared_corpus) import by name; pytest runs in importlib mode.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 
 @pytest.fixture(autouse=True)
 def _isolated_home(

@@ -10,6 +10,9 @@ from types import ModuleType
 
 import pytest
 
+# Helpers of the integration tests (private_engine) import by name; pytest runs in importlib mode.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 
 def _load_fakes() -> ModuleType:
     """Load tests/fakes/openai_server.py by path (pytest runs in importlib mode; tests/ is not a
