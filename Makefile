@@ -12,7 +12,7 @@ ENGINE_FLAGS ?= --debootstrap $(if $(CI),--gvisor,)
 PYTEST_ARGS ?=
 DEMO_PROMPT ?= Bar chart of quarterly revenue: Q1=2.1M, Q2=2.8M, Q3=3.2M, Q4=3.9M
 
-.PHONY: install engine image test lint bench bench-server demo
+.PHONY: install engine image test lint bench bench-server eval demo
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,12 @@ bench: install engine image
 
 bench-server: install engine image
 	$(BIN)/python benchmarks/bench_server.py
+
+# The output-quality evaluation (benchmarks/quality/): ~1 h on 2 cores with the bundled model.
+# make eval EVAL_ARGS="--model openai/m --api-base http://host:8000/v1 --category pdf"
+EVAL_ARGS ?=
+eval: install engine image
+	$(BIN)/python benchmarks/quality/run.py $(EVAL_ARGS)
 
 demo: install engine image
 	$(BIN)/promptkiln make "$(DEMO_PROMPT)" -f png -o out/

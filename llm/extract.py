@@ -180,9 +180,19 @@ def _split_reasoning(text: str) -> tuple[str, int, bool]:
     return text[cut:], text.count("\n", 0, cut) + 1, True
 
 
+#: Characters a model (or a copy-paste) can leave invisibly at the start of a fence line: a
+#: byte-order mark, zero-width space / non-joiner / joiner, word joiner.
+INVISIBLE = "\ufeff\u200b\u200c\u200d\u2060"
+
+
+def _fence_body(line: str) -> str:
+    """The line without its leading spaces and invisible characters."""
+    return line.lstrip(" " + INVISIBLE)
+
+
 def _opening_fence(line: str) -> tuple[int, str, int, str] | None:
     """(indent, fence char, fence length, language word) if the line opens a fence."""
-    body = line.lstrip(" ")
+    body = _fence_body(line)
     if not body or body[0] not in "`~":
         return None
     char = body[0]
@@ -197,7 +207,7 @@ def _opening_fence(line: str) -> tuple[int, str, int, str] | None:
 
 
 def _is_closing_fence(line: str, fence: str, max_indent: int) -> bool:
-    body = line.lstrip(" ")
+    body = _fence_body(line)
     if len(line) - len(body) > max_indent or not body.startswith(fence):
         return False
     return not body.lstrip(fence[0]).strip(" \t")

@@ -20,23 +20,19 @@ while nothing has been streamed to ``on_token`` yet: a half-streamed answer is n
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import os
 import random
-import re
 import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from promptkiln.errors import (
-    GenerationError,
-    ModelAuthError,
-    ModelNotFound,
-    ModelRateLimited,
-    ModelUnavailable,
-)
+from promptkiln.errors import GenerationError, ModelRateLimited, ModelUnavailable
+from promptkiln.llm.errormap import EXCEPTION_MAP, _retry_after, map_litellm_error, one_line
+from promptkiln.llm.stream_guard import StreamGuard
 
 #: Characters of response kept; past this the stream is abandoned and ``truncated`` is set.
 MAX_RESPONSE_CHARS = 1_000_000
@@ -75,6 +71,20 @@ class Generation:
     chunks: int = 0
     #: Requests made, 1 when the first one worked.
     attempts: int = 1
+    #: Why reading stopped before the server finished: ``"fence"`` (the python block closed;
+    #: the rest would not be used) or ``"repetition"`` (the answer was looping and was cut).
+    stopped: str | None = None
+    #: With ``stopped == "repetition"``: one line of the loop, for the repair message.
+    loop_line: str = ""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Per-request overrides of a generator's sampling; None keeps the generator's own value."""
+
+    temperature: float | None = None
+    seed: int | None = None
+    max_tokens: int | None = None
 
 
 @runtime_checkable
@@ -108,158 +118,6 @@ def _litellm() -> Any:
     return litellm
 
 
-# -- error mapping ------------------------------------------------------------------------------
-
-#: litellm exception class name -> our class. Every class litellm.exceptions defines is listed
-#: (a test enforces it), so a new litellm exception is a decision, not an accident.
-#: Lookup walks the raised exception's MRO, so the most specific listed class wins.
-EXCEPTION_MAP: Mapping[str, type[GenerationError]] = {
-    # the key or the caller's credentials were refused
-    "AuthenticationError": ModelAuthError,
-    "CallerCredentialAuthenticationError": ModelAuthError,
-    "PermissionDeniedError": ModelAuthError,
-    # the model (or its provider) does not exist
-    "NotFoundError": ModelNotFound,
-    "LiteLLMUnknownProvider": ModelNotFound,
-    "ModelNotMappedError": ModelNotFound,
-    # too many requests, or out of quota / budget
-    "RateLimitError": ModelRateLimited,
-    "CallerCredentialRateLimitError": ModelRateLimited,
-    "BudgetExceededError": ModelRateLimited,
-    # the server or the network is down or failing
-    "APIConnectionError": ModelUnavailable,
-    "Timeout": ModelUnavailable,
-    "ServiceUnavailableError": ModelUnavailable,
-    "InternalServerError": ModelUnavailable,
-    "BadGatewayError": ModelUnavailable,
-    "MidStreamFallbackError": ModelUnavailable,
-    # the request or the answer was bad: the provider's message says why
-    "BadRequestError": GenerationError,
-    "InvalidRequestError": GenerationError,
-    "ContextWindowExceededError": GenerationError,
-    "ContentPolicyViolationError": GenerationError,
-    "UnsupportedParamsError": GenerationError,
-    "UnsupportedEndpointError": GenerationError,
-    "EndpointNotSupportedByModelError": GenerationError,
-    "MalformedRequestFieldError": GenerationError,
-    "ImageFetchError": GenerationError,
-    "PaymentRequiredError": GenerationError,
-    "RejectedRequestError": GenerationError,
-    "UnprocessableEntityError": GenerationError,
-    "VectorStoreSearchError": GenerationError,
-    "APIError": GenerationError,
-    "APIResponseValidationError": GenerationError,
-    "JSONSchemaValidationError": GenerationError,
-    "MockException": GenerationError,
-    "OpenAIError": GenerationError,
-    # proxy guardrails: not used by a direct client, but named so none slips through
-    "GuardrailRaisedException": GenerationError,
-    "BlockedPiiEntityError": GenerationError,
-    "ModifyResponseException": GenerationError,
-    "SensitiveDataRouteException": GenerationError,
-}
-
-_MODEL_MISSING = re.compile(
-    r"model[_ ]not[_ ]found|does not exist|unknown model|no such model|model .* not found",
-    re.IGNORECASE,
-)
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    """Collapse whitespace and cut, so a provider's multi-line error fits in one message line."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _provider_message(exc: BaseException) -> str:
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    # litellm prefixes "litellm.AuthenticationError: AuthenticationError: OpenAIException - ..."
-    message = re.sub(r"^(litellm\.\w+:\s*)?(\w+Error:\s*)?(\w+Exception\s*-\s*)?", "", str(message))
-    return one_line(message) or type(exc).__name__
-
-
-def _mapped_class(exc: BaseException) -> type[GenerationError]:
-    for klass in type(exc).__mro__:
-        if klass.__module__.startswith("litellm") and klass.__name__ in EXCEPTION_MAP:
-            return EXCEPTION_MAP[klass.__name__]
-    return GenerationError
-
-
-def map_litellm_error(
-    exc: BaseException, *, model: str = "", api_base: str | None = None
-) -> GenerationError:
-    """Translate an exception from litellm (or anything under it) into our tree. Pure."""
-    detail = _provider_message(exc)
-    target = _mapped_class(exc)
-    where = f"the model server at {api_base}" if api_base else f"the provider of {model!r}"
-    if target is GenerationError and getattr(exc, "status_code", None) in (401, 403):
-        target = ModelAuthError
-    if target is GenerationError and _MODEL_MISSING.search(detail):
-        target = ModelNotFound  # some servers answer 400, not 404, for an unknown model
-    if target is ModelAuthError:
-        return ModelAuthError(
-            f"{where} rejected the API key ({detail})",
-            hint="set OPENAI_API_KEY (or the provider's variable) or PROMPTKILN_API_KEY",
-        )
-    if target is ModelNotFound:
-        return ModelNotFound(
-            f"unknown model {model!r} ({detail})",
-            hint="check the name; `promptkiln models` lists configured ones",
-        )
-    if target is ModelRateLimited:
-        return ModelRateLimited(
-            f"{where} is rate limiting or out of quota ({detail})",
-            hint="wait and retry, lower the request rate, or check the account's quota",
-        )
-    if target is ModelUnavailable and _is_network(exc):
-        return ModelUnavailable(
-            f"cannot reach {where}: is it running? ({detail})",
-            hint="check --api-base and that the server is up and reachable",
-        )
-    if target is ModelUnavailable:
-        return ModelUnavailable(
-            f"{where} failed with a server error ({detail})",
-            hint="retry later; if it persists, check the server's logs",
-        )
-    return GenerationError(f"{model or 'the model'} failed: {detail}")
-
-
-_NETWORK_ERRORS = {
-    "APIConnectionError",  # litellm and openai
-    "APITimeoutError",
-    "Timeout",
-    "ConnectError",  # httpx
-    "ConnectTimeout",
-    "ReadTimeout",
-    "RemoteProtocolError",
-}
-
-
-def _is_network(exc: BaseException) -> bool:
-    """Connection refused, DNS, timeouts, dropped streams: the server was not reached (or lost)."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:  # litellm re-wraps: walk the chain
-        seen.add(id(current))
-        if isinstance(current, (ConnectionError, TimeoutError)):
-            return True
-        names = {klass.__name__ for klass in type(current).__mro__}
-        if names & _NETWORK_ERRORS or "connection error" in str(current).lower():
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None) or getattr(exc, "headers", None) or {}
-    try:
-        value = headers.get("retry-after") or headers.get("Retry-After")
-        return float(value) if value is not None else None
-    except (AttributeError, TypeError, ValueError):
-        return None
-
-
 # -- the generator ------------------------------------------------------------------------------
 
 
@@ -287,6 +145,8 @@ class LiteLLMGenerator:
         retries: int = 2,
         backoff_s: float = 1.0,
         extra_body: dict[str, Any] | None = None,
+        seed: int | None = None,
+        stop_early: bool = True,
     ) -> None:
         if not model:
             raise ValueError("model must be a litellm model string, e.g. 'openai/gpt-4o-mini'")
@@ -299,6 +159,21 @@ class LiteLLMGenerator:
         self.retries = max(0, retries)
         self.backoff_s = max(0.0, backoff_s)
         self.extra_body = dict(extra_body or {})
+        self.seed = seed
+        #: Stop reading once the python block has closed, or when the answer loops.
+        self.stop_early = stop_early
+
+    def with_sampling(self, sampling: Sampling) -> LiteLLMGenerator:
+        """A copy of this generator with ``sampling``'s values in place of its own."""
+        clone = copy.copy(self)
+        clone.extra_body = dict(self.extra_body)
+        if sampling.temperature is not None:
+            clone.temperature = sampling.temperature
+        if sampling.seed is not None:
+            clone.seed = sampling.seed
+        if sampling.max_tokens is not None:
+            clone.max_tokens = sampling.max_tokens
+        return clone
 
     def __repr__(self) -> str:  # never show the key
         return f"LiteLLMGenerator(model={self.model!r}, api_base={self.api_base!r})"
@@ -323,7 +198,9 @@ class LiteLLMGenerator:
                     wait = min(MAX_BACKOFF_S, max(wait, hinted))
                 time.sleep(wait * (1 + random.random() * 0.1))
                 continue
-            text, finish, usage, chunks, truncated = result
+            text, finish, usage, chunks, truncated, guard = result
+            if guard.stop == "repetition" and guard.keep_chars is not None:
+                text = text[: guard.keep_chars]
             return Generation(
                 text=text,
                 model=self.model,
@@ -334,6 +211,8 @@ class LiteLLMGenerator:
                 truncated=truncated,
                 chunks=chunks,
                 attempts=attempt,
+                stopped=guard.stop,
+                loop_line=guard.loop_line,
             )
 
     def _request(self, messages: Sequence[Message]) -> dict[str, Any]:
@@ -350,6 +229,8 @@ class LiteLLMGenerator:
             kwargs["api_base"] = self.api_base
         if self._api_key:
             kwargs["api_key"] = self._api_key
+        if self.seed is not None:
+            kwargs["seed"] = self.seed
         if self.extra_body:
             kwargs["extra_body"] = dict(self.extra_body)
         if _supports_stream_usage(self.model):
@@ -361,7 +242,7 @@ class LiteLLMGenerator:
         messages: Sequence[Message],
         on_token: Callable[[str], None] | None,
         streamed: list[int],
-    ) -> tuple[str, str | None, tuple[int | None, int | None], int, bool]:
+    ) -> tuple[str, str | None, tuple[int | None, int | None], int, bool, StreamGuard]:
         with warnings.catch_warnings():
             # litellm's lazy imports and response models trip pydantic UserWarnings (ReadOnly
             # TypedDicts, serializer warnings) that would print to the user's terminal.
@@ -373,13 +254,14 @@ class LiteLLMGenerator:
         messages: Sequence[Message],
         on_token: Callable[[str], None] | None,
         streamed: list[int],
-    ) -> tuple[str, str | None, tuple[int | None, int | None], int, bool]:
+    ) -> tuple[str, str | None, tuple[int | None, int | None], int, bool, StreamGuard]:
         litellm = _litellm()
         parts: list[str] = []
         size = 0
         finish: str | None = None
         usage: tuple[int | None, int | None] = (None, None)
         truncated = False
+        guard = StreamGuard(stop_at_fence=self.stop_early, detect_loops=self.stop_early)
         stream: Any = None
         try:
             stream = litellm.completion(**self._request(messages))
@@ -400,6 +282,8 @@ class LiteLLMGenerator:
                 streamed[0] += 1
                 if on_token is not None:
                     on_token(piece)
+                if guard.feed(piece):
+                    break  # the rest would not be used (see StreamGuard)
         except GenerationError:
             raise
         except Exception as exc:  # the boundary: everything from litellm/openai/httpx
@@ -418,7 +302,7 @@ class LiteLLMGenerator:
                 hint="check that --api-base points at an OpenAI-compatible /v1 endpoint "
                 "and that the model name is right",
             )
-        return "".join(parts), finish, usage, streamed[0], truncated
+        return "".join(parts), finish, usage, streamed[0], truncated, guard
 
 
 def _supports_stream_usage(model: str) -> bool:
@@ -470,3 +354,16 @@ def _read_chunk(chunk: Any) -> tuple[str, str | None, tuple[int | None, int | No
             completion if isinstance(completion, int) else None,
         ),
     )
+
+
+__all__ = [
+    "EXCEPTION_MAP",
+    "MAX_RESPONSE_CHARS",
+    "CodeGenerator",
+    "Generation",
+    "LiteLLMGenerator",
+    "Message",
+    "Sampling",
+    "map_litellm_error",
+    "one_line",
+]

@@ -37,6 +37,7 @@ FORMATS: tuple[str, ...] = (
     "md",
     "txt",
     "html",
+    "parquet",
 )
 #: Other spellings of the same formats.
 ALIASES: dict[str, str] = {
@@ -62,9 +63,11 @@ GENERIC_FORMATS: tuple[str, ...] = (
     "rtf",
     "ics",
     "geojson",
-    "parquet",
 )
 
+#: Formats per request that get their whole skeleton; past this, each note is cut to its prose
+#: (the system prompt must leave the small bundled model room to answer).
+MAX_SKELETONS = 2
 #: Bytes of a CSV/TSV input's first line shown to the model.
 HEADER_CHARS = 300
 #: Characters of stderr passed back in a repair message.
@@ -169,7 +172,10 @@ def render_system(
     notes = []
     for name in names:
         if name in FORMATS:
-            notes.append(load_template(name, templates_dir).strip())
+            note = load_template(name, templates_dir).strip()
+            if len(names) > MAX_SKELETONS:
+                note = short_note(note)
+            notes.append(note)
         else:
             generic = string.Template(load_template("generic", templates_dir))
             notes.append(generic.safe_substitute(ext=name).strip())
@@ -207,6 +213,12 @@ def render_messages(
     names = list(dict.fromkeys(normalize_format(f) for f in formats))
     user = f"{prompt.strip()}\n\nOutput: {_format_label(names)}"
     return [Message("system", system), Message("user", user)]
+
+
+def short_note(note: str) -> str:
+    """A format note without its code skeleton (and the sentence that introduces it)."""
+    prose = note.split("```", 1)[0].strip()
+    return re.sub(r"\s*Working skeleton[^:]*:\s*$", "", prose)
 
 
 def tail(text: str, limit: int = STDERR_TAIL_CHARS) -> str:

@@ -30,6 +30,7 @@ from promptkiln.cli_options import (
     TimeoutOpt,
     pipeline_settings,
 )
+from promptkiln.cli_report import KeepValidOpt, print_quality, quality_json
 from promptkiln.cli_server import register as register_server
 from promptkiln.cli_sessions import register as register_sessions
 from promptkiln.errors import OutputError, PromptkilnError, UsageError
@@ -213,6 +214,7 @@ def make(
     ] = False,
     overwrite: OverwriteOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    keep_valid_on_crash: KeepValidOpt = False,
 ) -> None:
     """Turn a prompt into files: generate a script, run it in the sandbox, check the files."""
     from promptkiln.sessions import run_turn
@@ -226,6 +228,7 @@ def make(
         runtime=runtime,
         e2b_template=e2b_template,
         templates=templates,
+        keep_valid_on_crash=keep_valid_on_crash or None,
     )
     progress = _progress(quiet or json_)
     tokens = _TokenMeter(enabled=not (quiet or json_))
@@ -250,10 +253,12 @@ def make(
             attempts=result.attempt_count,
             model=result.model,
             timings={k: round(v, 3) for k, v in result.timings.items()},
+            **quality_json(result),
         )
         typer.echo(json.dumps(manifest, indent=2))
     else:
         _print_manifest(files, result.rejections)
+        print_quality(result)
         say(
             f"done in {result.attempt_count} attempt(s): "
             + ", ".join(f"{k.removesuffix('_s')} {v:.1f}s" for k, v in result.timings.items())

@@ -44,8 +44,9 @@ def pipeline_settings(
     runtime: str | None,
     e2b_template: str | None,
     templates: Path | None,
+    **extra: Any,
 ) -> Any:
-    """The settings ``make`` and ``serve`` run the pipeline with."""
+    """The settings ``make`` and ``serve`` run the pipeline with (``extra``: more overrides)."""
     from promptkiln.config import load_settings
 
     return load_settings(
@@ -57,4 +58,5 @@ def pipeline_settings(
         templates_dir=templates,
         limits={"timeout": timeout},
         e2b={"template": e2b_template},
+        **extra,
     )

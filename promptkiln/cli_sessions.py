@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from promptkiln import leftovers
+from promptkiln.cli_report import KeepValidOpt, print_quality, quality_json
 from promptkiln.errors import UsageError
 from promptkiln.render import clean_line, clean_text, say
 
@@ -97,6 +98,7 @@ def continue_(
     ] = False,
     json_: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    keep_valid_on_crash: KeepValidOpt = False,
 ) -> None:
     """Continue a session: the model edits the session's latest files."""
     from promptkiln.cli import _manifest, _print_manifest, _progress
@@ -124,6 +126,7 @@ def continue_(
         backend=backend or row["backend"],
         attempts=attempts,
         limits={"timeout": timeout},
+        keep_valid_on_crash=keep_valid_on_crash or None,
     )
     turn = run_turn(
         text,
@@ -144,10 +147,12 @@ def continue_(
             versions=versions,
             attempts=turn.result.attempt_count,
             model=turn.result.model,
+            **quality_json(turn.result),
         )
         typer.echo(json.dumps(manifest, indent=2))
         return
     _print_manifest(turn.delivered, turn.result.rejections)
+    print_quality(turn.result)
     changed = ", ".join(f"{clean_line(n, 80)} v{v}" for n, v in turn.versions) or "no file changed"
     say(f"session {sid} turn {turn.turn}: {changed}")
 

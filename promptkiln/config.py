@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     max_tokens: int = Field(4096, ge=64)
     request_timeout: float = Field(600.0, gt=0)
     attempts: int = Field(3, ge=1, le=10)
+    #: When every attempt fails but one wrote valid files before its script crashed, deliver
+    #: those files with a warning (``--keep-valid-on-crash``). Off: nothing is delivered.
+    keep_valid_on_crash: bool = False
     templates_dir: Path | None = None
     local_model: Path | None = None
 

@@ -26,6 +26,7 @@ litellm, OS errors) are translated at the boundary that meets them, with ``raise
         ├── ModelRateLimited            provider rate limit / quota
         ├── ModelUnavailable            server down, timeout, network failure
         ├── LocalModelError             the bundled model cannot be assembled or served
+        ├── ContextOverflow             the request did not fit the model's context window
         └── AttemptsExhausted           the repair loop ran out of attempts
 
 A script that exits non-zero inside a run is a :class:`~promptkiln.sandbox.base.RunResult`, not
@@ -178,6 +179,10 @@ class ModelUnavailable(GenerationError):
 
 class LocalModelError(GenerationError):
     pass
+
+
+class ContextOverflow(GenerationError):
+    """The request did not fit the model's context window; the repair loop trims and retries."""
 
 
 class AttemptsExhausted(GenerationError):

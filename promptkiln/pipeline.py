@@ -7,7 +7,6 @@ to a Client, so tests use real components wired differently rather than patches.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -15,11 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promptkiln import leftovers
-from promptkiln.config import Settings, load_settings
+from promptkiln.config import Settings
 from promptkiln.errors import (
-    AttemptsExhausted,
-    ExtractionError,
     LimitExceeded,
     OutputError,
     OutputRejected,
@@ -205,166 +201,6 @@ def raise_for_run(run: SandboxRun, settings: Settings) -> None:
         )
 
 
-# -- prompt -> files -------------------------------------------------------------------------
-
-
-@dataclass
-class Attempt:
-    """One round of the repair loop, kept in the transcript."""
-
-    number: int
-    response: str
-    script: str | None
-    problem: str | None
-    run: SandboxRun | None
-    generation_s: float
-
-
-@dataclass
-class MakeResult:
-    """What :func:`make` returns: the saved files, the final script, the transcript, timings."""
-
-    files: list[Artifact]
-    script: str
-    attempts: list[Attempt]
-    timings: dict[str, float]
-    model: str
-    run_id: str
-    rejections: list[Rejection] = field(default_factory=list)
-
-    @property
-    def attempt_count(self) -> int:
-        return len(self.attempts)
-
-
-def make(
-    prompt: str,
-    *,
-    formats: Sequence[str] = (),
-    inputs: Sequence[Path] = (),
-    out: Path = Path("out"),
-    settings: Settings | None = None,
-    generator: CodeGenerator | None = None,
-    factory: SandboxFactory | None = None,
-    overwrite: bool = False,
-    progress: Progress = _quiet,
-    on_token: Callable[[str], None] | None = None,
-    existing: Sequence[InputFile] = (),
-    on_attempt: Callable[[Attempt], None] | None = None,
-) -> MakeResult:
-    """Turn a prompt into files in ``out``: generate, extract, run, validate, repair.
-
-    ``existing`` are extra input files (a session's current workspace) placed in ``inputs/``
-    like the user's inputs. ``on_attempt`` is called after every attempt, successful or not,
-    so callers can record runs as they happen.
-
-    Files of failed attempts never reach ``out``: each attempt collects into a private staging
-    directory, and only the accepted attempt's files are delivered (atomically, never
-    overwriting unless ``overwrite``).
-    """
-    from promptkiln.llm.extract import extract
-    from promptkiln.llm.generate import Message
-    from promptkiln.llm.prompts import InputSummary, render_messages, repair_message
-    from promptkiln.validate import validate_all
-
-    settings = settings or load_settings()
-    if not prompt.strip():
-        raise UsageError("the prompt is empty", hint='say what to make, e.g. "a bar chart of ..."')
-    formats = [f.lower().lstrip(".") for f in formats]
-    input_files = [*existing, *read_inputs(list(inputs))]
-    if generator is None and settings.model:
-        progress("loading the model client (litellm)")
-    gen, model_name = make_generator(generator, settings, progress)
-    summaries = [InputSummary.from_bytes(f.name, f.data) for f in input_files]
-    messages = list(
-        render_messages(
-            prompt,
-            formats,
-            summaries,
-            templates_dir=settings.templates_dir,
-            existing_files=[f.name for f in existing],
-        )
-    )
-    attempts: list[Attempt] = []
-    timings: dict[str, float] = {}
-    run_id = new_run_id()
-    leftovers.sweep()  # temp dirs of commands that were kill -9'd
-    staging_root = leftovers.owned_tempdir("attempt")
-    try:
-        for number in range(1, settings.attempts + 1):
-            progress(
-                f"attempt {number}/{settings.attempts}: generating the script with {model_name}"
-            )
-            t0 = time.monotonic()
-            generation = gen.generate(messages, on_token=on_token)
-            gen_s = time.monotonic() - t0
-            timings["generate_s"] = timings.get("generate_s", 0.0) + gen_s
-            progress(f"generated in {gen_s:.1f} s")
-            attempt = Attempt(number, generation.text, None, None, None, gen_s)
-            attempts.append(attempt)
-            try:
-                if getattr(generation, "truncated", False):
-                    raise ExtractionError(
-                        "response_too_large",
-                        "the answer was longer than the 1 MB that is read, and was cut off",
-                    )
-                script = extract(generation.text)
-            except ExtractionError as exc:
-                attempt.problem = f"no usable script in the answer: {exc.message}"
-                if on_attempt:
-                    on_attempt(attempt)
-                progress(attempt.problem)
-                messages += [Message("assistant", generation.text), repair_message(attempt.problem)]
-                continue
-            attempt.script = script.code
-            staging = staging_root / f"attempt-{number}"
-            run = run_in_sandbox(
-                script.code.encode(),
-                input_files,
-                staging,
-                settings,
-                factory=factory,
-                progress=progress,
-                run_id=f"{run_id}-{number}",
-                allow_extensions=formats,
-            )
-            attempt.run = run
-            for key, value in run.timings.items():
-                timings[key] = timings.get(key, 0.0) + value
-            problem = run.problem(settings.limits.timeout)
-            stderr = ""
-            if problem is None:
-                t1 = time.monotonic()
-                progress("validating the files")
-                problems = validate_all(run.artifacts, formats)
-                if not run.artifacts and not formats:
-                    problems.append("the script wrote no files in the working directory")
-                timings["validate_s"] = timings.get("validate_s", 0.0) + time.monotonic() - t1
-                if not problems:
-                    files = deliver_dir(staging, out, settings, overwrite, formats)
-                    progress(f"attempt {number} succeeded")
-                    if on_attempt:
-                        on_attempt(attempt)
-                    return MakeResult(
-                        files, script.code, attempts, timings, model_name, run_id, run.rejections
-                    )
-                problem = "; ".join(problems)
-            else:
-                stderr = run.result.stderr.text
-            attempt.problem = problem
-            if on_attempt:
-                on_attempt(attempt)
-            progress(f"attempt {number} failed: {problem.splitlines()[0]}")
-            messages += [
-                Message("assistant", generation.text),
-                repair_message(problem, stderr=stderr),
-            ]
-        last = attempts[-1].problem if attempts else "no attempt was made"
-        raise AttemptsExhausted(len(attempts), (last or "").splitlines()[0])
-    finally:
-        shutil.rmtree(staging_root, ignore_errors=True)
-
-
 def deliver_dir(
     staging: Path, out: Path, settings: Settings, overwrite: bool, allow: Sequence[str] = ()
 ) -> list[Artifact]:
@@ -426,6 +262,8 @@ def make_generator(
         f"bundled {params['model'].split('/', 1)[-1]}",
     )
 
+
+from promptkiln.making import Attempt, MakeResult, make  # noqa: E402  (re-exported)
 
 __all__ = [
     "Attempt",

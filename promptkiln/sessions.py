@@ -39,7 +39,7 @@ from promptkiln.store import (
 )
 
 if TYPE_CHECKING:
-    from promptkiln.llm.generate import CodeGenerator, Generation, Message
+    from promptkiln.llm.generate import CodeGenerator, Generation, Message, Sampling
 
 Progress = Callable[[str], None]
 
@@ -77,6 +77,11 @@ class _WithHistory:
     ) -> Generation:
         msgs = list(messages)
         return self.inner.generate([*msgs[:1], *self.history, *msgs[1:]], on_token=on_token)
+
+    def with_sampling(self, sampling: Sampling) -> _WithHistory:
+        """The same history over the inner generator with other sampling (when it has any)."""
+        inner = getattr(self.inner, "with_sampling", None)
+        return _WithHistory(inner(sampling), self.model, self.history) if callable(inner) else self
 
 
 def history_messages(
@@ -149,15 +154,17 @@ def run_turn(
     overwrite: bool = False,
     progress: Progress = _quiet,
     on_token: Callable[[str], None] | None = None,
+    on_attempt: Callable[[Attempt], None] | None = None,
     new_id: str | None = None,
     record_extra: dict[str, Any] | None = None,
-    on_attempt: Callable[[Attempt, str], None] | None = None,
+    on_record: Callable[[Attempt, str], None] | None = None,
 ) -> TurnResult:
     """Run one turn: a new session when ``session`` is None and not ``last``, else a follow-up.
 
-    ``new_id`` names a new session (default: a random one); ``record_extra`` adds fields to
-    every run record (the server's tenant and key); ``on_attempt(attempt, run_id)`` is called
-    after each attempt is recorded.
+    ``on_attempt`` is called after each attempt is recorded (the transcript as it happens),
+    ``on_record(attempt, run_id)`` too, with the id of the attempt's run record. ``new_id``
+    names a new session (default: a random one); ``record_extra`` adds fields to every run
+    record (the server's tenant, key and job).
 
     Raises what :func:`promptkiln.pipeline.make` raises; the turn is then recorded as failed
     (every attempt's run record is already written) and the session is unchanged.
@@ -166,10 +173,18 @@ def run_turn(
 
     settings = settings or load_settings()
     full = settings.record_content == "full"
+    new = session is None and not last
     if not prompt.strip():
-        raise UsageError("the prompt is empty", hint="say what to change")
+        hint = 'say what to make, e.g. "a bar chart of ..."' if new else "say what to change"
+        raise UsageError("the prompt is empty", hint=hint)
+    # Bad arguments fail before anything is created (no empty session, no model server).
+    from promptkiln.llm.prompts import normalize_format
+
+    formats = [normalize_format(f) for f in formats]
+    if new and not (formats or guess_formats(prompt, [])):
+        raise UsageError("no output format requested", hint="pass at least one, e.g. --format pdf")
+    given = read_inputs(list(inputs))
     with Store.open(settings.home) as store:
-        new = session is None and not last
         if new:
             sid = new_id or uuid.uuid4().hex
             store.create_session(
@@ -193,7 +208,6 @@ def run_turn(
                     hint=f"put the file back at {row['delivered']}, or start a new session",
                 )
             restored.append(InputFile(row["name"], data))
-        given = read_inputs(list(inputs))
         given_names = {f.name for f in given}
         restored = [f for f in restored if f.name not in given_names]
         all_inputs = restored + given  # the order pipeline.make places them in
@@ -201,6 +215,12 @@ def run_turn(
             (_json_list(t["formats"]) for t in reversed(turns) if t["status"] == "ok"), []
         )
         fmts = list(formats) or guess_formats(prompt, previous)
+        if not fmts and not workspace:
+            raise UsageError(
+                f"session {sid[:12]} has no files yet (no earlier turn produced any), so there "
+                "is no format to keep",
+                hint="name the output format, e.g. -f pdf, or say it in the prompt",
+            )
         number = store.begin_turn(sid, prompt, fmts, full)
         progress(f"session {sid[:12]}, turn {number}")
         inner, model_name = pipeline.make_generator(generator, settings, progress)
@@ -234,8 +254,10 @@ def run_turn(
                     blobs += output_blobs(attempt.run)
             store.append_run(body, blobs)
             run_ids.append(rid)
-            if on_attempt:
-                on_attempt(attempt, rid)
+            if on_attempt is not None:
+                on_attempt(attempt)
+            if on_record is not None:
+                on_record(attempt, rid)
 
         staging = leftovers.owned_tempdir("turn")
         try:

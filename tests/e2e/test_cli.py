@@ -194,3 +194,27 @@ def test_a_bug_is_one_line_not_a_traceback(tmp_path: Path) -> None:
         env={**os.environ, "PROMPTKILN_DEBUG": "1"},
     )
     assert "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code", "needle"),
+    [
+        (["make", "a chart", "-f", "exe"], 64, "unsupported output format 'exe'"),
+        (["make", "a chart", "-f", "png", "-i", "missing.csv"], 64, "missing.csv does not exist"),
+        (["make", "   ", "-f", "png"], 64, "say what to make"),
+        (["make", "a chart of sales"], 64, "no output format requested"),
+    ],
+)
+def test_bad_make_arguments_create_nothing(
+    workdir: Path, args: list[str], exit_code: int, needle: str
+) -> None:
+    """Checked before a session is created or the model server is started."""
+    home = workdir / "home"
+    env = {"PROMPTKILN_HOME": str(home), "PROMPTKILN_MODEL": "openai/none",
+           "PROMPTKILN_API_BASE": "http://127.0.0.1:9/v1"}  # fmt: skip
+    proc = cli(*args, cwd=workdir, env=env)
+    assert proc.returncode == exit_code, proc.stderr
+    assert_one_line_error(proc, needle)
+    assert "say what to change" not in proc.stderr
+    listed = cli("sessions", "--json", cwd=workdir, env=env)
+    assert listed.returncode == 0 and json.loads(listed.stdout or "[]") in ([], {"data": []})

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from promptkiln.errors import (
+    ContextOverflow,
     GenerationError,
     ModelAuthError,
     ModelNotFound,
@@ -35,6 +36,7 @@ MESSAGES = [Message("system", "You write Python."), Message("user", "make a char
 def gen(server: ScriptedOpenAIServer, **kwargs: Any) -> LiteLLMGenerator:
     kwargs.setdefault("backoff_s", 0.01)
     kwargs.setdefault("timeout_s", 20)
+    kwargs.setdefault("stop_early", False)  # the transport as it is; early stops: test_stream_stops
     return LiteLLMGenerator("openai/test-model", api_base=server.url, api_key="sk-test", **kwargs)
 
 
@@ -107,13 +109,47 @@ def test_400_model_not_found_is_not_found(openai_server: ScriptedOpenAIServer) -
 
 
 def test_other_400_is_generation_error_one_line(openai_server: ScriptedOpenAIServer) -> None:
-    openai_server.enqueue_error(400, "this model's maximum context length is 8192 tokens.\n\nbye")
+    openai_server.enqueue_error(400, "temperature must be at most 2.\n\nbye")
     with pytest.raises(GenerationError) as info:
         gen(openai_server).generate(MESSAGES)
     assert type(info.value) is GenerationError
-    assert "maximum context length is 8192 tokens. bye" in str(info.value)
+    assert "temperature must be at most 2. bye" in str(info.value)
     assert "\n" not in str(info.value)
     assert len(openai_server.history) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (400, "this model's maximum context length is 8192 tokens.\n\nbye"),
+        (400, "the request exceeds the available context size, try increasing it"),
+        (500, "n_ctx exceeded"),
+    ],
+)
+def test_context_overflow_is_its_own_error(
+    openai_server: ScriptedOpenAIServer, status: int, message: str
+) -> None:
+    """Not "the model could not be reached": the repair loop trims the history on this one."""
+    openai_server.enqueue_error(status, message)
+    with pytest.raises(ContextOverflow) as info:
+        gen(openai_server, retries=0).generate(MESSAGES)
+    assert "did not fit the context window" in str(info.value)
+
+
+def test_stops_reading_at_the_closing_fence(openai_server: ScriptedOpenAIServer) -> None:
+    code = "```python\nprint('hello')\n```\n"
+    openai_server.enqueue(code + "This script prints hello. " * 200, chunk_chars=8)
+    result = gen(openai_server, stop_early=True).generate(MESSAGES)
+    assert result.stopped == "fence"
+    assert result.text.startswith(code) and len(result.text) < len(code) + 16
+
+
+def test_loop_is_cut_at_its_start(openai_server: ScriptedOpenAIServer) -> None:
+    openai_server.enqueue("```python\nrows = []\n" + "rows.append([1, 2, 3])\n" * 300)
+    result = gen(openai_server, stop_early=True).generate(MESSAGES)
+    assert result.stopped == "repetition"
+    assert result.loop_line == "rows.append([1, 2, 3])"
+    assert result.text == "```python\nrows = []\nrows.append([1, 2, 3])\n"
 
 
 def test_500_then_success_is_retried(openai_server: ScriptedOpenAIServer) -> None:

@@ -90,6 +90,9 @@ EXTRACTS: list[tuple[str, str, str, str, int]] = [
     ("tag-space-before", "```   python\nx = 1\n```", "x = 1\n", "python", 2),
     # fence characters and lengths
     ("tilde", "~~~python\nx = 1\n~~~", "x = 1\n", "python", 2),
+    ("bom-before-fence", "\ufeff```python\nx = 1\n```", "x = 1\n", "python", 2),
+    ("zwsp-before-fence", "Here:\n\u200b```python\nx = 1\n\u200b```\n", "x = 1\n", "python", 3),
+    ("zwj-zwnj-wj", "\u200d\u200c\u2060```py\nx = 1\n```", "x = 1\n", "py", 2),
     ("tilde-long", "~~~~~py\nx = 1\n~~~~~~~~\n", "x = 1\n", "py", 2),
     ("longer-close", "```python\nx = 1\n``````\n", "x = 1\n", "python", 2),
     ("close-trailing-space", "```python\nx = 1\n```   \t\n", "x = 1\n", "python", 2),

@@ -92,7 +92,7 @@ def test_hostile_csv_header_is_one_printable_line() -> None:
         ("docx", ["add_picture", "Inches"]),
         ("csv", ["index=False", "csv"]),
         ("json", ["indent=2"]),
-        ("svg", ["xmlns"]),
+        ("svg", ["svg.fonttype"]),
     ],
 )
 def test_format_notes(fmt: str, needles: list[str]) -> None:

@@ -1,0 +1,49 @@
+"""How a make/continue result reports its quality: requirements met, warnings, each attempt.
+
+Shared by ``make`` and ``continue``: :func:`quality_json` for ``--json``, :func:`print_quality`
+for people (on stderr, after the file table).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from promptkiln.render import clean_line, say
+
+KeepValidOpt = Annotated[
+    bool,
+    typer.Option(
+        "--keep-valid-on-crash",
+        help="If every attempt fails, deliver files that opened fine although the script "
+        "crashed after writing them (with a warning).",
+    ),
+]
+
+
+def quality_json(result: Any) -> dict[str, Any]:
+    return {
+        "requirements": [o.to_dict() for o in result.requirements],
+        "warnings": list(result.warnings),
+        "attempt_details": [a.to_dict() for a in result.attempts],
+    }
+
+
+def print_quality(result: Any) -> None:
+    for outcome in result.requirements:
+        mark = "met    " if outcome.met else "NOT MET"
+        detail = (
+            f" ({clean_line(outcome.detail, 160)})" if not outcome.met and outcome.detail else ""
+        )
+        say(f"requirement {mark} {clean_line(outcome.requirement.text, 160)}{detail}")
+    for warning in result.warnings:
+        say(f"warning: {clean_line(warning, 300)}")
+    if len(result.attempts) > 1:
+        say(
+            "attempts: "
+            + ", ".join(
+                f"#{a.number} {a.seconds:.1f}s {'ok' if a.problem is None else 'failed'}"
+                for a in result.attempts
+            )
+        )

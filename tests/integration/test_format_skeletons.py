@@ -1,0 +1,114 @@
+"""Every format note's skeleton runs in the real sandbox and makes what it claims to teach, and
+every format the CLI accepts can be written in the image (a note can never teach a broken API,
+and no accepted format fails on a missing library)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from promptkiln.config import load_settings
+from promptkiln.facts import file_facts
+from promptkiln.llm.prompts import FORMATS, GENERIC_FORMATS, load_template
+from promptkiln.pipeline import run_in_sandbox
+from promptkiln.validate import validate_all
+
+pytestmark = [pytest.mark.docker]
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+def skeleton(fmt: str) -> str | None:
+    blocks = re.findall(r"```python\n(.*?)```", load_template(fmt), re.S)
+    assert len(blocks) <= 1, f"{fmt}.md has more than one skeleton"
+    return blocks[0] if blocks else None
+
+
+#: What each skeleton must visibly make (read back with the facts reader).
+EXPECT = {
+    "pdf": lambda f: f["pages"] == 2 and f["images"] >= 1 and "Region" in f["text"],
+    "xlsx": lambda f: (
+        f["charts"] == 1
+        and [s["name"] for s in f["sheets"]] == ["Data", "Summary"]
+        and "=SUM(B2:B4)" in f["sheets"][0]["formulas"]
+    ),
+    "pptx": lambda f: (
+        f["slides"] == 3 and f["notes"] == 1 and f["charts"] == 1 and f["tables"] == 1
+    ),
+    "docx": lambda f: f["tables"] == 1 and f["images"] == 1 and f["bullets"] == 2,
+    "png": lambda f: (f["width"], f["height"]) == (800, 500),
+    "svg": lambda f: f["has_text"] and "Title" in f["text"],
+}
+WITH_SKELETON = sorted(p.stem for p in TEMPLATES.glob("*.md") if "```python\n" in p.read_text())
+
+
+def test_the_formats_that_matter_have_skeletons() -> None:
+    assert set(WITH_SKELETON) >= {"pdf", "xlsx", "pptx", "docx", "png", "svg", "parquet"}
+
+
+@pytest.mark.parametrize("fmt", WITH_SKELETON)
+def test_skeleton_runs_and_makes_its_structures(fmt: str, tmp_path: Path) -> None:
+    code = skeleton(fmt)
+    assert code is not None
+    run = run_in_sandbox(code.encode(), [], tmp_path / "out", load_settings(limits={"timeout": 60}))
+    assert run.result.exit_code == 0, run.result.stderr.text[-2000:]
+    made = [a for a in run.artifacts if a.name.endswith(f".{fmt}")]
+    assert len(run.artifacts) == 1 and len(made) == 1, [a.name for a in run.artifacts]
+    assert validate_all(run.artifacts, [fmt]) == []
+    if fmt in EXPECT:
+        facts = file_facts(Path(made[0].path), fmt)
+        assert EXPECT[fmt](facts), facts
+
+
+WRITE_ALL = r"""
+import csv, json, xml.etree.ElementTree as ET
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+from PIL import Image
+fig, ax = plt.subplots()
+ax.plot([1, 2], [2, 1])
+for ext in ("eps", "ps"):
+    fig.savefig(f"out.{ext}")
+for ext in ("gif", "webp", "bmp", "tiff", "ico", "jpg", "png"):
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(f"out.{ext}")
+fig.savefig("out.svg")
+fig.savefig("out.pdf")
+with open("out.csv", "w", newline="") as f:
+    csv.writer(f).writerows([["a", "b"], [1, 2]])
+with open("out.tsv", "w", newline="") as f:
+    csv.writer(f, delimiter="\t").writerows([["a", "b"], [1, 2]])
+json.dump({"a": 1}, open("out.json", "w"))
+json.dump({"type": "FeatureCollection", "features": []}, open("out.geojson", "w"))
+ET.ElementTree(ET.Element("root")).write("out.xml")
+texts = {"md": "# Title\n", "txt": "hello\n", "html": "<!doctype html><p>hi</p>\n",
+         "yaml": "a: 1\n", "tex": "\\documentclass{article}\n", "rtf": "{\\rtf1 hello}\n",
+         "ics": "BEGIN:VCALENDAR\nVERSION:2.0\nEND:VCALENDAR\n"}
+for ext, text in texts.items():
+    open(f"out.{ext}", "w").write(text)
+pd.DataFrame({"a": [1, 2]}).to_parquet("out.parquet")
+from openpyxl import Workbook
+wb = Workbook(); wb.active.append(["a", 1]); wb.save("out.xlsx")
+import docx
+d = docx.Document(); d.add_paragraph("hi"); d.save("out.docx")
+from pptx import Presentation
+p = Presentation(); p.slides.add_slide(p.slide_layouts[6]); p.save("out.pptx")
+"""
+
+
+def test_every_accepted_format_can_be_written_in_the_image(tmp_path: Path) -> None:
+    accepted = set(FORMATS) | set(GENERIC_FORMATS)
+    run = run_in_sandbox(
+        WRITE_ALL.encode(),
+        [],
+        tmp_path / "out",
+        load_settings(limits={"timeout": 60}),
+        allow_extensions=sorted(accepted),
+    )
+    assert run.result.exit_code == 0, run.result.stderr.text[-2000:]
+    made = {Path(a.name).suffix.lstrip(".") for a in run.artifacts}
+    assert made == accepted, (accepted - made, [r.reason for r in run.rejections])
+    assert validate_all(run.artifacts, sorted(accepted)) == []

@@ -1,0 +1,222 @@
+"""The repair loop teaches and changes something: real litellm against the scripted
+OpenAI-compatible server, real Docker for the scripts and for the API look-ups. Each test
+asserts on what the model server received."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promptkiln.config import load_settings
+from promptkiln.errors import AttemptsExhausted
+from promptkiln.pipeline import make
+
+pytestmark = [pytest.mark.docker]
+
+
+def py(code: str) -> str:
+    return f"```python\n{code.strip()}\n```"
+
+
+CHART = """
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+fig, ax = plt.subplots(figsize={size}, dpi=100)
+ax.bar(["Q1", "Q2"], [2.1, 2.8])
+fig.savefig("revenue.png")
+"""
+
+
+def settings_for(server: Any, **kw: Any) -> Any:
+    return load_settings(
+        model="openai/test-model", api_base=server.url, limits={"timeout": 180}, **kw
+    )
+
+
+def last_user(request: dict[str, Any]) -> str:
+    return str(request["messages"][-1]["content"])
+
+
+def test_import_error_gets_the_real_names_from_the_sandbox(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    openai_server.enqueue(py("from openpyxl.styles import NumberFormat\nprint('x')"))
+    openai_server.enqueue(py(CHART.format(size="(6, 4)")))
+    result = make(
+        "chart", formats=["png"], out=tmp_path / "o", settings=settings_for(openai_server)
+    )
+    assert result.attempt_count == 2
+    feedback = last_user(openai_server.history[1])
+    assert (
+        "Hint: openpyxl.styles has no 'NumberFormat'; the real names closest to it are:" in feedback
+    )
+    listed = feedback.split("closest to it are:", 1)[1].split("\n", 1)[0]
+    import openpyxl.styles
+
+    names = [n.strip(" .") for n in listed.split(",")]
+    assert names and all(hasattr(openpyxl.styles, n) for n in names), names
+    # only the last script and the error go back, not a growing history
+    assert len(openai_server.history[1]["messages"]) == 4
+    first = result.attempts[0]
+    assert first.failure is not None and first.failure.line == 1
+    assert first.failure.exc_type == "ImportError"
+
+
+def test_object_attribute_error_hint_names_the_class(openai_server: Any, tmp_path: Path) -> None:
+    bad = "from openpyxl import Workbook\nwb = Workbook()\nwb.active.set_col_width(1, 20)\n"
+    openai_server.enqueue(py(bad))
+    openai_server.enqueue(py(CHART.format(size="(6, 4)")))
+    make("chart", formats=["png"], out=tmp_path / "o", settings=settings_for(openai_server))
+    feedback = last_user(openai_server.history[1])
+    assert "Worksheet has no 'set_col_width'" in feedback
+    assert "line 3 (`wb.active.set_col_width(1, 20)`) raised AttributeError" in feedback
+
+
+def test_same_line_same_error_twice_changes_the_request(openai_server: Any, tmp_path: Path) -> None:
+    openai_server.enqueue(py("x = {}\nprint('a')\nx['total']"))
+    openai_server.enqueue(py("x = {'t': 1}\nprint('b')\nx['total']"))
+    openai_server.enqueue(py(CHART.format(size="(6, 4)")))
+    result = make(
+        "chart", formats=["png"], out=tmp_path / "o", settings=settings_for(openai_server)
+    )
+    assert result.attempt_count == 3
+    assert result.attempts[1].same_failure_as_previous
+    temps = [r["temperature"] for r in openai_server.history]
+    assert temps[0] == 0 and temps[1] < temps[2]
+    assert "SAME error on the SAME line" in last_user(openai_server.history[2])
+    assert "SAME error" not in last_user(openai_server.history[1])
+
+
+def test_identical_script_is_not_run_again(openai_server: Any, tmp_path: Path) -> None:
+    crash = py("raise RuntimeError('boom')")
+    openai_server.enqueue(crash)
+    openai_server.enqueue(crash)
+    openai_server.enqueue(py(CHART.format(size="(6, 4)")))
+    result = make(
+        "chart", formats=["png"], out=tmp_path / "o", settings=settings_for(openai_server)
+    )
+    assert result.attempt_count == 2 and result.attempts[1].repeated_script
+    assert "exactly the script you sent before" in last_user(openai_server.history[2])
+    assert openai_server.history[2]["temperature"] > openai_server.history[1]["temperature"]
+
+
+def test_a_looping_answer_is_cut_off_and_explained(openai_server: Any, tmp_path: Path) -> None:
+    loop = "```python\nstory = []\n" + "story.append('Lorem ipsum')\n" * 400
+    openai_server.enqueue(loop, chunk_chars=40)
+    openai_server.enqueue(py(CHART.format(size="(6, 4)")))
+    result = make(
+        "chart", formats=["png"], out=tmp_path / "o", settings=settings_for(openai_server)
+    )
+    first = result.attempts[0]
+    assert first.stopped == "repetition"
+    assert len(first.response) < 400  # cut at the start of the loop, not read to the end
+    assert "kept repeating the same lines" in last_user(openai_server.history[1])
+
+
+def test_context_overflow_drops_the_history_and_retries(openai_server: Any, tmp_path: Path) -> None:
+    openai_server.enqueue(py("raise RuntimeError('boom')"))
+    openai_server.enqueue_error(
+        400, "the request exceeds the available context size, try increasing it"
+    )
+    openai_server.enqueue(py(CHART.format(size="(6, 4)")))
+    result = make(
+        "chart", formats=["png"], out=tmp_path / "o", settings=settings_for(openai_server)
+    )
+    assert [f.name for f in result.files] == ["revenue.png"]
+    assert len(openai_server.history[1]["messages"]) == 4
+    assert len(openai_server.history[2]["messages"]) == 2  # the first request again
+
+
+def test_unmet_requirement_is_fed_back_then_met(openai_server: Any, tmp_path: Path) -> None:
+    openai_server.enqueue(py(CHART.format(size="(6.4, 4.8)")))
+    openai_server.enqueue(py(CHART.format(size="(8, 6)")))
+    result = make(
+        "A bar chart, 800x600 pixels",
+        formats=["png"],
+        out=tmp_path / "o",
+        settings=settings_for(openai_server),
+    )
+    assert result.attempt_count == 2
+    feedback = last_user(openai_server.history[1])
+    assert "image is 800x600 px, but revenue.png is 640x480 px" in feedback
+    assert [(o.requirement.kind, o.met) for o in result.requirements] == [("size", True)]
+    assert result.warnings == []
+
+
+def test_unmet_requirement_after_all_attempts_delivers_with_a_warning(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    openai_server.enqueue(py(CHART.format(size="(6.4, 4.8)")))
+    result = make(
+        "A bar chart, 800x600 pixels",
+        formats=["png"],
+        out=tmp_path / "o",
+        settings=settings_for(openai_server, attempts=1),
+    )
+    assert [f.name for f in result.files] == ["revenue.png"]
+    assert result.warnings == [
+        "requirement not met: image is 800x600 px (revenue.png is 640x480 px)"
+    ]
+
+
+CRASH_AFTER = CHART.format(size="(6, 4)") + "\nprint(undefined_name)\n"
+
+
+def test_crash_after_valid_files_is_explained(openai_server: Any, tmp_path: Path) -> None:
+    openai_server.enqueue(py(CRASH_AFTER))
+    openai_server.enqueue(py(CHART.format(size="(6, 4)")))
+    make("chart", formats=["png"], out=tmp_path / "o", settings=settings_for(openai_server))
+    feedback = last_user(openai_server.history[1])
+    assert "wrote the requested files and they were fine, but then it crashed" in feedback
+    assert "NameError" in feedback
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_keep_valid_on_crash(openai_server: Any, tmp_path: Path, keep: bool) -> None:
+    openai_server.enqueue(py(CRASH_AFTER))
+    out = tmp_path / "o"
+    settings = settings_for(openai_server, attempts=1, keep_valid_on_crash=keep)
+    if not keep:
+        with pytest.raises(AttemptsExhausted):
+            make("chart", formats=["png"], out=out, settings=settings)
+        assert not out.exists()
+        return
+    result = make("chart", formats=["png"], out=out, settings=settings)
+    assert [p.name for p in out.iterdir()] == ["revenue.png"]
+    assert "crashed after writing these files" in result.warnings[0]
+
+
+def test_continue_after_a_turn_that_made_nothing_says_so(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    from promptkiln.errors import UsageError
+    from promptkiln.sessions import run_turn
+
+    openai_server.enqueue(py("raise RuntimeError('boom')"))
+    settings = settings_for(openai_server, attempts=1)
+    with pytest.raises(AttemptsExhausted):
+        run_turn("chart", formats=["png"], out=tmp_path / "o", settings=settings)
+    with pytest.raises(UsageError) as info:
+        run_turn("make it blue", last=True, out=tmp_path / "o", settings=settings)
+    assert "has no files yet" in info.value.message
+    assert len(openai_server.history) == 1  # the model was not asked again
+
+
+def test_class_hint_prefers_the_class_the_script_imported(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    """matplotlib also has a Table class: the hint must be about reportlab's, which was used."""
+    bad = (
+        "import matplotlib.pyplot as plt\n"
+        "from reportlab.platypus import Table\n"
+        "t = Table([['a', 'b']])\n"
+        "t.add_row(['c', 'd'])\n"
+    )
+    openai_server.enqueue(py(bad))
+    openai_server.enqueue(py(CHART.format(size="(6, 4)")))
+    make("chart", formats=["png"], out=tmp_path / "o", settings=settings_for(openai_server))
+    feedback = last_user(openai_server.history[1])
+    assert "reportlab.platypus.tables.Table has no 'add_row'" in feedback
