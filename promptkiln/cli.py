@@ -242,7 +242,7 @@ def make(
         runtime=runtime,
         e2b_template=e2b_template,
         templates=templates,
-        keep_valid_on_crash=keep_valid_on_crash,
+        keep_valid_on_crash=keep_valid_on_crash or None,
     )
     progress = _progress(quiet or json_)
     tokens = _TokenMeter(enabled=not (quiet or json_))

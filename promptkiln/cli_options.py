@@ -44,10 +44,9 @@ def pipeline_settings(
     runtime: str | None,
     e2b_template: str | None,
     templates: Path | None,
-    keep_valid_on_crash: bool = False,
-    engine: str | None = None,
+    **extra: Any,
 ) -> Any:
-    """The settings ``make`` and ``serve`` run the pipeline with."""
+    """The settings ``make`` and ``serve`` run the pipeline with (``extra``: more overrides)."""
     from promptkiln.config import load_settings
 
     return load_settings(
@@ -59,6 +58,5 @@ def pipeline_settings(
         templates_dir=templates,
         limits={"timeout": timeout},
         e2b={"template": e2b_template},
-        keep_valid_on_crash=keep_valid_on_crash or None,
-        engine=engine,
+        **extra,
     )

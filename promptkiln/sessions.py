@@ -147,15 +147,17 @@ def run_turn(
     overwrite: bool = False,
     progress: Progress = _quiet,
     on_token: Callable[[str], None] | None = None,
+    on_attempt: Callable[[Attempt], None] | None = None,
     new_id: str | None = None,
     record_extra: dict[str, Any] | None = None,
-    on_attempt: Callable[[Attempt, str], None] | None = None,
+    on_record: Callable[[Attempt, str], None] | None = None,
 ) -> TurnResult:
     """Run one turn: a new session when ``session`` is None and not ``last``, else a follow-up.
 
-    ``new_id`` names a new session (default: a random one); ``record_extra`` adds fields to
-    every run record (the server's tenant and key); ``on_attempt(attempt, run_id)`` is called
-    after each attempt is recorded.
+    ``on_attempt`` is called after each attempt is recorded (the transcript as it happens),
+    ``on_record(attempt, run_id)`` too, with the id of the attempt's run record. ``new_id``
+    names a new session (default: a random one); ``record_extra`` adds fields to every run
+    record (the server's tenant, key and job).
 
     Raises what :func:`promptkiln.pipeline.make` raises; the turn is then recorded as failed
     (every attempt's run record is already written) and the session is unchanged.
@@ -250,8 +252,10 @@ def run_turn(
                     blobs += output_blobs(attempt.run)
             store.append_run(body, blobs)
             run_ids.append(rid)
-            if on_attempt:
-                on_attempt(attempt, rid)
+            if on_attempt is not None:
+                on_attempt(attempt)
+            if on_record is not None:
+                on_record(attempt, rid)
 
         staging = leftovers.owned_tempdir("turn")
         try:

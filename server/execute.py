@@ -279,7 +279,7 @@ class JobRun:
             on_token=self.on_token,
             new_id=sid,
             record_extra=self.record_extra,
-            on_attempt=self.on_attempt,
+            on_record=self.on_attempt,
         )
         r = turn.result
         return {

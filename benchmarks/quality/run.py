@@ -106,7 +106,7 @@ def run_task(t: Task, settings: Any, workdir: Path, progress: Any) -> dict[str, 
     problems: list[str] = []
     import inspect
 
-    hook = {"on_attempt": lambda attempt, _run_id: attempts.append(attempt)}
+    hook = {"on_attempt": attempts.append}
     if "on_attempt" not in inspect.signature(run_turn).parameters:  # a baseline's older pipeline
         hook = {}
     for number, (prompt, formats, check) in enumerate(steps, 1):

@@ -126,6 +126,13 @@ def test_bad_input_table(serve: Any) -> None:
             "prompt",
         ),
         (
+            "no format",
+            http.post("/v1/jobs", json={"prompt": "something nice"}),
+            400,
+            "usage_error",
+            "no output format",
+        ),
+        (
             "empty prompt",
             http.post("/v1/jobs", json={"prompt": "  "}),
             400,
