@@ -289,13 +289,13 @@ class _Loop:
     def run(
         self, base: list[Message], on_attempt: Callable[[Attempt], None] | None
     ) -> _Candidate | None:
-        from promptkiln.llm.generate import Message
         from promptkiln.repair import (
             Feedback,
             as_answer,
+            cut_off_problem,
+            fresh_request,
             loop_problem,
             repair_request,
-            same_script_message,
             sampling_for,
         )
 
@@ -327,11 +327,9 @@ class _Loop:
                 warmer = sampling_for(
                     number + 1, self.settings.temperature, stuck=True, seed=number + 100
                 )
-                retry = [
-                    *messages,
-                    Message("assistant", generation.text),
-                    same_script_message(earlier.failure),
-                ]
+                # A fresh request, without the repeated answer in it: small models copy an
+                # answer they can see almost verbatim, at any temperature.
+                retry = fresh_request(base, earlier.problem or "", earlier.failure)
                 generation = self._generate(retry, warmer)
                 attempt.response, attempt.temperature = generation.text, warmer.temperature
                 attempt.generation_s += generation.duration_s
@@ -348,6 +346,9 @@ class _Loop:
                 problem = attempt.problem or "no usable script"
                 if generation.stopped == "repetition":
                     problem = attempt.problem = loop_problem(generation.loop_line)
+                elif generation.finish_reason == "length":
+                    problem = attempt.problem = cut_off_problem(self.max_tokens)
+                    self.max_tokens = min(self.settings.max_tokens, self.max_tokens * 2)
                 feedback = Feedback(
                     problem,
                     failure=attempt.failure,

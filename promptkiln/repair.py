@@ -99,13 +99,25 @@ def repair_message(fb: Feedback) -> Message:
     return Message("user", "\n\n".join(parts))
 
 
-def same_script_message(failure: Failure | None) -> Message:
-    """Said when the model answered with a script it already sent and that already failed."""
-    why = f" It fails at {failure.describe()}." if failure else ""
-    return Message(
-        "user",
-        "That is exactly the script you sent before, which already failed." + why + " Change "
-        "the part that fails. Answer with the complete script in one ```python block.",
+def fresh_request(base: Sequence[Message], problem: str, failure: Failure | None) -> list[Message]:
+    """The first request again, with a warning about the approach that already failed.
+
+    Used when the model answered with a script it already sent: the repeated answer is NOT shown
+    again (a small model copies an answer it can see, at any temperature)."""
+    why = f" ({failure.describe()})" if failure else ""
+    note = (
+        f"\n\nNote: a script written for this request before failed: {problem.strip()}{why}. "
+        "Write a new script that does it a different way."
+    )
+    first, *rest = base
+    *head, last = [first, *rest]
+    return [*head, Message(last.role, last.content + note)]
+
+
+def cut_off_problem(max_tokens: int) -> str:
+    return (
+        f"your answer was cut off at the {max_tokens}-token limit before the script ended; write "
+        "a shorter script: read data from ./inputs/ instead of typing it out, and use loops"
     )
 
 

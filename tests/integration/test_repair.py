@@ -99,8 +99,26 @@ def test_identical_script_is_not_run_again(openai_server: Any, tmp_path: Path) -
         "chart", formats=["png"], out=tmp_path / "o", settings=settings_for(openai_server)
     )
     assert result.attempt_count == 2 and result.attempts[1].repeated_script
-    assert "exactly the script you sent before" in last_user(openai_server.history[2])
+    # a fresh request: the repeated answer is not shown again (small models copy it verbatim)
+    fresh = openai_server.history[2]["messages"]
+    assert len(fresh) == 2 and "```python" not in fresh[-1]["content"]
+    assert "a script written for this request before failed" in fresh[-1]["content"]
+    assert "RuntimeError: boom" in fresh[-1]["content"]
     assert openai_server.history[2]["temperature"] > openai_server.history[1]["temperature"]
+
+
+def test_an_answer_cut_off_at_the_token_limit_is_explained(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    openai_server.enqueue("```python\ndata = [\n  1, 2, 3,\n", finish_reason="length")
+    openai_server.enqueue(py(CHART.format(size="(6, 4)")))
+    result = make(
+        "chart", formats=["png"], out=tmp_path / "o", settings=settings_for(openai_server)
+    )
+    assert result.attempt_count == 2
+    limit = openai_server.history[0]["max_tokens"]
+    assert f"cut off at the {limit}-token limit" in (result.attempts[0].problem or "")
+    assert "read data from ./inputs/" in last_user(openai_server.history[1])
 
 
 def test_a_looping_answer_is_cut_off_and_explained(openai_server: Any, tmp_path: Path) -> None:
