@@ -68,6 +68,14 @@ def serve(
         list[str] | None,
         typer.Option("--allow-model", help="Another model a job may ask for (repeatable)."),
     ] = None,
+    allow_engine: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-engine",
+            help="Another engine a job may ask for: claude, openai, gemini, auto (repeatable; "
+            "a vendor engine sends the job's data to that vendor).",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (jobs, files, sessions, runs) on HOST:PORT."""
     import uvicorn
@@ -105,6 +113,7 @@ def serve(
         max_queue=max_queue,
         max_upload_bytes=upload,
         allowed_models=tuple(allow_model or ()),
+        allowed_engines=tuple(allow_engine or ()),
     )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     mcp, mount_mcp = mcp_http.build()

@@ -29,6 +29,9 @@ class ServerOptions:
     #: Models a job may name besides the configured one (a job cannot pick any model: that
     #: could send its data to a provider the operator did not choose).
     allowed_models: tuple[str, ...] = ()
+    #: Engines a job may name besides the configured one (`--allow-engine`): a vendor engine
+    #: sends the job's data to that vendor, so the operator opts in to each.
+    allowed_engines: tuple[str, ...] = ()
     start_workers: bool = True
     drain_timeout_s: float = 600.0
     extra: dict[str, Any] = field(default_factory=dict)

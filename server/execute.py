@@ -37,10 +37,12 @@ class JobCancelled(BaseException):
 
 
 def job_settings(base: Settings, request: dict[str, Any]) -> Settings:
-    """The server's settings with a job's model, attempts and limits on top (validated)."""
+    """The server's settings with a job's model, engine, attempts and limits on top (validated)."""
     data = base.model_dump()
     if request.get("model"):
         data["model"] = request["model"]
+    if request.get("engine"):
+        data["engine"] = request["engine"]
     if request.get("attempts"):
         data["attempts"] = request["attempts"]
     data["limits"].update(request.get("limits") or {})

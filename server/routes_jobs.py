@@ -113,6 +113,19 @@ def validate_job(s: ServerState, who: Caller, body: JobCreate, kind: str) -> dic
             ),
             param="model",
         )
+    if body.engine and body.engine not in {s.settings.engine, *s.options.allowed_engines}:
+        raise ApiError(
+            400,
+            "engine_not_allowed",
+            f"the engine {body.engine!r} is not offered by this server",
+            hint="leave `engine` out for the default"
+            + (
+                f", or use one of: {', '.join(s.options.allowed_engines)}"
+                if s.options.allowed_engines
+                else " (the operator allows others with `promptkiln serve --allow-engine`)"
+            ),
+            param="engine",
+        )
     check_limits(s, who, body.limits or {})
     request = body.model_dump(exclude_none=True)
     request["formats"] = formats

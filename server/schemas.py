@@ -18,6 +18,9 @@ class JobCreate(_Strict):
     formats: list[str] = Field(default_factory=list, max_length=20)
     inputs: list[str] = Field(default_factory=list, max_length=100, description="file ids")
     model: str | None = Field(None, description="One of the models the server allows.")
+    engine: str | None = Field(
+        None, description="local, claude, openai, gemini or auto; only engines the server allows."
+    )
     attempts: int | None = Field(None, ge=1, le=10)
     limits: dict[str, float | int | str] | None = Field(
         None, description='Per-job limits, e.g. {"timeout": 60, "memory": "512m"}.'

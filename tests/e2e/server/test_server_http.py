@@ -219,6 +219,13 @@ def test_bad_input_table(serve: Any) -> None:
             "default",
         ),
         (
+            "engine not offered",
+            http.post("/v1/jobs", json={"prompt": "x", "formats": ["png"], "engine": "claude"}),
+            400,
+            "engine_not_allowed",
+            "--allow-engine",
+        ),
+        (
             "attempts out of range",
             http.post("/v1/jobs", json={"prompt": "x", "attempts": 50}),
             400,

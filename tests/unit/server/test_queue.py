@@ -158,3 +158,16 @@ def test_pages_walk_every_job_once_newest_first(tmp_path: Path, store_url: str |
                 break
             after = rows[1]["id"]
         assert seen == list(reversed(ids))
+
+
+def test_a_job_can_name_an_engine_and_a_bad_one_is_a_config_error() -> None:
+    from promptkiln.config import load_settings
+    from promptkiln.errors import ConfigError
+    from promptkiln.server.execute import job_settings
+
+    base = load_settings()
+    assert base.engine == "local"
+    assert job_settings(base, {"engine": "gemini"}).engine == "gemini"
+    assert job_settings(base, {}).engine == "local"
+    with pytest.raises(ConfigError):
+        job_settings(base, {"engine": "skynet"})
