@@ -5,6 +5,7 @@ time taken grows linearly with adversarial inputs."""
 from __future__ import annotations
 
 import ast
+import gc
 import time
 import warnings
 from collections.abc import Callable
@@ -233,22 +234,28 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
 
 def _best_time(text: str, runs: int = 3) -> float:
     best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        _run(text)
-        best = min(best, time.perf_counter() - start)
+    gc.collect()
+    gc.disable()  # a collection inside one timing is the usual source of a false alarm
+    try:
+        for _ in range(runs):
+            start = time.perf_counter()
+            _run(text)
+            best = min(best, time.perf_counter() - start)
+    finally:
+        gc.enable()
     return best
 
 
 @pytest.mark.parametrize("build", ADVERSARIAL.values(), ids=ADVERSARIAL.keys())
 def test_time_grows_linearly(build: Callable[[int], str]) -> None:
-    small, large = build(25_000), build(200_000)
-    assert len(large) > 7 * len(small)
+    """A complexity check, not a speed target: 16x the input may cost at most 100x the time.
+    Linear is ~16x and quadratic ~256x, so a busy machine's noise (seen up to ~4x) cannot flip
+    the verdict either way."""
+    small, large = build(25_000), build(400_000)
+    assert len(large) > 15 * len(small)
     t_small, t_large = _best_time(small), _best_time(large)
-    # Generous bounds for a busy 2-core machine: well under a second for 200 KB, and 8x the
-    # input may cost at most 40x the time (quadratic would be 64x) unless it is all noise.
-    assert t_large < 1.0, f"{t_large:.3f} s for {len(large)} bytes"
-    assert t_large < 0.02 or t_large < 40 * t_small, f"{t_small:.4f} s -> {t_large:.4f} s"
+    assert t_large < 4.0, f"{t_large:.3f} s for {len(large)} bytes"
+    assert t_large < 0.05 or t_large < 100 * t_small, f"{t_small:.4f} s -> {t_large:.4f} s"
 
 
 def test_size_cap_is_constant_time() -> None:
