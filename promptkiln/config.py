@@ -125,6 +125,10 @@ class E2BSettings(BaseModel):
     allow_internet: bool = False
 
 
+#: The highest answer cap used when ``max_tokens`` is not set.
+MAX_TOKENS_CEILING = 4096
+
+
 class Settings(BaseSettings):
     """Everything configurable. Construct with :func:`load_settings`."""
 
@@ -156,7 +160,9 @@ class Settings(BaseSettings):
     #: variable (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...). Never passed into a sandbox.
     api_key: str | None = Field(None, repr=False)
     temperature: float = Field(0.0, ge=0, le=2)
-    max_tokens: int = Field(4096, ge=64)
+    #: The answer's token cap. Unset: sized to the request (a chart ~1.5k, a long report
+    #: ~3k), never over :data:`MAX_TOKENS_CEILING`; set it to pin one cap for every request.
+    max_tokens: int | None = Field(None, ge=64)
     request_timeout: float = Field(600.0, gt=0)
     attempts: int = Field(3, ge=1, le=10)
     #: When every attempt fails but one wrote valid files before its script crashed, deliver

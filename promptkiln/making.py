@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptkiln import leftovers
-from promptkiln.config import Settings, load_settings
+from promptkiln.config import MAX_TOKENS_CEILING, Settings, load_settings
 from promptkiln.errors import AttemptsExhausted, ContextOverflow, ExtractionError, UsageError
 from promptkiln.failure import Failure, parse_failure, script_hash
 from promptkiln.pipeline import (
@@ -252,11 +252,9 @@ class _Loop:
         self.run_id = new_run_id()
         self.staging_root = Path()
         self.fallbacks: list[_Candidate] = []
-        explicit = "max_tokens" in settings.model_fields_set
-        self.max_tokens = (
-            settings.max_tokens
-            if explicit
-            else token_budget(formats, len(inputs), prompt, settings.max_tokens)
+        self.ceiling = settings.max_tokens or MAX_TOKENS_CEILING
+        self.max_tokens = settings.max_tokens or token_budget(
+            formats, len(inputs), prompt, MAX_TOKENS_CEILING
         )
 
     def _add(self, key: str, value: float) -> None:
@@ -348,7 +346,7 @@ class _Loop:
                     problem = attempt.problem = loop_problem(generation.loop_line)
                 elif generation.finish_reason == "length":
                     problem = attempt.problem = cut_off_problem(self.max_tokens)
-                    self.max_tokens = min(self.settings.max_tokens, self.max_tokens * 2)
+                    self.max_tokens = min(self.ceiling, self.max_tokens * 2)
                 feedback = Feedback(
                     problem,
                     failure=attempt.failure,

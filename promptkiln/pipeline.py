@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promptkiln.config import Settings
+from promptkiln.config import MAX_TOKENS_CEILING, Settings
 from promptkiln.errors import (
     LimitExceeded,
     OutputError,
@@ -242,7 +242,7 @@ def make_generator(
                 api_base=settings.api_base,
                 api_key=api_key,
                 temperature=settings.temperature,
-                max_tokens=settings.max_tokens,
+                max_tokens=settings.max_tokens or MAX_TOKENS_CEILING,
                 timeout_s=settings.request_timeout,
             ),
             settings.model,
@@ -256,7 +256,7 @@ def make_generator(
             api_base=params["api_base"],
             api_key=params["api_key"],
             temperature=settings.temperature,
-            max_tokens=settings.max_tokens,
+            max_tokens=settings.max_tokens or MAX_TOKENS_CEILING,
             timeout_s=settings.request_timeout,
             extra_body=params.get("extra_body"),
         ),

@@ -15,8 +15,8 @@ from task import Task
 
 
 def keep(workdir: Path, dest: Path) -> None:
-    """Copy a task's delivered files (out1/, out2/, ...) into ``dest``."""
-    for out in sorted(workdir.glob("out*")):
+    """Copy a task's delivered files (out1/, out2/, ...) and its attempts' scripts into ``dest``."""
+    for out in [*sorted(workdir.glob("out*")), workdir / "scripts"]:
         if out.is_dir():
             shutil.copytree(out, dest / out.name, dirs_exist_ok=True)
 

@@ -142,6 +142,7 @@ def run_task(t: Task, settings: Any, workdir: Path, progress: Any) -> dict[str, 
             ]
         if problems:
             break
+    _write_scripts(workdir / "scripts", attempts)
     record.update(
         passed=not problems,
         problems=problems,
@@ -150,6 +151,19 @@ def run_task(t: Task, settings: Any, workdir: Path, progress: Any) -> dict[str, 
         attempt_details=_attempt_rows(attempts),
     )
     return record
+
+
+def _write_scripts(where: Path, attempts: list[Any]) -> None:
+    """Each attempt's script and what went wrong with it, kept with ``--keep`` for reading."""
+    for i, a in enumerate(attempts, 1):
+        if a is None or getattr(a, "script", None) is None and not getattr(a, "response", ""):
+            continue
+        where.mkdir(parents=True, exist_ok=True)
+        body = a.script if a.script is not None else a.response
+        (where / f"attempt-{i}.py").write_text(body)
+        run = getattr(a, "run", None)
+        stderr = run.result.stderr.text[-3000:] if run is not None else ""
+        (where / f"attempt-{i}.txt").write_text(f"{a.problem or 'ok'}\n\n{stderr}")
 
 
 def same_line_rate(records: list[dict[str, Any]]) -> tuple[int, int]:

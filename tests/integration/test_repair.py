@@ -121,6 +121,25 @@ def test_an_answer_cut_off_at_the_token_limit_is_explained(
     assert "read data from ./inputs/" in last_user(openai_server.history[1])
 
 
+def test_the_token_cap_is_sized_to_the_request_unless_set(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    from promptkiln.repair import token_budget
+
+    openai_server.enqueue("```python\ndata = [\n  1, 2, 3,\n", finish_reason="length")
+    openai_server.enqueue(py(CHART.format(size="(6, 4)")))
+    make("chart", formats=["png"], out=tmp_path / "a", settings=settings_for(openai_server))
+    sized = token_budget(["png"], 0, "chart", 4096)
+    assert sized < 4096
+    # the first request is sized to a chart; the answer cut off there gets twice the room
+    assert [r["max_tokens"] for r in openai_server.history] == [sized, 2 * sized]
+    openai_server.history.clear()
+    openai_server.enqueue(py(CHART.format(size="(6, 4)")))
+    pinned = settings_for(openai_server, max_tokens=700)
+    make("chart", formats=["png"], out=tmp_path / "b", settings=pinned)
+    assert openai_server.history[0]["max_tokens"] == 700
+
+
 def test_a_looping_answer_is_cut_off_and_explained(openai_server: Any, tmp_path: Path) -> None:
     loop = "```python\nstory = []\n" + "story.append('Lorem ipsum')\n" * 400
     openai_server.enqueue(loop, chunk_chars=40)
