@@ -156,7 +156,7 @@ def run_task(t: Task, settings: Any, workdir: Path, progress: Any) -> dict[str, 
 def _write_scripts(where: Path, attempts: list[Any]) -> None:
     """Each attempt's script and what went wrong with it, kept with ``--keep`` for reading."""
     for i, a in enumerate(attempts, 1):
-        if a is None or getattr(a, "script", None) is None and not getattr(a, "response", ""):
+        if a is None or (getattr(a, "script", None) is None and not getattr(a, "response", "")):
             continue
         where.mkdir(parents=True, exist_ok=True)
         body = a.script if a.script is not None else a.response
