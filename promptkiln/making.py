@@ -17,17 +17,15 @@ staging; only the accepted attempt's files reach ``out``. What makes a retry wor
 from __future__ import annotations
 
 import shutil
-import tempfile
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptkiln import leftovers
-from promptkiln.config import MAX_TOKENS_CEILING, Settings, load_settings
-from promptkiln.errors import AttemptsExhausted, ContextOverflow, ExtractionError, UsageError
-from promptkiln.failure import Failure, parse_failure, script_hash
+from promptkiln.config import Settings, load_settings
+from promptkiln.errors import AttemptsExhausted, UsageError
+from promptkiln.failure import Failure
 from promptkiln.pipeline import (
     Progress,
     SandboxFactory,
@@ -35,16 +33,14 @@ from promptkiln.pipeline import (
     _quiet,
     deliver_dir,
     make_generator,
-    new_run_id,
     prewarm,
     read_inputs,
-    run_in_sandbox,
 )
-from promptkiln.requirements import Outcome, Requirement
+from promptkiln.requirements import Outcome
 from promptkiln.sandbox.base import Artifact, InputFile, Rejection
 
 if TYPE_CHECKING:
-    from promptkiln.llm.generate import CodeGenerator, Generation, Message, Sampling
+    from promptkiln.llm.generate import CodeGenerator
 
 
 @dataclass
@@ -65,6 +61,7 @@ class Attempt:
     stopped: str | None = None  #: "fence" / "repetition": why reading the answer stopped early
     requirements: list[Outcome] = field(default_factory=list)
     hint: str | None = None
+    fixes: list[str] = field(default_factory=list)  #: made before running (:mod:`autofix`)
     seconds: float = 0.0  #: the whole attempt: generation, run, validation
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,6 +83,7 @@ class Attempt:
             "repeated_script": self.repeated_script,
             "stopped": self.stopped,
             "hint": self.hint,
+            "fixes": self.fixes,
             "requirements": [o.to_dict() for o in self.requirements],
         }
 
@@ -109,16 +107,6 @@ class MakeResult:
     @property
     def attempt_count(self) -> int:
         return len(self.attempts)
-
-
-@dataclass
-class _Candidate:
-    """A finished attempt whose files opened fine, kept in case nothing better comes."""
-
-    attempt: Attempt
-    staging: Path
-    unmet: int
-    crashed: bool
 
 
 def make(
@@ -200,7 +188,11 @@ def make(
     # generates; each attempt takes one (promptkiln.sandbox.pool).
     pool = prewarm(settings) if factory is None else None
     factory = pool.factory if pool is not None else factory
-    loop = _Loop(settings, gen, factory, progress, on_token, input_files, formats, wanted, prompt)
+    from promptkiln.attempt_loop import RepairLoop
+
+    loop = RepairLoop(
+        settings, gen, factory, progress, on_token, input_files, formats, wanted, prompt
+    )
     leftovers.sweep()  # temp dirs of commands that were kill -9'd
     loop.staging_root = leftovers.owned_tempdir("attempt")
     try:
@@ -226,281 +218,3 @@ def make(
         if pool is not None:
             pool.close()
         shutil.rmtree(loop.staging_root, ignore_errors=True)
-
-
-class _Loop:
-    """The state of one make(): attempts so far, the fallback candidates, timings."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        gen: CodeGenerator,
-        factory: SandboxFactory | None,
-        progress: Progress,
-        on_token: Callable[[str], None] | None,
-        inputs: list[InputFile],
-        formats: list[str],
-        wanted: list[Requirement],
-        prompt: str,
-    ) -> None:
-        from promptkiln.repair import token_budget
-
-        self.settings, self.gen, self.factory, self.progress = settings, gen, factory, progress
-        self.on_token, self.inputs, self.formats, self.wanted = on_token, inputs, formats, wanted
-        self.attempts: list[Attempt] = []
-        self.timings: dict[str, float] = {}
-        self.run_id = new_run_id()
-        self.staging_root = Path()
-        self.fallbacks: list[_Candidate] = []
-        self.ceiling = settings.max_tokens or MAX_TOKENS_CEILING
-        self.max_tokens = settings.max_tokens or token_budget(
-            formats, len(inputs), prompt, MAX_TOKENS_CEILING
-        )
-
-    def _add(self, key: str, value: float) -> None:
-        self.timings[key] = self.timings.get(key, 0.0) + value
-
-    # -- generation ---------------------------------------------------------------------------
-
-    def _generate(self, messages: list[Message], sampling: Sampling) -> Generation:
-        """One answer; a context overflow drops the repair turns and tries the first request."""
-        gen = self.gen
-        with_sampling = getattr(gen, "with_sampling", None)
-        if callable(with_sampling):
-            from dataclasses import replace
-
-            gen = with_sampling(replace(sampling, max_tokens=self.max_tokens))
-        t0 = time.monotonic()
-        try:
-            try:
-                return gen.generate(messages, on_token=self.on_token)
-            except ContextOverflow:
-                if len(messages) <= 2:
-                    raise
-                self.progress("the request did not fit the model's context: retrying shorter")
-                return gen.generate(messages[:2], on_token=self.on_token)
-        finally:
-            self._add("generate_s", time.monotonic() - t0)
-
-    # -- the loop -----------------------------------------------------------------------------
-
-    def run(
-        self, base: list[Message], on_attempt: Callable[[Attempt], None] | None
-    ) -> _Candidate | None:
-        from promptkiln.repair import (
-            Feedback,
-            as_answer,
-            cut_off_problem,
-            fresh_request,
-            loop_problem,
-            repair_request,
-            sampling_for,
-        )
-
-        messages = list(base)
-        failed_scripts: dict[str, Attempt] = {}
-        total = self.settings.attempts
-        for number in range(1, total + 1):
-            started = time.monotonic()
-            prev = self.attempts[-1] if self.attempts else None
-            stuck = bool(prev and prev.same_failure_as_previous)
-            sampling = sampling_for(number, self.settings.temperature, stuck=stuck, seed=number)
-            self.progress(
-                f"attempt {number}/{total}: generating the script "
-                f"(temperature {sampling.temperature:g})"
-            )
-            generation = self._generate(messages, sampling)
-            attempt = Attempt(number, generation.text, None, None, None, generation.duration_s)
-            attempt.temperature = sampling.temperature
-            attempt.stopped = generation.stopped
-            self.attempts.append(attempt)
-            self.progress(f"generated in {generation.duration_s:.1f} s")
-            feedback: Feedback | None = None
-            script = self._extract(generation, attempt)
-            if script is not None and script_hash(script) in failed_scripts:
-                # the very script that already failed: do not run it again, ask once more, warmer
-                attempt.repeated_script = True
-                earlier = failed_scripts[script_hash(script)]
-                self.progress("the model repeated a script that already failed; asking again")
-                warmer = sampling_for(
-                    number + 1, self.settings.temperature, stuck=True, seed=number + 100
-                )
-                # A fresh request, without the repeated answer in it: small models copy an
-                # answer they can see almost verbatim, at any temperature.
-                retry = fresh_request(base, earlier.problem or "", earlier.failure)
-                generation = self._generate(retry, warmer)
-                attempt.response, attempt.temperature = generation.text, warmer.temperature
-                attempt.generation_s += generation.duration_s
-                script = self._extract(generation, attempt)
-                if script is not None and script_hash(script) in failed_scripts:
-                    attempt.script, attempt.script_sha256 = script, script_hash(script)
-                    attempt.failure, attempt.same_failure_as_previous = earlier.failure, True
-                    attempt.problem = (
-                        f"the model sent the same script again, which already failed: "
-                        f"{earlier.problem}"
-                    )
-                    script = None
-            if script is None:
-                problem = attempt.problem or "no usable script"
-                if generation.stopped == "repetition":
-                    problem = attempt.problem = loop_problem(generation.loop_line)
-                elif generation.finish_reason == "length":
-                    problem = attempt.problem = cut_off_problem(self.max_tokens)
-                    self.max_tokens = min(self.ceiling, self.max_tokens * 2)
-                feedback = Feedback(
-                    problem,
-                    failure=attempt.failure,
-                    repeated_failure=attempt.same_failure_as_previous,
-                )
-            else:
-                attempt.script = script
-                attempt.script_sha256 = script_hash(script)
-                winner, feedback = self._run(attempt, script, prev)
-                if winner is not None:
-                    attempt.seconds = time.monotonic() - started
-                    if on_attempt:
-                        on_attempt(attempt)
-                    self.progress(f"attempt {number} succeeded")
-                    return winner
-                failed_scripts[attempt.script_sha256] = attempt
-            attempt.seconds = time.monotonic() - started
-            if on_attempt:
-                on_attempt(attempt)
-            first = (attempt.problem or "").splitlines()[0] if attempt.problem else "?"
-            self.progress(f"attempt {number} failed after {attempt.seconds:.1f} s: {first}")
-            messages = repair_request(base, as_answer(attempt.script, attempt.response), feedback)
-        return self._fallback()
-
-    def _extract(self, generation: Generation, attempt: Attempt) -> str | None:
-        from promptkiln.llm.extract import extract
-
-        try:
-            if generation.truncated:
-                raise ExtractionError(
-                    "response_too_large",
-                    "the answer was longer than the 1 MB that is read, and was cut off",
-                )
-            if generation.stopped == "repetition":
-                attempt.problem = "the answer was looping"
-                return None
-            return extract(generation.text).code
-        except ExtractionError as exc:
-            attempt.problem = f"no usable script in the answer: {exc.message}"
-            return None
-
-    def _run(
-        self, attempt: Attempt, script: str, prev: Attempt | None
-    ) -> tuple[_Candidate | None, Any]:
-        from promptkiln import requirements as reqs_mod
-        from promptkiln.repair import Feedback
-        from promptkiln.validate import validate_all
-
-        staging = self.staging_root / f"attempt-{attempt.number}"
-        run = run_in_sandbox(
-            script.encode(),
-            self.inputs,
-            staging,
-            self.settings,
-            factory=self.factory,
-            progress=self.progress,
-            run_id=f"{self.run_id}-{attempt.number}",
-            allow_extensions=self.formats,
-        )
-        attempt.run = run
-        for key, value in run.timings.items():
-            self._add(key, value)
-        crashed = run.problem(self.settings.limits.timeout)
-        stderr = run.result.stderr.text if crashed else ""
-        if crashed and run.result.exit_code not in (None, 0):
-            attempt.failure = parse_failure(stderr, script)
-            if prev and prev.failure and attempt.failure:
-                attempt.same_failure_as_previous = (
-                    prev.failure.signature == attempt.failure.signature
-                )
-        problems: list[str] = []
-        if run.artifacts and (not crashed or run.result.exit_code not in (None, 0)):
-            t1 = time.monotonic()
-            self.progress("validating the files")
-            problems = validate_all(run.artifacts, self.formats)
-            self._add("validate_s", time.monotonic() - t1)
-        elif not crashed:
-            problems = ["the script wrote no files in the working directory"]
-        files_valid = bool(run.artifacts) and not problems
-        unmet: list[str] = []
-        if files_valid and self.wanted:
-            attempt.requirements = reqs_mod.check(self.wanted, _facts(run.artifacts))
-            unmet = reqs_mod.feedback(attempt.requirements)
-        if files_valid:
-            candidate = _Candidate(attempt, staging, len(unmet), bool(crashed))
-            if not crashed and not unmet:
-                return candidate, None
-            self.fallbacks.append(candidate)
-        if crashed:
-            attempt.problem = crashed
-        else:
-            attempt.problem = "; ".join(problems or unmet)
-        hint = None
-        if attempt.failure is not None:
-            hint = self._hint(attempt.failure, script)
-            attempt.hint = hint
-        return None, Feedback(
-            attempt.problem,
-            stderr=stderr,
-            failure=attempt.failure,
-            hint=hint,
-            repeated_failure=attempt.same_failure_as_previous,
-            files_were_valid=files_valid and bool(crashed) and not unmet,
-        )
-
-    def _hint(self, failure: Failure, script: str) -> str | None:
-        from promptkiln.hints import hint_for
-
-        def run_probe(code: str) -> str:
-            self.progress("looking up the library's real names in the sandbox")
-            with tempfile.TemporaryDirectory() as tmp:
-                probe = run_in_sandbox(
-                    code.encode(), [], Path(tmp) / "probe", self.settings, factory=self.factory
-                )
-            return probe.result.stdout.text
-
-        t0 = time.monotonic()
-        try:
-            return hint_for(failure, script, run_probe)
-        finally:
-            self._add("hint_s", time.monotonic() - t0)
-
-    def _fallback(self) -> _Candidate | None:
-        """When no attempt fully succeeded: the best one whose files opened, if allowed."""
-        usable = [c for c in self.fallbacks if not c.crashed or self.settings.keep_valid_on_crash]
-        if not usable:
-            return None
-        best = min(usable, key=lambda c: (c.crashed, c.unmet, -c.attempt.number))
-        self.progress(f"delivering the files of attempt {best.attempt.number}, with warnings")
-        return best
-
-    def warnings(self, winner: _Candidate) -> list[str]:
-        out = []
-        if winner.crashed:
-            out.append(
-                f"the script of attempt {winner.attempt.number} crashed after writing these "
-                "files (they opened fine; delivered because of --keep-valid-on-crash)"
-            )
-        out += [
-            f"requirement not met: {o.requirement.text} ({o.detail})"
-            for o in winner.attempt.requirements
-            if not o.met
-        ]
-        return out
-
-
-def _facts(artifacts: Sequence[Artifact]) -> dict[str, dict[str, Any]]:
-    from promptkiln.facts import file_facts
-    from promptkiln.validate import normalize
-
-    out: dict[str, dict[str, Any]] = {}
-    for art in artifacts:
-        kind = normalize(Path(art.name).suffix)
-        facts = file_facts(Path(art.path), kind)
-        if facts:
-            out[art.name] = facts
-    return out

@@ -30,6 +30,10 @@ fig.savefig("revenue.png")
 """
 
 
+# drawn with PIL: a size autofix cannot set for the model (it only sets matplotlib's)
+PIXELS = 'from PIL import Image\nImage.new("RGB", {size}, "white").save("revenue.png")\n'
+
+
 def settings_for(server: Any, **kw: Any) -> Any:
     return load_settings(
         model="openai/test-model", api_base=server.url, limits={"timeout": 180}, **kw
@@ -121,6 +125,39 @@ def test_an_answer_cut_off_at_the_token_limit_is_explained(
     assert "read data from ./inputs/" in last_user(openai_server.history[1])
 
 
+def test_a_forgotten_import_is_fixed_without_another_generation(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    body = CHART.format(size="(6, 4)").replace("import matplotlib.pyplot as plt\n", "")
+    assert "plt." in body and "import matplotlib.pyplot" not in body
+    openai_server.enqueue(py(body))
+    result = make(
+        "chart", formats=["png"], out=tmp_path / "o", settings=settings_for(openai_server)
+    )
+    assert result.attempt_count == 1 and len(openai_server.history) == 1
+    assert result.attempts[0].fixes == ["added import matplotlib.pyplot as plt"]
+    assert result.script.startswith("import matplotlib.pyplot as plt\n")
+    assert result.attempts[0].to_dict()["fixes"] == result.attempts[0].fixes
+
+
+def test_a_stated_pixel_size_is_set_in_the_matplotlib_calls(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    openai_server.enqueue(py(CHART.format(size="(12, 6)").replace('.png")', '.png", dpi=1200)')))
+    result = make(
+        "A bar chart, 1200x600 pixels",
+        formats=["png"],
+        out=tmp_path / "o",
+        settings=settings_for(openai_server),
+    )
+    assert result.attempt_count == 1
+    assert "savefig dpi set to 100 (figsize x dpi is the pixel size)" in result.attempts[0].fixes
+    with Image.open(result.files[0].path) as im:
+        assert im.size == (1200, 600)
+
+
 def test_the_token_cap_is_sized_to_the_request_unless_set(
     openai_server: Any, tmp_path: Path
 ) -> None:
@@ -168,8 +205,8 @@ def test_context_overflow_drops_the_history_and_retries(openai_server: Any, tmp_
 
 
 def test_unmet_requirement_is_fed_back_then_met(openai_server: Any, tmp_path: Path) -> None:
-    openai_server.enqueue(py(CHART.format(size="(6.4, 4.8)")))
-    openai_server.enqueue(py(CHART.format(size="(8, 6)")))
+    openai_server.enqueue(py(PIXELS.format(size="(640, 480)")))
+    openai_server.enqueue(py(PIXELS.format(size="(800, 600)")))
     result = make(
         "A bar chart, 800x600 pixels",
         formats=["png"],
@@ -186,7 +223,7 @@ def test_unmet_requirement_is_fed_back_then_met(openai_server: Any, tmp_path: Pa
 def test_unmet_requirement_after_all_attempts_delivers_with_a_warning(
     openai_server: Any, tmp_path: Path
 ) -> None:
-    openai_server.enqueue(py(CHART.format(size="(6.4, 4.8)")))
+    openai_server.enqueue(py(PIXELS.format(size="(640, 480)")))
     result = make(
         "A bar chart, 800x600 pixels",
         formats=["png"],

@@ -1,0 +1,159 @@
+"""promptkiln.autofix: the certain NameErrors of a generated script, fixed before it runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from promptkiln.autofix import patch
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+def run_names(script: str) -> set[str]:
+    """The names the import lines of a patched script bind (that each import works in the
+    sandbox image is tests/integration/test_autofix_imports.py)."""
+    names: set[str] = set()
+    for line in script.splitlines():
+        if m := re.match(r"(?:from \S+ )?import (\S+)(?: as (\w+))?$", line):
+            names.add(m.group(2) or m.group(1).split(".")[0])
+    return names
+
+
+def test_forgotten_conventional_imports_are_added() -> None:
+    script = "df = pd.DataFrame({'a': np.arange(3)})\nplt.plot(df.a)\nplt.savefig('a.png')\n"
+    result = patch(script)
+    assert "import pandas as pd" in result.script
+    assert "import numpy as np" in result.script
+    assert "import matplotlib.pyplot as plt" in result.script
+    assert result.fixes and result.fixes[0].startswith("added ")
+    assert {"pd", "np", "plt"} <= set(run_names(result.script))
+    # the original lines follow, unchanged and in order
+    assert result.script.endswith(script)
+
+
+def test_a_script_that_runs_is_never_changed() -> None:
+    script = (
+        "import pandas as pd\nimport matplotlib.pyplot as plt\n"
+        "fig, ax = plt.subplots()\nax.plot(pd.Series([1, 2]))\nfig.savefig('a.png')\n"
+    )
+    assert patch(script).script == script
+    assert patch(script).fixes == []
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES.glob("*.md")), ids=lambda p: p.stem)
+def test_the_format_skeletons_are_left_alone(template: Path) -> None:
+    for block in re.findall(r"```python\n(.*?)```", template.read_text(), re.S):
+        assert patch(block).fixes == [], template.name
+        if template.stem == "png":  # the PNG skeleton makes 800x500: nothing to set
+            assert patch(block, size=(800, 500)).fixes == []
+
+
+def test_a_name_the_script_defines_itself_is_not_imported() -> None:
+    script = "def pd(x):\n    return x\n\nprint(pd(1), np)\nnp = 2\n"
+    assert patch(script).fixes == []
+
+
+def test_names_used_only_inside_functions_are_imported_at_the_top() -> None:
+    script = '"""A report."""\nfrom __future__ import annotations\n\ndef main():\n    return pd.DataFrame()\n\nmain()\n'
+    result = patch(script)
+    lines = result.script.splitlines()
+    assert lines[:3] == [
+        '"""A report."""',
+        "from __future__ import annotations",
+        "import pandas as pd",
+    ]
+
+
+def test_reportlab_names_and_their_colors() -> None:
+    script = (
+        "doc = SimpleDocTemplate('r.pdf', pagesize=letter)\n"
+        "t = Table([['a']])\nt.setStyle(TableStyle([('GRID', (0, 0), (-1, -1), 1, colors.grey)]))\n"
+        "doc.build([Paragraph('x', getSampleStyleSheet()['Title']), t])\n"
+    )
+    result = patch(script)
+    scope = run_names(result.script)
+    for name in ("SimpleDocTemplate", "letter", "Table", "TableStyle", "colors", "Paragraph"):
+        assert name in scope, name
+    assert "from reportlab.lib import colors" in result.script
+
+
+@pytest.mark.parametrize(
+    ("library", "expected"),
+    [
+        ("import docx", "from docx.shared import Inches"),
+        ("import pptx", "from pptx.util import Inches"),
+    ],
+)
+def test_inches_comes_from_the_library_in_use(library: str, expected: str) -> None:
+    assert expected in patch(f"{library}\nwidth = Inches(2)\n").script
+
+
+def test_an_ambiguous_name_with_no_library_in_sight_is_left_to_the_model() -> None:
+    for script in ("width = Inches(2)\n", "c = colors.red\n", "im = Image.open('a.png')\n"):
+        assert patch(script).fixes == [], script
+
+
+def test_datetime_as_class_or_module() -> None:
+    assert "from datetime import datetime" in patch("print(datetime.now())\n").script
+    assert "import datetime\n" in patch("print(datetime.date.today())\n").script
+
+
+def test_an_undefined_fig_or_ax_is_taken_from_pyplot() -> None:
+    script = "import matplotlib.pyplot as plt\nplt.bar(['a'], [1])\nax.set_title('T')\nfig.savefig('a.png')\n"
+    result = patch(script)
+    lines = result.script.splitlines()
+    assert lines[2] == "ax = plt.gca()" and lines[3] == "ax.set_title('T')"
+    assert lines[4] == "fig = plt.gcf()" and lines[5] == "fig.savefig('a.png')"
+
+
+def test_fig_is_not_invented_without_pyplot_at_the_top() -> None:
+    script = "def main():\n    import matplotlib.pyplot as plt\n    fig.savefig('a.png')\n"
+    assert not any("gcf" in f for f in patch(script).fixes)
+
+
+def test_tight_bbox_is_dropped_only_when_a_size_is_asked() -> None:
+    script = "import matplotlib.pyplot as plt\nplt.savefig('a.png', bbox_inches='tight')\n"
+    assert patch(script).script == script
+    result = patch(script, size=(800, 500))
+    assert "plt.savefig('a.png', bbox_inches=None)" in result.script
+
+
+def test_figsize_and_dpi_are_set_to_the_asked_pixels() -> None:
+    script = (
+        "import matplotlib.pyplot as plt\n"
+        "plt.figure(figsize=(12, 6))\nplt.plot([1, 2])\nplt.savefig('v.png', dpi=1200)\n"
+    )
+    result = patch(script, size=(1200, 600))
+    assert "plt.figure(figsize=(12, 6))" in result.script  # already right: untouched
+    assert "plt.savefig('v.png', dpi=100)" in result.script
+    result = patch(script, size=(800, 500))
+    assert "plt.figure(figsize=(8, 5))" in result.script
+
+
+def test_a_figure_without_a_size_gets_one() -> None:
+    script = "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nfig.savefig('a.png')\n"
+    assert "plt.subplots(figsize=(9, 3))" in patch(script, size=(900, 300)).script
+    script = "import matplotlib.pyplot as plt\nfig = plt.figure(dpi=300)\nfig.savefig('a.png')\n"
+    out = patch(script, size=(900, 300)).script
+    assert "plt.figure(dpi=100, figsize=(9, 3))" in out
+
+
+def test_one_stated_side_keeps_the_figure_aspect() -> None:
+    script = "import matplotlib.pyplot as plt\nplt.figure(figsize=(10, 5))\nplt.savefig('a.png')\n"
+    assert "figsize=(6, 3)" in patch(script, size=(600, None)).script
+    assert "figsize=(8, 4)" in patch(script, size=(None, 400)).script
+
+
+def test_a_size_that_is_already_right_changes_nothing() -> None:
+    script = (
+        "import matplotlib.pyplot as plt\n"
+        "fig, ax = plt.subplots(figsize=(8, 5), dpi=100)\nfig.savefig('a.png', dpi=100)\n"
+    )
+    assert patch(script, size=(800, 500)).fixes == []
+
+
+def test_a_script_that_does_not_parse_is_returned_as_it_is() -> None:
+    assert patch("print(pd.x\n").script == "print(pd.x\n"
