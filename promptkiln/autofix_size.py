@@ -34,14 +34,19 @@ def fix_size(
     pixels (either may be None: that side keeps the figure's aspect), and what was changed."""
     edits: list[_Edit] = []
     fixes: list[str] = []
+    figures = 0
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
             continue
         attr = node.func.attr
         if attr in _FIGURE_CALLS and _on_pyplot(node.func.value):
+            figures += 1
             edits += _figure_edits(node, width, height, fixes)
         elif attr == "savefig":
             edits += _savefig_edits(node, fixes)
+    if not figures and (start := _implicit_figure(tree, width, height)) is not None:
+        edits.append(start)  # plt.plot() straight away: pyplot's default 640x480 figure
+        fixes.append("added a figure of the asked size after importing pyplot")
     if not edits:
         return script, []
     return _apply(script, edits), sorted(set(fixes))
@@ -87,6 +92,25 @@ def _figure_edits(
             edits.append(_at(kw.value, str(_DPI)))
             fixes.append(f"figure dpi set to {_DPI}")
     return edits
+
+
+def _implicit_figure(tree: ast.Module, width: int | None, height: int | None) -> _Edit | None:
+    """``plt.figure(figsize=...)`` right after a top-level ``import matplotlib.pyplot as plt``."""
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Import) and any(
+            a.name == "matplotlib.pyplot" and a.asname == "plt" for a in stmt.names
+        ):
+            call = ast.parse("plt.figure()").body[0]
+            assert isinstance(call, ast.Expr) and isinstance(call.value, ast.Call)
+            sized = _figure_edits(call.value, width, height, [])
+            if not sized:
+                return None
+            assert stmt.end_lineno is not None and stmt.end_col_offset is not None
+            text = "\nplt.figure(" + sized[0].text + ")"
+            return _Edit(
+                stmt.end_lineno, stmt.end_col_offset, stmt.end_lineno, stmt.end_col_offset, text
+            )
+    return None
 
 
 def _savefig_edits(call: ast.Call, fixes: list[str]) -> list[_Edit]:

@@ -141,6 +141,16 @@ def test_a_figure_without_a_size_gets_one() -> None:
     assert "plt.figure(dpi=100, figsize=(9, 3))" in out
 
 
+def test_pyplot_used_without_a_figure_gets_one_of_the_asked_size() -> None:
+    script = "import matplotlib.pyplot as plt\nplt.hist([1, 2, 2])\nplt.savefig('h.png', dpi=100)\n"
+    lines = patch(script, size=(800, 400)).script.splitlines()
+    assert lines[:3] == [
+        "import matplotlib.pyplot as plt",
+        "plt.figure(figsize=(8, 4))",
+        "plt.hist([1, 2, 2])",
+    ]
+
+
 def test_one_stated_side_keeps_the_figure_aspect() -> None:
     script = "import matplotlib.pyplot as plt\nplt.figure(figsize=(10, 5))\nplt.savefig('a.png')\n"
     assert "figsize=(6, 3)" in patch(script, size=(600, None)).script
