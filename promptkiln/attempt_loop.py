@@ -23,6 +23,7 @@ from promptkiln.sandbox.base import Artifact, InputFile
 if TYPE_CHECKING:
     from promptkiln.failure import Failure
     from promptkiln.llm.generate import CodeGenerator, Generation, Message, Sampling
+    from promptkiln.repair import Feedback
 
 
 @dataclass
@@ -59,6 +60,8 @@ class RepairLoop:
         self.run_id = new_run_id()
         self.staging_root = Path()
         self.fallbacks: list[Candidate] = []
+        self.failed_scripts: dict[str, Attempt] = {}  #: sha256 of a script that failed
+        self.base: list[Message] = []
         self.size = _raster_size(wanted, formats)
         self.ceiling = settings.max_tokens or MAX_TOKENS_CEILING
         self.max_tokens = settings.max_tokens or token_budget(
@@ -95,89 +98,121 @@ class RepairLoop:
     def run(
         self, base: list[Message], on_attempt: Callable[[Attempt], None] | None
     ) -> Candidate | None:
+        """Attempts until one succeeds; the first may be several sampled candidates."""
+        from promptkiln.repair import as_answer, repair_request
+
+        messages = list(base)
+        self.base = base
+        total = self.settings.attempts
+        for number in range(1, total + 1):
+            width = self.settings.candidates if number == 1 else 1
+            best: tuple[int, Attempt, Feedback | None] | None = None
+            for k in range(1, width + 1):
+                winner, attempt, feedback = self._attempt(
+                    number, total, messages, candidate=k if width > 1 else 0
+                )
+                if winner is not None:
+                    attempt.chosen = width > 1
+                    if on_attempt:
+                        on_attempt(attempt)
+                    self.progress(f"attempt {number}{_tag(attempt)} succeeded")
+                    return winner
+                if on_attempt:
+                    on_attempt(attempt)
+                first = (attempt.problem or "?").splitlines()[0]
+                self.progress(
+                    f"attempt {number}{_tag(attempt)} failed after {attempt.seconds:.1f} s: {first}"
+                )
+                if best is None or _score(attempt) > best[0]:
+                    best = (_score(attempt), attempt, feedback)
+            assert best is not None
+            _, attempt, feedback = best
+            if width > 1:
+                attempt.chosen = True
+                self.progress(f"repairing candidate {attempt.candidate}: it got furthest")
+            assert feedback is not None
+            messages = repair_request(base, as_answer(attempt.script, attempt.response), feedback)
+        return self._fallback()
+
+    def _attempt(
+        self, number: int, total: int, messages: list[Message], *, candidate: int
+    ) -> tuple[Candidate | None, Attempt, Feedback | None]:
+        """One generation, its script run and judged: (the winner or None, the attempt, what
+        to tell the model next)."""
         from promptkiln.repair import (
             Feedback,
-            as_answer,
             cut_off_problem,
             fresh_request,
             loop_problem,
-            repair_request,
             sampling_for,
         )
 
-        messages = list(base)
-        failed_scripts: dict[str, Attempt] = {}
-        total = self.settings.attempts
-        for number in range(1, total + 1):
-            started = time.monotonic()
-            prev = self.attempts[-1] if self.attempts else None
-            stuck = bool(prev and prev.same_failure_as_previous)
-            sampling = sampling_for(number, self.settings.temperature, stuck=stuck, seed=number)
-            self.progress(
-                f"attempt {number}/{total}: generating the script "
-                f"(temperature {sampling.temperature:g})"
+        started = time.monotonic()
+        failed = self.failed_scripts
+        prev = self.attempts[-1] if self.attempts else None
+        stuck = bool(prev and prev.same_failure_as_previous)
+        sampling = sampling_for(number, self.settings.temperature, stuck=stuck, seed=number)
+        if candidate > 1:  # the other candidates are sampled, each with its own seed
+            sampling = sampling_for(
+                number, max(self.settings.temperature, CANDIDATE_TEMPERATURE), stuck=False,
+                seed=number * 1000 + candidate,
+            )  # fmt: skip
+        label = f"candidate {candidate}/{self.settings.candidates} of " if candidate else ""
+        self.progress(
+            f"{label}attempt {number}/{total}: generating the script "
+            f"(temperature {sampling.temperature:g})"
+        )
+        generation = self._generate(messages, sampling)
+        attempt = Attempt(number, generation.text, None, None, None, generation.duration_s)
+        attempt.temperature, attempt.candidate = sampling.temperature, candidate
+        attempt.stopped = generation.stopped
+        self.attempts.append(attempt)
+        self.progress(f"generated in {generation.duration_s:.1f} s")
+        script = self._extract(generation, attempt)
+        if script is not None and script_hash(script) in failed:
+            # the very script that already failed: do not run it again, ask once more, warmer
+            attempt.repeated_script = True
+            earlier = failed[script_hash(script)]
+            self.progress("the model repeated a script that already failed; asking again")
+            warmer = sampling_for(
+                number + 1, self.settings.temperature, stuck=True, seed=number + 100
             )
-            generation = self._generate(messages, sampling)
-            attempt = Attempt(number, generation.text, None, None, None, generation.duration_s)
-            attempt.temperature = sampling.temperature
-            attempt.stopped = generation.stopped
-            self.attempts.append(attempt)
-            self.progress(f"generated in {generation.duration_s:.1f} s")
-            feedback: Feedback | None = None
+            # A fresh request, without the repeated answer in it: small models copy an
+            # answer they can see almost verbatim, at any temperature.
+            retry = fresh_request(self.base, earlier.problem or "", earlier.failure)
+            generation = self._generate(retry, warmer)
+            attempt.response, attempt.temperature = generation.text, warmer.temperature
+            attempt.generation_s += generation.duration_s
             script = self._extract(generation, attempt)
-            if script is not None and script_hash(script) in failed_scripts:
-                # the very script that already failed: do not run it again, ask once more, warmer
-                attempt.repeated_script = True
-                earlier = failed_scripts[script_hash(script)]
-                self.progress("the model repeated a script that already failed; asking again")
-                warmer = sampling_for(
-                    number + 1, self.settings.temperature, stuck=True, seed=number + 100
+            if script is not None and script_hash(script) in failed:
+                attempt.script, attempt.script_sha256 = script, script_hash(script)
+                attempt.failure, attempt.same_failure_as_previous = earlier.failure, True
+                attempt.problem = (
+                    f"the model sent the same script again, which already failed: {earlier.problem}"
                 )
-                # A fresh request, without the repeated answer in it: small models copy an
-                # answer they can see almost verbatim, at any temperature.
-                retry = fresh_request(base, earlier.problem or "", earlier.failure)
-                generation = self._generate(retry, warmer)
-                attempt.response, attempt.temperature = generation.text, warmer.temperature
-                attempt.generation_s += generation.duration_s
-                script = self._extract(generation, attempt)
-                if script is not None and script_hash(script) in failed_scripts:
-                    attempt.script, attempt.script_sha256 = script, script_hash(script)
-                    attempt.failure, attempt.same_failure_as_previous = earlier.failure, True
-                    attempt.problem = (
-                        f"the model sent the same script again, which already failed: "
-                        f"{earlier.problem}"
-                    )
-                    script = None
-            if script is None:
-                problem = attempt.problem or "no usable script"
-                if generation.stopped == "repetition":
-                    problem = attempt.problem = loop_problem(generation.loop_line)
-                elif generation.finish_reason == "length":
-                    problem = attempt.problem = cut_off_problem(self.max_tokens)
-                    self.max_tokens = min(self.ceiling, self.max_tokens * 2)
-                feedback = Feedback(
-                    problem,
-                    failure=attempt.failure,
-                    repeated_failure=attempt.same_failure_as_previous,
-                )
-            else:
-                attempt.script = script
-                attempt.script_sha256 = script_hash(script)
-                winner, feedback = self._run(attempt, script, prev)
-                if winner is not None:
-                    attempt.seconds = time.monotonic() - started
-                    if on_attempt:
-                        on_attempt(attempt)
-                    self.progress(f"attempt {number} succeeded")
-                    return winner
-                failed_scripts[attempt.script_sha256] = attempt
-            attempt.seconds = time.monotonic() - started
-            if on_attempt:
-                on_attempt(attempt)
-            first = (attempt.problem or "").splitlines()[0] if attempt.problem else "?"
-            self.progress(f"attempt {number} failed after {attempt.seconds:.1f} s: {first}")
-            messages = repair_request(base, as_answer(attempt.script, attempt.response), feedback)
-        return self._fallback()
+                script = None
+        feedback: Feedback | None
+        winner = None
+        if script is None:
+            problem = attempt.problem or "no usable script"
+            if generation.stopped == "repetition":
+                problem = attempt.problem = loop_problem(generation.loop_line)
+            elif generation.finish_reason == "length":
+                problem = attempt.problem = cut_off_problem(self.max_tokens)
+                self.max_tokens = min(self.ceiling, self.max_tokens * 2)
+            feedback = Feedback(
+                problem,
+                failure=attempt.failure,
+                repeated_failure=attempt.same_failure_as_previous,
+            )
+        else:
+            attempt.script = script
+            attempt.script_sha256 = script_hash(script)
+            winner, feedback = self._run(attempt, script, prev)
+            if winner is None:
+                failed[attempt.script_sha256] = attempt
+        attempt.seconds = time.monotonic() - started
+        return winner, attempt, feedback
 
     def _extract(self, generation: Generation, attempt: Attempt) -> str | None:
         from promptkiln.llm.extract import extract
@@ -330,3 +365,23 @@ def _raster_size(
         if req.kind == "size":
             return req.params.get("width"), req.params.get("height")
     return None
+
+
+#: The temperature of the 2nd..Nth candidates of the first attempt (``--candidates``).
+CANDIDATE_TEMPERATURE = 0.7
+
+
+def _tag(attempt: Attempt) -> str:
+    return f" (candidate {attempt.candidate})" if attempt.candidate else ""
+
+
+def _score(attempt: Attempt) -> int:
+    """How far a failed attempt got, to pick the candidate to repair: valid files that miss
+    fewer requirements, then valid files before a crash, then a script that ran, then any."""
+    if attempt.run is None:
+        return 0
+    if attempt.run.artifacts and attempt.requirements:
+        return 400 - sum(not o.met for o in attempt.requirements)
+    if attempt.run.artifacts:
+        return 200
+    return 100

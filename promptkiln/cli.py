@@ -32,7 +32,7 @@ from promptkiln.cli_options import (
     TimeoutOpt,
     pipeline_settings,
 )
-from promptkiln.cli_report import KeepValidOpt, print_quality, quality_json
+from promptkiln.cli_report import CandidatesOpt, KeepValidOpt, print_quality, quality_json
 from promptkiln.cli_server import register as register_server
 from promptkiln.cli_sessions import register as register_sessions
 from promptkiln.engines.cli import engine_of
@@ -228,6 +228,7 @@ def make(
     overwrite: OverwriteOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
     keep_valid_on_crash: KeepValidOpt = False,
+    candidates: CandidatesOpt = None,
 ) -> None:
     """Turn a prompt into files: generate a script, run it in the sandbox, check the files."""
     from promptkiln.sessions import run_turn
@@ -243,6 +244,7 @@ def make(
         e2b_template=e2b_template,
         templates=templates,
         keep_valid_on_crash=keep_valid_on_crash or None,
+        candidates=candidates,
     )
     progress = _progress(quiet or json_)
     tokens = _TokenMeter(enabled=not (quiet or json_))
@@ -477,12 +479,19 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(EXIT_INTERRUPTED)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         say("interrupted: the sandbox was removed and nothing partial was written")
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # typer's own click: a bad option value, an unknown flag
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            say(f"error: {clean_line(str(exc), 500)}")
+        sys.exit(int(getattr(exc, "exit_code", 2)))
     except OSError as exc:  # the disk, a permission, a vanished file: say which, not a traceback
         say(f"error: {clean_line(str(exc), 500)} — check the path and free space, then run again")
         sys.exit(EXIT_INTERNAL)

@@ -22,6 +22,18 @@ KeepValidOpt = Annotated[
 ]
 
 
+CandidatesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--candidates",
+        min=1,
+        max=8,
+        help="Sample N scripts for the first attempt and keep the first that succeeds "
+        "(or repair the one that got furthest). Costs up to N generations.",
+    ),
+]
+
+
 def quality_json(result: Any) -> dict[str, Any]:
     return {
         "requirements": [o.to_dict() for o in result.requirements],
@@ -43,7 +55,8 @@ def print_quality(result: Any) -> None:
         say(
             "attempts: "
             + ", ".join(
-                f"#{a.number} {a.seconds:.1f}s {'ok' if a.problem is None else 'failed'}"
+                f"#{a.number}{f'.{a.candidate}' if a.candidate else ''} {a.seconds:.1f}s "
+                f"{'ok' if a.problem is None else 'failed'}"
                 for a in result.attempts
             )
         )

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from promptkiln import leftovers
-from promptkiln.cli_report import KeepValidOpt, print_quality, quality_json
+from promptkiln.cli_report import CandidatesOpt, KeepValidOpt, print_quality, quality_json
 from promptkiln.errors import UsageError
 from promptkiln.render import clean_line, clean_text, say
 
@@ -105,6 +105,7 @@ def continue_(
     json_: JsonOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
     keep_valid_on_crash: KeepValidOpt = False,
+    candidates: CandidatesOpt = None,
 ) -> None:
     """Continue a session: the model edits the session's latest files."""
     from promptkiln.cli import _manifest, _print_manifest, _progress
@@ -138,6 +139,7 @@ def continue_(
         attempts=attempts,
         limits={"timeout": timeout},
         keep_valid_on_crash=keep_valid_on_crash or None,
+        candidates=candidates,
     )
     turn = run_turn(
         text,

@@ -165,6 +165,9 @@ class Settings(BaseSettings):
     max_tokens: int | None = Field(None, ge=64)
     request_timeout: float = Field(600.0, gt=0)
     attempts: int = Field(3, ge=1, le=10)
+    #: Scripts sampled for the first attempt (``--candidates``); the first that succeeds is
+    #: kept, or the one that got furthest is repaired. 1: one script, no sampling.
+    candidates: int = Field(1, ge=1, le=8)
     #: When every attempt fails but one wrote valid files before its script crashed, deliver
     #: those files with a warning (``--keep-valid-on-crash``). Off: nothing is delivered.
     keep_valid_on_crash: bool = False

@@ -62,6 +62,9 @@ class Attempt:
     requirements: list[Outcome] = field(default_factory=list)
     hint: str | None = None
     fixes: list[str] = field(default_factory=list)  #: made before running (:mod:`autofix`)
+    #: 1..N when this was one of N sampled candidates of the first attempt, else 0.
+    candidate: int = 0
+    chosen: bool = False  #: the candidate that was kept (delivered, or repaired)
     seconds: float = 0.0  #: the whole attempt: generation, run, validation
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,6 +87,8 @@ class Attempt:
             "stopped": self.stopped,
             "hint": self.hint,
             "fixes": self.fixes,
+            "candidate": self.candidate,
+            "chosen": self.chosen,
             "requirements": [o.to_dict() for o in self.requirements],
         }
 
@@ -106,7 +111,8 @@ class MakeResult:
 
     @property
     def attempt_count(self) -> int:
-        return len(self.attempts)
+        """Rounds of the repair loop (the candidates of one round count once)."""
+        return len({a.number for a in self.attempts})
 
 
 def make(
@@ -199,7 +205,8 @@ def make(
         winner = loop.run(base, on_attempt)
         if winner is None:
             last = loop.attempts[-1].problem if loop.attempts else "no attempt was made"
-            raise AttemptsExhausted(len(loop.attempts), (last or "").splitlines()[0])
+            rounds = len({a.number for a in loop.attempts})
+            raise AttemptsExhausted(rounds, (last or "").splitlines()[0])
         files = deliver_dir(winner.staging, out, settings, overwrite, formats)
         attempt = winner.attempt
         assert attempt.run is not None and attempt.script is not None

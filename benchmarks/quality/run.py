@@ -147,7 +147,7 @@ def run_task(t: Task, settings: Any, workdir: Path, progress: Any) -> dict[str, 
         passed=not problems,
         problems=problems,
         seconds=round(time.monotonic() - started, 1),
-        attempts=len(attempts),
+        attempts=len({getattr(a, "number", i) for i, a in enumerate(attempts)}),
         attempt_details=_attempt_rows(attempts),
     )
     return record
@@ -202,6 +202,13 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         "seconds_max": max((r["seconds"] for r in records), default=0),
         "over_3_minutes": [r["id"] for r in records if r["seconds"] > 180],
         "attempts_mean": round(sum(r["attempts"] for r in records) / max(1, len(records)), 2),
+        # tasks won by a 2nd..Nth sampled candidate (--candidates): where sampling paid off
+        "candidate_wins": sum(
+            1
+            for r in records
+            if r["passed"]
+            and any(a.get("chosen") and a.get("candidate", 0) > 1 for a in r["attempt_details"])
+        ),
         "same_failure_pairs": same,
         "failed_pairs": pairs,
     }
@@ -286,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=None, help="litellm model string (default: bundled model)")
     ap.add_argument("--api-base", default=None)
     ap.add_argument("--attempts", type=int, default=None)
+    ap.add_argument(
+        "--candidates", type=int, default=None, help="sampled scripts for the first attempt"
+    )
     ap.add_argument("--tasks", default=None, help="comma-separated task ids")
     ap.add_argument("--category", action="append", default=[])
     ap.add_argument("--out", type=Path, default=None, help="results JSON")
@@ -313,9 +323,17 @@ def main(argv: list[str] | None = None) -> int:
     records: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="pk-eval-") as tmp:
         os.environ["PROMPTKILN_HOME"] = str(Path(tmp) / "home")  # sessions of the eval only
-        settings = load_settings(model=args.model, api_base=args.api_base, attempts=args.attempts)
+        settings = load_settings(
+            model=args.model,
+            api_base=args.api_base,
+            attempts=args.attempts,
+            candidates=args.candidates,
+        )
         model = settings.model or "bundled"
-        print(f"evaluating {len(tasks)} tasks with {model}, {settings.attempts} attempts each")
+        print(
+            f"evaluating {len(tasks)} tasks with {model}, {settings.attempts} attempts each, "
+            f"{settings.candidates} candidate(s) for the first"
+        )
         for i, t in enumerate(tasks, 1):
             progress = (
                 (lambda m: print(f"    {m}", flush=True)) if args.verbose else (lambda m: None)
@@ -338,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
             result = {
                 "model": model,
                 "api_base": settings.api_base,
+                "candidates": settings.candidates,
                 "commit": _commit(),
                 "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "machine": platform.node(),

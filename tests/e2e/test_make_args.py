@@ -66,3 +66,22 @@ def test_empty_prompt_says_what_to_make(tmp_path: Path) -> None:
     assert "what to make" in proc.stderr
     assert "what to change" not in proc.stderr
     assert _sessions(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--candidates", "0"], "--candidates"),
+        (["--attempts", "abc"], "--attempts"),
+        (["--no-such-flag"], "--no-such-flag"),
+    ],
+    ids=["candidates-range", "attempts-not-a-number", "unknown-flag"],
+)
+def test_a_bad_option_value_is_a_usage_message_not_an_internal_error(
+    args: list[str], needle: str, tmp_path: Path
+) -> None:
+    proc = _cli("make", "a chart", "-f", "png", *args, "-o", "out", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr and "Usage:" in proc.stderr, proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()

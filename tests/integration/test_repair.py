@@ -294,3 +294,49 @@ def test_class_hint_prefers_the_class_the_script_imported(
     make("chart", formats=["png"], out=tmp_path / "o", settings=settings_for(openai_server))
     feedback = last_user(openai_server.history[1])
     assert "reportlab.platypus.tables.Table has no 'add_row'" in feedback
+
+
+def test_candidates_keep_the_first_sampled_script_that_succeeds(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    openai_server.enqueue(py("raise RuntimeError('first candidate')"))
+    openai_server.enqueue(py(CHART.format(size="(6, 4)")))
+    result = make(
+        "chart",
+        formats=["png"],
+        out=tmp_path / "o",
+        settings=settings_for(openai_server, candidates=3),
+    )
+    # the second candidate succeeded: the third is never generated, and it is one round
+    assert len(openai_server.history) == 2 and result.attempt_count == 1
+    assert [(a.number, a.candidate, a.chosen) for a in result.attempts] == [
+        (1, 1, False),
+        (1, 2, True),
+    ]
+    first, second = openai_server.history
+    assert first["temperature"] == 0 and second["temperature"] >= 0.7
+    assert first["messages"] == second["messages"]  # the same request, sampled differently
+    assert first.get("seed") != second.get("seed")
+
+
+def test_candidates_that_all_fail_repair_the_one_that_got_furthest(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    openai_server.enqueue(py("raise RuntimeError('no files')"))
+    openai_server.enqueue(py(PIXELS.format(size="(640, 480)")))  # valid file, wrong size
+    openai_server.enqueue(py(PIXELS.format(size="(800, 600)")))
+    result = make(
+        "A bar chart, 800x600 pixels",
+        formats=["png"],
+        out=tmp_path / "o",
+        settings=settings_for(openai_server, candidates=2),
+    )
+    assert result.attempt_count == 2
+    assert [(a.number, a.candidate, a.chosen) for a in result.attempts] == [
+        (1, 1, False),
+        (1, 2, True),
+        (2, 0, False),
+    ]
+    repair = last_user(openai_server.history[2])
+    assert "800x600" in repair and "640x480" in repair
+    assert "(640, 480)" in str(openai_server.history[2]["messages"][-2]["content"])
