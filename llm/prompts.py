@@ -70,6 +70,8 @@ GENERIC_FORMATS: tuple[str, ...] = (
 MAX_SKELETONS = 2
 #: Bytes of a CSV/TSV input's first line shown to the model.
 HEADER_CHARS = 300
+#: Data lines of a CSV/TSV input shown to the model after its header.
+SAMPLE_ROWS = 2
 #: Characters of stderr passed back in a repair message.
 STDERR_TAIL_CHARS = 1500
 #: A rough tokens-per-character ratio for English prose and code (about 4 characters a token).
@@ -86,15 +88,23 @@ class InputSummary:
     name: str  #: its name under ``inputs/``
     size: int  #: bytes
     header: str | None = None  #: the first line of a CSV/TSV file, cut to HEADER_CHARS
+    rows: int | None = None  #: a CSV/TSV file's data lines (after the header)
+    sample: tuple[str, ...] = ()  #: its first data lines, cut to HEADER_CHARS each
 
     @classmethod
     def from_bytes(cls, name: str, data: bytes) -> InputSummary:
-        header = None
+        header, rows, sample = None, None, ()
         if name.lower().endswith((".csv", ".tsv")):
-            first = data[: HEADER_CHARS * 4].split(b"\n", 1)[0]
+            lines = [ln for ln in data.split(b"\n") if ln.strip()]
+            first = lines[0][: HEADER_CHARS * 4] if lines else b""
             header = _printable(first.decode("utf-8", errors="replace").lstrip("\ufeff"))
             header = header[:HEADER_CHARS]
-        return cls(name=name, size=len(data), header=header)
+            rows = max(0, len(lines) - 1)
+            sample = tuple(
+                _printable(ln[: HEADER_CHARS * 4].decode("utf-8", errors="replace"))[:HEADER_CHARS]
+                for ln in lines[1 : 1 + SAMPLE_ROWS]
+            )
+        return cls(name=name, size=len(data), header=header, rows=rows, sample=sample)
 
 
 def summarize_inputs(files: Iterable[InputFile]) -> list[InputSummary]:
@@ -150,8 +160,34 @@ def _inputs_block(inputs: Sequence[InputSummary]) -> str:
         line = f"  - inputs/{_printable(item.name)} ({_size(item.size)})"
         if item.header is not None:
             line += f", header: {item.header}"
+        if item.rows is not None:
+            line += f"; {item.rows} data rows"
+            if item.sample:
+                line += ", the first: " + " | ".join(item.sample)
         lines.append(line)
     return "\n".join(lines)
+
+
+#: The skeletons' data when the request has no table of its own (``$data`` in a note).
+SAMPLE_DATA = (
+    'df = pd.DataFrame({"Region": ["North", "South", "East"], "Revenue": [1200.0, 950.0, 1430.0]})'
+    "  # sample data: use the request's own"
+)
+_READERS = {".csv": "read_csv", ".tsv": "read_csv", ".xlsx": "read_excel", ".json": "read_json"}
+
+
+def data_line(inputs: Sequence[InputSummary]) -> str:
+    """The line a format skeleton gets its table from (``$data``): the first tabular input
+    read with pandas, or sample data when there is none."""
+    for item in inputs:
+        suffix = Path(item.name).suffix.lower()
+        reader = _READERS.get(suffix)
+        if reader is None or not re.fullmatch(r"[\w .-]+", item.name):
+            continue
+        sep = ', sep="\\t"' if suffix == ".tsv" else ""
+        columns = f"  # columns: {item.header}" if item.header else ""
+        return f'df = pd.{reader}("inputs/{item.name}"{sep}){columns}'[:400]
+    return SAMPLE_DATA
 
 
 def _format_label(formats: Sequence[str]) -> str:
@@ -170,9 +206,11 @@ def render_system(
         raise UsageError("no output format requested", hint="pass at least one, e.g. --format pdf")
     names = list(dict.fromkeys(normalize_format(f) for f in formats))
     notes = []
+    data = data_line(inputs)
     for name in names:
         if name in FORMATS:
             note = load_template(name, templates_dir).strip()
+            note = string.Template(note).safe_substitute(data=data)
             if len(names) > MAX_SKELETONS:
                 note = short_note(note)
             notes.append(note)

@@ -5,14 +5,23 @@ and no accepted format fails on a missing library)."""
 from __future__ import annotations
 
 import re
+import string
 from pathlib import Path
 
 import pytest
 
 from promptkiln.config import load_settings
 from promptkiln.facts import file_facts
-from promptkiln.llm.prompts import FORMATS, GENERIC_FORMATS, load_template
+from promptkiln.llm.prompts import (
+    FORMATS,
+    GENERIC_FORMATS,
+    SAMPLE_DATA,
+    InputSummary,
+    data_line,
+    load_template,
+)
 from promptkiln.pipeline import run_in_sandbox
+from promptkiln.sandbox.base import InputFile
 from promptkiln.validate import validate_all
 
 pytestmark = [pytest.mark.docker]
@@ -20,10 +29,11 @@ pytestmark = [pytest.mark.docker]
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
-def skeleton(fmt: str) -> str | None:
+def skeleton(fmt: str, data: str = SAMPLE_DATA) -> str | None:
+    """The note's skeleton as the model sees it: ``$data`` filled in as render_system does."""
     blocks = re.findall(r"```python\n(.*?)```", load_template(fmt), re.S)
     assert len(blocks) <= 1, f"{fmt}.md has more than one skeleton"
-    return blocks[0] if blocks else None
+    return string.Template(blocks[0]).safe_substitute(data=data) if blocks else None
 
 
 #: What each skeleton must visibly make (read back with the facts reader).
@@ -60,6 +70,26 @@ def test_skeleton_runs_and_makes_its_structures(fmt: str, tmp_path: Path) -> Non
     if fmt in EXPECT:
         facts = file_facts(Path(made[0].path), fmt)
         assert EXPECT[fmt](facts), facts
+
+
+#: An input like a user's: the skeletons read it as ``df`` (``$data``) when a request has one.
+SALES_CSV = b"region,month,revenue,units\nNorth,2024-01,1200.5,10\nSouth,2024-01,950,7\nEast,2024-02,1430.25,12\n"
+
+
+@pytest.mark.parametrize("fmt", WITH_SKELETON)
+def test_skeleton_runs_on_a_users_csv_input(fmt: str, tmp_path: Path) -> None:
+    csv = InputFile("sales.csv", SALES_CSV)
+    code = skeleton(fmt, data_line([InputSummary.from_bytes(csv.name, csv.data)]))
+    assert code is not None and 'pd.read_csv("inputs/sales.csv")' in code
+    run = run_in_sandbox(
+        code.encode(), [csv], tmp_path / "out", load_settings(limits={"timeout": 60})
+    )
+    assert run.result.exit_code == 0, run.result.stderr.text[-2000:]
+    assert validate_all(run.artifacts, [fmt]) == []
+    made = [a for a in run.artifacts if a.name.endswith(f".{fmt}")]
+    if fmt in ("pdf", "docx", "pptx"):  # the table holds the input's rows, not sample data
+        text = str(file_facts(Path(made[0].path), fmt))
+        assert "East" in text and "Region" not in text, text[:500]
 
 
 WRITE_ALL = r"""

@@ -12,6 +12,7 @@ from promptkiln.llm.generate import Message
 from promptkiln.llm.prompts import (
     FORMATS,
     GENERIC_FORMATS,
+    SAMPLE_DATA,
     STDERR_TAIL_CHARS,
     InputSummary,
     estimate_tokens,
@@ -62,6 +63,19 @@ def test_inputs_are_listed_with_size_and_csv_header() -> None:
     assert "inputs/logo.png (2.0 KB), header" not in system
 
 
+def test_a_csv_input_shows_its_row_count_and_first_rows_and_is_read_as_df() -> None:
+    data = b"region,revenue\nNorth,1200\nSouth,950\nEast,1430\n"
+    system = render_system(["pdf"], [InputSummary.from_bytes("sales.csv", data)])
+    assert "header: region,revenue; 3 data rows, the first: North,1200 | South,950" in system
+    assert 'df = pd.read_csv("inputs/sales.csv")  # columns: region,revenue' in system
+    assert SAMPLE_DATA not in system
+
+
+def test_without_inputs_the_skeletons_use_sample_data() -> None:
+    system = render_system(["pdf", "png"])
+    assert system.count(SAMPLE_DATA) == 2 and "read_csv" not in system
+
+
 def test_no_inputs_says_none() -> None:
     assert "(none)" in render_system(["csv"], [])
 
@@ -69,7 +83,7 @@ def test_no_inputs_says_none() -> None:
 def test_summaries_from_input_files() -> None:
     files = [InputFile("a.tsv", b"x\ty\n1\t2\n"), InputFile("b.bin", b"\x00" * 10)]
     assert summarize_inputs(files) == [
-        InputSummary("a.tsv", 8, "x\ty"),
+        InputSummary("a.tsv", 8, "x\ty", rows=1, sample=("1\t2",)),
         InputSummary("b.bin", 10, None),
     ]
 
