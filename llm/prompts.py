@@ -93,7 +93,9 @@ class InputSummary:
 
     @classmethod
     def from_bytes(cls, name: str, data: bytes) -> InputSummary:
-        header, rows, sample = None, None, ()
+        header: str | None = None
+        rows: int | None = None
+        sample: tuple[str, ...] = ()
         if name.lower().endswith((".csv", ".tsv")):
             lines = [ln for ln in data.split(b"\n") if ln.strip()]
             first = lines[0][: HEADER_CHARS * 4] if lines else b""
