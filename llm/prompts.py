@@ -97,11 +97,12 @@ class InputSummary:
         rows: int | None = None
         sample: tuple[str, ...] = ()
         if name.lower().endswith((".csv", ".tsv")):
-            lines = [ln for ln in data.split(b"\n") if ln.strip()]
+            lines = [ln for ln in data[:65536].split(b"\n") if ln.strip()]  # the head only
             first = lines[0][: HEADER_CHARS * 4] if lines else b""
             header = _printable(first.decode("utf-8", errors="replace").lstrip("\ufeff"))
             header = header[:HEADER_CHARS]
-            rows = max(0, len(lines) - 1)
+            ends = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+            rows = max(0, ends - 1 - data.count(b"\n\n"))  # data lines: no header, no blank
             sample = tuple(
                 _printable(ln[: HEADER_CHARS * 4].decode("utf-8", errors="replace"))[:HEADER_CHARS]
                 for ln in lines[1 : 1 + SAMPLE_ROWS]
