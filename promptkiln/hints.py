@@ -39,7 +39,7 @@ KNOWN_TRAPS: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "AttributeError",
-        r"'Table' object has no attribute '(add|append|insert)",
+        r"'Table' object has no attribute",
         "a reportlab Table takes all of its rows at once: build a list of rows (header row "
         "first), then Table(rows) and table.setStyle(TableStyle([...]))",
     ),
@@ -249,5 +249,6 @@ def hint_for(failure: Failure, script: str, run_script: Callable[[str], str]) ->
             )
         except Exception:  # a hint is a bonus: never let it fail the repair loop
             found = None
-    text = " ".join(part for part in (found, trap) if part)
+    # the known trap first: it says what to do; the names found follow as a separate sentence
+    text = " ".join(part.rstrip(".") + "." for part in (trap, found) if part)
     return text[:MAX_HINT_CHARS] or None

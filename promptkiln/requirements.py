@@ -296,9 +296,47 @@ def _check_one(req: Requirement, facts: Mapping[str, Mapping[str, Any]]) -> Outc
 
 
 def feedback(outcomes: Sequence[Outcome]) -> list[str]:
-    """One repair line per unmet requirement."""
-    return [
-        f"the prompt asks that {o.requirement.text}, but {o.detail or 'it is not so'}"
-        for o in outcomes
-        if not o.met
-    ]
+    """One repair line per unmet requirement: what was asked, what was found, how to meet it."""
+    lines = []
+    for o in outcomes:
+        if o.met:
+            continue
+        line = f"the prompt asks that {o.requirement.text}, but {o.detail or 'it is not so'}"
+        advice = how_to_meet(o.requirement)
+        lines.append(f"{line} ({advice})" if advice else line)
+    return lines
+
+
+def how_to_meet(req: Requirement) -> str:
+    """The API that meets a requirement, in one clause (small models need the exact call)."""
+    p = req.params
+    if req.kind == "pages":
+        n = int(p.get("n", 1))
+        return (
+            f"in reportlab every page ends where the story has a PageBreak(): for {n} pages put "
+            f"{n - 1} PageBreak() into the story, one after each page's content except the last"
+        )
+    if req.kind == "slides":
+        return f"call prs.slides.add_slide(...) once per slide: {p.get('n')} times"
+    if req.kind == "size":
+        w, h = p.get("width"), p.get("height")
+        if w and h:
+            return (
+                f"pixels = figsize x dpi: plt.subplots(figsize=({w / 100:g}, {h / 100:g})) and "
+                'fig.savefig(..., dpi=100), without bbox_inches="tight"'
+            )
+        return 'pixels = figsize x dpi: save with dpi=100, without bbox_inches="tight"'
+    if req.kind == "text":
+        return f"write exactly {p.get('text')!r} into the file, e.g. as its title or a heading"
+    if req.kind == "sheet":
+        return f"ws.title = {p.get('name')!r} or wb.create_sheet({p.get('name')!r})"
+    if req.kind == "formula":
+        fns = p.get("functions") or ["SUM"]
+        return f'write the formula as a string into the cell, e.g. ws["B8"] = "={fns[0]}(B2:B7)"'
+    if req.kind == "notes":
+        return 'slide.notes_slide.notes_text_frame.text = "..." for each slide'
+    if req.kind == "file":
+        return f"save the file under exactly that name: {p.get('name')!r}"
+    if req.kind == "rows":
+        return f"write exactly {p.get('n')} data rows after the header"
+    return ""

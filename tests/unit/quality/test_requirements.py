@@ -94,7 +94,9 @@ def test_pdf_pages_and_title(tmp_path: Path) -> None:
     assert met('a 2-page PDF titled "Q1 Sales Review"', ["pdf"], two) == [True, True]
     assert met('a 3-page PDF titled "Q2 Sales Review"', ["pdf"], two) == [False, False]
     outcomes = check(parse("a 3-page PDF", ["pdf"]), facts_of(two))
-    assert feedback(outcomes) == ["the prompt asks that pdf has 3 pages, but r.pdf has 2 pages"]
+    [line] = feedback(outcomes)
+    assert line.startswith("the prompt asks that pdf has 3 pages, but r.pdf has 2 pages (")
+    assert "for 3 pages put 2 PageBreak() into the story" in line
 
 
 def test_png_size(tmp_path: Path) -> None:
@@ -208,3 +210,27 @@ def test_hostile_files_give_no_facts(tmp_path: Path) -> None:
     junk = tmp_path / "j.xlsx"
     junk.write_bytes(b"PK\x03\x04 not really")
     assert file_facts(junk, "xlsx") == {}
+
+
+@pytest.mark.parametrize(
+    ("prompt", "formats", "needle"),
+    [
+        ("a 3-page PDF", ["pdf"], "2 PageBreak()"),
+        ("a deck of 5 slides", ["pptx"], "add_slide(...) once per slide: 5 times"),
+        ("a chart, 1200x600 pixels", ["png"], "figsize=(12, 6)"),
+        ("a 600 px wide chart", ["png"], "dpi=100"),
+        ('a PDF titled "Q2 Review"', ["pdf"], "write exactly 'Q2 Review'"),
+        ('a workbook with a sheet named "Totals"', ["xlsx"], "wb.create_sheet('Totals')"),
+        ("a workbook with a SUM formula for the total", ["xlsx"], '"=SUM(B2:B7)"'),
+        ("a deck with speaker notes", ["pptx"], "notes_text_frame"),
+        ("save it as summary.csv", ["csv"], "'summary.csv'"),
+    ],
+)
+def test_every_unmet_requirement_says_how_to_meet_it(
+    prompt: str, formats: list[str], needle: str
+) -> None:
+    from promptkiln.requirements import how_to_meet
+
+    reqs = parse(prompt, formats)
+    assert reqs, prompt
+    assert any(needle in how_to_meet(r) for r in reqs), [how_to_meet(r) for r in reqs]
