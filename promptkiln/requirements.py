@@ -312,6 +312,11 @@ def how_to_meet(req: Requirement) -> str:
     p = req.params
     if req.kind == "pages":
         n = int(p.get("n", 1))
+        if n == 1 and p.get("op", "==") == "==":
+            return (
+                "one page: no PageBreak(), and only what fits: a short summary table (totals "
+                "per group, not every input row) and a chart at most 250 points high"
+            )
         return (
             f"in reportlab every page ends where the story has a PageBreak(): for {n} pages put "
             f"{n - 1} PageBreak() into the story, one after each page's content except the last"

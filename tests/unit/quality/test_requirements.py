@@ -216,6 +216,7 @@ def test_hostile_files_give_no_facts(tmp_path: Path) -> None:
     ("prompt", "formats", "needle"),
     [
         ("a 3-page PDF", ["pdf"], "2 PageBreak()"),
+        ("a one-page PDF summary", ["pdf"], "one page: no PageBreak()"),
         ("a deck of 5 slides", ["pptx"], "add_slide(...) once per slide: 5 times"),
         ("a chart, 1200x600 pixels", ["png"], "figsize=(12, 6)"),
         ("a 600 px wide chart", ["png"], "dpi=100"),
