@@ -21,6 +21,7 @@ from pathlib import Path
 
 from promptkiln.errors import UsageError
 from promptkiln.llm.generate import Message
+from promptkiln.llm.skeleton_data import data_lines
 from promptkiln.sandbox.base import InputFile
 
 #: Formats with their own template.
@@ -90,12 +91,14 @@ class InputSummary:
     header: str | None = None  #: the first line of a CSV/TSV file, cut to HEADER_CHARS
     rows: int | None = None  #: a CSV/TSV file's data lines (after the header)
     sample: tuple[str, ...] = ()  #: its first data lines, cut to HEADER_CHARS each
+    numeric: tuple[str, ...] = ()  #: its columns whose first values are all numbers
 
     @classmethod
     def from_bytes(cls, name: str, data: bytes) -> InputSummary:
         header: str | None = None
         rows: int | None = None
         sample: tuple[str, ...] = ()
+        numeric: tuple[str, ...] = ()
         if name.lower().endswith((".csv", ".tsv")):
             lines = [ln for ln in data[:65536].split(b"\n") if ln.strip()]  # the head only
             first = lines[0][: HEADER_CHARS * 4] if lines else b""
@@ -107,7 +110,9 @@ class InputSummary:
                 _printable(ln[: HEADER_CHARS * 4].decode("utf-8", errors="replace"))[:HEADER_CHARS]
                 for ln in lines[1 : 1 + SAMPLE_ROWS]
             )
-        return cls(name=name, size=len(data), header=header, rows=rows, sample=sample)
+            sep = "\t" if name.lower().endswith(".tsv") else ","
+            numeric = _numeric_columns(header, lines[1:21], sep)
+        return cls(name, len(data), header, rows, sample, numeric)
 
 
 def summarize_inputs(files: Iterable[InputFile]) -> list[InputSummary]:
@@ -143,6 +148,29 @@ def load_template(name: str, templates_dir: Path | None = None) -> str:
     return resources.files("promptkiln.templates").joinpath(filename).read_text(encoding="utf-8")
 
 
+def _numeric_columns(header: str | None, lines: Sequence[bytes], sep: str) -> tuple[str, ...]:
+    if not header or not lines:
+        return ()
+    import csv
+
+    names = next(csv.reader([header], delimiter=sep))
+    rows = list(csv.reader([ln.decode("utf-8", "replace") for ln in lines], delimiter=sep))
+    out = []
+    for i, name in enumerate(names):
+        values = [r[i].strip() for r in rows if i < len(r) and r[i].strip()]
+        if values and all(_is_number(v) for v in values):
+            out.append(name.strip())
+    return tuple(out)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", "") if text.count(",") and "." in text else text)
+    except ValueError:
+        return False
+    return True
+
+
 def _printable(text: str) -> str:
     return _CONTROL.sub("", _ANSI.sub("", text))
 
@@ -171,28 +199,6 @@ def _inputs_block(inputs: Sequence[InputSummary]) -> str:
     return "\n".join(lines)
 
 
-#: The skeletons' data when the request has no table of its own (``$data`` in a note).
-SAMPLE_DATA = (
-    'df = pd.DataFrame({"Region": ["North", "South", "East"], "Revenue": [1200.0, 950.0, 1430.0]})'
-    "  # sample data: use the request's own"
-)
-_READERS = {".csv": "read_csv", ".tsv": "read_csv", ".xlsx": "read_excel", ".json": "read_json"}
-
-
-def data_line(inputs: Sequence[InputSummary]) -> str:
-    """The line a format skeleton gets its table from (``$data``): the first tabular input
-    read with pandas, or sample data when there is none."""
-    for item in inputs:
-        suffix = Path(item.name).suffix.lower()
-        reader = _READERS.get(suffix)
-        if reader is None or not re.fullmatch(r"[\w .-]+", item.name):
-            continue
-        sep = ', sep="\\t"' if suffix == ".tsv" else ""
-        columns = f"  # columns: {item.header}" if item.header else ""
-        return f'df = pd.{reader}("inputs/{item.name}"{sep}){columns}'[:400]
-    return SAMPLE_DATA
-
-
 def _format_label(formats: Sequence[str]) -> str:
     return ", ".join(f".{f}" for f in formats)
 
@@ -203,13 +209,14 @@ def render_system(
     *,
     templates_dir: Path | None = None,
     existing_files: Sequence[str] = (),
+    prompt: str = "",
 ) -> str:
     """The system prompt alone (handy for measuring and for ``--show-prompt``)."""
     if not formats:
         raise UsageError("no output format requested", hint="pass at least one, e.g. --format pdf")
     names = list(dict.fromkeys(normalize_format(f) for f in formats))
     notes = []
-    data = data_line(inputs)
+    data = data_lines(inputs, prompt)
     for name in names:
         if name in FORMATS:
             note = load_template(name, templates_dir).strip()
@@ -249,7 +256,7 @@ def render_messages(
     """The first request: the system prompt and the user's prompt (with the formats restated,
     which small models follow better when it is the last thing they read)."""
     system = render_system(
-        formats, inputs, templates_dir=templates_dir, existing_files=existing_files
+        formats, inputs, templates_dir=templates_dir, existing_files=existing_files, prompt=prompt
     )
     names = list(dict.fromkeys(normalize_format(f) for f in formats))
     user = f"{prompt.strip()}\n\nOutput: {_format_label(names)}"

@@ -12,14 +12,8 @@ import pytest
 
 from promptkiln.config import load_settings
 from promptkiln.facts import file_facts
-from promptkiln.llm.prompts import (
-    FORMATS,
-    GENERIC_FORMATS,
-    SAMPLE_DATA,
-    InputSummary,
-    data_line,
-    load_template,
-)
+from promptkiln.llm.prompts import FORMATS, GENERIC_FORMATS, InputSummary, load_template
+from promptkiln.llm.skeleton_data import SAMPLE_DATA, data_lines
 from promptkiln.pipeline import run_in_sandbox
 from promptkiln.sandbox.base import InputFile
 from promptkiln.validate import validate_all
@@ -79,7 +73,9 @@ SALES_CSV = b"region,month,revenue,units\nNorth,2024-01,1200.5,10\nSouth,2024-01
 @pytest.mark.parametrize("fmt", WITH_SKELETON)
 def test_skeleton_runs_on_a_users_csv_input(fmt: str, tmp_path: Path) -> None:
     csv = InputFile("sales.csv", SALES_CSV)
-    code = skeleton(fmt, data_line([InputSummary.from_bytes(csv.name, csv.data)]))
+    code = skeleton(
+        fmt, data_lines([InputSummary.from_bytes(csv.name, csv.data)], "revenue per region")
+    )
     assert code is not None and 'pd.read_csv("inputs/sales.csv")' in code
     run = run_in_sandbox(
         code.encode(), [csv], tmp_path / "out", load_settings(limits={"timeout": 60})

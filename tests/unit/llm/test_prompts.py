@@ -12,7 +12,6 @@ from promptkiln.llm.generate import Message
 from promptkiln.llm.prompts import (
     FORMATS,
     GENERIC_FORMATS,
-    SAMPLE_DATA,
     STDERR_TAIL_CHARS,
     InputSummary,
     estimate_tokens,
@@ -23,6 +22,7 @@ from promptkiln.llm.prompts import (
     summarize_inputs,
     tail,
 )
+from promptkiln.llm.skeleton_data import SAMPLE_DATA, data_lines
 from promptkiln.sandbox.base import InputFile
 
 SALES = InputSummary.from_bytes("sales.csv", b"\xef\xbb\xbfregion,month,revenue\nnorth,1,2\n")
@@ -68,7 +68,22 @@ def test_a_csv_input_shows_its_row_count_and_first_rows_and_is_read_as_df() -> N
     system = render_system(["pdf"], [InputSummary.from_bytes("sales.csv", data)])
     assert "header: region,revenue; 3 data rows, the first: North,1200 | South,950" in system
     assert 'df = pd.read_csv("inputs/sales.csv")  # columns: region,revenue' in system
+    assert 'label, value = "region", "revenue"' in system
     assert SAMPLE_DATA not in system
+
+
+@pytest.mark.parametrize(
+    ("prompt", "expected"),
+    [
+        ("the total revenue and the revenue per region", '"region", "revenue"'),
+        ("units sold per product", '"product", "units"'),
+        ("a summary of the file", '"date", "revenue"'),  # first text column, last number
+    ],
+)
+def test_the_skeleton_columns_are_the_ones_the_prompt_names(prompt: str, expected: str) -> None:
+    csv = b"date,region,product,units,revenue\n2024-01-02,North,Widget,3,120.5\n"
+    lines = data_lines([InputSummary.from_bytes("sales.csv", csv)], prompt)
+    assert f"label, value = {expected}" in lines
 
 
 def test_without_inputs_the_skeletons_use_sample_data() -> None:
@@ -83,7 +98,7 @@ def test_no_inputs_says_none() -> None:
 def test_summaries_from_input_files() -> None:
     files = [InputFile("a.tsv", b"x\ty\n1\t2\n"), InputFile("b.bin", b"\x00" * 10)]
     assert summarize_inputs(files) == [
-        InputSummary("a.tsv", 8, "x\ty", rows=1, sample=("1\t2",)),
+        InputSummary("a.tsv", 8, "x\ty", rows=1, sample=("1\t2",), numeric=("x", "y")),
         InputSummary("b.bin", 10, None),
     ]
 
