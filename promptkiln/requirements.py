@@ -262,7 +262,7 @@ def _check_one(req: Requirement, facts: Mapping[str, Mapping[str, Any]]) -> Outc
         if not readable:
             return Outcome(req, True, "no file whose text can be read")
         want = _norm(p["text"])
-        ok = any(want in _norm(str(f.get("text", ""))) for _, f in readable)
+        ok = any(want in _norm(_all_text(f)) for _, f in readable)
         return Outcome(req, ok, "not found in " + ", ".join(n for n, _ in readable))
     if req.kind == "formula":
         formulas = [
@@ -293,6 +293,12 @@ def _check_one(req: Requirement, facts: Mapping[str, Mapping[str, Any]]) -> Outc
                 return Outcome(req, False, f"{name} has {f.get('rows')} data rows")
         return Outcome(req, bool(files))
     return Outcome(req, True, "not checked")
+
+
+def _all_text(facts: Mapping[str, Any]) -> str:
+    """A file's text; a workbook's sheet names count (a quoted 'Summary' is often a sheet)."""
+    names = " ".join(str(s.get("name", "")) for s in facts.get("sheets", []) or [])
+    return f"{facts.get('text', '')} {names}"
 
 
 def feedback(outcomes: Sequence[Outcome]) -> list[str]:

@@ -235,3 +235,12 @@ def test_every_unmet_requirement_says_how_to_meet_it(
     reqs = parse(prompt, formats)
     assert reqs, prompt
     assert any(needle in how_to_meet(r) for r in reqs), [how_to_meet(r) for r in reqs]
+
+
+def test_a_quoted_name_that_is_a_sheet_counts_as_text_of_the_workbook() -> None:
+    reqs = [Requirement("text", 'the text "Summary" appears', {"text": "Summary"})]
+    facts = {"r.xlsx": {"kind": "xlsx", "text": "region revenue", "sheets": [{"name": "Summary"}]}}
+    assert [o.met for o in check(reqs, facts)] == [True]
+    facts["r.xlsx"]["sheets"] = [{"name": "Data"}]
+    assert [o.met for o in check(reqs, facts)] == [False]
+
