@@ -243,4 +243,3 @@ def test_a_quoted_name_that_is_a_sheet_counts_as_text_of_the_workbook() -> None:
     assert [o.met for o in check(reqs, facts)] == [True]
     facts["r.xlsx"]["sheets"] = [{"name": "Data"}]
     assert [o.met for o in check(reqs, facts)] == [False]
-
