@@ -122,12 +122,25 @@ def patch(script: str, *, size: tuple[int | None, int | None] | None = None) -> 
             fixes += size_fixes
         except (SyntaxError, ValueError):  # an edit the source's layout did not allow
             pass
+    from promptkiln.autofix_json import HELPER, fix_json
+
+    helper = False
+    dumped, json_fixes = fix_json(script, tree)
+    if json_fixes:
+        try:
+            tree, script = ast.parse(dumped), dumped
+            fixes += json_fixes
+            helper = True
+        except (SyntaxError, ValueError):
+            pass
     lines = script.splitlines(keepends=True)
     imports = _missing_imports(tree)
     inserts: dict[int, list[str]] = {}
     if imports:
         inserts.setdefault(_import_line(tree), []).extend(imports)
         fixes.append("added " + "; ".join(imports))
+    if helper:
+        inserts.setdefault(_import_line(tree), []).append(HELPER)
     for name, definition in (("fig", "fig = plt.gcf()"), ("ax", "ax = plt.gca()")):
         first = _first_use_of_undefined(tree, name)
         if first is not None and _has_plt(tree, imports):

@@ -135,9 +135,10 @@ def _at(node: ast.expr, text: str) -> _Edit:
 
 
 def _before_close(call: ast.Call, text: str) -> _Edit:
-    """Insert ``text`` as the last argument of a call written ``name(...)``."""
+    """Insert ``text`` as the last argument of a call written ``name(...)`` (no trailing
+    comma: the edit is dropped when the result does not parse)."""
     assert call.end_lineno is not None and call.end_col_offset is not None
-    sep = ", " if call.keywords else ""
+    sep = ", " if call.args or call.keywords else ""
     col = call.end_col_offset - 1  # the closing parenthesis
     return _Edit(call.end_lineno, col, call.end_lineno, col, sep + text)
 

@@ -173,7 +173,11 @@ def parse(
             if fmt in fmts and not re.search(r"\b(png|svg|image)\b", lower.replace(fmt, "")):
                 reqs.append(Requirement("chart", f"the {fmt} has a native chart", {"format": fmt}))
     if _wants(fmts, "pptx") and re.search(r"\bspeaker notes?\b|\bnotes\b", lower):
-        reqs.append(Requirement("notes", "slides have speaker notes", {}))
+        every = re.search(r"\b(every|each|all)\b[^.]{0,20}\bslides?\b|\bper slide\b", lower)
+        if every:
+            reqs.append(Requirement("notes", "every slide has speaker notes", {"every": True}))
+        else:
+            reqs.append(Requirement("notes", "slides have speaker notes", {}))
     if re.search(r"\btable\b", lower):
         for fmt in ("docx", "pptx"):
             if fmt in fmts:
@@ -284,6 +288,12 @@ def _check_one(req: Requirement, facts: Mapping[str, Mapping[str, Any]]) -> Outc
         return Outcome(req, ok, f"no {req.kind} found in the {p['format']}")
     if req.kind == "notes":
         files = _of(facts, "pptx")
+        if p.get("every"):
+            short = [(n, f) for n, f in files if int(f.get("notes", 0)) < int(f.get("slides", 0))]
+            detail = ", ".join(
+                f"{n}: {f.get('notes', 0)} of {f.get('slides')} slides" for n, f in short
+            )
+            return Outcome(req, bool(files) and not short, f"notes on {detail}")
         ok = bool(files) and all(int(f.get("notes", 0)) > 0 for _, f in files)
         return Outcome(req, ok, "no slide has speaker notes")
     if req.kind == "rows":
@@ -345,7 +355,7 @@ def how_to_meet(req: Requirement) -> str:
         fns = p.get("functions") or ["SUM"]
         return f'write the formula as a string into the cell, e.g. ws["B8"] = "={fns[0]}(B2:B7)"'
     if req.kind == "notes":
-        return 'slide.notes_slide.notes_text_frame.text = "..." for each slide'
+        return 'set slide.notes_slide.notes_text_frame.text = "..." right after adding each slide'
     if req.kind == "file":
         return f"save the file under exactly that name: {p.get('name')!r}"
     if req.kind == "rows":

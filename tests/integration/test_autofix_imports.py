@@ -34,6 +34,7 @@ def test_a_script_that_forgot_its_imports_runs_once_patched(tmp_path: Path) -> N
         "t = Table([['Q', 'V'], ['Q1', '3.5']])\n"
         "t.setStyle(TableStyle([('GRID', (0, 0), (-1, -1), 0.5, colors.grey)]))\n"
         "doc.build([Paragraph('Report', getSampleStyleSheet()['Title']), t])\n"
+        "json.dump({'total': df.v.sum(), 'values': df.v.values}, open('s.json', 'w'))\n"
     )
     settings = load_settings(limits={"timeout": 120})
     broken = run_in_sandbox(script.encode(), [], tmp_path / "broken", settings)
@@ -41,7 +42,13 @@ def test_a_script_that_forgot_its_imports_runs_once_patched(tmp_path: Path) -> N
     fixed = patch(script, size=(600, 400))
     run = run_in_sandbox(fixed.script.encode(), [], tmp_path / "fixed", settings)
     assert run.result.exit_code == 0, run.result.stderr.text[-2000:]
-    assert sorted(a.name for a in run.artifacts) == ["chart.png", "r.pdf"]
+    assert sorted(a.name for a in run.artifacts) == ["chart.png", "r.pdf", "s.json"]
+    import json
+
+    assert json.loads((tmp_path / "fixed" / "s.json").read_text()) == {
+        "total": 7.75,
+        "values": [3.5, 4.25],
+    }
     from PIL import Image
 
     with Image.open(tmp_path / "fixed" / "chart.png") as im:

@@ -243,3 +243,15 @@ def test_a_quoted_name_that_is_a_sheet_counts_as_text_of_the_workbook() -> None:
     assert [o.met for o in check(reqs, facts)] == [True]
     facts["r.xlsx"]["sheets"] = [{"name": "Data"}]
     assert [o.met for o in check(reqs, facts)] == [False]
+
+
+def test_notes_on_every_slide_means_every_slide() -> None:
+    reqs = parse("A 2-slide deck with speaker notes on every slide", ["pptx"])
+    notes = [r for r in reqs if r.kind == "notes"]
+    assert notes and notes[0].params == {"every": True}
+    one = {"d.pptx": {"kind": "pptx", "slides": 2, "notes": 1, "text": ""}}
+    [outcome] = [o for o in check(notes, one)]
+    assert not outcome.met and "1 of 2 slides" in outcome.detail
+    one["d.pptx"]["notes"] = 2
+    assert check(notes, one)[0].met
+    assert parse("a deck with speaker notes", ["pptx"])[-1].params == {}
