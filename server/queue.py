@@ -11,6 +11,13 @@ A claimed job carries a lease (``lease_until``) that its replica's heartbeat ren
 job interrupted once the lease has expired (:func:`expire_leases`). Queued jobs stay queued for
 the survivors. Replicas record themselves in ``replicas`` (id, host, pid, last seen).
 
+Writers that read before they write take turns on PostgreSQL, whose READ COMMITTED would let
+them race (SQLite's ``BEGIN IMMEDIATE`` already serialises every write): a job's events are
+numbered under the job's row lock, a submit counts the tenant's caps under the tenant's row lock,
+and an Idempotency-Key is inserted ``ON CONFLICT DO NOTHING`` so a concurrent identical submit
+gets the first one's job. The global ``max_queue`` bound is counted without a lock: replicas
+submitting at the same instant may overshoot it by their number.
+
 Statuses: queued -> running -> succeeded | failed | cancelled | interrupted; queued -> cancelled.
 """
 
@@ -60,22 +67,15 @@ def submit(
     digest = request_hash(kind, request)
     now = time.time()
     with store.write() as c:
+        if store.dialect == "postgresql":
+            # READ COMMITTED: without this, two submits of one tenant both count the caps
+            # below and both pass. The tenant's row lock makes them take turns (SQLite's
+            # BEGIN IMMEDIATE already does).
+            c.execute("SELECT id FROM tenants WHERE id = ? FOR UPDATE", (tenant.id,))
         if idempotency_key is not None:
-            row = c.execute(
-                "SELECT request_sha256, job_id FROM idempotency_keys "
-                "WHERE tenant_id = ? AND idem_key = ?",
-                (tenant.id, idempotency_key),
-            ).fetchone()
-            if row is not None:
-                if row["request_sha256"] != digest:
-                    raise ApiError(
-                        409,
-                        "idempotency_key_reused",
-                        "this Idempotency-Key was used with a different request",
-                        hint="use a new key for a new request",
-                    )
-                job = c.execute("SELECT * FROM jobs WHERE id = ?", (row["job_id"],)).fetchone()
-                return Submitted(job, False)
+            earlier = _replay(c, tenant.id, idempotency_key, digest)
+            if earlier is not None:
+                return Submitted(earlier, False)
         queued = c.execute("SELECT count(*) FROM jobs WHERE status = 'queued'").fetchone()[0]
         if queued >= max_queue:
             raise ApiError(
@@ -113,20 +113,42 @@ def submit(
                 headers={"Retry-After": str(wait)},
             )
         job_id = new_id("job")
+        if idempotency_key is not None:
+            claimed = c.execute(
+                "INSERT INTO idempotency_keys(tenant_id, idem_key, request_sha256, job_id, "
+                "created) VALUES (?, ?, ?, ?, ?) ON CONFLICT(tenant_id, idem_key) DO NOTHING",
+                (tenant.id, idempotency_key, digest, job_id, now),
+            )
+            if claimed.rowcount != 1:  # an identical submit committed first: answer its job
+                earlier = _replay(c, tenant.id, idempotency_key, digest)
+                if earlier is not None:
+                    return Submitted(earlier, False)
         c.execute(
             "INSERT INTO jobs(id, tenant_id, key_id, kind, status, request, session_id, created) "
             "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
             (job_id, tenant.id, caller.key_id, kind, dumps(request), session_id, now),
         )
-        if idempotency_key is not None:
-            c.execute(
-                "INSERT INTO idempotency_keys(tenant_id, idem_key, request_sha256, job_id, "
-                "created) VALUES (?, ?, ?, ?, ?)",
-                (tenant.id, idempotency_key, digest, job_id, now),
-            )
         _event(c, job_id, "status", {"status": "queued"}, now)
         job = c.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
     return Submitted(job, True)
+
+
+def _replay(c: Any, tenant_id: str, key: str, digest: str) -> Any:
+    """The job an earlier request with this Idempotency-Key made (409 if its body differed)."""
+    row = c.execute(
+        "SELECT request_sha256, job_id FROM idempotency_keys WHERE tenant_id = ? AND idem_key = ?",
+        (tenant_id, key),
+    ).fetchone()
+    if row is None:
+        return None
+    if row["request_sha256"] != digest:
+        raise ApiError(
+            409,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request",
+            hint="use a new key for a new request",
+        )
+    return c.execute("SELECT * FROM jobs WHERE id = ?", (row["job_id"],)).fetchone()
 
 
 def claim_next_job(store: Store, worker: str, lease_s: float = 30.0) -> sqlite3.Row | None:
@@ -184,6 +206,11 @@ def append_event(store: Store, job_id: str, type_: str, data: dict[str, Any]) ->
 def _event(
     c: sqlite3.Connection, job_id: str, type_: str, data: dict[str, Any], now: float
 ) -> None:
+    if getattr(c, "dialect", "sqlite") == "postgresql":
+        # READ COMMITTED: two writers (the worker, a canceller, a heartbeat) would both read
+        # the same max(seq). The job's row lock makes them take turns; SQLite's writes already
+        # do. A transaction that updated the job holds this lock already.
+        c.execute("SELECT id FROM jobs WHERE id = ? FOR UPDATE", (job_id,))
     seq = c.execute(
         "SELECT coalesce(max(seq), 0) + 1 FROM job_events WHERE job_id = ?", (job_id,)
     ).fetchone()[0]
