@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,10 +60,12 @@ def submit(
     idempotency_key: str | None,
     max_queue: int,
     session_id: str | None = None,
+    admit: Callable[[int], None] | None = None,
 ) -> Submitted:
     """Queue a job for ``caller``, or return the job an earlier request with the same
     Idempotency-Key made. Raises 409 for a reused key with another body, 503 for a full queue,
-    429 for a tenant over its caps."""
+    429 for a tenant over its caps; ``admit(queued jobs)`` may raise its own refusal (the
+    replica's view of the sandbox cluster's capacity)."""
     tenant = caller.tenant
     digest = request_hash(kind, request)
     now = time.time()
@@ -85,6 +88,8 @@ def submit(
                 hint="retry after the Retry-After seconds",
                 headers={"Retry-After": "5"},
             )
+        if admit is not None:
+            admit(queued)
         active = c.execute(
             "SELECT count(*) FROM jobs WHERE tenant_id = ? AND status IN ('queued', 'running')",
             (tenant.id,),
@@ -196,6 +201,31 @@ def finish_job(
             (status, dumps(result or {}), dumps(error) if error else None, now, session_id, job_id),
         )
         _event(c, job_id, "status", {"status": status, "error": error}, now)
+
+
+def requeue_job(store: Store, job_id: str, reason: dict[str, Any], most: int) -> bool:
+    """Put a running job back in the queue, its place kept (its sandbox met a cluster at
+    capacity before anything was recorded for it), unless it was put back ``most`` times
+    already or a cancel was asked for. True if it was; the caller finishes it otherwise."""
+    now = time.time()
+    with store.write() as c:
+        if store.dialect == "postgresql":
+            c.execute("SELECT id FROM jobs WHERE id = ? FOR UPDATE", (job_id,))
+        done = c.execute(
+            "SELECT count(*) FROM job_events WHERE job_id = ? AND type = 'requeued'", (job_id,)
+        ).fetchone()[0]
+        if done >= most:
+            return False
+        cur = c.execute(
+            "UPDATE jobs SET status = 'queued', started = NULL, worker = NULL, "
+            "lease_until = NULL WHERE id = ? AND status = 'running' AND cancel_requested = 0",
+            (job_id,),
+        )
+        if cur.rowcount != 1:
+            return False
+        _event(c, job_id, "requeued", {**reason, "requeues": done + 1}, now)
+        _event(c, job_id, "status", {"status": "queued"}, now)
+    return True
 
 
 def append_event(store: Store, job_id: str, type_: str, data: dict[str, Any]) -> None:
