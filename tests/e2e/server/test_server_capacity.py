@@ -134,3 +134,37 @@ def test_a_job_still_refused_after_its_requeues_fails_with_capacity_and_leaves_o
         assert [s["id"] for s in sessions] == [job["session_id"]]
     assert [r.sandbox_id for r in e2b_env.live_sandboxes()] == [occupant.sandbox_id]
 
+
+def test_the_starting_replica_reaps_a_dead_replicas_sandboxes_and_spares_a_live_ones(
+    serve: Any, monkeypatch: pytest.MonkeyPatch, e2b_env: Any
+) -> None:
+    """Across hosts a pid says nothing: the server judges another replica's sandboxes by that
+    replica's heartbeat in the store they share (here: the same home)."""
+    import e2b
+
+    lease = 30.0
+    monkeypatch.setenv("PROMPTKILN_JOB_LEASE", str(lease))
+    with Store.open(Path(os.environ["PROMPTKILN_HOME"])) as store:
+        queue.heartbeat(store, "4242@replica-a", [], lease, time.time())
+        queue.heartbeat(store, "4343@replica-b", [], lease, time.time())
+        store.conn.execute(  # replica-a stopped heartbeating two leases ago
+            "UPDATE replicas SET last_seen = ? WHERE id = '4242@replica-a'",
+            (time.time() - 2 * lease,),
+        )
+
+    def labelled(pid: str, host: str) -> Any:
+        metadata = {
+            "promptkiln.kind": "sandbox",
+            "promptkiln.owner-pid": pid,
+            "promptkiln.owner-host": host,
+        }
+        return e2b.Sandbox.create(template="promptkiln-docs", timeout=120, metadata=metadata)
+
+    dead, live = labelled("4242", "replica-a"), labelled("4343", "replica-b")
+    try:
+        serve("--backend", "e2b", "--workers", "1")  # ready once its start-up sweep is done
+        assert e2b_env.record(dead.sandbox_id) is None
+        assert e2b_env.record(live.sandbox_id) is not None
+    finally:
+        for box in (dead, live):
+            box.kill()
