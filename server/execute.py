@@ -223,7 +223,8 @@ class JobRun:
             status, error = "cancelled", None
         except BackendAtCapacity as exc:
             requeued = self._requeue(exc)
-            status, error = ("cancelled", None) if self.cancelled.is_set() else ("failed", None)
+            asked = self.cancelled.is_set() or queue.job_status(store, self.id)[1]
+            status, error = ("cancelled", None) if asked else ("failed", None)
             if status == "failed":
                 error = job_error(exc)
                 error["hint"] = (

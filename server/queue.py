@@ -18,7 +18,8 @@ and an Idempotency-Key is inserted ``ON CONFLICT DO NOTHING`` so a concurrent id
 gets the first one's job. The global ``max_queue`` bound is counted without a lock: replicas
 submitting at the same instant may overshoot it by their number.
 
-Statuses: queued -> running -> succeeded | failed | cancelled | interrupted; queued -> cancelled.
+Statuses: queued -> running -> succeeded | failed | cancelled | interrupted; queued -> cancelled;
+running -> queued when the sandbox cluster refused the job's sandbox (:func:`requeue_job`).
 """
 
 from __future__ import annotations
