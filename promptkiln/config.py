@@ -123,6 +123,11 @@ class E2BSettings(BaseModel):
     #: Seconds the sandbox may live at most; always set so a lost sandbox does not run forever.
     sandbox_timeout: int = Field(600, ge=30, le=24 * 3600)
     allow_internet: bool = False
+    #: Seconds a server replica treats the cluster as full after it answered "at capacity":
+    #: its workers take no job and new submissions over its bound get 503 `capacity`.
+    capacity_cooldown: float = Field(15.0, ge=0.1, le=3600)
+    #: Times a job whose sandbox met "at capacity" is put back in the queue before it fails.
+    capacity_requeues: int = Field(3, ge=0, le=100)
 
 
 #: The highest answer cap used when ``max_tokens`` is not set.

@@ -13,6 +13,7 @@ litellm, OS errors) are translated at the boundary that meets them, with ``raise
     │   ├── ImageError                  the sandbox image is missing or cannot be built
     │   ├── BackendNotFound             no backend registered under that name
     │   └── BackendUnavailable          the backend's SDK is not installed or not reachable
+    │       └── BackendAtCapacity       the sandbox cluster refused: at capacity, rate limited
     ├── SandboxError                    the sandbox ended the run
     │   ├── SandboxTimeout              wall-clock limit hit, sandbox killed            (124)
     │   └── LimitExceeded               memory / process / disk limit hit               (125)
@@ -98,6 +99,11 @@ class BackendNotFound(PlatformError):
 
 class BackendUnavailable(PlatformError):
     """The backend's optional SDK is not installed, or its service cannot be reached."""
+
+
+class BackendAtCapacity(BackendUnavailable):
+    """The sandbox cluster is reachable but refused a new sandbox: it is at capacity (E2B's
+    429 "sandbox limit" or 503). Nothing was started; the same request can succeed later."""
 
 
 class SandboxError(PromptkilnError):

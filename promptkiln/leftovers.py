@@ -29,6 +29,9 @@ LABEL_HOST = "promptkiln.owner-host"
 LABEL_CREATED = "promptkiln.created"
 LABEL_DEADLINE = "promptkiln.deadline"
 
+#: When this process started, as far as its sandboxes go: none is labelled before this import.
+PROCESS_STARTED = time.time()
+
 _OWNED = re.compile(r"^\.?promptkiln-[a-z]+-[0-9a-f]+\.(?P<pid>\d+)@(?P<host>.+)$")
 
 
@@ -91,6 +94,18 @@ def owner_dead(pid: str | int | None, host: str | None) -> bool:
     except ValueError:
         return True
     return number != os.getpid() and not pid_alive(number)
+
+
+def earlier_incarnation(pid: str | int | None, host: str | None, created: str | None) -> bool:
+    """True for a sandbox labelled with this process's own pid and host but created before this
+    process started: an earlier process that had the same pid (a server restarted as PID 1 in
+    the same container or pod keeps both), so it is dead, not ours."""
+    if host != socket.gethostname() or str(pid) != str(os.getpid()):
+        return False
+    try:
+        return int(created or "") < int(PROCESS_STARTED) - 1  # labels keep whole seconds
+    except ValueError:
+        return False
 
 
 def dead_owner(name: str) -> bool:

@@ -3,8 +3,8 @@
     e2b / transport exception                         -> promptkiln error
     ------------------------------------------------     ------------------------------------------
     AuthenticationException (401, missing key)           BackendUnavailable  "E2B rejected the API key"
-    RateLimitException (429: rate limit, sandbox quota)  BackendUnavailable  "rate limit or quota"
-    ServiceBusyException (503)                           BackendUnavailable  "no capacity right now"
+    RateLimitException (429: rate limit, sandbox quota)  BackendAtCapacity   "rate limit or quota"
+    ServiceBusyException (503)                           BackendAtCapacity   "no capacity right now"
     404 when creating (unknown template, old API)        ImageError          "template ... not found"
     SandboxNotRunningException, SandboxNotFoundException SandboxError        "the sandbox is gone"
     SandboxUnreachableException                          BackendUnavailable  "cannot reach the sandbox"
@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from promptkiln.errors import (
+    BackendAtCapacity,
     BackendUnavailable,
     ImageError,
     LimitExceeded,
@@ -83,13 +84,13 @@ def map_exception(
     if isinstance(exc, e2b.AuthenticationException):
         return BackendUnavailable(f"E2B rejected the API key while {action}: {text}", hint=KEY_HINT)
     if isinstance(exc, e2b.RateLimitException):
-        return BackendUnavailable(
+        return BackendAtCapacity(
             f"E2B refused the request while {action}: rate limit or sandbox quota reached ({text})",
             hint="wait for running sandboxes to finish (`promptkiln gc` kills promptkiln's "
             "leftovers) or raise the concurrency limit of your E2B plan, then run again",
         )
     if isinstance(exc, e2b.ServiceBusyException):
-        return BackendUnavailable(
+        return BackendAtCapacity(
             f"E2B has no capacity right now ({text}) while {action}",
             hint="nothing was changed; run again in a minute",
         )

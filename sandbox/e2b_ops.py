@@ -19,6 +19,7 @@ SUPPORTED_SDK = ">=2.63,<2.64"
 LABEL_KIND = leftovers.LABEL_KIND
 LABEL_PID = leftovers.LABEL_PID
 LABEL_HOST = leftovers.LABEL_HOST
+LABEL_CREATED = leftovers.LABEL_CREATED
 #: Per-request timeout for control-plane and file calls, in seconds.
 REQUEST_TIMEOUT_S = 60.0
 
@@ -93,10 +94,11 @@ def reap(
     """Kill promptkiln's E2B sandboxes whose owner process is gone (or all of them); return
     their ids. Sandboxes are found by their ``promptkiln.kind`` metadata label.
 
-    An owner on this host is judged by its pid. An owner on another host is left to its
-    sandbox timeout unless ``gone(pid, host)`` says it is dead: server replicas pass a check
-    against the store's replica heartbeats, so they reap each other's leftovers across hosts
-    without touching a live replica's sandboxes."""
+    An owner on this host is judged by its pid (a sandbox with this process's own pid made
+    before it started belongs to an earlier process that had the pid). An owner on another
+    host is left to its sandbox timeout unless ``gone(pid, host)`` says it is dead: server
+    replicas pass a check against the store's replica heartbeats, so they reap each other's
+    leftovers across hosts without touching a live replica's sandboxes."""
     import e2b
 
     opts = api_options(settings)
@@ -112,8 +114,10 @@ def reap(
             labels = info.metadata or {}
             # Another host's run is left to its own timeout.
             pid, host = labels.get(LABEL_PID), labels.get(LABEL_HOST)
-            dead = leftovers.owner_dead(pid, host) or (
-                gone is not None and bool(pid and host) and gone(str(pid), str(host))
+            dead = (
+                leftovers.owner_dead(pid, host)
+                or leftovers.earlier_incarnation(pid, host, labels.get(LABEL_CREATED))
+                or (gone is not None and bool(pid and host) and gone(str(pid), str(host)))
             )
             alive = not everything and not dead
             if not alive and e2b.Sandbox.kill(info.sandbox_id, **opts):

@@ -58,6 +58,7 @@ _CODES: tuple[tuple[type[e.PromptkilnError], str], ...] = (
     (e.ConfigError, "config_error"),
     (e.UsageError, "usage_error"),
     (e.BackendNotFound, "backend_not_found"),
+    (e.BackendAtCapacity, "capacity"),
     (e.BackendUnavailable, "backend_unavailable"),
     (e.EngineError, "engine_error"),
     (e.ImageError, "image_error"),
@@ -105,7 +106,8 @@ def from_promptkiln(exc: e.PromptkilnError) -> ApiError:
         status = 503
     else:
         status = 422
-    return ApiError(status, error_code(exc), exc.message, hint=exc.hint)
+    headers = {"Retry-After": "15"} if isinstance(exc, e.BackendAtCapacity) else None
+    return ApiError(status, error_code(exc), exc.message, hint=exc.hint, headers=headers)
 
 
 def body(err: ApiError, request_id: str) -> dict[str, Any]:

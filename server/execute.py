@@ -19,13 +19,14 @@ from pydantic import ValidationError
 
 from promptkiln import leftovers
 from promptkiln.config import Settings
-from promptkiln.errors import ConfigError, PromptkilnError
+from promptkiln.errors import BackendAtCapacity, ConfigError, PromptkilnError
 from promptkiln.pipeline import Attempt, raise_for_run, run_in_sandbox
 from promptkiln.records import record_sandbox_run
 from promptkiln.sandbox.base import InputFile, OutputEntry, RunResult, Sandbox
 from promptkiln.server import files as filestore
 from promptkiln.server import queue
-from promptkiln.server.db import store_for
+from promptkiln.server.capacity import Capacity
+from promptkiln.server.db import loads, store_for
 from promptkiln.server.errors import ApiError, job_error
 from promptkiln.server.metrics import Metrics
 
@@ -101,8 +102,17 @@ class CancellableSandbox:
 class JobRun:
     """One job in one worker thread: its events, its sandboxes, its cancel flag."""
 
-    def __init__(self, job: Any, home: Path, settings: Settings, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        job: Any,
+        home: Path,
+        settings: Settings,
+        metrics: Metrics,
+        capacity: Capacity | None = None,
+    ) -> None:
         self.job = job
+        self.capacity = capacity
+        self.runs_linked = 0
         self.id: str = job["id"]
         self.home = home
         self.settings = settings
@@ -172,6 +182,7 @@ class JobRun:
 
         job = self.job
         link_run(store_for(self.home), run_id, job["tenant_id"], job["key_id"], self.id)
+        self.runs_linked += 1
 
     @property
     def record_extra(self) -> dict[str, Any]:
@@ -181,8 +192,6 @@ class JobRun:
 
     def execute(self) -> None:
         """Run the job to its end and record the outcome; never raises for the job's failures."""
-        from promptkiln.server.db import loads
-
         request = loads(self.job["request"])
         work = leftovers.owned_tempdir("job")
         store = store_for(self.home)
@@ -190,6 +199,7 @@ class JobRun:
         result: dict[str, Any] = {}
         error: dict[str, Any] | None = None
         session_id: str | None = None
+        requeued = False
         try:
             inputs = self._write_inputs(request.get("inputs") or [], work / "in")
             out = work / "out"
@@ -211,6 +221,16 @@ class JobRun:
                 )
         except JobCancelled:
             status, error = "cancelled", None
+        except BackendAtCapacity as exc:
+            requeued = self._requeue(exc)
+            asked = self.cancelled.is_set() or queue.job_status(store, self.id)[1]
+            status, error = ("cancelled", None) if asked else ("failed", None)
+            if status == "failed":
+                error = job_error(exc)
+                error["hint"] = (
+                    "the sandbox cluster stayed at capacity; submit the job again in a minute "
+                    "(the operator can raise the cluster's concurrent sandbox limit)"
+                )
         except ApiError as exc:  # an input file that is gone
             status = "failed"
             error = {"code": exc.code, "message": exc.message, "hint": exc.hint, "exit_code": 64}
@@ -235,6 +255,9 @@ class JobRun:
             )
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        if requeued:
+            self.metrics.inc("promptkiln_jobs_requeued_total", reason="capacity")
+            return
         if status == "cancelled":
             filestore.drop_job_files(store, self.id)  # nothing partial is delivered
         self.metrics.inc("promptkiln_jobs_finished_total", status=status, kind=self.job["kind"])
@@ -246,6 +269,23 @@ class JobRun:
             error=error,
             session_id=session_id or self.session_id,
         )
+
+    def _requeue(self, exc: BackendAtCapacity) -> bool:
+        """The cluster refused this job's sandbox: tell the replica, and put the job back in
+        the queue if nothing was recorded for it yet (see :mod:`promptkiln.server.capacity`)."""
+        if self.capacity is not None:
+            self.capacity.note_full(exc.message)
+        if self.runs_linked or self.cancelled.is_set():
+            return False
+        store = store_for(self.home)
+        reason = {"code": "capacity", "message": exc.message}
+        if not queue.requeue_job(store, self.id, reason, self.settings.e2b.capacity_requeues):
+            return False
+        if self.session_id is not None and not loads(self.job["request"]).get("session_id"):
+            from promptkiln.server.sessions import unlink_session
+
+            unlink_session(store, self.session_id)  # the new session holds only a failed turn
+        return True
 
     def _write_inputs(self, file_ids: Sequence[str], where: Path) -> list[Path]:
         store = store_for(self.home)

@@ -11,7 +11,15 @@ A claimed job carries a lease (``lease_until``) that its replica's heartbeat ren
 job interrupted once the lease has expired (:func:`expire_leases`). Queued jobs stay queued for
 the survivors. Replicas record themselves in ``replicas`` (id, host, pid, last seen).
 
-Statuses: queued -> running -> succeeded | failed | cancelled | interrupted; queued -> cancelled.
+Writers that read before they write take turns on PostgreSQL, whose READ COMMITTED would let
+them race (SQLite's ``BEGIN IMMEDIATE`` already serialises every write): a job's events are
+numbered under the job's row lock, a submit counts the tenant's caps under the tenant's row lock,
+and an Idempotency-Key is inserted ``ON CONFLICT DO NOTHING`` so a concurrent identical submit
+gets the first one's job. The global ``max_queue`` bound is counted without a lock: replicas
+submitting at the same instant may overshoot it by their number.
+
+Statuses: queued -> running -> succeeded | failed | cancelled | interrupted; queued -> cancelled;
+running -> queued when the sandbox cluster refused the job's sandbox (:func:`requeue_job`).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,30 +61,25 @@ def submit(
     idempotency_key: str | None,
     max_queue: int,
     session_id: str | None = None,
+    admit: Callable[[int], None] | None = None,
 ) -> Submitted:
     """Queue a job for ``caller``, or return the job an earlier request with the same
     Idempotency-Key made. Raises 409 for a reused key with another body, 503 for a full queue,
-    429 for a tenant over its caps."""
+    429 for a tenant over its caps; ``admit(queued jobs)`` may raise its own refusal (the
+    replica's view of the sandbox cluster's capacity)."""
     tenant = caller.tenant
     digest = request_hash(kind, request)
     now = time.time()
     with store.write() as c:
+        if store.dialect == "postgresql":
+            # READ COMMITTED: without this, two submits of one tenant both count the caps
+            # below and both pass. The tenant's row lock makes them take turns (SQLite's
+            # BEGIN IMMEDIATE already does).
+            c.execute("SELECT id FROM tenants WHERE id = ? FOR UPDATE", (tenant.id,))
         if idempotency_key is not None:
-            row = c.execute(
-                "SELECT request_sha256, job_id FROM idempotency_keys "
-                "WHERE tenant_id = ? AND idem_key = ?",
-                (tenant.id, idempotency_key),
-            ).fetchone()
-            if row is not None:
-                if row["request_sha256"] != digest:
-                    raise ApiError(
-                        409,
-                        "idempotency_key_reused",
-                        "this Idempotency-Key was used with a different request",
-                        hint="use a new key for a new request",
-                    )
-                job = c.execute("SELECT * FROM jobs WHERE id = ?", (row["job_id"],)).fetchone()
-                return Submitted(job, False)
+            earlier = _replay(c, tenant.id, idempotency_key, digest)
+            if earlier is not None:
+                return Submitted(earlier, False)
         queued = c.execute("SELECT count(*) FROM jobs WHERE status = 'queued'").fetchone()[0]
         if queued >= max_queue:
             raise ApiError(
@@ -85,6 +89,8 @@ def submit(
                 hint="retry after the Retry-After seconds",
                 headers={"Retry-After": "5"},
             )
+        if admit is not None:
+            admit(queued)
         active = c.execute(
             "SELECT count(*) FROM jobs WHERE tenant_id = ? AND status IN ('queued', 'running')",
             (tenant.id,),
@@ -113,20 +119,42 @@ def submit(
                 headers={"Retry-After": str(wait)},
             )
         job_id = new_id("job")
+        if idempotency_key is not None:
+            claimed = c.execute(
+                "INSERT INTO idempotency_keys(tenant_id, idem_key, request_sha256, job_id, "
+                "created) VALUES (?, ?, ?, ?, ?) ON CONFLICT(tenant_id, idem_key) DO NOTHING",
+                (tenant.id, idempotency_key, digest, job_id, now),
+            )
+            if claimed.rowcount != 1:  # an identical submit committed first: answer its job
+                earlier = _replay(c, tenant.id, idempotency_key, digest)
+                if earlier is not None:
+                    return Submitted(earlier, False)
         c.execute(
             "INSERT INTO jobs(id, tenant_id, key_id, kind, status, request, session_id, created) "
             "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
             (job_id, tenant.id, caller.key_id, kind, dumps(request), session_id, now),
         )
-        if idempotency_key is not None:
-            c.execute(
-                "INSERT INTO idempotency_keys(tenant_id, idem_key, request_sha256, job_id, "
-                "created) VALUES (?, ?, ?, ?, ?)",
-                (tenant.id, idempotency_key, digest, job_id, now),
-            )
         _event(c, job_id, "status", {"status": "queued"}, now)
         job = c.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
     return Submitted(job, True)
+
+
+def _replay(c: Any, tenant_id: str, key: str, digest: str) -> Any:
+    """The job an earlier request with this Idempotency-Key made (409 if its body differed)."""
+    row = c.execute(
+        "SELECT request_sha256, job_id FROM idempotency_keys WHERE tenant_id = ? AND idem_key = ?",
+        (tenant_id, key),
+    ).fetchone()
+    if row is None:
+        return None
+    if row["request_sha256"] != digest:
+        raise ApiError(
+            409,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request",
+            hint="use a new key for a new request",
+        )
+    return c.execute("SELECT * FROM jobs WHERE id = ?", (row["job_id"],)).fetchone()
 
 
 def claim_next_job(store: Store, worker: str, lease_s: float = 30.0) -> sqlite3.Row | None:
@@ -176,6 +204,31 @@ def finish_job(
         _event(c, job_id, "status", {"status": status, "error": error}, now)
 
 
+def requeue_job(store: Store, job_id: str, reason: dict[str, Any], most: int) -> bool:
+    """Put a running job back in the queue, its place kept (its sandbox met a cluster at
+    capacity before anything was recorded for it), unless it was put back ``most`` times
+    already or a cancel was asked for. True if it was; the caller finishes it otherwise."""
+    now = time.time()
+    with store.write() as c:
+        if store.dialect == "postgresql":
+            c.execute("SELECT id FROM jobs WHERE id = ? FOR UPDATE", (job_id,))
+        done = c.execute(
+            "SELECT count(*) FROM job_events WHERE job_id = ? AND type = 'requeued'", (job_id,)
+        ).fetchone()[0]
+        if done >= most:
+            return False
+        cur = c.execute(
+            "UPDATE jobs SET status = 'queued', started = NULL, worker = NULL, "
+            "lease_until = NULL WHERE id = ? AND status = 'running' AND cancel_requested = 0",
+            (job_id,),
+        )
+        if cur.rowcount != 1:
+            return False
+        _event(c, job_id, "requeued", {**reason, "requeues": done + 1}, now)
+        _event(c, job_id, "status", {"status": "queued"}, now)
+    return True
+
+
 def append_event(store: Store, job_id: str, type_: str, data: dict[str, Any]) -> None:
     with store.write() as c:
         _event(c, job_id, type_, data, time.time())
@@ -184,6 +237,11 @@ def append_event(store: Store, job_id: str, type_: str, data: dict[str, Any]) ->
 def _event(
     c: sqlite3.Connection, job_id: str, type_: str, data: dict[str, Any], now: float
 ) -> None:
+    if getattr(c, "dialect", "sqlite") == "postgresql":
+        # READ COMMITTED: two writers (the worker, a canceller, a heartbeat) would both read
+        # the same max(seq). The job's row lock makes them take turns; SQLite's writes already
+        # do. A transaction that updated the job holds this lock already.
+        c.execute("SELECT id FROM jobs WHERE id = ? FOR UPDATE", (job_id,))
     seq = c.execute(
         "SELECT coalesce(max(seq), 0) + 1 FROM job_events WHERE job_id = ?", (job_id,)
     ).fetchone()[0]

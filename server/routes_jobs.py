@@ -160,6 +160,7 @@ def submit_job(
             idempotency_key=idempotency_key,
             max_queue=s.options.max_queue,
             session_id=session_id,
+            admit=s.pool.capacity.admit,
         )
     except ApiError as exc:
         s.metrics.inc("promptkiln_rejections_total", reason=exc.code)

@@ -28,6 +28,13 @@ def link_session(store: Store, session_id: str, tenant_id: str) -> None:
         )
 
 
+def unlink_session(store: Store, session_id: str) -> None:
+    """Remove a session a job started and gave up (the job will start a new one)."""
+    store.remove_session(session_id)
+    with store.write() as c:
+        c.execute("DELETE FROM tenant_sessions WHERE session_id = ?", (session_id,))
+
+
 def link_run(store: Store, run_id: str, tenant_id: str, key_id: str, job_id: str) -> None:
     with store.write() as c:
         c.execute(

@@ -3,8 +3,10 @@
 At start-up, jobs left running by a dead server are marked interrupted and the sandboxes of
 dead owners reaped (the same sweep ``promptkiln gc`` uses). While it runs, a heartbeat thread
 renews the leases of this replica's jobs (every third of ``job_lease``), records the replica as
-seen, and marks interrupted the jobs of replicas whose leases expired. :meth:`WorkerPool.drain` stops
-taking jobs and waits for the running ones (SIGTERM); queued jobs stay queued for the next start.
+seen, and marks interrupted the jobs of replicas whose leases expired. While the sandbox cluster
+says it is at capacity the workers take no job (:mod:`promptkiln.server.capacity`).
+:meth:`WorkerPool.drain` stops taking jobs and waits for the running ones (SIGTERM); queued jobs
+stay queued for the next start.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from promptkiln.config import Settings
 from promptkiln.server import files, queue
+from promptkiln.server.capacity import Capacity
 from promptkiln.server.db import close_thread_stores, loads, store_for
 from promptkiln.server.execute import JobRun, job_settings
 from promptkiln.server.metrics import Metrics
@@ -36,6 +39,8 @@ class WorkerPool:
         self.size = max(1, workers)
         self.owner = f"{os.getpid()}@{socket.gethostname()}"
         self.running: dict[str, JobRun] = {}
+        #: The bound on live sandboxes (one per worker) and the cluster's last "at capacity".
+        self.capacity = Capacity(self.size, settings.e2b.capacity_cooldown)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._wake = threading.Event()
@@ -139,6 +144,10 @@ class WorkerPool:
     def _loop(self) -> None:
         try:
             while not self._stopping.is_set():
+                cooling = self.capacity.remaining()
+                if cooling > 0:  # the cluster is full: a job taken now would only be refused
+                    self._stopping.wait(min(cooling, IDLE_POLL_S))
+                    continue
                 try:
                     job = queue.claim_next_job(
                         store_for(self.home), self.owner, self.settings.job_lease
@@ -160,7 +169,7 @@ class WorkerPool:
             settings = job_settings(self.settings, request)
         except Exception:
             settings = self.settings
-        run = JobRun(row, self.home, settings, self.metrics)
+        run = JobRun(row, self.home, settings, self.metrics, self.capacity)
         with self._lock:
             self.running[run.id] = run
         log.info("job %s (%s, tenant %s) started", run.id, row["kind"], row["tenant_id"])

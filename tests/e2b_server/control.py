@@ -107,6 +107,13 @@ class ControlPlane:
             env_vars=dict(body.get("envVars") or {}),
             allow_internet_access=body.get("allow_internet_access"),
         )
+        if record is None:  # the words of E2B's API for a team at its concurrency limit
+            return error(
+                429,
+                f"You have reached the maximum number of concurrent E2B sandboxes "
+                f"({self.fake.capacity}). If you need more, please contact us at "
+                "'https://e2b.dev/docs/getting-help'",
+            )
         return 201, self._sandbox(record)
 
     def list(self, body: dict[str, Any], query: dict[str, list[str]]) -> Response:

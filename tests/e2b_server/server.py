@@ -6,7 +6,9 @@ them; everything else is the control plane. A sandbox that is gone answers 502 "
 found", like the proxy.
 
 Test hooks: :meth:`fail` makes the next matching requests fail with a status (502, 503, ...),
-:meth:`kill` deletes a sandbox behind the client's back, :attr:`requests` logs what was asked.
+:meth:`kill` deletes a sandbox behind the client's back, :attr:`requests` logs what was asked,
+:attr:`capacity` caps the live sandboxes: a create beyond it answers 429 with E2B's own
+"maximum number of concurrent E2B sandboxes" message, as a team at its concurrency limit sees.
 """
 
 from __future__ import annotations
@@ -86,6 +88,9 @@ class FakeE2B:
         self.envd = Envd(self)
         self._server = WSGIServer(self._app, verbose=verbose)
         self.instance = uuid.uuid4().hex
+        #: Live sandboxes at most (None: no limit); creates beyond it answer 429.
+        self.capacity: int | None = None
+        self._starting = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -132,6 +137,7 @@ class FakeE2B:
 
     def clear_faults(self) -> None:
         self._faults.clear()
+        self.capacity = None
 
     def live_sandboxes(self) -> list[SandboxRecord]:
         with self._lock:
@@ -164,24 +170,34 @@ class FakeE2B:
         metadata: dict[str, str],
         env_vars: dict[str, str],
         allow_internet_access: bool | None,
-    ) -> SandboxRecord:
-        sid = new_id()
-        box = Box(self.image, sid, env=env_vars, owner=self.instance)
-        box.start()
-        now = time.time()
-        record = SandboxRecord(
-            sid,
-            template,
-            metadata,
-            env_vars,
-            allow_internet_access,
-            now,
-            now + timeout,
-            box,
-            access_token=secrets.token_hex(16),
-        )
+    ) -> SandboxRecord | None:
+        """A new sandbox, or None when :attr:`capacity` sandboxes already live."""
         with self._lock:
-            self._records[sid] = record
+            if self.capacity is not None and len(self._records) + self._starting >= self.capacity:
+                return None
+            self._starting += 1
+        record = None
+        try:
+            sid = new_id()
+            box = Box(self.image, sid, env=env_vars, owner=self.instance)
+            box.start()
+            now = time.time()
+            record = SandboxRecord(
+                sid,
+                template,
+                metadata,
+                env_vars,
+                allow_internet_access,
+                now,
+                now + timeout,
+                box,
+                access_token=secrets.token_hex(16),
+            )
+        finally:
+            with self._lock:  # counted as starting until it is counted as live
+                self._starting -= 1
+                if record is not None:
+                    self._records[sid] = record
         self.set_timeout(sid, timeout)
         return record
 

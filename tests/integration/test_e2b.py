@@ -276,6 +276,39 @@ def test_reap_kills_leftovers_of_dead_owners(e2b_settings: Settings, e2b_env: An
 
 @pytest.mark.e2b
 @pytest.mark.docker
+def test_reap_kills_an_earlier_process_with_our_pid_and_spares_our_own(
+    e2b_settings: Settings, e2b_env: Any
+) -> None:
+    """A server restarted as PID 1 in the same container or pod has its predecessor's pid and
+    host: the predecessor's sandboxes (made before this process started) are leftovers."""
+    import os
+    import socket
+
+    import e2b
+
+    from promptkiln import leftovers
+    from promptkiln.sandbox.e2b import reap
+
+    def ours(created: float) -> Any:
+        metadata = {
+            "promptkiln.kind": "sandbox",
+            "promptkiln.owner-host": socket.gethostname(),
+            "promptkiln.owner-pid": str(os.getpid()),
+            "promptkiln.created": str(int(created)),
+        }
+        return e2b.Sandbox.create(template="promptkiln-docs", timeout=60, metadata=metadata)
+
+    before, mine = ours(leftovers.PROCESS_STARTED - 3600), ours(time.time())
+    try:
+        assert reap(e2b_settings) == [before.sandbox_id]
+        assert e2b_env.record(mine.sandbox_id) is not None
+    finally:
+        for box in (before, mine):
+            box.kill()
+
+
+@pytest.mark.e2b
+@pytest.mark.docker
 def test_replicas_reap_a_dead_replicas_sandboxes_and_spare_a_live_ones(
     e2b_settings: Settings, e2b_env: Any, pg_url: str, tmp_path: Path
 ) -> None:

@@ -59,3 +59,14 @@ def test_owned_tempdir_is_private_and_named_for_its_owner() -> None:
         assert not leftovers.dead_owner(path.name)
     finally:
         path.rmdir()
+
+
+def test_an_earlier_process_with_our_pid_and_host_is_told_apart_by_its_start() -> None:
+    pid, host = os.getpid(), socket.gethostname()
+    long_ago = str(int(leftovers.PROCESS_STARTED) - 3600)
+    now = str(int(leftovers.PROCESS_STARTED) + 1)
+    assert leftovers.earlier_incarnation(pid, host, long_ago)
+    assert not leftovers.earlier_incarnation(pid, host, now)  # this process's own
+    assert not leftovers.earlier_incarnation(pid, "other-host", long_ago)
+    assert not leftovers.earlier_incarnation(pid + 1, host, long_ago)
+    assert not leftovers.earlier_incarnation(pid, host, None)  # no label: never judged

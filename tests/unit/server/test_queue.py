@@ -171,3 +171,28 @@ def test_a_job_can_name_an_engine_and_a_bad_one_is_a_config_error() -> None:
     assert job_settings(base, {}).engine == "local"
     with pytest.raises(ConfigError):
         job_settings(base, {"engine": "skynet"})
+
+
+def test_a_requeued_job_keeps_its_place_and_goes_back_a_bounded_number_of_times(
+    tmp_path: Path, store_url: str | None
+) -> None:
+    with Store.open(tmp_path, store_url) as store:
+        who = callers(store, "t")["t"]
+        first, second = (
+            queue.submit(store, who, "run", {"n": i}, idempotency_key=None, max_queue=9).job["id"]
+            for i in range(2)
+        )
+        claimed = queue.claim_next_job(store, "1@host")
+        assert claimed is not None and claimed["id"] == first
+        assert queue.requeue_job(store, first, {"code": "capacity"}, most=1)
+        assert queue.job_status(store, first) == ("queued", False)
+        again = queue.claim_next_job(store, "2@host")  # its place kept: ahead of the second
+        assert again is not None and again["id"] == first and again["worker"] == "2@host"
+        assert not queue.requeue_job(store, first, {"code": "capacity"}, most=1)  # bound met
+        assert queue.job_status(store, first) == ("running", False)
+        events = queue.events_after(store, first, 0)
+        assert [e["type"] for e in events].count("requeued") == 1
+        other = queue.claim_next_job(store, "2@host")
+        assert other is not None and other["id"] == second
+        assert queue.request_cancel(store, who.tenant.id, second) == "running"
+        assert not queue.requeue_job(store, second, {"code": "capacity"}, most=5)
