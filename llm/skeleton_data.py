@@ -23,7 +23,7 @@ SAMPLE_DATA = (
     'label, value = "Region", "Revenue"  # the text column and the number column'
 )
 _READERS = {".csv": "read_csv", ".tsv": "read_csv", ".xlsx": "read_excel", ".json": "read_json"}
-_GENERIC = 'label, value = df.columns[0], df.select_dtypes("number").columns[0]'
+_GENERIC = "label, value = df.columns[0], df.columns[-1]  # the first and the last column"
 
 
 def data_lines(inputs: Sequence[InputSummary], prompt: str = "") -> str:
