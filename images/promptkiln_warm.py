@@ -8,7 +8,8 @@ JSON object::
 
     {"argv": [SCRIPT, ARGS...], "cwd": DIR,
      "dirs": [DIR...], "files": [[PATH, BASE64], ...], "mtime": SECONDS,   # optional
-     "out": {"token": HEX, "dir": WORKDIR, "skip": ["inputs"], "cap": BYTES}}  # optional
+     "out": {"token": HEX, "dir": WORKDIR, "skip": ["inputs"], "cap": BYTES,
+             "max_entries": N, "max_dirs": N}}  # optional
 
 ``dirs`` and ``files`` are the job's script and small inputs, written here (mode 0755 and
 0644, as the input archive of a cold sandbox writes them) instead of by a separate copy into
@@ -23,7 +24,9 @@ its own: every other process of the sandbox user is killed (so nothing writes wh
 is read; the sandbox's PID 1 is another user's), stdout and stderr are pointed at /dev/null,
 then a marker ``NUL promptkiln-outputs:TOKEN NUL`` and a tar of ``dir`` (without ``skip``) in
 frames of a 4-byte big-endian length and data, a zero length ending it, go to the original
-stdout. The tar stops after ``cap`` + 1 bytes (the host's own cap then rejects it). Anything
+stdout. The tar stops after ``cap`` + 1 bytes, or one entry past ``max_entries`` files or
+``max_dirs`` directories: the host reads no further than that, and its own caps then say so
+(the cold path's engine archive is cut off at the same points). Anything
 unexpected (an unreadable file, a process that will not die) ends the stream without its last
 frame, and the host reads the directory itself, as it does for a cold sandbox. None of this is
 trusted by the host: the script could have replaced any of it, and what it sends passes the
@@ -259,12 +262,13 @@ def _send_outputs(out: dict, channel: int) -> None:
         return  # the stream ends without its last frame: the host reads the directory
     _write_all(channel, b"\0promptkiln-outputs:" + out["token"].encode() + b"\0")
     frames = _Frames(channel, int(out["cap"]))
+    caps = int(out.get("max_entries", 1 << 62)), int(out.get("max_dirs", 1 << 62))
     with contextlib.suppress(_Full):
-        _tar(out["dir"], set(out.get("skip", ())), frames)
+        _tar(out["dir"], set(out.get("skip", ())), frames, caps)
     _write_all(channel, b"\0\0\0\0")
 
 
-def _tar(top: str, skip: set, frames: _Frames) -> None:
+def _tar(top: str, skip: set, frames: _Frames, caps: tuple) -> None:
     """The directory as ``docker cp`` archives it: its own name first, then depth-first in
     name order, symlinks as symlinks, a second name of the same file as a hard link, no
     sockets. Iterative: a deep tree cannot exhaust the recursion limit."""
@@ -273,6 +277,7 @@ def _tar(top: str, skip: set, frames: _Frames) -> None:
         tar.add(top, arcname=base, recursive=False)
         top_names = sorted(n for n in os.listdir(top) if n not in skip)
         stack = [(top, base, iter(top_names))]
+        counts = [0, 0]  # files (anything but a directory), directories
         while stack:
             path, arc, names = stack[-1]
             name = next(names, None)
@@ -291,6 +296,9 @@ def _tar(top: str, skip: set, frames: _Frames) -> None:
                     tar.addfile(info, f)
             else:
                 tar.addfile(info)
+            counts[info.isdir()] += 1
+            if counts[0] > caps[0] or counts[1] > caps[1]:
+                return  # one past the host's cap: it stops reading here and says so
             if info.isdir():
                 stack.append((full, member, iter(sorted(os.listdir(full)))))
 

@@ -60,6 +60,7 @@ from promptkiln.sandbox.docker_files import (
     check_inputs_size,
     freeze,
     input_archive,
+    max_entries,
     outputs_cap,
     put_archive,
     workdir_entries,
@@ -274,6 +275,7 @@ class DockerSandbox:
                     inputs=inline,
                     token=token,
                     outputs_cap=outputs_cap(self.limits),
+                    max_entries=max_entries(self.limits),
                 )
                 sock = warm.go(line)
                 exec_id, closer = warm.exec_id, warm

@@ -110,10 +110,10 @@ def workdir_entries(chunks: Iterable[bytes], limits: Limits) -> Iterator[OutputE
     from promptkiln.sandbox.tarentries import tar_entries
 
     return tar_entries(
-        capped(chunks, limits.disk_bytes + ARCHIVE_SLACK),
+        capped(chunks, outputs_cap(limits)),
         strip_prefix=os.path.basename(WORKDIR) + "/",
         skip_dirs=(INPUTS_DIR,),
-        max_entries=limits.output_files * 4 + 64,
+        max_entries=max_entries(limits),
     )
 
 
@@ -122,11 +122,17 @@ def outputs_cap(limits: Limits) -> int:
     return limits.disk_bytes + ARCHIVE_SLACK
 
 
+def max_entries(limits: Limits) -> int:
+    """Non-directory members :func:`workdir_entries` examines before it stops."""
+    return limits.output_files * 4 + 64
+
+
 __all__ = [
     "ARCHIVE_SLACK",
     "check_inputs_size",
     "freeze",
     "input_archive",
+    "max_entries",
     "outputs_cap",
     "put_archive",
     "workdir_entries",

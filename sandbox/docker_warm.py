@@ -34,6 +34,7 @@ from typing import IO, Any
 
 from promptkiln.errors import SandboxError
 from promptkiln.sandbox.base import INPUTS_DIR, SCRIPT_PATH, WORKDIR, InputFile, MiB
+from promptkiln.sandbox.tarentries import MAX_DIRS
 
 #: Where the image keeps the warm interpreter, and the line it writes once it is ready.
 WARM_PROGRAM = "/opt/promptkiln/warm.py"
@@ -58,6 +59,7 @@ def job_line(
     inputs: tuple[Sequence[InputFile], bytes] | None,
     token: str | None,
     outputs_cap: int,
+    max_entries: int = 1 << 62,
 ) -> bytes:
     """The one line the interpreter reads: what to run, the files to place first (as the cold
     path's input archive places them), and whether to send the working directory back."""
@@ -70,7 +72,14 @@ def job_line(
         job["files"].append([SCRIPT_PATH, _b64(script)])
         job["mtime"] = int(time.time())
     if token is not None:
-        job["out"] = {"token": token, "dir": WORKDIR, "skip": [INPUTS_DIR], "cap": outputs_cap}
+        job["out"] = {
+            "token": token,
+            "dir": WORKDIR,
+            "skip": [INPUTS_DIR],
+            "cap": outputs_cap,
+            "max_entries": max_entries,
+            "max_dirs": MAX_DIRS,
+        }
     return json.dumps(job).encode() + b"\n"
 
 

@@ -314,3 +314,20 @@ for i in range(4):
     assert str(warm) == str(cold)
     assert warm.run_result is not None
     assert warm.run_result.stdout.text == f"{INLINE_INPUT_BYTES + 1}\n"
+
+
+def test_a_flood_of_entries_stops_where_the_cold_archive_reading_stops(tmp_path: Path) -> None:
+    few = load_settings(backend="docker", limits={"timeout": 60, "output_files": 5})
+    script = b"""
+import os
+os.makedirs("d")
+for i in range(3000):
+    open(f"d/{i:05d}.txt", "w").close()
+"""
+    (cold, _), (warm, steps) = warm_and_cold(few, script, tmp_path)
+    assert "pause_s" not in steps
+    assert [a.name for a in warm.artifacts] == [a.name for a in cold.artifacts]
+    assert [(r.name, r.reason) for r in warm.rejections] == [
+        (r.name, r.reason) for r in cold.rejections
+    ]
+    assert warm.rejections[-1].name == "(the remaining entries)"

@@ -95,4 +95,5 @@ def test_job_line_places_inputs_where_the_archive_would() -> None:
         "/home/user/work/inputs/a.csv",
         "/home/user/.promptkiln/main.py",
     ]
-    assert job["out"] == {"token": TOKEN, "dir": "/home/user/work", "skip": ["inputs"], "cap": 5}
+    assert job["out"]["token"] == TOKEN and job["out"]["cap"] == 5
+    assert job["out"]["dir"] == "/home/user/work" and job["out"]["skip"] == ["inputs"]
