@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -28,6 +28,9 @@ from promptkiln.server import queue
 from promptkiln.server.db import store_for
 from promptkiln.server.errors import ApiError, job_error
 from promptkiln.server.metrics import Metrics
+
+if TYPE_CHECKING:
+    from promptkiln.sandbox.pool import SandboxPool
 
 TOKEN_EVENT_INTERVAL_S = 0.5
 
@@ -85,7 +88,8 @@ class CancellableSandbox:
     def kill(self) -> None:
         with self._lock:
             if self._started:
-                self.inner.close()
+                # A pooled sandbox closes in the background; a cancel removes it now.
+                getattr(self.inner, "remove_now", self.inner.close)()
 
     def close(self) -> None:
         with self._lock:
@@ -101,8 +105,17 @@ class CancellableSandbox:
 class JobRun:
     """One job in one worker thread: its events, its sandboxes, its cancel flag."""
 
-    def __init__(self, job: Any, home: Path, settings: Settings, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        job: Any,
+        home: Path,
+        settings: Settings,
+        metrics: Metrics,
+        *,
+        pool: SandboxPool | None = None,
+    ) -> None:
         self.job = job
+        self.pool = pool
         self.id: str = job["id"]
         self.home = home
         self.settings = settings
@@ -128,7 +141,12 @@ class JobRun:
     def factory(self, settings: Settings, run_id: str) -> Sandbox:
         from promptkiln.sandbox.registry import create_sandbox
 
-        sandbox = CancellableSandbox(create_sandbox(settings.backend, settings, run_id), self)
+        inner: Sandbox
+        if self.pool is not None and self.pool.fits(settings):
+            inner = self.pool.acquire()  # warm when one is ready, else started cold now
+        else:
+            inner = create_sandbox(settings.backend, settings, run_id)
+        sandbox = CancellableSandbox(inner, self)
         self.sandboxes.append(sandbox)
         return sandbox
 

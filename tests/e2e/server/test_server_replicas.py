@@ -21,6 +21,13 @@ CSV_REPLY = "```python\nopen('table.csv', 'w').write('q,v\\n1,2\\n')\n```\n"
 
 
 @pytest.fixture
+@pytest.fixture(autouse=True)
+def _no_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests count each job's own sandbox: no warm pool beside them (the server's pool
+    has its own tests, test_server_pool.py)."""
+    monkeypatch.setenv("PROMPTKILN_POOL__SIZE", "0")
+
+
 def shared_store(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every process of the test (replicas and CLI) uses the PostgreSQL store, short leases."""
     monkeypatch.setenv("PROMPTKILN_STORE_URL", pg_url)
