@@ -27,7 +27,6 @@ Shape of a run::
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -169,6 +168,8 @@ class DockerSandbox:
                 workdir=HOME,
                 environment=dict(SANDBOX_ENV),
             )
+            # Its reader starts now, off the job's critical path; it waits on the idle stream.
+            self._warm.listen(self.limits.log_bytes, outputs_cap(self.limits))
         self.info.extra["warm"] = "yes"
         self.steps["warm_s"] = time.monotonic() - t0
 
@@ -267,19 +268,17 @@ class DockerSandbox:
         closer: Any
         with translate_errors("running the script"):
             if warm is not None and len(argv) >= 2 and argv[0] == "python3":
-                token = secrets.token_hex(16)
                 inline, self._inline = self._inline, None
                 line = job_line(
                     argv[1:],
                     WORKDIR,
                     inputs=inline,
-                    token=token,
+                    token=warm.token,
                     outputs_cap=outputs_cap(self.limits),
                     max_entries=max_entries(self.limits),
                 )
-                sock = warm.go(line)
+                reader = warm.go(line)  # its reader is already listening
                 exec_id, closer = warm.exec_id, warm
-                reader = WarmReader(sock, self.limits.log_bytes, token, outputs_cap(self.limits))
             else:
                 if warm is not None:
                     warm.close()  # not a Python script: the interpreter exits unused
@@ -295,7 +294,7 @@ class DockerSandbox:
                 )["Id"]
                 closer = api.exec_start(exec_id, stream=True, demux=True)
                 reader = StreamReader(closer, self.limits.log_bytes)
-        reader.start()
+                reader.start()
         try:
             termination, exit_code = watch(
                 api, self._container.id, exec_id, reader, started + timeout_s

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 import socket
 import tempfile
 import threading
@@ -95,6 +96,9 @@ class WarmExec:
         self._sock = sock
         self._raw: socket.socket = getattr(sock, "_sock", sock)
         self.used = False
+        #: This job's marker token, and the reader of its stream (see :meth:`listen`).
+        self.token = secrets.token_hex(16)
+        self.reader: WarmReader | None = None
 
     @classmethod
     def start(
@@ -151,15 +155,22 @@ class WarmExec:
             "([pool] size = 0)",
         )
 
-    def go(self, line: bytes) -> Any:
-        """Hand the job (a :func:`job_line`) over; returns the attached socket, which now
-        carries the script's output (read it with :class:`WarmReader`)."""
+    def listen(self, log_cap: int, outputs_cap: int) -> None:
+        """Start the stream's reader now (after the ready line, before any job): the job does
+        not wait for a thread to start. Until the job goes, the stream is silent."""
+        self.reader = WarmReader(self._sock, log_cap, self.token, outputs_cap)
+        self.reader.start()
+
+    def go(self, line: bytes) -> WarmReader:
+        """Hand the job (a :func:`job_line` made with :attr:`token`) over; returns the reader
+        of the script's output (:meth:`listen` first)."""
+        assert self.reader is not None, "listen() before go()"
         self.used = True
         self._raw.sendall(line)
         # End of stdin: the engine finishes the exec only once its stdin stream is done (the
         # interpreter has already put /dev/null in its place, as a plain exec has).
         self._raw.shutdown(socket.SHUT_WR)
-        return self._sock
+        return self.reader
 
     def close(self) -> None:
         """Hang up. A reader blocked on the connection wakes up with end-of-stream; an
