@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 #: Memory charged to one warm, idle sandbox (the interpreter with the document stack imported,
 #: tini, sleep), as `make bench` measures it; shown by ``promptkiln doctor``.
-WARM_SANDBOX_MIB = 90
+WARM_SANDBOX_MIB = 100
 #: Seconds between the pool's checks for expired sandboxes when nothing else wakes it.
 TICK_S = 5.0
 
