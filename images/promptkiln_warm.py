@@ -48,7 +48,10 @@ import tarfile
 import time
 import types
 
-READY = b"promptkiln-warm-ready\n"
+#: The ready line names the protocol: 2 takes files on the job line and sends outputs back
+#: (an image built before that wrote "promptkiln-warm-ready" alone, and the host then sends
+#: neither).
+READY = b"promptkiln-warm-ready 2\n"
 #: What the templates tell models to use. A module that fails to import is skipped.
 MODULES = (
     "matplotlib",

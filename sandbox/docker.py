@@ -245,7 +245,7 @@ class DockerSandbox:
 
     def put_inputs(self, files: Sequence[InputFile], script: bytes) -> None:
         total = check_inputs_size(files, script, self.limits)
-        if self._warm is not None and total <= INLINE_INPUT_BYTES:
+        if self._warm is not None and self._warm.protocol >= 2 and total <= INLINE_INPUT_BYTES:
             self._inline = (list(files), script)  # sent on the job line: no round trip
             return
         t0 = time.monotonic()
@@ -273,7 +273,7 @@ class DockerSandbox:
                     argv[1:],
                     WORKDIR,
                     inputs=inline,
-                    token=warm.token,
+                    token=warm.token if warm.protocol >= 2 else None,
                     outputs_cap=outputs_cap(self.limits),
                     max_entries=max_entries(self.limits),
                 )

@@ -39,7 +39,10 @@ from promptkiln.sandbox.tarentries import MAX_DIRS
 
 #: Where the image keeps the warm interpreter, and the line it writes once it is ready.
 WARM_PROGRAM = "/opt/promptkiln/warm.py"
-READY = b"promptkiln-warm-ready\n"
+READY = b"promptkiln-warm-ready 2\n"
+#: The ready line of an interpreter from an older image: argv and cwd only, no files on the
+#: job line, no outputs sent back (the job then takes the cold path's copy in and archive out).
+READY_V1 = b"promptkiln-warm-ready\n"
 #: How long the interpreter may take to import the stack before the sandbox counts as broken.
 READY_TIMEOUT_S = 120.0
 #: Inputs (with the script) up to this size travel on the job line; larger ones are copied in
@@ -99,6 +102,8 @@ class WarmExec:
         #: This job's marker token, and the reader of its stream (see :meth:`listen`).
         self.token = secrets.token_hex(16)
         self.reader: WarmReader | None = None
+        #: What the interpreter understands (its ready line): 2 = files in, outputs back.
+        self.protocol = 1
 
     @classmethod
     def start(
@@ -137,9 +142,10 @@ class WarmExec:
             for stream, data in frames_iter_no_tty(self._sock):
                 if stream == STDOUT:
                     seen += data.encode() if isinstance(data, str) else bytes(data)
-                if seen == READY:
+                if seen in (READY, READY_V1):
+                    self.protocol = 2 if seen == READY else 1
                     return
-                if not READY.startswith(seen) or stream != STDOUT:
+                if not (READY.startswith(seen) or READY_V1.startswith(seen)) or stream != STDOUT:
                     break
                 if time.monotonic() - started > READY_TIMEOUT_S:
                     break
@@ -158,7 +164,8 @@ class WarmExec:
     def listen(self, log_cap: int, outputs_cap: int) -> None:
         """Start the stream's reader now (after the ready line, before any job): the job does
         not wait for a thread to start. Until the job goes, the stream is silent."""
-        self.reader = WarmReader(self._sock, log_cap, self.token, outputs_cap)
+        token = self.token if self.protocol >= 2 else None
+        self.reader = WarmReader(self._sock, log_cap, token, outputs_cap)
         self.reader.start()
 
     def go(self, line: bytes) -> WarmReader:
@@ -303,4 +310,12 @@ class WarmReader(threading.Thread):
                 spool.close()
 
 
-__all__ = ["INLINE_INPUT_BYTES", "READY", "WARM_PROGRAM", "WarmExec", "WarmReader", "job_line"]
+__all__ = [
+    "INLINE_INPUT_BYTES",
+    "READY",
+    "READY_V1",
+    "WARM_PROGRAM",
+    "WarmExec",
+    "WarmReader",
+    "job_line",
+]

@@ -9,7 +9,7 @@ import struct
 import pytest
 
 from promptkiln.sandbox.base import InputFile
-from promptkiln.sandbox.docker_warm import WarmReader, job_line
+from promptkiln.sandbox.docker_warm import WarmExec, WarmReader, job_line
 
 TOKEN = "ab" * 16
 MARKER = b"\0promptkiln-outputs:" + TOKEN.encode() + b"\0"
@@ -97,3 +97,27 @@ def test_job_line_places_inputs_where_the_archive_would() -> None:
     ]
     assert job["out"]["token"] == TOKEN and job["out"]["cap"] == 5
     assert job["out"]["dir"] == "/home/user/work" and job["out"]["skip"] == ["inputs"]
+
+
+@pytest.mark.parametrize(
+    ("ready", "protocol"),
+    [(b"promptkiln-warm-ready 2\n", 2), (b"promptkiln-warm-ready\n", 1)],
+    ids=["this-image", "older-image"],
+)
+def test_the_ready_line_says_what_the_interpreter_understands(ready: bytes, protocol: int) -> None:
+    """An interpreter from an image built before files-in/outputs-back still works: the job
+    then takes the cold path's archive copies (no token, so no marker is looked for)."""
+    ours, theirs = socket.socketpair()
+    theirs.sendall(mux(1, ready[:5]) + mux(1, ready[5:]))
+    warm = WarmExec("exec-id", ours)
+    warm._await_ready()
+    assert warm.protocol == protocol
+    warm.listen(100, 1000)
+    assert warm.reader is not None
+    marker = b"\0promptkiln-outputs:" + warm.token.encode() + b"\0"
+    theirs.sendall(mux(1, b"out " + marker))
+    theirs.close()
+    warm.reader.join(timeout=10)
+    expected = b"out " if protocol == 2 else b"out " + marker
+    assert bytes(warm.reader.out) == expected
+    warm.close()
