@@ -144,6 +144,14 @@ def run(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    warm: Annotated[
+        bool,
+        typer.Option(
+            "--warm",
+            help="Run through a warmed sandbox, as the pool, `make` and the server do (docker "
+            "backend; one job gains nothing: the warm-up is paid first).",
+        ),
+    ] = False,
 ) -> None:
     """Run YOUR script in the sandbox (no model) and collect the files it makes."""
     from promptkiln.pipeline import raise_for_run, read_inputs, run_in_sandbox
@@ -162,12 +170,22 @@ def run(
         raise UsageError(f"cannot read script {script}: {exc.strerror or exc}") from exc
     files = read_inputs(inputs or [])
     progress = _progress(quiet or json_)
+    factory = None
+    if warm:
+        if settings.backend != "docker":
+            raise UsageError("--warm is for the docker backend", hint="drop --warm")
+        from promptkiln.sandbox.docker import DockerSandbox
+
+        def factory(s: Any, run_id: str) -> Any:
+            return DockerSandbox(s, run_id, warm=True)
+
     try:
         result = run_in_sandbox(
             code,
             files,
             out,
             settings,
+            factory=factory,
             overwrite=overwrite,
             progress=progress,
             allow_extensions=allow_ext or (),

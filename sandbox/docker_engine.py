@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from promptkiln import leftovers
 from promptkiln.errors import EngineError, ImageError, PromptkilnError, SandboxError
@@ -131,6 +131,44 @@ def reap(client: docker.DockerClient, *, everything: bool = False) -> list[str]:
     return removed
 
 
+def remove_run(
+    client: docker.DockerClient, run_id: str, container: Any, volume: Any, *, paused: bool
+) -> None:
+    """Force-remove a run's container and volume, and anything else labelled with the run (a
+    Ctrl-C during start can leave a container the handle never saw). Never raises for an
+    engine that went away or refuses: the next sweep finds the rest by label."""
+    import docker.errors
+    import requests.exceptions
+
+    gone = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+    try:
+        if container is not None:
+            if paused:
+                # gVisor cannot kill a frozen sandbox: the engine waits 10 s and then gives
+                # up on the signal. Thaw it (the outputs are already out) and kill at once.
+                with contextlib.suppress(docker.errors.APIError):
+                    container.unpause()
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True, v=True)
+        flt: dict[str, Any] = {"label": f"{LABEL_RUN}={run_id}"}
+        for other in client.containers.list(all=True, filters=flt):
+            with contextlib.suppress(docker.errors.NotFound):
+                other.remove(force=True, v=True)
+        volumes = [volume] if volume is not None else []
+        volumes += [v for v in client.volumes.list(filters=flt) if v not in volumes]
+        for each in volumes:
+            for _ in range(20):
+                try:
+                    each.remove(force=True)
+                    break
+                except docker.errors.NotFound:
+                    break
+                except docker.errors.APIError:
+                    time.sleep(0.1)  # "volume in use" while the container is going away
+    except gone:
+        pass
+
+
 def sweep_in_background(docker_host: str | None) -> threading.Thread:
     """The start-up sweep: remove leftovers of runs whose owner died (kill -9), on a thread of
     its own with its own connection, so that a slow removal (a container the engine is still
@@ -157,6 +195,7 @@ __all__ = [
     "LABEL_RUN",
     "connect",
     "reap",
+    "remove_run",
     "run_labels",
     "sweep_in_background",
     "translate_errors",

@@ -8,7 +8,7 @@ API (for ``promptkiln serve`` and anything else that runs many jobs)::
         sandbox.put_inputs(files, script)
         sandbox.run(["python3", SCRIPT_PATH], timeout_s=...)
         ...outputs()...
-    pool.close()                   # removes what is still waiting; idempotent
+    pool.close(wait=True)          # removes what is still waiting (and waits); idempotent
 
 Each pooled sandbox is created with exactly the flags of a cold one
 (:class:`promptkiln.sandbox.docker.DockerSandbox`) and then *warmed*: its warm interpreter has
@@ -21,15 +21,18 @@ pool is empty, :meth:`acquire` starts a cold sandbox in the caller's thread inst
 
 The CLI has no long-lived process: ``promptkiln make`` opens a pool of one at its start, so the
 sandbox starts and warms *while the model is still generating*, and the job finds it ready.
+``promptkiln serve`` keeps a pool of ``[pool] size`` while it runs (its workers take from it the
+jobs whose limits the pooled sandboxes were made with: :meth:`SandboxPool.fits`), and closes it,
+waiting for every removal, when it shuts down.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -42,7 +45,7 @@ if TYPE_CHECKING:
 
 #: Memory charged to one warm, idle sandbox (the interpreter with the document stack imported,
 #: tini, sleep), as `make bench` measures it; shown by ``promptkiln doctor``.
-WARM_SANDBOX_MIB = 90
+WARM_SANDBOX_MIB = 100
 #: Seconds between the pool's checks for expired sandboxes when nothing else wakes it.
 TICK_S = 5.0
 
@@ -56,10 +59,11 @@ class _Ready:
 class PooledSandbox:
     """A sandbox taken from the pool: already started; closing it removes it in the background."""
 
-    def __init__(self, inner: DockerSandbox, pool: SandboxPool | None) -> None:
+    def __init__(self, inner: DockerSandbox, pool: SandboxPool, *, warm: bool) -> None:
         self.inner = inner
         self.info: SandboxInfo = inner.info
         self._pool = pool
+        self._warm = warm
         self._closed = False
 
     def start(self) -> None:
@@ -75,12 +79,19 @@ class PooledSandbox:
         return self.inner.outputs()
 
     def close(self) -> None:
+        """Remove the sandbox on a background thread (off the job's critical path)."""
+        self._close(self._pool._background)
+
+    def remove_now(self) -> None:
+        """Remove the sandbox in this thread (a cancel: gone when this returns)."""
+        self._close(lambda target, name: target())
+
+    def _close(self, how: Callable[[Callable[[], None], str], None]) -> None:
         if self._closed:
             return
         self._closed = True
-        # Not a daemon: the process waits for the removal before it exits.
-        threading.Thread(target=self.inner.close, name="promptkiln-pool-remove").start()
-        if self._pool is not None:
+        how(self.inner.close, "promptkiln-pool-remove")
+        if self._warm:
             self._pool.release()
 
     def __enter__(self) -> PooledSandbox:
@@ -112,6 +123,8 @@ class SandboxPool:
         #: The last error met while warming (shown by ``doctor``); the pool keeps trying.
         self.last_error: PromptkilnError | None = None
         self._thread: threading.Thread | None = None
+        #: Removal and warming threads (not daemons: the process waits for them at exit).
+        self._threads: list[threading.Thread] = []
         if self.size > 0:
             self._thread = threading.Thread(target=self._keep, name="promptkiln-pool", daemon=True)
             self._thread.start()
@@ -128,14 +141,30 @@ class SandboxPool:
             if item is not None:
                 self._in_use += 1
         if item is not None:
-            return PooledSandbox(item.sandbox, self)
+            return PooledSandbox(item.sandbox, self, warm=True)
         sandbox = self._new()
         try:
             sandbox.start()
         except BaseException:
             sandbox.close()
             raise
-        return PooledSandbox(sandbox, None)
+        return PooledSandbox(sandbox, self, warm=False)
+
+    def fits(self, settings: Settings) -> bool:
+        """Can a job with ``settings`` use this pool's sandboxes? Only when they were made
+        with the same engine, image, runtime and limits (a container's memory, CPU, process
+        and disk limits are fixed when it is created); a shorter time limit is fine, a longer
+        one is not (the pooled sandbox's reaping deadline was set from the pool's)."""
+        mine, theirs = self.settings, settings
+        if (theirs.backend, theirs.image, theirs.runtime, theirs.docker_host) != (
+            mine.backend,
+            mine.image,
+            mine.runtime,
+            mine.docker_host,
+        ):
+            return False
+        a, b = mine.limits.to_limits(), theirs.limits.to_limits()
+        return b.timeout_s <= a.timeout_s and replace(b, timeout_s=a.timeout_s) == a
 
     def factory(self, settings: Settings, run_id: str) -> PooledSandbox:
         """A :data:`promptkiln.sandbox.registry.SandboxFactory` that takes from this pool."""
@@ -163,17 +192,39 @@ class SandboxPool:
                 self._cond.wait(left)
         return True
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = False, timeout_s: float = 120.0) -> None:
         """Remove every waiting sandbox (in the background); sandboxes being warmed are removed
-        when they are ready. Sandboxes already handed out are their holders' to close."""
+        when they are ready. Sandboxes already handed out are their holders' to close (their
+        removal, once closed, is waited for too). ``wait``: return only when every removal
+        this pool started has finished (or ``timeout_s`` passed)."""
         with self._cond:
-            if self._closed:
-                return
+            first = not self._closed
             self._closed = True
             ready, self._ready = self._ready, []
             self._cond.notify_all()
-        for item in ready:
-            threading.Thread(target=item.sandbox.close, name="promptkiln-pool-remove").start()
+        if first:
+            for item in ready:
+                self._background(item.sandbox.close, "promptkiln-pool-remove")
+        if wait:
+            end = time.monotonic() + timeout_s
+            if self._thread is not None:
+                self._thread.join(max(0.0, end - time.monotonic()))
+            while True:
+                with self._cond:
+                    alive = [t for t in self._threads if t.is_alive()]
+                if not alive:
+                    break
+                for thread in alive:
+                    thread.join(max(0.0, end - time.monotonic()))
+                if time.monotonic() >= end:
+                    break
+
+    def _background(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name)
+        with self._cond:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+        thread.start()
 
     # -- inside ----------------------------------------------------------------------------
 
@@ -196,9 +247,9 @@ class SandboxPool:
                 if missing > 0:
                     self._warming += 1
             for item in expired:
-                threading.Thread(target=item.sandbox.close, name="promptkiln-pool-remove").start()
+                self._background(item.sandbox.close, "promptkiln-pool-remove")
             if missing > 0:
-                threading.Thread(target=self._warm_one, name="promptkiln-pool-warm").start()
+                self._background(self._warm_one, "promptkiln-pool-warm")
                 continue
             with self._cond:
                 if not self._closed:

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -29,6 +29,9 @@ from promptkiln.server.capacity import Capacity
 from promptkiln.server.db import loads, store_for
 from promptkiln.server.errors import ApiError, job_error
 from promptkiln.server.metrics import Metrics
+
+if TYPE_CHECKING:
+    from promptkiln.sandbox.pool import SandboxPool
 
 TOKEN_EVENT_INTERVAL_S = 0.5
 
@@ -86,7 +89,8 @@ class CancellableSandbox:
     def kill(self) -> None:
         with self._lock:
             if self._started:
-                self.inner.close()
+                # A pooled sandbox closes in the background; a cancel removes it now.
+                getattr(self.inner, "remove_now", self.inner.close)()
 
     def close(self) -> None:
         with self._lock:
@@ -109,9 +113,12 @@ class JobRun:
         settings: Settings,
         metrics: Metrics,
         capacity: Capacity | None = None,
+        *,
+        pool: SandboxPool | None = None,
     ) -> None:
         self.job = job
         self.capacity = capacity
+        self.pool = pool
         self.runs_linked = 0
         self.id: str = job["id"]
         self.home = home
@@ -138,7 +145,12 @@ class JobRun:
     def factory(self, settings: Settings, run_id: str) -> Sandbox:
         from promptkiln.sandbox.registry import create_sandbox
 
-        sandbox = CancellableSandbox(create_sandbox(settings.backend, settings, run_id), self)
+        inner: Sandbox
+        if self.pool is not None and self.pool.fits(settings):
+            inner = self.pool.acquire()  # warm when one is ready, else started cold now
+        else:
+            inner = create_sandbox(settings.backend, settings, run_id)
+        sandbox = CancellableSandbox(inner, self)
         self.sandboxes.append(sandbox)
         return sandbox
 

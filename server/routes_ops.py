@@ -115,6 +115,10 @@ def metrics(request: Request) -> PlainTextResponse:
         "promptkiln_workers_busy": {(): float(s.pool.busy)},
         "promptkiln_workers": {(): float(s.pool.size)},
     }
+    sandboxes = s.pool.sandboxes
+    if sandboxes is not None:
+        gauges["promptkiln_pool_ready"] = {(): float(sandboxes.ready_count())}
+        gauges["promptkiln_pool_size"] = {(): float(sandboxes.size)}
     return PlainTextResponse(
         s.metrics.render(gauges), media_type="text/plain; version=0.0.4; charset=utf-8"
     )

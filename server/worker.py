@@ -7,6 +7,11 @@ seen, and marks interrupted the jobs of replicas whose leases expired. While the
 says it is at capacity the workers take no job (:mod:`promptkiln.server.capacity`).
 :meth:`WorkerPool.drain` stops taking jobs and waits for the running ones (SIGTERM); queued jobs
 stay queued for the next start.
+
+With the Docker backend and ``[pool] size`` > 0, the workers share a warm pool of single-use
+sandboxes (:class:`promptkiln.sandbox.pool.SandboxPool`), started with the workers: each job
+takes a started, warmed sandbox no job has touched, and the pool warms a replacement in the
+background. Draining closes the pool and waits until every sandbox it made is removed.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import time
 from pathlib import Path
 
 from promptkiln.config import Settings
+from promptkiln.sandbox.pool import SandboxPool
 from promptkiln.server import files, queue
 from promptkiln.server.capacity import Capacity
 from promptkiln.server.db import close_thread_stores, loads, store_for
@@ -47,6 +53,8 @@ class WorkerPool:
         self._threads: list[threading.Thread] = []
         self.started = time.time()
         self._beat_stop = threading.Event()  # after draining: leases hold while jobs finish
+        #: The warm sandboxes the workers take from (None: every job starts a cold one).
+        self.sandboxes: SandboxPool | None = None
 
     def recover(self) -> list[str]:
         """Mark jobs of dead servers interrupted and reap their sandboxes."""
@@ -86,6 +94,13 @@ class WorkerPool:
         leftovers.sweep()
 
     def start(self) -> None:
+        if self.settings.backend == "docker" and self.settings.pool.size > 0:
+            self.sandboxes = SandboxPool(self.settings)
+            log.info(
+                "warm pool: %d sandbox(es), idle lifetime %g s",
+                self.sandboxes.size,
+                self.sandboxes.idle_s,
+            )
         for n in range(self.size):
             t = threading.Thread(target=self._loop, name=f"promptkiln-worker-{n}", daemon=True)
             t.start()
@@ -169,7 +184,7 @@ class WorkerPool:
             settings = job_settings(self.settings, request)
         except Exception:
             settings = self.settings
-        run = JobRun(row, self.home, settings, self.metrics, self.capacity)
+        run = JobRun(row, self.home, settings, self.metrics, self.capacity, pool=self.sandboxes)
         with self._lock:
             self.running[run.id] = run
         log.info("job %s (%s, tenant %s) started", run.id, row["kind"], row["tenant_id"])
@@ -204,3 +219,5 @@ class WorkerPool:
         for t in self._threads:
             t.join(timeout)
         self._beat_stop.set()
+        if self.sandboxes is not None:
+            self.sandboxes.close(wait=True)

@@ -20,7 +20,10 @@ from promptkiln.sandbox.base import InputFile, Termination
 
 SCRIPTS = Path(__file__).parent / "scripts"
 SALES = b"region,revenue\nNorth,2100000\nSouth,2800000\nEast,3200000\nWest,3900000\n"
-BACKENDS = ["docker", "e2b"]
+#: "docker-warm": the Docker backend through a warmed sandbox, as the pool hands them out (the
+#: warm interpreter, inputs on its job line, outputs sent back on its stream).
+BACKENDS = ["docker", "docker-warm", "e2b"]
+_warm: list[bool] = [False]
 
 pytestmark = [pytest.mark.docker]
 
@@ -31,6 +34,7 @@ def settings(request: pytest.FixtureRequest) -> Settings:
         request.applymarker(pytest.mark.e2b)
         base: Settings = request.getfixturevalue("e2b_settings")
         return base
+    _warm[0] = request.param == "docker-warm"
     return load_settings(backend="docker", limits={"timeout": 60})
 
 
@@ -42,6 +46,10 @@ def run(
     **kw: Any,
 ) -> Any:
     code = (SCRIPTS / script).read_bytes() if isinstance(script, str) else script
+    if _warm[0] and settings.backend == "docker" and "factory" not in kw:
+        from promptkiln.sandbox.docker import DockerSandbox
+
+        kw["factory"] = lambda s, run_id: DockerSandbox(s, run_id, warm=True)
     return run_in_sandbox(code, inputs or [], tmp_path / "out", settings, **kw)
 
 

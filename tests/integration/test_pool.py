@@ -15,8 +15,11 @@ from typing import Any
 import pytest
 
 from promptkiln.config import Settings, load_settings
+from promptkiln.errors import OutputRejected, PromptkilnError
 from promptkiln.pipeline import run_in_sandbox
+from promptkiln.sandbox.base import InputFile
 from promptkiln.sandbox.docker import DockerSandbox
+from promptkiln.sandbox.docker_warm import INLINE_INPUT_BYTES
 from promptkiln.sandbox.pool import PooledSandbox, SandboxPool
 
 pytestmark = [pytest.mark.docker]
@@ -198,3 +201,133 @@ def test_pool_of_size_zero_starts_cold(settings: Settings, tmp_path: Path) -> No
         assert run.result.stdout.text == "1\n" and "warm" not in sandbox.info.extra
     finally:
         pool.close()
+
+
+# -- the outputs come back on the warm interpreter's stream -------------------------------------
+
+
+def warm_and_cold(
+    settings: Settings, script: bytes, tmp_path: Path, inputs: list[Any] | None = None
+) -> list[tuple[Any, dict[str, float]]]:
+    """The same script through a cold and a warm sandbox: (run or raised error, steps)."""
+    done = []
+    for warm in (False, True):
+        sandbox = DockerSandbox(settings, f"cmp-{warm}", warm=warm)
+        try:
+            got: Any = run_in_sandbox(
+                script,
+                inputs or [],
+                tmp_path / str(warm),
+                settings,
+                factory=lambda s, r, sb=sandbox: sb,
+            )
+        except PromptkilnError as exc:
+            got = exc
+        done.append((got, dict(sandbox.steps)))
+    return done
+
+
+def delivered(run: Any) -> dict[str, bytes]:
+    return {a.name: Path(a.path).read_bytes() for a in run.artifacts}
+
+
+def test_outputs_and_inputs_travel_on_the_warm_stream(settings: Settings, tmp_path: Path) -> None:
+    script = b"""
+import os
+os.makedirs("charts/q1")
+open("charts/q1/a.csv", "w").write(open("inputs/in.csv").read().upper())
+os.symlink("/etc/passwd", "link.csv")
+print("done")
+"""
+    inputs = [InputFile("in.csv", b"x,y\n1,2\n")]
+    (cold, cold_steps), (warm, warm_steps) = warm_and_cold(settings, script, tmp_path, inputs)
+    assert warm.result.stdout.text == cold.result.stdout.text == "done\n"
+    assert delivered(warm) == delivered(cold) == {"charts/q1/a.csv": b"X,Y\n1,2\n"}
+    assert [r.name for r in warm.rejections] == [r.name for r in cold.rejections] == ["link.csv"]
+    # No copy in, no pause, no archive call: the job line and the stream carried it all.
+    assert "inputs_s" in cold_steps and "pause_s" in cold_steps
+    assert "inputs_s" not in warm_steps and "pause_s" not in warm_steps
+
+
+def test_orphans_are_killed_before_the_directory_is_read(
+    settings: Settings, tmp_path: Path
+) -> None:
+    script = b"""
+import subprocess
+subprocess.Popen(["sh", "-c", "while :; do echo noise; echo n >> noise.txt; done"],
+                 start_new_session=True)
+import time; time.sleep(0.3)
+open("out.txt", "w").write("ok")
+"""
+    (_, _), (warm, steps) = warm_and_cold(settings, script, tmp_path)
+    assert warm.result.exit_code == 0, warm.result.stderr.text
+    assert "pause_s" not in steps, "the stream should have carried the outputs"
+    files = delivered(warm)
+    assert files["out.txt"] == b"ok" and set(files["noise.txt"]) == {ord("n"), ord("\n")}
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        b"import os\nopen('a.txt','w').write('a')\nos._exit(0)\n",  # no marker: never sent
+        b"import os\nopen('a.txt','w').write('a')\nos.chmod('a.txt', 0)\n",  # unreadable
+        b"import os\nopen('a.txt','w').write('a')\nos.close(1)\n",  # the stream's fd closed
+    ],
+    ids=["os-exit", "unreadable", "closed-stdout"],
+)
+def test_when_nothing_complete_comes_back_the_engine_archive_is_read(
+    settings: Settings, tmp_path: Path, script: bytes
+) -> None:
+    (cold, _), (warm, steps) = warm_and_cold(settings, script, tmp_path)
+    assert warm.result.exit_code == cold.result.exit_code
+    assert delivered(warm) == delivered(cold)
+    assert [r.name for r in warm.rejections] == [r.name for r in cold.rejections]
+    if b"os.close(1)" not in script:
+        assert "pause_s" in steps  # the stream had nothing complete: the frozen sandbox's archive
+
+
+def test_a_forged_marker_is_only_output(settings: Settings, tmp_path: Path) -> None:
+    script = b"""
+import sys
+sys.stdout.write("before\\0promptkiln-outputs:" + "0" * 32 + "\\0\\0\\0\\0\\x05junk after")
+open("real.txt", "w").write("r")
+"""
+    (cold, _), (warm, _) = warm_and_cold(settings, script, tmp_path)
+    assert warm.result.stdout.data == cold.result.stdout.data
+    assert cold.result.stdout.data.endswith(b"junk after")
+    assert delivered(warm) == delivered(cold) == {"real.txt": b"r"}
+
+
+def test_large_inputs_are_copied_in_and_sparse_outputs_rejected_as_cold(tmp_path: Path) -> None:
+    small = load_settings(backend="docker", limits={"timeout": 60, "disk": "32MiB"})
+    big = InputFile("big.bin", b"b" * (INLINE_INPUT_BYTES + 1))
+    script = b"""
+import os
+print(os.path.getsize("inputs/big.bin"))
+for i in range(4):
+    with open(f"sparse{i}.csv", "wb") as f:
+        f.truncate(31 * 1024 * 1024)
+"""
+    (cold, _), (warm, steps) = warm_and_cold(small, script, tmp_path, [big])
+    assert "inputs_s" in steps
+    assert isinstance(cold, OutputRejected) and isinstance(warm, OutputRejected)
+    assert str(warm) == str(cold)
+    assert warm.run_result is not None
+    assert warm.run_result.stdout.text == f"{INLINE_INPUT_BYTES + 1}\n"
+
+
+def test_a_flood_of_entries_stops_where_the_cold_archive_reading_stops(tmp_path: Path) -> None:
+    few = load_settings(backend="docker", limits={"timeout": 60, "output_files": 5})
+    script = b"""
+import os
+os.makedirs("d")
+for i in range(3000):
+    open(f"d/{i:05d}.txt", "w").close()
+"""
+    (cold, _), (warm, steps) = warm_and_cold(few, script, tmp_path)
+    assert "pause_s" not in steps
+    assert [a.name for a in warm.artifacts] == [a.name for a in cold.artifacts]
+    assert [(r.name, r.reason) for r in warm.rejections] == [
+        (r.name, r.reason) for r in cold.rejections
+    ]
+    assert warm.rejections[-1].name == "(the remaining entries)"

@@ -451,6 +451,8 @@ def run_cli(
         *CLI, "run", str(script), "-o", str(out), "--json",
         "--timeout", f"{timeout_s:g}", "--runtime", runtime, *(extra or []),
     ]  # fmt: skip
+    if os.environ.get("REDTEAM_WARM") == "1":  # the pool's path: a warmed sandbox
+        argv.append("--warm")
     full_env = {**os.environ, **host.env, "PROMPTKILN_IMAGE": host.image, **(env or {})}
     full_env.pop("PYTHONWARNINGS", None)
     cwd.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,13 @@ QUICK = "open('out.csv', 'w').write('n\\n1\\n')\n"
 SLOW = "import time\ntime.sleep(60)\nopen('late.csv', 'w').write('x\\n')\n"
 
 
+@pytest.fixture(autouse=True)
+def _no_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests count each job's own sandbox: no warm pool beside them (the server's pool
+    has its own tests, test_server_pool.py)."""
+    monkeypatch.setenv("PROMPTKILN_POOL__SIZE", "0")
+
+
 def wait_for(predicate: Any, timeout: float = 60, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

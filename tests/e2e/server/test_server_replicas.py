@@ -20,6 +20,13 @@ SLOW = "import time\ntime.sleep(60)\nopen('late.csv', 'w').write('x\\n')\n"
 CSV_REPLY = "```python\nopen('table.csv', 'w').write('q,v\\n1,2\\n')\n```\n"
 
 
+@pytest.fixture(autouse=True)
+def _no_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests count each job's own sandbox: no warm pool beside them (the server's pool
+    has its own tests, test_server_pool.py)."""
+    monkeypatch.setenv("PROMPTKILN_POOL__SIZE", "0")
+
+
 @pytest.fixture
 def shared_store(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every process of the test (replicas and CLI) uses the PostgreSQL store, short leases."""
