@@ -298,7 +298,11 @@ def _finish(block: _Block) -> Script:
         raise ExtractionError(
             "empty_code_block", f"{block.describe()} is empty", hint=_ONE_BLOCK_HINT
         )
-    tree = _parse(code, block)
+    try:
+        tree = _parse(code, block)
+    except ExtractionError as exc:
+        exc.source = code  # a caller may try autofix_syntax on it
+        raise
     if not tree.body:
         raise ExtractionError(
             "empty_code_block",

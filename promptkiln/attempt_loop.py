@@ -228,8 +228,24 @@ class RepairLoop:
                 return None
             return extract(generation.text).code
         except ExtractionError as exc:
+            fixed = self._fix_syntax(exc, attempt)
+            if fixed is not None:
+                return fixed
             attempt.problem = f"no usable script in the answer: {exc.message}"
             return None
+
+    def _fix_syntax(self, exc: ExtractionError, attempt: Attempt) -> str | None:
+        """A script whose only syntax errors were wrong closing brackets, fixed."""
+        from promptkiln.autofix_syntax import fix_brackets
+
+        if exc.kind != "syntax_error" or exc.source is None:
+            return None
+        fixed = fix_brackets(exc.source)
+        if fixed is None:
+            return None
+        attempt.fixes.extend(fixed[1])
+        self.progress("fixed before running: " + "; ".join(fixed[1]))
+        return fixed[0]
 
     def _run(
         self, attempt: Attempt, script: str, prev: Attempt | None
@@ -242,7 +258,7 @@ class RepairLoop:
         patched = patch(script, size=self.size)
         if patched.fixes:
             script = attempt.script = patched.script
-            attempt.fixes = patched.fixes
+            attempt.fixes += patched.fixes
             self.progress("fixed before running: " + "; ".join(patched.fixes))
         staging = self.staging_root / f"attempt-{attempt.number}"
         run = run_in_sandbox(

@@ -168,9 +168,13 @@ class ExtractionError(PromptkilnError):
 
     exit_code = 66
 
-    def __init__(self, kind: str, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, kind: str, message: str, *, hint: str | None = None, source: str | None = None
+    ) -> None:
         super().__init__(message, hint=hint)
         self.kind = kind
+        #: For ``syntax_error``: the block's code that did not parse (never executed).
+        self.source = source
 
 
 class GenerationError(PromptkilnError):

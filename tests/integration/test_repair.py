@@ -340,3 +340,18 @@ def test_candidates_that_all_fail_repair_the_one_that_got_furthest(
     repair = last_user(openai_server.history[2])
     assert "800x600" in repair and "640x480" in repair
     assert "(640, 480)" in str(openai_server.history[2]["messages"][-2]["content"])
+
+
+def test_a_wrong_closing_bracket_is_fixed_without_another_generation(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    body = CHART.format(size="(6, 4)").replace(
+        'ax.bar(["Q1", "Q2"], [2.1, 2.8])', 'ax.bar(["Q1", "Q2"], [2.1, 2.8]]'
+    )
+    openai_server.enqueue(py(body))
+    result = make(
+        "chart", formats=["png"], out=tmp_path / "o", settings=settings_for(openai_server)
+    )
+    assert len(openai_server.history) == 1 and result.attempt_count == 1
+    assert result.attempts[0].fixes == ["line 5: closed ( with ')', not ']'"]
+    assert 'ax.bar(["Q1", "Q2"], [2.1, 2.8])' in result.script
