@@ -188,6 +188,9 @@ def make(
     from promptkiln import requirements as reqs_mod
 
     wanted = reqs_mod.parse(prompt, formats, {f.name: f.data for f in input_files})
+    from promptkiln.requirements_text import placeholder_check
+
+    wanted += placeholder_check(prompt, formats)
     if wanted:
         progress("requirements: " + "; ".join(r.text for r in wanted))
     # With no factory given and the pool on, a sandbox starts and warms now, while the model

@@ -193,7 +193,9 @@ def parse(
             reqs.append(
                 Requirement("rows", f"one row per {m.group(1)} ({count} rows)", {"n": count})
             )
-    return reqs
+    from promptkiln import requirements_text
+
+    return reqs + requirements_text.parse(lower, fmts)
 
 
 def _distinct(inputs: Mapping[str, bytes], word: str) -> int | None:
@@ -302,7 +304,9 @@ def _check_one(req: Requirement, facts: Mapping[str, Mapping[str, Any]]) -> Outc
             if int(f.get("rows", -1)) != p["n"]:
                 return Outcome(req, False, f"{name} has {f.get('rows')} data rows")
         return Outcome(req, bool(files))
-    return Outcome(req, True, "not checked")
+    from promptkiln import requirements_text
+
+    return requirements_text.check(req, facts) or Outcome(req, True, "not checked")
 
 
 def _all_text(facts: Mapping[str, Any]) -> str:
@@ -360,4 +364,6 @@ def how_to_meet(req: Requirement) -> str:
         return f"save the file under exactly that name: {p.get('name')!r}"
     if req.kind == "rows":
         return f"write exactly {p.get('n')} data rows after the header"
-    return ""
+    from promptkiln import requirements_text
+
+    return requirements_text.how_to_meet(req)

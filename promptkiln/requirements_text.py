@@ -1,0 +1,85 @@
+"""Two requirements about a document's words: a stated number of bullets, and none of the
+format notes' placeholder text left in the file.
+
+Small models copy a note's skeleton and keep its placeholders ("First point", "Report title");
+a file that still says "Second bullet" is not what anyone asked for, whatever else it got right.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from promptkiln.requirements import Outcome, Requirement
+
+#: Placeholder text of the skeletons in templates/*.md; a file may hold one only if the prompt
+#: itself says it.
+PLACEHOLDERS = (
+    "Report title",
+    "Document title",
+    "Deck title",
+    "Chart title",
+    "First point",
+    "Second point",
+    "Second bullet",
+    "Third bullet",
+    "Speaker notes for this slide.",
+)
+_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "ten": 10}
+_BULLETS = re.compile(
+    r"\b(\d{1,2}|two|three|four|five|six|seven|eight|ten)\s+"
+    r"(?:bullet(?:s|ed)?(?: points?| items?)?|action items|bulleted items)\b"
+)
+_TEXT_FORMATS = ("pdf", "docx", "pptx", "xlsx")
+
+
+def parse(lower: str, fmts: Sequence[str]) -> list[Requirement]:
+    reqs: list[Requirement] = []
+    m = _BULLETS.search(lower)
+    if m and "docx" in fmts:
+        n = int(m.group(1)) if m.group(1).isdigit() else _WORDS[m.group(1)]
+        reqs.append(Requirement("bullets", f"the docx has {n} bullets", {"n": n}))
+    return reqs
+
+
+def placeholder_check(prompt: str, fmts: Sequence[str]) -> list[Requirement]:
+    """Not stated by the prompt but always wanted: none of the notes' placeholder text (that
+    the prompt does not itself use) left in a document."""
+    lower = prompt.lower()
+    kept = [p for p in PLACEHOLDERS if p.lower() not in lower]
+    if not kept or not any(f in fmts for f in _TEXT_FORMATS):
+        return []
+    text = "the files hold none of the notes' placeholder text"
+    return [Requirement("placeholders", text, {"texts": kept})]
+
+
+def check(req: Requirement, facts: Mapping[str, Mapping[str, Any]]) -> Outcome | None:
+    """The outcome of the two kinds this module adds; None for any other kind."""
+    if req.kind == "bullets":
+        docs = [(n, f) for n, f in facts.items() if f.get("kind") == "docx"]
+        short = [
+            (n, f.get("bullets", 0)) for n, f in docs if int(f.get("bullets", 0)) != req.params["n"]
+        ]
+        detail = ", ".join(f"{n} has {b} bulleted paragraphs" for n, b in short)
+        return Outcome(req, bool(docs) and not short, detail)
+    if req.kind == "placeholders":
+        found = [
+            (name, text)
+            for name, f in facts.items()
+            if f.get("kind") in _TEXT_FORMATS
+            for text in req.params["texts"]
+            if text.lower() in str(f.get("text", "")).lower()
+        ]
+        detail = "; ".join(f"{n} still says {t!r}" for n, t in found)
+        return Outcome(req, not found, detail)
+    return None
+
+
+def how_to_meet(req: Requirement) -> str:
+    if req.kind == "bullets":
+        n = req.params["n"]
+        return f'write exactly {n} items, each with doc.add_paragraph(text, style="List Bullet")'
+    if req.kind == "placeholders":
+        return "replace the notes' placeholder text with the request's own words"
+    return ""
