@@ -21,7 +21,7 @@ from pathlib import Path
 
 from promptkiln.errors import UsageError
 from promptkiln.llm.generate import Message
-from promptkiln.llm.skeleton_data import data_lines
+from promptkiln.llm.skeleton_data import data_lines, totals_line
 from promptkiln.sandbox.base import InputFile
 
 #: Formats with their own template.
@@ -216,11 +216,11 @@ def render_system(
         raise UsageError("no output format requested", hint="pass at least one, e.g. --format pdf")
     names = list(dict.fromkeys(normalize_format(f) for f in formats))
     notes = []
-    data = data_lines(inputs, prompt)
+    data, totals = data_lines(inputs, prompt), totals_line(inputs)
     for name in names:
         if name in FORMATS:
             note = load_template(name, templates_dir).strip()
-            note = string.Template(note).safe_substitute(data=data)
+            note = string.Template(note).safe_substitute(data=data, totals=totals)
             if len(names) > MAX_SKELETONS:
                 note = short_note(note)
             notes.append(note)

@@ -19,11 +19,22 @@ if TYPE_CHECKING:
 
 SAMPLE_DATA = (
     'df = pd.DataFrame({"Region": ["North", "South", "East"], "Revenue": [1200.0, 950.0, 1430.0]})'
-    "  # sample data: use the request's own\n"
+    "  # sample table: use the request's data, or leave table and chart out if it has none\n"
     'label, value = "Region", "Revenue"  # the text column and the number column'
 )
 _READERS = {".csv": "read_csv", ".tsv": "read_csv", ".xlsx": "read_excel", ".json": "read_json"}
 _GENERIC = "label, value = df.columns[0], df.columns[-1]  # the first and the last column"
+
+
+#: ``$totals``: the input table totalled per label (documents and charts), when there is one.
+TOTALS = (
+    "df = df.groupby(label, as_index=False).sum(numeric_only=True)  # one row per label, totals"
+)
+
+
+def totals_line(inputs: Sequence[InputSummary]) -> str:
+    """``$totals``: a real input is summarised per label; sample data is left as it is."""
+    return TOTALS if any(Path(i.name).suffix.lower() in _READERS for i in inputs) else ""
 
 
 def data_lines(inputs: Sequence[InputSummary], prompt: str = "") -> str:

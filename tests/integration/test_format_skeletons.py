@@ -13,7 +13,7 @@ import pytest
 from promptkiln.config import load_settings
 from promptkiln.facts import file_facts
 from promptkiln.llm.prompts import FORMATS, GENERIC_FORMATS, InputSummary, load_template
-from promptkiln.llm.skeleton_data import SAMPLE_DATA, data_lines
+from promptkiln.llm.skeleton_data import SAMPLE_DATA, TOTALS, data_lines
 from promptkiln.pipeline import run_in_sandbox
 from promptkiln.sandbox.base import InputFile
 from promptkiln.validate import validate_all
@@ -27,7 +27,8 @@ def skeleton(fmt: str, data: str = SAMPLE_DATA) -> str | None:
     """The note's skeleton as the model sees it: ``$data`` filled in as render_system does."""
     blocks = re.findall(r"```python\n(.*?)```", load_template(fmt), re.S)
     assert len(blocks) <= 1, f"{fmt}.md has more than one skeleton"
-    return string.Template(blocks[0]).safe_substitute(data=data) if blocks else None
+    totals = TOTALS if data != SAMPLE_DATA else ""
+    return string.Template(blocks[0]).safe_substitute(data=data, totals=totals) if blocks else None
 
 
 #: What each skeleton must visibly make (read back with the facts reader).
