@@ -176,6 +176,10 @@ def make(
         progress("loading the model client (litellm)")
     gen, model_name = make_generator(generator, settings, progress)
     summaries = [InputSummary.from_bytes(f.name, f.data) for f in input_files]
+    from promptkiln.sandbox.e2b_libraries import template_libraries
+
+    # None (the usual list) unless the sandbox is an E2B template other than promptkiln's own.
+    libraries = template_libraries(settings, progress)
     base = list(
         render_messages(
             prompt,
@@ -183,6 +187,7 @@ def make(
             summaries,
             templates_dir=settings.templates_dir,
             existing_files=[f.name for f in existing],
+            libraries=libraries,
         )
     )
     from promptkiln import requirements as reqs_mod
