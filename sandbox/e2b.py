@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from promptkiln.errors import OutputError, SandboxError, UsageError
+from promptkiln.sandbox import e2b_kernel as kernel_mode
 from promptkiln.sandbox.base import (
     INPUTS_DIR,
     SCRIPT_PATH,
@@ -50,7 +51,6 @@ from promptkiln.sandbox.base import (
     Termination,
 )
 from promptkiln.sandbox.e2b_errors import template_error, translate_errors
-from promptkiln.sandbox.e2b_kernel import code_interpreter, run_cell, runner_cell, without
 from promptkiln.sandbox.e2b_ops import (
     SUPPORTED_SDK,
     api_options,
@@ -132,7 +132,7 @@ class E2BSandbox:
     def start(self) -> None:
         opts = api_options(self.settings)
         # Kernel mode: the code-interpreter SDK's Sandbox, the same sandbox with run_code.
-        kind = code_interpreter().Sandbox if self.kernel else _sdk().Sandbox
+        kind = kernel_mode.code_interpreter().Sandbox if self.kernel else _sdk().Sandbox
         with translate_errors(
             "creating the E2B sandbox", on_status={404: self._not_found}, endpoint=self.endpoint
         ):
@@ -224,13 +224,15 @@ class E2BSandbox:
         outcome = Outcome()
         e2b = _sdk()
         command = "exec " + shlex.join(list(argv))
-        cell = runner_cell(argv, WORKDIR, SANDBOX_ENV) if self.kernel else ""
+        cell = kernel_mode.runner_cell(argv, WORKDIR, SANDBOX_ENV) if self.kernel else ""
 
         def wait() -> None:
             try:
                 if self.kernel:
                     # A backstop only, as below: the wall clock here ends the run.
-                    run_cell(sbx, cell, out, err, outcome, timeout_s + LIFETIME_MARGIN_S)
+                    kernel_mode.run_cell(
+                        sbx, cell, out, err, outcome, timeout_s + LIFETIME_MARGIN_S
+                    )
                     return
                 handle = sbx.commands.run(
                     command,
@@ -267,7 +269,11 @@ class E2BSandbox:
             raise
         duration = time.monotonic() - started
         self._kernel_proc = outcome.kernel
+        if termination is Termination.EXITED and outcome.note:
+            err(outcome.note)
         if termination is Termination.EXITED and outcome.error is not None:
+            if self.kernel:
+                kernel_mode.no_kernel(outcome.error, self.template)
             with translate_errors("running the script in the E2B sandbox", endpoint=self.endpoint):
                 raise outcome.error
         return RunResult(
@@ -295,7 +301,7 @@ class E2BSandbox:
                         "WORKDIR": WORKDIR,
                         "MAX_SPECIAL": str(2 * budget),
                         # The kernel the script ran in is killed like the script's processes.
-                        "BASELINE": without(self._baseline, self._kernel_proc),
+                        "BASELINE": kernel_mode.without(self._baseline, self._kernel_proc),
                     },
                     timeout=60,
                 )

@@ -30,7 +30,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from promptkiln.errors import ConfigError, UsageError
+from promptkiln.errors import ConfigError, ImageError, UsageError
 from promptkiln.sandbox.e2b_parts import Capture, Outcome
 
 #: E2B's own code-interpreter template: Jupyter on port 49999, no promptkiln build needed.
@@ -154,8 +154,23 @@ def run_cell(
     # No status: the kernel died under the script (os._exit, a crash) or never ran the cell.
     error = execution.error
     what = f"{error.name}: {error.value}" if error is not None else "no exit status came back"
-    err(f"\npromptkiln: the code-interpreter kernel ended the run without a status ({what})\n")
+    outcome.note = (
+        f"\npromptkiln: the code-interpreter kernel ended the run without a status ({what})\n"
+    )
     outcome.exit_code = 1
+
+
+def no_kernel(exc: BaseException, template: str) -> None:
+    """Raise a clear error if ``exc`` says the template serves no code interpreter: E2B's edge
+    answers 502 "port is not open", which the code-interpreter SDK reports as a timeout."""
+    if "port is not open" in str(exc):
+        raise ImageError(
+            f"the E2B template {template!r} does not run E2B's code-interpreter server (port "
+            "49999 is not open), which kernel mode needs",
+            image=template,
+            hint=f"use the stock template ([e2b] template = {STOCK_TEMPLATE!r}) or one built on "
+            "it, or turn kernel mode off ([e2b] kernel = false)",
+        ) from exc
 
 
 def _text(capture: Capture) -> Callable[[Any], None]:
@@ -167,4 +182,11 @@ def without(baseline: str, entry: str) -> str:
     return " ".join(e for e in baseline.split() if e != entry)
 
 
-__all__ = ["STOCK_TEMPLATE", "code_interpreter", "run_cell", "runner_cell", "without"]
+__all__ = [
+    "STOCK_TEMPLATE",
+    "code_interpreter",
+    "no_kernel",
+    "run_cell",
+    "runner_cell",
+    "without",
+]

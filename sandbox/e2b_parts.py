@@ -55,11 +55,13 @@ class Capture:
 @dataclass
 class Outcome:
     """What the worker thread of a run found out: the exit status, or the error it met; in
-    kernel mode also the kernel's "pid:starttime" (the process the script ran in)."""
+    kernel mode also the kernel's "pid:starttime" (the process the script ran in) and a note."""
 
     exit_code: int | None = None
     error: BaseException | None = None
     kernel: str = ""
+    #: A line for stderr, added if the run ended on its own (not at the timeout).
+    note: str = ""
 
 
 @dataclass(frozen=True)
