@@ -80,7 +80,7 @@ def probe(settings: Settings) -> list[str]:
 
     sandbox = E2BSandbox(settings, "libraries")
     with sandbox, translate_errors("listing the E2B template's packages"):
-        sbx = sandbox.sbx
+        sbx: Any = sandbox.sbx  # the code-interpreter SDK's Sandbox in kernel mode (run_code)
         if sandbox.kernel:
             execution = sbx.run_code(PROBE, timeout=120)
             text = "".join(execution.logs.stdout)
