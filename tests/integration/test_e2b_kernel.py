@@ -213,3 +213,45 @@ def test_the_stock_templates_packages_reach_the_system_prompt(e2b_env: Any, tmp_
     # promptkiln's own template keeps the usual list without any lookup
     own = load_settings(backend="e2b", e2b={"template": "promptkiln-docs"})
     assert e2b_libraries.template_libraries(own) is None
+
+
+def test_make_on_the_stock_template_in_kernel_mode(e2b_env: Any, tmp_path: Path) -> None:
+    """The whole path: the model is told the template's packages, its script runs in the kernel,
+    the file is collected, validated and delivered."""
+    pytest.importorskip("e2b_code_interpreter")
+    from promptkiln.llm.generate import Generation, Message
+    from promptkiln.making import make
+    from promptkiln.sandbox import e2b_libraries
+
+    e2b_libraries.forget()
+    seen: list[list[Message]] = []
+    script = (
+        "import matplotlib.pyplot as plt\n"
+        "plt.bar(['North', 'South'], [21, 28])\n"
+        "plt.savefig('chart.png')\n"
+        "print('chart.png written')\n"
+    )
+
+    class Scripted:
+        def generate(self, messages: Any, *, on_token: Any = None) -> Generation:
+            seen.append(list(messages))
+            return Generation(f"```python\n{script}```\n", "scripted", None, None, 0.0, "stop")
+
+    settings = kernel_settings(e2b_env, tmp_path)
+    result = make(
+        "a bar chart of revenue by region",
+        formats=["png"],
+        out=tmp_path / "out",
+        settings=settings,
+        generator=Scripted(),
+    )
+    assert [f.name for f in result.files] == ["chart.png"]
+    assert (tmp_path / "out" / "chart.png").read_bytes().startswith(b"\x89PNG")
+    system = seen[0][0]
+    assert system.role == "system"
+    line = next(ln for ln in system.content.splitlines() if "packages are installed" in ln)
+    found = e2b_libraries.template_libraries(settings)
+    assert found is not None
+    from promptkiln.llm.libraries import library_line
+
+    assert line.endswith(f"installed: {library_line(found)}.")
