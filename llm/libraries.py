@@ -82,7 +82,58 @@ def library_line(installed: Iterable[str]) -> str:
     return ", ".join(names) or "(none)"
 
 
+#: Format -> the distributions its note's skeleton imports (any one of a tuple will do).
+NEEDS: dict[str, tuple[str, ...]] = {
+    "pdf": ("reportlab",),
+    "docx": ("python-docx",),
+    "pptx": ("python-pptx",),
+    "xlsx": ("openpyxl",),
+    "parquet": ("pyarrow", "fastparquet"),
+    "png": ("matplotlib",),
+    "svg": ("matplotlib",),
+    "jpg": ("matplotlib",),
+}
+#: The note that replaces a format's own when its package is missing but another way exists.
+FALLBACK_NOTES: dict[str, tuple[str, str]] = {
+    "pdf": (
+        "matplotlib",
+        "PDF (.pdf): reportlab is not installed here; write the PDF with matplotlib: "
+        "`from matplotlib.backends.backend_pdf import PdfPages`, then per page "
+        "`fig = plt.figure(figsize=(8.27, 11.69))`, text with `fig.text(x, y, s, wrap=True)` "
+        "(x, y from 0 to 1), charts in `fig.add_axes([...])`, tables with `ax.table(...)` on "
+        "an axis with `ax.axis('off')`, and `pdf.savefig(fig)`; "
+        "`with PdfPages('report.pdf') as pdf:` around it.",
+    ),
+}
+
+
+def missing_for(fmt: str, installed: Iterable[str]) -> str | None:
+    """The distribution a format's note needs that ``installed`` lacks, or None."""
+    needs = NEEDS.get(fmt)
+    if not needs:
+        return None
+    have = {normalize(n) for n in installed}
+    return None if any(n in have for n in needs) else needs[0]
+
+
+def fallback_note(fmt: str, installed: Iterable[str]) -> str | None:
+    """A note for ``fmt`` without its missing package, when the template has another way."""
+    entry = FALLBACK_NOTES.get(fmt)
+    if entry is None or normalize(entry[0]) not in {normalize(n) for n in installed}:
+        return None
+    return entry[1]
+
+
 #: The library line of promptkiln's own image.
 DEFAULT_LIBRARIES = library_line(DEFAULT_PACKAGES)
 
-__all__ = ["DEFAULT_LIBRARIES", "DEFAULT_PACKAGES", "KNOWN", "library_line", "normalize"]
+__all__ = [
+    "DEFAULT_LIBRARIES",
+    "DEFAULT_PACKAGES",
+    "KNOWN",
+    "NEEDS",
+    "fallback_note",
+    "library_line",
+    "missing_for",
+    "normalize",
+]

@@ -22,7 +22,12 @@ from pathlib import Path
 
 from promptkiln.errors import UsageError
 from promptkiln.llm.generate import Message
-from promptkiln.llm.libraries import DEFAULT_LIBRARIES, library_line
+from promptkiln.llm.libraries import (
+    DEFAULT_LIBRARIES,
+    fallback_note,
+    library_line,
+    missing_for,
+)
 from promptkiln.llm.skeleton_data import data_lines
 from promptkiln.sandbox.base import InputFile
 
@@ -224,7 +229,11 @@ def render_system(
     notes = []
     data = data_lines(inputs, prompt)
     for name in names:
-        if name in FORMATS:
+        lacking = missing_for(name, libraries) if libraries is not None else None
+        fallback = fallback_note(name, libraries) if lacking and libraries is not None else None
+        if fallback is not None:  # the template lacks the note's package but has another way
+            notes.append(fallback)
+        elif name in FORMATS:
             note = load_template(name, templates_dir).strip()
             note = string.Template(note).safe_substitute(data=data)
             if len(names) > MAX_SKELETONS:

@@ -180,6 +180,16 @@ def make(
 
     # None (the usual list) unless the sandbox is an E2B template other than promptkiln's own.
     libraries = template_libraries(settings, progress)
+    if libraries is not None:
+        from promptkiln.llm.libraries import fallback_note, missing_for
+
+        for fmt in formats:
+            lacking = missing_for(fmt, libraries)
+            if lacking and fallback_note(fmt, libraries) is None:
+                progress(
+                    f"warning: the E2B template {settings.e2b.template} has no {lacking}, which "
+                    f".{fmt} files are made with; promptkiln's own template has it"
+                )
     base = list(
         render_messages(
             prompt,

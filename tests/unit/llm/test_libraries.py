@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from promptkiln.llm.libraries import DEFAULT_LIBRARIES, library_line
+from promptkiln.llm.libraries import DEFAULT_LIBRARIES, fallback_note, library_line, missing_for
 from promptkiln.llm.prompts import render_system
 
 #: The line as it read before it became a placeholder: promptkiln's own image is unchanged.
@@ -44,3 +44,21 @@ def test_names_are_compared_as_pip_does() -> None:
 def test_a_template_with_none_of_them_names_what_it_has() -> None:
     assert library_line(["zeta", "Alpha"]) == "Alpha, zeta"
     assert library_line([]) == "(none)"
+
+
+def test_a_pdf_without_reportlab_is_written_with_matplotlib() -> None:
+    system = render_system(["pdf"], libraries=STOCK)
+    assert "reportlab.platypus" not in system
+    assert "reportlab is not installed here" in system and "PdfPages" in system
+    assert "reportlab.platypus" in render_system(["pdf"])  # promptkiln's image: the usual note
+    with_it = render_system(["pdf"], libraries=[*STOCK, "reportlab"])
+    assert "reportlab.platypus" in with_it and "PdfPages" not in with_it
+
+
+def test_what_a_format_misses() -> None:
+    assert missing_for("pptx", STOCK) == "python-pptx"
+    assert missing_for("pdf", STOCK) == "reportlab"
+    assert fallback_note("pptx", STOCK) is None  # no other way: make warns the user instead
+    assert missing_for("xlsx", STOCK) is None
+    assert missing_for("parquet", ["fastparquet"]) is None
+    assert missing_for("csv", []) is None
