@@ -6,8 +6,9 @@ data; a ``templates_dir`` (``--templates DIR``) overrides them file by file: a f
 anything it lacks falls back to the built-in one.
 
 Templates use ``string.Template`` placeholders (``$inputs``, ``$formats``, ``$existing``,
-``$notes`` in ``system.md``; ``$ext`` in ``generic.md``), so the Python braces in them need no
-escaping. They are kept short on purpose: the bundled local model has a ~8k-token context.
+``$libraries``, ``$notes`` in ``system.md``; ``$ext`` in ``generic.md``), so the Python braces in
+them need no escaping. They are kept short on purpose: the bundled local model has a ~8k-token
+context.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from pathlib import Path
 
 from promptkiln.errors import UsageError
 from promptkiln.llm.generate import Message
+from promptkiln.llm.libraries import (
+    DEFAULT_LIBRARIES,
+    fallback_note,
+    library_line,
+    missing_for,
+)
 from promptkiln.llm.skeleton_data import data_lines, totals_line
 from promptkiln.sandbox.base import InputFile
 
@@ -210,15 +217,23 @@ def render_system(
     templates_dir: Path | None = None,
     existing_files: Sequence[str] = (),
     prompt: str = "",
+    libraries: Sequence[str] | None = None,
 ) -> str:
-    """The system prompt alone (handy for measuring and for ``--show-prompt``)."""
+    """The system prompt alone (handy for measuring and for ``--show-prompt``).
+
+    ``libraries`` are the distributions the sandbox really has, when they were looked up (E2B's
+    stock template, kernel mode); None means promptkiln's own image and its usual list."""
     if not formats:
         raise UsageError("no output format requested", hint="pass at least one, e.g. --format pdf")
     names = list(dict.fromkeys(normalize_format(f) for f in formats))
     notes = []
     data, totals = data_lines(inputs, prompt), totals_line(inputs)
     for name in names:
-        if name in FORMATS:
+        lacking = missing_for(name, libraries) if libraries is not None else None
+        fallback = fallback_note(name, libraries) if lacking and libraries is not None else None
+        if fallback is not None:  # the template lacks the note's package but has another way
+            notes.append(fallback)
+        elif name in FORMATS:
             note = load_template(name, templates_dir).strip()
             note = string.Template(note).safe_substitute(data=data, totals=totals)
             if len(names) > MAX_SKELETONS:
@@ -240,6 +255,7 @@ def render_system(
         inputs=_inputs_block(inputs),
         formats=_format_label(names),
         existing=existing,
+        libraries=DEFAULT_LIBRARIES if libraries is None else library_line(libraries),
         notes="\n".join(notes),
     )
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
@@ -252,11 +268,17 @@ def render_messages(
     *,
     templates_dir: Path | None = None,
     existing_files: Sequence[str] = (),
+    libraries: Sequence[str] | None = None,
 ) -> list[Message]:
     """The first request: the system prompt and the user's prompt (with the formats restated,
     which small models follow better when it is the last thing they read)."""
     system = render_system(
-        formats, inputs, templates_dir=templates_dir, existing_files=existing_files, prompt=prompt
+        formats,
+        inputs,
+        templates_dir=templates_dir,
+        existing_files=existing_files,
+        prompt=prompt,
+        libraries=libraries,
     )
     names = list(dict.fromkeys(normalize_format(f) for f in formats))
     user = f"{prompt.strip()}\n\nOutput: {_format_label(names)}"

@@ -119,7 +119,13 @@ class E2BSettings(BaseModel):
     domain: str | None = None
     api_url: str | None = None
     sandbox_url: str | None = None
+    #: promptkiln's own template (the document stack, built with `promptkiln image
+    #: e2b-template`) is the default; E2B's stock "code-interpreter-v1" works without a build.
     template: str = "promptkiln-docs"
+    #: Kernel mode: run the script in the template's warm Jupyter kernel with
+    #: e2b-code-interpreter's run_code (the template must run E2B's code-interpreter server,
+    #: as code-interpreter-v1 does) instead of a `python3` command through envd.
+    kernel: bool = False
     #: Seconds the sandbox may live at most; always set so a lost sandbox does not run forever.
     sandbox_timeout: int = Field(600, ge=30, le=24 * 3600)
     allow_internet: bool = False

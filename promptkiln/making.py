@@ -176,6 +176,20 @@ def make(
         progress("loading the model client (litellm)")
     gen, model_name = make_generator(generator, settings, progress)
     summaries = [InputSummary.from_bytes(f.name, f.data) for f in input_files]
+    from promptkiln.sandbox.e2b_libraries import template_libraries
+
+    # None (the usual list) unless the sandbox is an E2B template other than promptkiln's own.
+    libraries = template_libraries(settings, progress)
+    if libraries is not None:
+        from promptkiln.llm.libraries import fallback_note, missing_for
+
+        for fmt in formats:
+            lacking = missing_for(fmt, libraries)
+            if lacking and fallback_note(fmt, libraries) is None:
+                progress(
+                    f"warning: the E2B template {settings.e2b.template} has no {lacking}, which "
+                    f".{fmt} files are made with; promptkiln's own template has it"
+                )
     base = list(
         render_messages(
             prompt,
@@ -183,6 +197,7 @@ def make(
             summaries,
             templates_dir=settings.templates_dir,
             existing_files=[f.name for f in existing],
+            libraries=libraries,
         )
     )
     from promptkiln import requirements as reqs_mod

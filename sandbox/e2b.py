@@ -7,7 +7,8 @@ Shape of a run::
     inputs   one multipart upload of work/inputs/* and .promptkiln/main.py (as uid 1000 "user")
     run      commands.run(python3 main.py) in /home/user/work, in a worker thread; stdout and
              stderr arrive through callbacks into capped buffers; the wall clock is enforced
-             here: on timeout the whole sandbox is killed
+             here: on timeout the whole sandbox is killed. Kernel mode ([e2b] kernel): the
+             script runs in the template's warm Jupyter kernel instead (e2b_kernel.py)
     outputs  every process the run may have left is SIGKILLed: all of "user" (``kill -9 -1``
              as that uid) and any other not in the baseline taken at creation (the user can
              become root on E2B), repeated until /proc shows none, run by root so the user's
@@ -16,9 +17,9 @@ Shape of a run::
              files are read as byte streams, capped
     close    Sandbox.kill; idempotent; also on Ctrl-C and at interpreter exit
 
-Every e2b, httpx and transport exception is translated here into the promptkiln error tree
-(:func:`translate_errors`); none escapes. The SDK generation this needs is the one with the v2
-control-plane routes (``POST /v2/sandboxes``, e2b >= 2.51); see :func:`sdk_report`.
+Every e2b, httpx and transport exception is translated into the promptkiln error tree
+(:func:`translate_errors`); none escapes. The SDK needs the v2 control-plane routes
+(``POST /v2/sandboxes``, e2b >= 2.51); see :func:`sdk_report`.
 """
 
 from __future__ import annotations
@@ -31,17 +32,15 @@ import shlex
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from promptkiln.errors import OutputError, SandboxError, UsageError
+from promptkiln.sandbox import e2b_kernel as kernel_mode
 from promptkiln.sandbox.base import (
-    HOME,
     INPUTS_DIR,
     SCRIPT_PATH,
     WORKDIR,
-    CapturedStream,
     EntryKind,
     InputFile,
     Limits,
@@ -61,6 +60,16 @@ from promptkiln.sandbox.e2b_ops import (
     sdk_report,
     sdk_version,
 )
+from promptkiln.sandbox.e2b_parts import (
+    LIFETIME_MARGIN_S,
+    SANDBOX_ENV,
+    USER,
+    Capture,
+    E2BEntry,
+    Outcome,
+    entry_kind,
+    read_capped,
+)
 from promptkiln.sandbox.e2b_scripts import BASELINE_SCRIPT, SPECIAL_KINDS, STOP_SCRIPT
 
 if TYPE_CHECKING:
@@ -68,74 +77,11 @@ if TYPE_CHECKING:
 
     from promptkiln.config import Settings
 
-USER = "user"
-#: Environment of the script. Nothing from the host's environment is passed in.
-SANDBOX_ENV = {
-    "HOME": HOME,
-    "LANG": "C.UTF-8",
-    "LC_ALL": "C.UTF-8",
-    "PYTHONUNBUFFERED": "1",
-    "PYTHONDONTWRITEBYTECODE": "1",
-    "MPLBACKEND": "Agg",
-    "TMPDIR": "/tmp",
-}
-#: Seconds a sandbox outlives the run's own timeout, for upload, collection and teardown.
-LIFETIME_MARGIN_S = 120
-
 
 def _sdk() -> Any:
     import e2b
 
     return e2b
-
-
-class _Capture:
-    """Keeps the first ``cap`` bytes of a stream and counts the rest."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self.data = bytearray()
-        self.dropped = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, text: str) -> None:
-        # The SDK hands output over as text (decoded with errors="replace"); keep it as UTF-8.
-        chunk = text.encode("utf-8")
-        with self._lock:
-            room = self.cap - len(self.data)
-            if room > 0:
-                self.data += chunk[:room]
-            self.dropped += max(0, len(chunk) - max(room, 0))
-
-    def result(self) -> CapturedStream:
-        with self._lock:
-            return CapturedStream(bytes(self.data), self.dropped)
-
-
-@dataclass
-class _Outcome:
-    exit_code: int | None = None
-    error: BaseException | None = None
-
-
-@dataclass(frozen=True)
-class E2BEntry:
-    """One raw entry of the working directory as envd's ListDir reported it."""
-
-    raw_name: str
-    kind: EntryKind
-    size: int
-    mode: int
-    path: str
-    _sandbox: E2BSandbox
-
-    def read(self, limit: int) -> bytes:
-        return b"".join(self.read_chunks(limit))
-
-    def read_chunks(self, limit: int) -> Iterator[bytes]:
-        if self.kind is not EntryKind.FILE:
-            raise SandboxError(f"refusing to read {self.raw_name!r}: not a regular file")
-        return self._sandbox._read_chunks(self.path, limit)
 
 
 class E2BSandbox:
@@ -147,6 +93,11 @@ class E2BSandbox:
         self.limits: Limits = settings.limits.to_limits()
         self.template = settings.e2b.template
         self.allow_internet = settings.e2b.allow_internet
+        #: Kernel mode: the script runs in the template's Jupyter kernel (run_code), whose
+        #: user (root on E2B's stock template) owns what it writes; outputs are read as root.
+        self.kernel = settings.e2b.kernel
+        self._files_user = "root" if self.kernel else USER
+        self._kernel_proc = ""
         #: Seconds the sandbox may live: always set, and long enough for the run it hosts.
         self.lifetime_s = min(
             24 * 3600,
@@ -169,18 +120,23 @@ class E2BSandbox:
             image=self.template,
             runtime="e2b",
             network="internet" if self.allow_internet else "none",
-            extra={"sdk": sdk_version() or "?", "lifetime_s": str(self.lifetime_s)},
+            extra={
+                "sdk": sdk_version() or "?",
+                "lifetime_s": str(self.lifetime_s),
+                "run": "kernel" if self.kernel else "command",
+            },
         )
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         opts = api_options(self.settings)
-        e2b = _sdk()
+        # Kernel mode: the code-interpreter SDK's Sandbox, the same sandbox with run_code.
+        kind = kernel_mode.code_interpreter().Sandbox if self.kernel else _sdk().Sandbox
         with translate_errors(
             "creating the E2B sandbox", on_status={404: self._not_found}, endpoint=self.endpoint
         ):
-            self._sbx = e2b.Sandbox.create(
+            self._sbx = kind.create(
                 template=self.template,
                 timeout=self.lifetime_s,
                 metadata=labels(self.run_id),
@@ -264,13 +220,20 @@ class E2BSandbox:
 
     def run(self, argv: Sequence[str], *, timeout_s: float) -> RunResult:
         sbx = self.sbx
-        out, err = _Capture(self.limits.log_bytes), _Capture(self.limits.log_bytes)
-        outcome = _Outcome()
+        out, err = Capture(self.limits.log_bytes), Capture(self.limits.log_bytes)
+        outcome = Outcome()
         e2b = _sdk()
         command = "exec " + shlex.join(list(argv))
+        cell = kernel_mode.runner_cell(argv, WORKDIR, SANDBOX_ENV) if self.kernel else ""
 
         def wait() -> None:
             try:
+                if self.kernel:
+                    # A backstop only, as below: the wall clock here ends the run.
+                    kernel_mode.run_cell(
+                        sbx, cell, out, err, outcome, timeout_s + LIFETIME_MARGIN_S
+                    )
+                    return
                 handle = sbx.commands.run(
                     command,
                     background=True,
@@ -305,7 +268,12 @@ class E2BSandbox:
             self.close()
             raise
         duration = time.monotonic() - started
+        self._kernel_proc = outcome.kernel
+        if termination is Termination.EXITED and outcome.note:
+            err(outcome.note)
         if termination is Termination.EXITED and outcome.error is not None:
+            if self.kernel:
+                kernel_mode.no_kernel(outcome.error, self.template)
             with translate_errors("running the script in the E2B sandbox", endpoint=self.endpoint):
                 raise outcome.error
         return RunResult(
@@ -332,7 +300,8 @@ class E2BSandbox:
                     envs={
                         "WORKDIR": WORKDIR,
                         "MAX_SPECIAL": str(2 * budget),
-                        "BASELINE": self._baseline,
+                        # The kernel the script ran in is killed like the script's processes.
+                        "BASELINE": kernel_mode.without(self._baseline, self._kernel_proc),
                     },
                     timeout=60,
                 )
@@ -361,7 +330,7 @@ class E2BSandbox:
             "listing the outputs in the E2B sandbox", endpoint=self.endpoint
         )
         with listing_errors:
-            root = files.get_info(WORKDIR, user=USER)
+            root = files.get_info(WORKDIR, user=self._files_user)
         if root.type != e2b.FileType.DIR or root.symlink_target is not None:
             raise SandboxError(
                 f"the script replaced the working directory {WORKDIR} with something that is "
@@ -382,7 +351,7 @@ class E2BSandbox:
                 raw_name = info.path[len(WORKDIR) + 1 :]
                 if raw_name == INPUTS_DIR:
                     continue
-                kind = _kind(e2b, info)
+                kind = entry_kind(e2b, info)
                 budget -= 1
                 if budget < 0:
                     break
@@ -394,7 +363,7 @@ class E2BSandbox:
         e2b = _sdk()
         with translate_errors("listing the outputs in the E2B sandbox", endpoint=self.endpoint):
             try:
-                return list(self.sbx.files.list(directory, depth=1, user=USER))
+                return list(self.sbx.files.list(directory, depth=1, user=self._files_user))
             except e2b.SandboxException as exc:
                 # envd answers in JSON, which cannot carry a file name that is not UTF-8: the
                 # whole directory becomes unlistable. Nothing is collected rather than a part.
@@ -409,32 +378,10 @@ class E2BSandbox:
 
     def _read_chunks(self, path: str, limit: int) -> Iterator[bytes]:
         """Stream a regular file's bytes from envd, at most ``limit`` + 1 in all."""
-        left = limit + 1
         with translate_errors(f"reading {path} from the E2B sandbox", endpoint=self.endpoint):
-            stream = self.sbx.files.read(path, format="stream", user=USER)
-            try:
-                for chunk in stream:
-                    if not chunk:
-                        continue
-                    piece = bytes(chunk[:left])
-                    left -= len(piece)
-                    yield piece
-                    if left <= 0:
-                        return
-            finally:
-                stream.close()
-
-
-def _kind(e2b: Any, info: Any) -> EntryKind:
-    """The entry's own type. A symlink is a symlink whatever it points at: envd >= 0.6 puts the
-    target's type in ``type`` and flags the link, and ``symlink_target`` is set for links."""
-    if info.type == e2b.FileType.SYMLINK or info.symlink_target is not None:
-        return EntryKind.SYMLINK
-    if info.type == e2b.FileType.DIR:
-        return EntryKind.DIR
-    if info.type == e2b.FileType.FILE:
-        return EntryKind.FILE
-    return EntryKind.OTHER
+            yield from read_capped(
+                self.sbx.files.read(path, format="stream", user=self._files_user), limit
+            )
 
 
 def create(settings: Settings, run_id: str) -> E2BSandbox:
@@ -443,7 +390,10 @@ def create(settings: Settings, run_id: str) -> E2BSandbox:
 
 
 __all__ = [
+    "LIFETIME_MARGIN_S",
+    "SANDBOX_ENV",
     "SUPPORTED_SDK",
+    "USER",
     "E2BEntry",
     "E2BSandbox",
     "api_options",

@@ -63,8 +63,22 @@ def describe(settings: Settings) -> str:
     return (
         f"SDK {report['e2b']}; control plane {report.get('control plane', '?')}; "
         f"API {endpoint}; key {key}; template {cfg.template}; "
-        f"internet {'on' if cfg.allow_internet else 'off'}; lifetime {cfg.sandbox_timeout} s"
+        f"internet {'on' if cfg.allow_internet else 'off'}; lifetime {cfg.sandbox_timeout} s; "
+        f"run {_run_mode(cfg.kernel)}"
     )
+
+
+def _run_mode(kernel: bool) -> str:
+    """Kernel mode and the code-interpreter SDK it needs, or the command path."""
+    if not kernel:
+        return "command (python3 through envd)"
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = f"e2b-code-interpreter {version('e2b-code-interpreter')}"
+    except PackageNotFoundError:
+        found = "e2b-code-interpreter NOT installed — pip install 'promptkiln[e2b]'"
+    return f"kernel (run_code in the template's Jupyter kernel; {found})"
 
 
 def labels(run_id: str) -> dict[str, str]:

@@ -99,6 +99,7 @@ class Box:
         memory: str = "1g",
         pids: int = 512,
         home_size: str = "256m",
+        kernel: bool = False,
     ) -> None:
         self.image = image
         self.sandbox_id = sandbox_id
@@ -107,6 +108,8 @@ class Box:
         self.pids = pids
         self.home_size = home_size
         self.owner = owner
+        #: A code-interpreter sandbox: a warm kernel runs as root (tests/e2b_server/jupyter.py).
+        self.kernel = kernel
         self.container_id: str | None = None
         self.volume = f"pkfake-{sandbox_id}"
         self.procs: dict[int, Proc] = {}
@@ -136,7 +139,10 @@ class Box:
             read_only=True,
             network_mode="none",
             cap_drop=["ALL"],
-            cap_add=["SETUID", "SETGID"],
+            # The code-interpreter template's kernel is root, who in a real VM may write in
+            # /home/user (owned by the user): root gets what that takes, users get nothing.
+            cap_add=["SETUID", "SETGID"]
+            + (["DAC_OVERRIDE", "FOWNER", "CHOWN"] if self.kernel else []),
             security_opt=["no-new-privileges"],
             init=True,
             tmpfs={"/tmp": "size=64m,mode=1777"},
@@ -159,6 +165,13 @@ class Box:
         code, out = self.exec_simple(["mkdir", "-p", f"{HOME}/work"], user="user")
         if code != 0:
             raise BoxError("internal", f"cannot prepare the home directory: {out!r}")
+        if self.kernel:
+            from .jupyter import start_kernel
+
+            start_kernel(self)
+
+    def api(self) -> docker.APIClient:
+        return _local()
 
     def destroy(self) -> None:
         self.dead = True

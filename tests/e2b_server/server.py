@@ -1,9 +1,11 @@
 """The fake E2B: control plane + envd behind one loopback HTTP/1.1 port.
 
 Point the SDK at it with ``E2B_API_URL`` and ``E2B_SANDBOX_URL`` (both :attr:`FakeE2B.url`).
-Requests carrying ``E2b-Sandbox-Id`` go to that sandbox's envd, the way E2B's edge proxy routes
-them; everything else is the control plane. A sandbox that is gone answers 502 "...was not
-found", like the proxy.
+Requests carrying ``E2b-Sandbox-Id`` go to that sandbox's envd (``E2b-Sandbox-Port: 49983``) or,
+in a ``code-interpreter-v1`` sandbox, to its code-interpreter server (port 49999, jupyter.py),
+the way E2B's edge proxy routes them; everything else is the control plane. A sandbox that is
+gone answers 502 "...was not found", a port nothing listens on 502 "...port is not open", like
+the proxy.
 
 Test hooks: :meth:`fail` makes the next matching requests fail with a status (502, 503, ...),
 :meth:`kill` deletes a sandbox behind the client's back, :attr:`requests` logs what was asked,
@@ -31,6 +33,7 @@ import docker.errors
 from .box import LABEL, LABEL_FAKE, LABEL_PID, LABEL_VALUE, Box, new_id
 from .control import ControlPlane
 from .envd import ENVD_PORT, Envd
+from .jupyter import JUPYTER_PORT, Jupyter
 from .wsgi import WSGIServer
 
 DEFAULT_API_KEY = "e2b_fake_0123456789abcdef0123456789abcdef"
@@ -72,13 +75,16 @@ class FakeE2B:
         image: str,
         *,
         api_key: str = DEFAULT_API_KEY,
-        templates: Iterable[str] = ("promptkiln-docs", "base"),
+        templates: Iterable[str] = ("promptkiln-docs", "base", "code-interpreter-v1"),
+        kernel_templates: Iterable[str] = ("code-interpreter-v1",),
         envd_version: str = "0.6.4",
         verbose: bool = False,
     ) -> None:
         self.image = image
         self.api_key = api_key
         self.templates = set(templates)
+        #: Templates whose sandboxes run E2B's code-interpreter server on port 49999.
+        self.kernel_templates = set(kernel_templates)
         self.envd_version = envd_version
         self._records: dict[str, SandboxRecord] = {}
         self._lock = threading.Lock()
@@ -86,6 +92,7 @@ class FakeE2B:
         self._log = _Log()
         self.control = ControlPlane(self)
         self.envd = Envd(self)
+        self.jupyter = Jupyter(self)
         self._server = WSGIServer(self._app, verbose=verbose)
         self.instance = uuid.uuid4().hex
         #: Live sandboxes at most (None: no limit); creates beyond it answer 429.
@@ -179,7 +186,13 @@ class FakeE2B:
         record = None
         try:
             sid = new_id()
-            box = Box(self.image, sid, env=env_vars, owner=self.instance)
+            box = Box(
+                self.image,
+                sid,
+                env=env_vars,
+                owner=self.instance,
+                kernel=template in self.kernel_templates,
+            )
             box.start()
             now = time.time()
             record = SandboxRecord(
@@ -246,7 +259,8 @@ class FakeE2B:
                 502,
                 {"sandboxId": sid, "code": 502, "message": f"The sandbox {sid} was not found"},
             )
-        if environ.get("HTTP_E2B_SANDBOX_PORT") != ENVD_PORT:
+        port = environ.get("HTTP_E2B_SANDBOX_PORT")
+        if port != ENVD_PORT and not (port == JUPYTER_PORT and record.box.kernel):
             return _plain(
                 start_response,
                 502,
@@ -254,6 +268,8 @@ class FakeE2B:
             )
         if environ.get("HTTP_X_ACCESS_TOKEN") != record.access_token:
             return _plain(start_response, 401, {"code": 401, "message": "invalid access token"})
+        if port == JUPYTER_PORT:  # the code-interpreter server checks envd's token too
+            return self.jupyter(environ, start_response)
         return self.envd(environ, start_response)
 
 

@@ -21,8 +21,9 @@ from promptkiln.sandbox.base import InputFile, Termination
 SCRIPTS = Path(__file__).parent / "scripts"
 SALES = b"region,revenue\nNorth,2100000\nSouth,2800000\nEast,3200000\nWest,3900000\n"
 #: "docker-warm": the Docker backend through a warmed sandbox, as the pool hands them out (the
-#: warm interpreter, inputs on its job line, outputs sent back on its stream).
-BACKENDS = ["docker", "docker-warm", "e2b"]
+#: warm interpreter, inputs on its job line, outputs sent back on its stream). "e2b-kernel": the
+#: E2B backend in kernel mode on the stock code-interpreter template (run_code in its kernel).
+BACKENDS = ["docker", "docker-warm", "e2b", "e2b-kernel"]
 _warm: list[bool] = [False]
 
 pytestmark = [pytest.mark.docker]
@@ -30,9 +31,13 @@ pytestmark = [pytest.mark.docker]
 
 @pytest.fixture(params=BACKENDS)
 def settings(request: pytest.FixtureRequest) -> Settings:
-    if request.param == "e2b":
+    if request.param in ("e2b", "e2b-kernel"):
         request.applymarker(pytest.mark.e2b)
         base: Settings = request.getfixturevalue("e2b_settings")
+        if request.param == "e2b-kernel":
+            pytest.importorskip("e2b_code_interpreter")
+            kernel = {"template": "code-interpreter-v1", "kernel": True}
+            return base.model_copy(update={"e2b": base.e2b.model_copy(update=kernel)})
         return base
     _warm[0] = request.param == "docker-warm"
     return load_settings(backend="docker", limits={"timeout": 60})
