@@ -23,6 +23,16 @@ from types import TracebackType
 from typing import Protocol, runtime_checkable
 
 HOME = "/home/user"
+#: The script's environment on every backend. Nothing from the host's environment is passed in.
+SANDBOX_ENV = {
+    "HOME": HOME,
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "PYTHONUNBUFFERED": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "MPLBACKEND": "Agg",
+    "TMPDIR": "/tmp",
+}
 WORKDIR = "/home/user/work"
 INPUTS_DIR = "inputs"
 #: Where the script itself is placed: outside the working directory, so it is never an output.

@@ -17,23 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from promptkiln.sandbox.base import HOME, Limits, MiB
+from promptkiln.sandbox.base import HOME, SANDBOX_ENV, Limits, MiB
 from promptkiln.sandbox.docker_parts import INIT_UID, UID, host_pids, no_log, ulimits
 
 #: Size of the /tmp tmpfs. Counted against the memory limit like every tmpfs page.
 TMP_BYTES = 64 * MiB
 #: Inodes of the working directory's tmpfs: empty files cost no bytes, only inodes.
 VOLUME_INODES = 262_144
-#: Environment inside the sandbox. Nothing from the host's environment is passed in.
-SANDBOX_ENV = {
-    "HOME": HOME,
-    "LANG": "C.UTF-8",
-    "LC_ALL": "C.UTF-8",
-    "PYTHONUNBUFFERED": "1",
-    "PYTHONDONTWRITEBYTECODE": "1",
-    "MPLBACKEND": "Agg",
-    "TMPDIR": "/tmp",
-}
 
 
 def create_volume(client: Any, name: str, limits: Limits, labels: dict[str, str]) -> Any:

@@ -19,6 +19,14 @@ UID = 1000
 INIT_UID = 1001
 
 
+def keep_capped(buf: bytearray, chunk: bytes, cap: int) -> int:
+    """Append what of ``chunk`` fits under ``cap`` to ``buf``; return the bytes dropped."""
+    room = cap - len(buf)
+    if room > 0:
+        buf += chunk[:room]
+    return max(0, len(chunk) - max(room, 0))
+
+
 class StreamReader(threading.Thread):
     """Drains a demuxed exec stream into two capped buffers; the rest is counted, not kept."""
 
@@ -32,10 +40,7 @@ class StreamReader(threading.Thread):
         self.error: BaseException | None = None
 
     def _keep(self, index: int, buf: bytearray, chunk: bytes) -> None:
-        room = self._cap - len(buf)
-        if room > 0:
-            buf += chunk[:room]
-        self.dropped[index] += max(0, len(chunk) - max(room, 0))
+        self.dropped[index] += keep_capped(buf, chunk, self._cap)
 
     def run(self) -> None:
         try:

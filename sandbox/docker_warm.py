@@ -35,6 +35,7 @@ from typing import IO, Any
 
 from promptkiln.errors import SandboxError
 from promptkiln.sandbox.base import INPUTS_DIR, SCRIPT_PATH, WORKDIR, InputFile, MiB
+from promptkiln.sandbox.docker_parts import keep_capped
 from promptkiln.sandbox.tarentries import MAX_DIRS
 
 #: Where the image keeps the warm interpreter, and the line it writes once it is ready.
@@ -218,10 +219,7 @@ class WarmReader(threading.Thread):
         return self._done and not self._broken and self.error is None and not self.is_alive()
 
     def _keep(self, index: int, buf: bytearray, chunk: bytes) -> None:
-        room = self._cap - len(buf)
-        if room > 0:
-            buf += chunk[:room]
-        self.dropped[index] += max(0, len(chunk) - max(room, 0))
+        self.dropped[index] += keep_capped(buf, chunk, self._cap)
 
     def run(self) -> None:
         from docker.utils.socket import frames_iter_no_tty

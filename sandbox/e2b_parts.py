@@ -9,22 +9,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from promptkiln.errors import SandboxError
-from promptkiln.sandbox.base import HOME, CapturedStream, EntryKind
+from promptkiln.sandbox.base import SANDBOX_ENV, CapturedStream, EntryKind
 
 if TYPE_CHECKING:
     from promptkiln.sandbox.e2b import E2BSandbox
 
 USER = "user"
-#: Environment of the script. Nothing from the host's environment is passed in.
-SANDBOX_ENV = {
-    "HOME": HOME,
-    "LANG": "C.UTF-8",
-    "LC_ALL": "C.UTF-8",
-    "PYTHONUNBUFFERED": "1",
-    "PYTHONDONTWRITEBYTECODE": "1",
-    "MPLBACKEND": "Agg",
-    "TMPDIR": "/tmp",
-}
 #: Seconds a sandbox outlives the run's own timeout, for upload, collection and teardown.
 LIFETIME_MARGIN_S = 120
 
