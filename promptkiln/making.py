@@ -17,6 +17,7 @@ staging; only the accepted attempt's files reach ``out``. What makes a retry wor
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,5 +242,7 @@ def make(
         )
     finally:
         if pool is not None:
-            pool.close()
+            # interrupted (Ctrl-C) or failed: wait until the pool's sandboxes are removed, as
+            # the "interrupted" message promises; after a success their removal runs behind
+            pool.close(wait=sys.exc_info()[0] is not None, timeout_s=60)
         shutil.rmtree(loop.staging_root, ignore_errors=True)

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# A shell starts background jobs (`make test &`, nohup, some CI runners) with SIGINT ignored, and
+# an ignored signal stays ignored across exec: the CLI processes the Ctrl-C tests start would
+# never see their SIGINT. A handler (unlike SIG_IGN) is reset to the default on exec, so the
+# children get Python's usual KeyboardInterrupt.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Helpers shared by test modules (shared_corpus) import by name; pytest runs in importlib mode.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
