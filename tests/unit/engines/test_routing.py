@@ -168,9 +168,10 @@ def test_the_readme_engines_config_loads_as_documented(
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
-    block = next(b for b in readme.split("```toml\n")[1:] if "[engines.claude]" in b)
+    blocks = [b.split("```")[0] for b in readme.split("```toml\n")[1:]]
+    block = next(b for b in blocks if "[engines.claude]" in b)  # the block itself names it
     cfg = tmp_path / "config.toml"
-    cfg.write_text(block.split("```")[0])
+    cfg.write_text(block)
     monkeypatch.setenv("PROMPTKILN_CONFIG", str(cfg))
     s = load_settings()
     assert (s.engine, s.offline) == ("auto", False)
