@@ -134,7 +134,8 @@ def patch(script: str, *, size: tuple[int | None, int | None] | None = None) -> 
         except (SyntaxError, ValueError):
             pass
     lines = script.splitlines(keepends=True)
-    imports = _missing_imports(tree)
+    names = _defined_and_used(tree)  # one walk of the tree serves every check below
+    imports = _missing_imports(tree, names)
     inserts: dict[int, list[str]] = {}
     if imports:
         inserts.setdefault(_import_line(tree), []).extend(imports)
@@ -142,7 +143,7 @@ def patch(script: str, *, size: tuple[int | None, int | None] | None = None) -> 
     if helper:
         inserts.setdefault(_import_line(tree), []).append(HELPER)
     for name, definition in (("fig", "fig = plt.gcf()"), ("ax", "ax = plt.gca()")):
-        first = _first_use_of_undefined(tree, name)
+        first = _first_use_of_undefined(tree, name, names)
         if first is not None and _has_plt(tree, imports):
             inserts.setdefault(first, []).append(definition)
             fixes.append(f"added `{definition}` before the first use of {name}")
@@ -194,8 +195,8 @@ def _imported_modules(tree: ast.Module) -> set[str]:
     return roots
 
 
-def _missing_imports(tree: ast.Module) -> list[str]:
-    defined, used = _defined_and_used(tree)
+def _missing_imports(tree: ast.Module, names: tuple[set[str], set[str]]) -> list[str]:
+    defined, used = names
     missing = sorted(used - defined)
     if not missing:
         return []
@@ -256,10 +257,12 @@ def _has_plt(tree: ast.Module, added: list[str]) -> bool:
     return top or any(line.endswith(" as plt") for line in added)
 
 
-def _first_use_of_undefined(tree: ast.Module, name: str) -> int | None:
+def _first_use_of_undefined(
+    tree: ast.Module, name: str, names: tuple[set[str], set[str]]
+) -> int | None:
     """The line of the top-level statement that first uses ``name``, if the script never
     defines it anywhere."""
-    defined, used = _defined_and_used(tree)
+    defined, used = names
     if name in defined or name not in used:
         return None
     for stmt in tree.body:
