@@ -28,7 +28,7 @@ from promptkiln.llm.libraries import (
     library_line,
     missing_for,
 )
-from promptkiln.llm.skeleton_data import data_lines, totals_line
+from promptkiln.llm.skeleton_data import data_lines, row_formula_lines, totals_line
 from promptkiln.sandbox.base import InputFile
 
 #: Formats with their own template.
@@ -228,6 +228,7 @@ def render_system(
     names = list(dict.fromkeys(normalize_format(f) for f in formats))
     notes = []
     data, totals = data_lines(inputs, prompt), totals_line(inputs)
+    row_formula = row_formula_lines(inputs, prompt)
     for name in names:
         lacking = missing_for(name, libraries) if libraries is not None else None
         fallback = fallback_note(name, libraries) if lacking and libraries is not None else None
@@ -235,7 +236,9 @@ def render_system(
             notes.append(fallback)
         elif name in FORMATS:
             note = load_template(name, templates_dir).strip()
-            note = string.Template(note).safe_substitute(data=data, totals=totals)
+            note = string.Template(note).safe_substitute(
+                data=data, totals=totals, rowformula=row_formula
+            )
             if len(names) > MAX_SKELETONS:
                 note = short_note(note)
             notes.append(note)

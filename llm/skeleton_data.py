@@ -73,6 +73,63 @@ def _label_value(item: InputSummary, prompt: str) -> str:
     return f'label, value = "{label}", "{value}"  # the columns this request is about'
 
 
+#: A request for each row's share of the total: "each region's share, as a percentage".
+_SHARE = re.compile(r"\b(share|percent(age)?|proportion|ratio)\b|%")
+#: A request for an average or a total across each row: "an Average column for each student".
+_ROW_AVERAGE = re.compile(
+    r"\b(average|mean)\b.*\b(each|every|per|row)\b|\b(each|every|per)\b.*\b(average|mean)\b"
+)
+_ROW_TOTAL = re.compile(r"\brow totals?\b|\btotals? (for|of) (each|every)\b")
+
+
+def row_formula_lines(inputs: Sequence[InputSummary], prompt: str = "") -> str:
+    """``$rowformula`` (xlsx): a column with one formula per row, when the request asks for a
+    value per row: each row's share of the Total row (as a percentage), or an average or a sum
+    across the input's number columns (``=AVERAGE(B2:D2)``) when it has several."""
+    words = prompt.lower()
+    if _SHARE.search(words):
+        return (
+            "extra = ws.max_column + 1  # a formula column: each row's share of the Total row\n"
+            'ws.cell(row=1, column=extra, value="Share")\n'
+            "for r in range(2, last + 1):\n"
+            '    cell = ws.cell(row=r, column=extra, value=f"={col}{r}/{col}${last + 1}")\n'
+            '    cell.number_format = "0.0%"'
+        )
+    if _ROW_AVERAGE.search(words):
+        func, title = "AVERAGE", "Average"
+    elif _ROW_TOTAL.search(words):
+        func, title = "SUM", "Row total"
+    else:
+        return ""
+    span = _numeric_span(inputs)
+    if span is None:
+        return ""
+    first, final = span
+    return (
+        f"extra = ws.max_column + 1  # a formula column: one {func} per row\n"
+        f'ws.cell(row=1, column=extra, value="{title}")\n'
+        "for r in range(2, last + 1):\n"
+        f'    ws.cell(row=r, column=extra, value=f"={func}({first}{{r}}:{final}{{r}})")'
+    )
+
+
+def _numeric_span(inputs: Sequence[InputSummary]) -> tuple[str, str] | None:
+    """The column letters of the first and the last number column of the first tabular input,
+    when it has two or more of them."""
+    for item in inputs:
+        if Path(item.name).suffix.lower() not in _READERS:
+            continue
+        if not item.header:
+            return None
+        sep = "\t" if item.name.lower().endswith(".tsv") else ","
+        names = [n.strip() for n in item.header.split(sep)]
+        at = [i for i, n in enumerate(names) if n in item.numeric]
+        if len(at) < 2 or at[-1] >= 26:
+            return None
+        return chr(ord("A") + at[0]), chr(ord("A") + at[-1])
+    return None
+
+
 def _named(column: str, words: str) -> bool:
     stem = re.escape(column.lower().rstrip("s"))
     return re.search(rf"\b{stem}(s|es)?\b", words) is not None

@@ -13,7 +13,7 @@ import pytest
 from promptkiln.config import load_settings
 from promptkiln.facts import file_facts
 from promptkiln.llm.prompts import FORMATS, GENERIC_FORMATS, InputSummary, load_template
-from promptkiln.llm.skeleton_data import SAMPLE_DATA, TOTALS, data_lines
+from promptkiln.llm.skeleton_data import SAMPLE_DATA, TOTALS, data_lines, row_formula_lines
 from promptkiln.pipeline import run_in_sandbox
 from promptkiln.sandbox.base import InputFile
 from promptkiln.validate import validate_all
@@ -23,12 +23,16 @@ pytestmark = [pytest.mark.docker]
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
-def skeleton(fmt: str, data: str = SAMPLE_DATA) -> str | None:
+def skeleton(fmt: str, data: str = SAMPLE_DATA, row_formula: str = "") -> str | None:
     """The note's skeleton as the model sees it: ``$data`` filled in as render_system does."""
     blocks = re.findall(r"```python\n(.*?)```", load_template(fmt), re.S)
     assert len(blocks) <= 1, f"{fmt}.md has more than one skeleton"
     totals = TOTALS if data != SAMPLE_DATA else ""
-    return string.Template(blocks[0]).safe_substitute(data=data, totals=totals) if blocks else None
+    return (
+        string.Template(blocks[0]).safe_substitute(data=data, totals=totals, rowformula=row_formula)
+        if blocks
+        else None
+    )
 
 
 #: What each skeleton must visibly make (read back with the facts reader).
@@ -38,9 +42,10 @@ EXPECT = {
         f["charts"] == 1
         and [s["name"] for s in f["sheets"]] == ["Data", "Summary"]
         and "=SUM(B2:B4)" in f["sheets"][0]["formulas"]
+        and f["sheets"][1]["formulas"] == ["=SUM(Data!B2:B4)", "=AVERAGE(Data!B2:B4)"]
     ),
     "pptx": lambda f: (
-        f["slides"] == 3 and f["notes"] == 1 and f["charts"] == 1 and f["tables"] == 1
+        f["slides"] == 3 and f["notes"] == 3 and f["charts"] == 1 and f["tables"] == 1
     ),
     "docx": lambda f: f["tables"] == 1 and f["images"] == 1 and f["bullets"] == 2,
     "png": lambda f: (f["width"], f["height"]) == (800, 500),
@@ -87,6 +92,34 @@ def test_skeleton_runs_on_a_users_csv_input(fmt: str, tmp_path: Path) -> None:
     if fmt in ("pdf", "docx", "pptx"):  # the table holds the input's rows, not sample data
         text = str(file_facts(Path(made[0].path), fmt))
         assert "East" in text and "Region" not in text, text[:500]
+
+
+GRADES_CSV = b"student,test1,test2,test3\nAna,80,85,80\nBen,70,75,72\nCy,90,60,75\n"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "csv", "formulas"),
+    [
+        ("an AVERAGE formula for each student", GRADES_CSV,
+         ["=AVERAGE(B2:D2)", "=AVERAGE(B3:D3)", "=AVERAGE(B4:D4)"]),
+        ("each region's share of the total revenue", SALES_CSV, ["=C2/C$5", "=C3/C$5", "=C4/C$5"]),
+        ("each region's share of the total", None, ["=B2/B$5", "=B3/B$5", "=B4/B$5"]),
+    ],
+)  # fmt: skip
+def test_the_xlsx_skeletons_formula_column_runs(
+    prompt: str, csv: bytes | None, formulas: list[str], tmp_path: Path
+) -> None:
+    inputs = [InputFile("t.csv", csv)] if csv else []
+    summaries = [InputSummary.from_bytes(i.name, i.data) for i in inputs]
+    code = skeleton("xlsx", data_lines(summaries, prompt), row_formula_lines(summaries, prompt))
+    assert code is not None
+    run = run_in_sandbox(
+        code.encode(), inputs, tmp_path / "out", load_settings(limits={"timeout": 60})
+    )
+    assert run.result.exit_code == 0, run.result.stderr.text[-2000:]
+    assert validate_all(run.artifacts, ["xlsx"]) == []
+    data = file_facts(Path(run.artifacts[0].path), "xlsx")["sheets"][0]
+    assert all(f in data["formulas"] for f in formulas), data["formulas"]
 
 
 WRITE_ALL = r"""

@@ -22,7 +22,7 @@ from promptkiln.llm.prompts import (
     summarize_inputs,
     tail,
 )
-from promptkiln.llm.skeleton_data import SAMPLE_DATA, data_lines
+from promptkiln.llm.skeleton_data import SAMPLE_DATA, data_lines, row_formula_lines
 from promptkiln.sandbox.base import InputFile
 
 SALES = InputSummary.from_bytes("sales.csv", b"\xef\xbb\xbfregion,month,revenue\nnorth,1,2\n")
@@ -84,6 +84,43 @@ def test_the_skeleton_columns_are_the_ones_the_prompt_names(prompt: str, expecte
     csv = b"date,region,product,units,revenue\n2024-01-02,North,Widget,3,120.5\n"
     lines = data_lines([InputSummary.from_bytes("sales.csv", csv)], prompt)
     assert f"label, value = {expected}" in lines
+
+
+GRADES = b"student,test1,test2,test3\nAna,80,85,80\nBen,70,75,72\n"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "csv", "expected"),
+    [
+        ("an Average column with an AVERAGE formula for each student", GRADES,
+         'value=f"=AVERAGE(B{r}:D{r})"'),
+        ("a row total for every student", GRADES, 'value=f"=SUM(B{r}:D{r})"'),
+        ("each region's share of the revenue, as a percentage", b"region,revenue\nN,1\n",
+         'value=f"={col}{r}/{col}${last + 1}"'),
+        ("the share of each region", None, 'value=f"={col}{r}/{col}${last + 1}"'),
+    ],
+)  # fmt: skip
+def test_a_value_per_row_puts_a_formula_column_in_the_xlsx_skeleton(
+    prompt: str, csv: bytes | None, expected: str
+) -> None:
+    inputs = [InputSummary.from_bytes("t.csv", csv)] if csv else []
+    system = render_system(["xlsx"], inputs, prompt=prompt)
+    assert expected in system and "$rowformula" not in system
+    assert row_formula_lines(inputs, prompt) in system
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Workbook with a Summary sheet holding the total and the average revenue",
+        "monthly budget",
+        "revenue and units per region",
+    ],
+)
+def test_without_a_value_per_row_the_xlsx_skeleton_has_no_formula_column(prompt: str) -> None:
+    system = render_system(["xlsx"], [InputSummary.from_bytes("t.csv", GRADES)], prompt=prompt)
+    assert "extra = ws.max_column" not in system and "$rowformula" not in system
+    assert row_formula_lines([], prompt) == ""
 
 
 def test_without_inputs_the_skeletons_use_sample_data() -> None:
