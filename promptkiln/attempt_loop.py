@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from promptkiln.attempt_judge import CANDIDATE_TEMPERATURE, files_facts, raster_size, score, tag
 from promptkiln.config import MAX_TOKENS_CEILING, Settings
 from promptkiln.errors import ContextOverflow, ExtractionError
 from promptkiln.failure import parse_failure, script_hash
 from promptkiln.making import Attempt
 from promptkiln.pipeline import Progress, SandboxFactory, new_run_id, run_in_sandbox
 from promptkiln.requirements import Requirement
-from promptkiln.sandbox.base import Artifact, InputFile
+from promptkiln.sandbox.base import InputFile
 
 if TYPE_CHECKING:
     from promptkiln.failure import Failure
@@ -61,8 +62,11 @@ class RepairLoop:
         self.staging_root = Path()
         self.fallbacks: list[Candidate] = []
         self.failed_scripts: dict[str, Attempt] = {}  #: sha256 of a script that failed
+        self.started = time.monotonic()
+        #: The time budget, when it stopped the repairs before the last attempt.
+        self.out_of_time: float | None = None
         self.base: list[Message] = []
-        self.size = _raster_size(wanted, formats)
+        self.size = raster_size(wanted, formats)
         self.ceiling = settings.max_tokens or MAX_TOKENS_CEILING
         self.max_tokens = settings.max_tokens or token_budget(
             formats, len(inputs), prompt, MAX_TOKENS_CEILING
@@ -103,8 +107,11 @@ class RepairLoop:
 
         messages = list(base)
         self.base = base
+        self.started = time.monotonic()
         total = self.settings.attempts
         for number in range(1, total + 1):
+            if number > 1 and self._past_budget(number):
+                break
             width = self.settings.candidates if number == 1 else 1
             best: tuple[int, Attempt, Feedback | None] | None = None
             for k in range(1, width + 1):
@@ -115,16 +122,16 @@ class RepairLoop:
                     attempt.chosen = width > 1
                     if on_attempt:
                         on_attempt(attempt)
-                    self.progress(f"attempt {number}{_tag(attempt)} succeeded")
+                    self.progress(f"attempt {number}{tag(attempt)} succeeded")
                     return winner
                 if on_attempt:
                     on_attempt(attempt)
                 first = (attempt.problem or "?").splitlines()[0]
                 self.progress(
-                    f"attempt {number}{_tag(attempt)} failed after {attempt.seconds:.1f} s: {first}"
+                    f"attempt {number}{tag(attempt)} failed after {attempt.seconds:.1f} s: {first}"
                 )
-                if best is None or _score(attempt) > best[0]:
-                    best = (_score(attempt), attempt, feedback)
+                if best is None or score(attempt) > best[0]:
+                    best = (score(attempt), attempt, feedback)
             assert best is not None
             _, attempt, feedback = best
             if width > 1:
@@ -133,6 +140,23 @@ class RepairLoop:
             assert feedback is not None
             messages = repair_request(base, as_answer(attempt.script, attempt.response), feedback)
         return self._fallback()
+
+    def _past_budget(self, number: int) -> bool:
+        """Whether attempt ``number`` would likely end past the time budget (the slowest
+        attempt so far is the estimate); says so in the progress when it would."""
+        budget = self.settings.time_budget
+        if not budget or not self.attempts:
+            return False
+        spent = time.monotonic() - self.started
+        slowest = max(a.seconds for a in self.attempts)
+        if spent + slowest <= budget:
+            return False
+        self.out_of_time = budget
+        self.progress(
+            f"not starting attempt {number}: {spent:.0f} s spent, and it would likely take "
+            f"{slowest:.0f} s more, past the {budget:g} s time budget (--time-budget)"
+        )
+        return True
 
     def _attempt(
         self, number: int, total: int, messages: list[Message], *, candidate: int
@@ -293,7 +317,7 @@ class RepairLoop:
         files_valid = bool(run.artifacts) and not problems
         unmet: list[str] = []
         if files_valid and self.wanted:
-            attempt.requirements = reqs_mod.check(self.wanted, _facts(run.artifacts))
+            attempt.requirements = reqs_mod.check(self.wanted, files_facts(run.artifacts))
             unmet = reqs_mod.feedback(attempt.requirements)
         if files_valid:
             candidate = Candidate(attempt, staging, len(unmet), bool(crashed))
@@ -345,6 +369,11 @@ class RepairLoop:
 
     def warnings(self, winner: Candidate) -> list[str]:
         out = []
+        if self.out_of_time is not None:
+            out.append(
+                f"repairs stopped after attempt {self.attempts[-1].number}: another would have "
+                f"run past the {self.out_of_time:g} s time budget (--time-budget)"
+            )
         if winner.crashed:
             out.append(
                 f"the script of attempt {winner.attempt.number} crashed after writing these "
@@ -356,48 +385,3 @@ class RepairLoop:
             if not o.met
         ]
         return out
-
-
-def _facts(artifacts: Sequence[Artifact]) -> dict[str, dict[str, Any]]:
-    from promptkiln.facts import file_facts
-    from promptkiln.validate import normalize
-
-    out: dict[str, dict[str, Any]] = {}
-    for art in artifacts:
-        kind = normalize(Path(art.name).suffix)
-        facts = file_facts(Path(art.path), kind)
-        if facts:
-            out[art.name] = facts
-    return out
-
-
-def _raster_size(
-    wanted: Sequence[Requirement], formats: Sequence[str]
-) -> tuple[int | None, int | None] | None:
-    """The pixel size a raster image must have, when the request states one."""
-    if not set(formats) & {"png", "jpg", "jpeg", "gif", "webp"}:
-        return None
-    for req in wanted:
-        if req.kind == "size":
-            return req.params.get("width"), req.params.get("height")
-    return None
-
-
-#: The temperature of the 2nd..Nth candidates of the first attempt (``--candidates``).
-CANDIDATE_TEMPERATURE = 0.7
-
-
-def _tag(attempt: Attempt) -> str:
-    return f" (candidate {attempt.candidate})" if attempt.candidate else ""
-
-
-def _score(attempt: Attempt) -> int:
-    """How far a failed attempt got, to pick the candidate to repair: valid files that miss
-    fewer requirements, then valid files before a crash, then a script that ran, then any."""
-    if attempt.run is None:
-        return 0
-    if attempt.run.artifacts and attempt.requirements:
-        return 400 - sum(not o.met for o in attempt.requirements)
-    if attempt.run.artifacts:
-        return 200
-    return 100

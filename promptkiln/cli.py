@@ -33,7 +33,13 @@ from promptkiln.cli_options import (
     TimeoutOpt,
     pipeline_settings,
 )
-from promptkiln.cli_report import CandidatesOpt, KeepValidOpt, print_quality, quality_json
+from promptkiln.cli_report import (
+    CandidatesOpt,
+    KeepValidOpt,
+    TimeBudgetOpt,
+    print_quality,
+    quality_json,
+)
 from promptkiln.cli_server import register as register_server
 from promptkiln.cli_sessions import register as register_sessions
 from promptkiln.engines.cli import engine_of
@@ -248,6 +254,7 @@ def make(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
     keep_valid_on_crash: KeepValidOpt = False,
     candidates: CandidatesOpt = None,
+    time_budget: TimeBudgetOpt = None,
 ) -> None:
     """Turn a prompt into files: generate a script, run it in the sandbox, check the files."""
     from promptkiln.sessions import run_turn
@@ -264,6 +271,7 @@ def make(
         templates=templates,
         keep_valid_on_crash=keep_valid_on_crash or None,
         candidates=candidates,
+        time_budget=time_budget,
     )
     progress = _progress(quiet or json_)
     tokens = _TokenMeter(enabled=not (quiet or json_))

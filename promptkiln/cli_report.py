@@ -33,6 +33,16 @@ CandidatesOpt = Annotated[
     ),
 ]
 
+TimeBudgetOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--time-budget",
+        min=0,
+        help="Seconds the attempts may take (default 180): a repair that would run past it is "
+        "not started. 0: no budget.",
+    ),
+]
+
 
 def quality_json(result: Any) -> dict[str, Any]:
     return {

@@ -16,7 +16,13 @@ from typing import Annotated, Any
 import typer
 
 from promptkiln import leftovers
-from promptkiln.cli_report import CandidatesOpt, KeepValidOpt, print_quality, quality_json
+from promptkiln.cli_report import (
+    CandidatesOpt,
+    KeepValidOpt,
+    TimeBudgetOpt,
+    print_quality,
+    quality_json,
+)
 from promptkiln.errors import UsageError
 from promptkiln.render import clean_line, clean_text, say
 
@@ -106,6 +112,7 @@ def continue_(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
     keep_valid_on_crash: KeepValidOpt = False,
     candidates: CandidatesOpt = None,
+    time_budget: TimeBudgetOpt = None,
 ) -> None:
     """Continue a session: the model edits the session's latest files."""
     from promptkiln.cli import _manifest, _print_manifest, _progress
@@ -140,6 +147,7 @@ def continue_(
         limits={"timeout": timeout},
         keep_valid_on_crash=keep_valid_on_crash or None,
         candidates=candidates,
+        time_budget=time_budget,
     )
     turn = run_turn(
         text,

@@ -176,6 +176,10 @@ class Settings(BaseSettings):
     max_tokens: int | None = Field(None, ge=64)
     request_timeout: float = Field(600.0, gt=0)
     attempts: int = Field(3, ge=1, le=10)
+    #: Seconds one request may spend on its attempts (``--time-budget``): a repair starts only
+    #: when it can be expected to end in time (judged by the slowest attempt so far). The first
+    #: attempt always runs. 0: no budget, every attempt runs.
+    time_budget: float = Field(180.0, ge=0, le=24 * 3600)
     #: Scripts sampled for the first attempt (``--candidates``); the first that succeeds is
     #: kept, or the one that got furthest is repaired. 1: one script, no sampling.
     candidates: int = Field(1, ge=1, le=8)

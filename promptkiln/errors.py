@@ -208,10 +208,20 @@ class ContextOverflow(GenerationError):
 class AttemptsExhausted(GenerationError):
     exit_code = 1
 
-    def __init__(self, attempts: int, last_problem: str) -> None:
-        super().__init__(
-            f"no attempt out of {attempts} produced the requested files; last problem: {last_problem}",
-            hint="rephrase the prompt, raise --attempts, or try a stronger --model",
-        )
+    def __init__(self, attempts: int, last_problem: str, *, budget: float | None = None) -> None:
+        if budget is None:
+            super().__init__(
+                f"no attempt out of {attempts} produced the requested files; "
+                f"last problem: {last_problem}",
+                hint="rephrase the prompt, raise --attempts, or try a stronger --model",
+            )
+        else:
+            super().__init__(
+                f"no attempt out of {attempts} produced the requested files, and another would "
+                f"have run past the {budget:g} s time budget; last problem: {last_problem}",
+                hint="rephrase the prompt, raise --time-budget (0: no budget), "
+                "or try a stronger --model",
+            )
         self.attempts = attempts
+        self.budget = budget
         self.last_problem = last_problem

@@ -225,7 +225,7 @@ def make(
         if winner is None:
             last = loop.attempts[-1].problem if loop.attempts else "no attempt was made"
             rounds = len({a.number for a in loop.attempts})
-            raise AttemptsExhausted(rounds, (last or "").splitlines()[0])
+            raise AttemptsExhausted(rounds, (last or "").splitlines()[0], budget=loop.out_of_time)
         files = deliver_dir(winner.staging, out, settings, overwrite, formats)
         attempt = winner.attempt
         assert attempt.run is not None and attempt.script is not None

@@ -355,3 +355,41 @@ def test_a_wrong_closing_bracket_is_fixed_without_another_generation(
     assert len(openai_server.history) == 1 and result.attempt_count == 1
     assert result.attempts[0].fixes == ["line 5: closed ( with ')', not ']'"]
     assert 'ax.bar(["Q1", "Q2"], [2.1, 2.8])' in result.script
+
+
+FAILS = py("import sys\nsys.exit('the data file is missing')")
+
+
+def test_a_repair_that_would_overrun_the_time_budget_is_not_started(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    openai_server.enqueue_slow(FAILS, 2.0)
+    openai_server.enqueue(py(CHART.format(size="(6, 4)")))  # would succeed, if it were asked
+    progress: list[str] = []
+    with pytest.raises(AttemptsExhausted) as caught:
+        make(
+            "chart",
+            formats=["png"],
+            out=tmp_path / "o",
+            settings=settings_for(openai_server, time_budget=3),
+            progress=progress.append,
+        )
+    assert len(openai_server.history) == 1
+    err = caught.value
+    assert err.budget == 3 and err.attempts == 1
+    assert "past the 3 s time budget" in err.message and "--time-budget" in (err.hint or "")
+    assert any(line.startswith("not starting attempt 2:") for line in progress), progress
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_no_time_budget_runs_every_attempt(openai_server: Any, tmp_path: Path) -> None:
+    openai_server.enqueue_slow(FAILS, 2.0)
+    openai_server.enqueue(py(CHART.format(size="(6, 4)")))
+    result = make(
+        "chart",
+        formats=["png"],
+        out=tmp_path / "o",
+        settings=settings_for(openai_server, time_budget=0),
+    )
+    assert result.attempt_count == 2 and len(openai_server.history) == 2
+    assert [f.name for f in result.files] == ["revenue.png"]
