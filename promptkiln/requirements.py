@@ -195,7 +195,11 @@ def parse(
             )
     from promptkiln import requirements_text
 
-    return reqs + requirements_text.parse(lower, fmts)
+    quoted = {r.params["text"] for r in reqs if r.kind == "text"}
+    parties = [
+        r for r in requirements_text.named_parties(text, fmts) if r.params["text"] not in quoted
+    ]
+    return reqs + parties + requirements_text.parse(lower, fmts)
 
 
 def _distinct(inputs: Mapping[str, bytes], word: str) -> int | None:

@@ -43,6 +43,46 @@ def parse(lower: str, fmts: Sequence[str]) -> list[Requirement]:
     return reqs
 
 
+#: A name of a person, team or company: "Jane Doe", "All Staff", "ACME Corp", "HR".
+_NAME_WORD = r"(?:[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?|[A-Z]{2,6})"
+#: Who a letter, memo or invoice is from, to or for: "from Jane Doe to John Smith".
+_PARTY = re.compile(
+    rf"(?<![\w-])(?:from|to|for|by|between|and|signed by|addressed to)\s+"
+    rf"({_NAME_WORD}(?:\s+{_NAME_WORD}){{0,3}})(?![\w-])"
+)
+#: Capitalised words that name a format, an application or a month, not a party.
+_NOT_NAMES = {
+    "pdf", "csv", "xlsx", "docx", "pptx", "png", "svg", "json", "excel", "word", "powerpoint",
+    "html", "jpg", "jpeg", "sql", "api", "url", "the", "a", "an", "my", "our", "each", "every",
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
+    "saturday", "sunday",
+}  # fmt: skip
+_DOCUMENTS = ("pdf", "docx", "pptx")
+
+
+def named_parties(prompt: str, fmts: Sequence[str]) -> list[Requirement]:
+    """Names the prompt says a document is from, to or for ("a letter from Jane Doe to John
+    Smith", "a memo to All Staff from HR", "an invoice for ACME Corp"): each must appear in the
+    document. Only names of two or more capitalised words, or an acronym, are taken; a single
+    capitalised word after "for" is as often a month or a product as a party."""
+    if not any(f in _DOCUMENTS for f in fmts):
+        return []
+    text = " ".join(prompt.split())
+    found: list[str] = []
+    for m in _PARTY.finditer(text):
+        words = m.group(1).split()
+        while words and words[-1].lower() in _NOT_NAMES:
+            words.pop()
+        if any(w.lower() in _NOT_NAMES for w in words):
+            continue
+        if len(words) >= 2 or (len(words) == 1 and words[0].isupper() and len(words[0]) >= 2):
+            name = " ".join(words)
+            if name not in found:
+                found.append(name)
+    return [Requirement("text", f'the text "{n}" appears', {"text": n}) for n in found]
+
+
 def placeholder_check(prompt: str, fmts: Sequence[str]) -> list[Requirement]:
     """Not stated by the prompt but always wanted: none of the notes' placeholder text (that
     the prompt does not itself use) left in a document."""

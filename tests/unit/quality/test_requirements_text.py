@@ -51,3 +51,42 @@ def test_the_placeholder_list_matches_the_skeletons() -> None:
         assert text in notes, text
     quoted = set(re.findall(r'"((?:First|Second|Third) (?:point|bullet))"', notes))
     assert quoted <= set(PLACEHOLDERS)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "fmt", "names"),
+    [
+        ("A one-page formal letter as PDF from Jane Doe to John Smith confirming a meeting",
+         "pdf", ["Jane Doe", "John Smith"]),
+        ("A memo as a Word document to All Staff from HR about the closure", "docx",
+         ["All Staff", "HR"]),
+        ("Invoice PDF for ACME Corp with 3 items", "pdf", ["ACME Corp"]),
+        ("a letter to Bob from Ana", "docx", []),  # one word each: not sure enough
+        ("a thank-you letter to Dr Ana Lima", "pdf", ["Dr Ana Lima"]),
+        ("Q1 sales report as a PDF with a revenue chart", "pdf", []),
+        ("A report for the North and South regions as PDF, from the CSV", "pdf", []),
+        ("revenue from January to March as a PDF", "pdf", []),
+        ("a deck for Product Launch 2025 for PowerPoint", "pptx", ["Product Launch"]),
+        ("a chart from Jane Doe's data", "png", []),  # no document text to check
+    ],
+)  # fmt: skip
+def test_the_parties_a_document_is_from_to_or_for_must_appear(
+    prompt: str, fmt: str, names: list[str]
+) -> None:
+    reqs = [r for r in parse(prompt, [fmt]) if r.kind == "text"]
+    assert [r.params["text"] for r in reqs] == names
+
+
+def test_a_missing_party_is_unmet_and_says_which() -> None:
+    reqs = [r for r in parse("a letter as PDF from Jane Doe to John Smith", ["pdf"])]
+    texts = [r for r in reqs if r.kind == "text"]
+    facts = {"l.pdf": {"kind": "pdf", "pages": 1, "text": "Dear John Smith, ... Regards"}}
+    outcomes = {o.requirement.params["text"]: o.met for o in check(texts, facts)}
+    assert outcomes == {"Jane Doe": False, "John Smith": True}
+    [line] = feedback([o for o in check(texts, facts) if not o.met])
+    assert '"Jane Doe"' in line
+
+
+def test_a_quoted_party_is_asked_for_once() -> None:
+    reqs = parse('a letter as PDF to "John Smith"', ["pdf"])
+    assert [r.params["text"] for r in reqs if r.kind == "text"] == ["John Smith"]
