@@ -113,6 +113,26 @@ def row_formula_lines(inputs: Sequence[InputSummary], prompt: str = "") -> str:
     )
 
 
+def pages_lines(prompt: str) -> str:
+    """``$pages`` (pdf): one heading and text per page, a PageBreak() between them, when the
+    request states a page count of two or more ("a 3-page PDF")."""
+    from promptkiln.requirements import parse
+
+    counts = [r.params["n"] for r in parse(prompt, ["pdf"]) if r.kind == "pages"]
+    n = counts[0] if counts and counts[0] >= 2 else 0
+    if not n or n > 20:
+        return ""
+    headings = ", ".join(f'"Heading of page {i}"' for i in range(1, n + 1))
+    return (
+        f"pages = [{headings}]  # the {n} pages asked for\n"
+        "for i, heading in enumerate(pages):\n"
+        "    if i:\n"
+        "        story.append(PageBreak())  # ends the page before\n"
+        '    story.append(Paragraph(heading, styles["Heading1"]))\n'
+        '    story.append(Paragraph("The text of this page.", styles["Normal"]))'
+    )
+
+
 def _numeric_span(inputs: Sequence[InputSummary]) -> tuple[str, str] | None:
     """The column letters of the first and the last number column of the first tabular input,
     when it has two or more of them."""

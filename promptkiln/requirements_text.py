@@ -25,6 +25,8 @@ PLACEHOLDERS = (
     "Second bullet",
     "Third bullet",
     "Speaker notes for this slide.",
+    "Heading of page",
+    "The text of this page.",
 )
 _WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "ten": 10}
 _BULLETS = re.compile(

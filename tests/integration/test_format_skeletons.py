@@ -13,7 +13,13 @@ import pytest
 from promptkiln.config import load_settings
 from promptkiln.facts import file_facts
 from promptkiln.llm.prompts import FORMATS, GENERIC_FORMATS, InputSummary, load_template
-from promptkiln.llm.skeleton_data import SAMPLE_DATA, TOTALS, data_lines, row_formula_lines
+from promptkiln.llm.skeleton_data import (
+    SAMPLE_DATA,
+    TOTALS,
+    data_lines,
+    pages_lines,
+    row_formula_lines,
+)
 from promptkiln.pipeline import run_in_sandbox
 from promptkiln.sandbox.base import InputFile
 from promptkiln.validate import validate_all
@@ -23,13 +29,17 @@ pytestmark = [pytest.mark.docker]
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
-def skeleton(fmt: str, data: str = SAMPLE_DATA, row_formula: str = "") -> str | None:
+def skeleton(
+    fmt: str, data: str = SAMPLE_DATA, row_formula: str = "", pages: str = ""
+) -> str | None:
     """The note's skeleton as the model sees it: ``$data`` filled in as render_system does."""
     blocks = re.findall(r"```python\n(.*?)```", load_template(fmt), re.S)
     assert len(blocks) <= 1, f"{fmt}.md has more than one skeleton"
     totals = TOTALS if data != SAMPLE_DATA else ""
     return (
-        string.Template(blocks[0]).safe_substitute(data=data, totals=totals, rowformula=row_formula)
+        string.Template(blocks[0]).safe_substitute(
+            data=data, totals=totals, rowformula=row_formula, pages=pages
+        )
         if blocks
         else None
     )
@@ -120,6 +130,16 @@ def test_the_xlsx_skeletons_formula_column_runs(
     assert validate_all(run.artifacts, ["xlsx"]) == []
     data = file_facts(Path(run.artifacts[0].path), "xlsx")["sheets"][0]
     assert all(f in data["formulas"] for f in formulas), data["formulas"]
+
+
+@pytest.mark.parametrize("n", [2, 5])
+def test_the_pdf_skeleton_makes_the_pages_asked_for(n: int, tmp_path: Path) -> None:
+    code = skeleton("pdf", pages=pages_lines(f"a {n}-page PDF report"))
+    assert code is not None
+    run = run_in_sandbox(code.encode(), [], tmp_path / "out", load_settings(limits={"timeout": 60}))
+    assert run.result.exit_code == 0, run.result.stderr.text[-2000:]
+    facts = file_facts(Path(run.artifacts[0].path), "pdf")
+    assert facts["pages"] == n and f"Heading of page {n}" in facts["text"]
 
 
 WRITE_ALL = r"""

@@ -22,7 +22,7 @@ from promptkiln.llm.prompts import (
     summarize_inputs,
     tail,
 )
-from promptkiln.llm.skeleton_data import SAMPLE_DATA, data_lines, row_formula_lines
+from promptkiln.llm.skeleton_data import SAMPLE_DATA, data_lines, pages_lines, row_formula_lines
 from promptkiln.sandbox.base import InputFile
 
 SALES = InputSummary.from_bytes("sales.csv", b"\xef\xbb\xbfregion,month,revenue\nnorth,1,2\n")
@@ -121,6 +121,19 @@ def test_without_a_value_per_row_the_xlsx_skeleton_has_no_formula_column(prompt:
     system = render_system(["xlsx"], [InputSummary.from_bytes("t.csv", GRADES)], prompt=prompt)
     assert "extra = ws.max_column" not in system and "$rowformula" not in system
     assert row_formula_lines([], prompt) == ""
+
+
+@pytest.mark.parametrize(
+    ("prompt", "n"),
+    [("A 3-page PDF report", 3), ("a PDF of at least 5 pages", 5), ("a one-page PDF", 0),
+     ("a PDF summary", 0), ("a 40-page PDF", 0)],
+)  # fmt: skip
+def test_a_stated_page_count_puts_that_many_pages_in_the_pdf_skeleton(prompt: str, n: int) -> None:
+    system = render_system(["pdf"], prompt=prompt)
+    assert "$pages" not in system
+    assert system.count('"Heading of page ') == n
+    assert ("story.append(PageBreak())  # ends the page before" in system) == bool(n)
+    assert pages_lines(prompt) in system
 
 
 def test_without_inputs_the_skeletons_use_sample_data() -> None:

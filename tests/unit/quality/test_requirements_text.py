@@ -47,6 +47,7 @@ def test_a_placeholder_the_prompt_itself_uses_is_allowed_and_images_are_not_chec
 
 def test_the_placeholder_list_matches_the_skeletons() -> None:
     notes = " ".join(p.read_text() for p in TEMPLATES.glob("*.md"))
+    notes += (TEMPLATES.parent / "llm" / "skeleton_data.py").read_text()  # $pages and the like
     for text in PLACEHOLDERS:
         assert text in notes, text
     quoted = set(re.findall(r'"((?:First|Second|Third) (?:point|bullet))"', notes))
