@@ -28,7 +28,14 @@ from promptkiln.llm.libraries import (
     library_line,
     missing_for,
 )
-from promptkiln.llm.skeleton_data import data_lines, pages_lines, row_formula_lines, totals_line
+from promptkiln.llm.skeleton_data import (
+    data_lines,
+    headline,
+    pages_lines,
+    row_formula_lines,
+    statistics_line,
+    totals_line,
+)
 from promptkiln.sandbox.base import InputFile
 
 #: Formats with their own template.
@@ -227,7 +234,8 @@ def render_system(
         raise UsageError("no output format requested", hint="pass at least one, e.g. --format pdf")
     names = list(dict.fromkeys(normalize_format(f) for f in formats))
     notes = []
-    data, totals = data_lines(inputs, prompt), totals_line(inputs)
+    data = data_lines(inputs, prompt)
+    totals = statistics_line(inputs, prompt) or totals_line(inputs)
     row_formula, pages = row_formula_lines(inputs, prompt), pages_lines(prompt)
     for name in names:
         lacking = missing_for(name, libraries) if libraries is not None else None
@@ -237,7 +245,11 @@ def render_system(
         elif name in FORMATS:
             note = load_template(name, templates_dir).strip()
             note = string.Template(note).safe_substitute(
-                data=data, totals=totals, rowformula=row_formula, pages=pages
+                data=data,
+                totals=totals,
+                rowformula=row_formula,
+                pages=pages,
+                headline=headline(totals),
             )
             if len(names) > MAX_SKELETONS:
                 note = short_note(note)

@@ -37,6 +37,45 @@ def totals_line(inputs: Sequence[InputSummary]) -> str:
     return TOTALS if any(Path(i.name).suffix.lower() in _READERS for i in inputs) else ""
 
 
+#: Statistics a request may name, as pandas' aggregation names, in the order they are named.
+_STATISTICS = {
+    "count": "count", "mean": "mean", "average": "mean", "median": "median",
+    "minimum": "min", "min": "min", "lowest": "min", "maximum": "max", "max": "max",
+    "highest": "max", "std": "std", "standard deviation": "std",
+}  # fmt: skip
+_STAT_WORDS = re.compile(r"\b(" + "|".join(sorted(_STATISTICS, key=len, reverse=True)) + r")\b")
+
+
+#: ``$headline``: the sentence above a document's table (pdf, docx, pptx).
+HEADLINE = 'f"Total {value}: {df[value].sum():,.2f}"'
+STATISTICS_HEADLINE = (
+    'f"{value}: " + ", ".join(f"{s} {v:,.2f}" for s, v in zip(df[label], df[value]))'
+)
+
+
+def headline(totals: str) -> str:
+    """``$headline``: the total of the value column, or the statistics when ``$totals`` made
+    the table one row per statistic (a sum of a count and a mean means nothing)."""
+    return STATISTICS_HEADLINE if 'rename_axis("statistic")' in totals else HEADLINE
+
+
+def statistics_line(inputs: Sequence[InputSummary], prompt: str) -> str:
+    """``$totals`` when the request asks for two or more statistics of a real input's column
+    ("the count, mean, min and max of the score"): the table becomes one row per statistic,
+    in the order the prompt names them, instead of one row per label."""
+    if not any(Path(i.name).suffix.lower() in _READERS for i in inputs):
+        return ""
+    named = list(dict.fromkeys(_STATISTICS[w] for w in _STAT_WORDS.findall(prompt.lower())))
+    if len(named) < 2:
+        return ""
+    listed = ", ".join(f'"{n}"' for n in named)
+    return (
+        f'df = df[value].agg([{listed}]).rename_axis("statistic").reset_index()'
+        "  # one row per statistic\n"
+        'label = "statistic"'
+    )
+
+
 def data_lines(inputs: Sequence[InputSummary], prompt: str = "") -> str:
     """The skeleton's first lines: ``df`` from the first tabular input (or sample data) and
     ``label, value``: the columns of that table the request is about."""

@@ -17,8 +17,10 @@ from promptkiln.llm.skeleton_data import (
     SAMPLE_DATA,
     TOTALS,
     data_lines,
+    headline,
     pages_lines,
     row_formula_lines,
+    statistics_line,
 )
 from promptkiln.pipeline import run_in_sandbox
 from promptkiln.sandbox.base import InputFile
@@ -30,15 +32,24 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 def skeleton(
-    fmt: str, data: str = SAMPLE_DATA, row_formula: str = "", pages: str = ""
+    fmt: str,
+    data: str = SAMPLE_DATA,
+    row_formula: str = "",
+    pages: str = "",
+    totals: str | None = None,
 ) -> str | None:
     """The note's skeleton as the model sees it: ``$data`` filled in as render_system does."""
     blocks = re.findall(r"```python\n(.*?)```", load_template(fmt), re.S)
     assert len(blocks) <= 1, f"{fmt}.md has more than one skeleton"
-    totals = TOTALS if data != SAMPLE_DATA else ""
+    if totals is None:
+        totals = TOTALS if data != SAMPLE_DATA else ""
     return (
         string.Template(blocks[0]).safe_substitute(
-            data=data, totals=totals, rowformula=row_formula, pages=pages
+            data=data,
+            totals=totals,
+            rowformula=row_formula,
+            pages=pages,
+            headline=headline(totals),
         )
         if blocks
         else None
@@ -140,6 +151,26 @@ def test_the_pdf_skeleton_makes_the_pages_asked_for(n: int, tmp_path: Path) -> N
     assert run.result.exit_code == 0, run.result.stderr.text[-2000:]
     facts = file_facts(Path(run.artifacts[0].path), "pdf")
     assert facts["pages"] == n and f"Heading of page {n}" in facts["text"]
+
+
+SCORES_CSV = b"student,score\nAna,71.5\nBen,64\nCy,88.25\nDee,90\n"
+
+
+@pytest.mark.parametrize("fmt", ["pdf", "docx", "pptx"])
+def test_statistics_asked_of_a_column_make_a_table_of_them(fmt: str, tmp_path: Path) -> None:
+    prompt = "a table of the count, mean, min and max of the score column"
+    csv = InputFile("scores.csv", SCORES_CSV)
+    summaries = [InputSummary.from_bytes(csv.name, csv.data)]
+    stats = statistics_line(summaries, prompt)
+    code = skeleton(fmt, data_lines(summaries, prompt), totals=stats)
+    assert code is not None and '.agg(["count", "mean", "min", "max"])' in code
+    run = run_in_sandbox(
+        code.encode(), [csv], tmp_path / "out", load_settings(limits={"timeout": 60})
+    )
+    assert run.result.exit_code == 0, run.result.stderr.text[-2000:]
+    text = str(file_facts(Path(run.artifacts[0].path), fmt))
+    for shown in ("count 4.00", "mean 78.44", "min 64.00", "max 90.00", "78.44"):
+        assert shown in text, (shown, text[:800])
 
 
 WRITE_ALL = r"""

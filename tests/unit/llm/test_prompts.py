@@ -22,7 +22,13 @@ from promptkiln.llm.prompts import (
     summarize_inputs,
     tail,
 )
-from promptkiln.llm.skeleton_data import SAMPLE_DATA, data_lines, pages_lines, row_formula_lines
+from promptkiln.llm.skeleton_data import (
+    SAMPLE_DATA,
+    data_lines,
+    pages_lines,
+    row_formula_lines,
+    statistics_line,
+)
 from promptkiln.sandbox.base import InputFile
 
 SALES = InputSummary.from_bytes("sales.csv", b"\xef\xbb\xbfregion,month,revenue\nnorth,1,2\n")
@@ -134,6 +140,30 @@ def test_a_stated_page_count_puts_that_many_pages_in_the_pdf_skeleton(prompt: st
     assert system.count('"Heading of page ') == n
     assert ("story.append(PageBreak())  # ends the page before" in system) == bool(n)
     assert pages_lines(prompt) in system
+
+
+@pytest.mark.parametrize(
+    ("prompt", "stats"),
+    [
+        ("a table of the count, mean, min and max of the score", '["count", "mean", "min", "max"]'),
+        ("the highest and the average score", '["max", "mean"]'),
+        ("the median and standard deviation", '["median", "std"]'),
+        ("the total revenue per region", None),
+        ("the average score", None),  # one statistic: a headline, not a table of them
+    ],
+)
+def test_statistics_named_by_the_prompt_become_the_documents_table(
+    prompt: str, stats: str | None
+) -> None:
+    scores = [InputSummary.from_bytes("s.csv", b"student,score\nAna,71\n")]
+    system = render_system(["pdf"], scores, prompt=prompt)
+    if stats is None:
+        assert statistics_line(scores, prompt) == "" and ".agg([" not in system
+        assert 'Paragraph(f"Total {value}: {df[value].sum():,.2f}"' in system
+    else:
+        assert f"df = df[value].agg({stats})" in system and "groupby" not in system
+        assert "Total {value}" not in system and "$headline" not in system
+    assert statistics_line([], prompt) == ""  # sample data is not summarised
 
 
 def test_without_inputs_the_skeletons_use_sample_data() -> None:
