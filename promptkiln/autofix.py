@@ -154,6 +154,13 @@ def patch(script: str, *, size: tuple[int | None, int | None] | None = None) -> 
         if first is not None and _has_plt(tree, imports):
             inserts.setdefault(first, []).append(definition)
             fixes.append(f"added `{definition}` before the first use of {name}")
+    first = _first_use_of_undefined(tree, "styles", names)
+    if first is not None and "reportlab" in _imported_modules(tree):
+        definition = "styles = getSampleStyleSheet()"
+        if "getSampleStyleSheet" not in names[0]:
+            definition = f"{_IMPORTS['getSampleStyleSheet']}\n{definition}"
+        inserts.setdefault(first, []).append(definition)
+        fixes.append("added `styles = getSampleStyleSheet()` before the first use of styles")
     if not fixes:
         return Patched(script)
     out: list[str] = []

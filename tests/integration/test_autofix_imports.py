@@ -53,3 +53,17 @@ def test_a_script_that_forgot_its_imports_runs_once_patched(tmp_path: Path) -> N
 
     with Image.open(tmp_path / "fixed" / "chart.png") as im:
         assert im.size == (600, 400)  # the asked size: bbox_inches="tight" was dropped
+
+
+def test_a_stylesheet_and_a_module_the_script_never_made_are_supplied(tmp_path: Path) -> None:
+    script = (
+        "from reportlab.platypus import Paragraph, SimpleDocTemplate\n"
+        "SimpleDocTemplate('r.pdf').build([Paragraph('Sales', styles['Title'])])\n"
+        "doc = docx.Document()\ndoc.add_heading('Memo', 0)\ndoc.save('m.docx')\n"
+    )
+    settings = load_settings(limits={"timeout": 120})
+    fixed = patch(script)
+    assert len(fixed.fixes) == 2, fixed.fixes
+    run = run_in_sandbox(fixed.script.encode(), [], tmp_path / "fixed", settings)
+    assert run.result.exit_code == 0, run.result.stderr.text[-2000:]
+    assert sorted(a.name for a in run.artifacts) == ["m.docx", "r.pdf"]

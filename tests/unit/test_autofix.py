@@ -44,6 +44,28 @@ def test_a_library_used_as_a_module_without_its_import_gets_it() -> None:
     assert buf.script.startswith("from io import BytesIO\n")
 
 
+def test_an_undefined_reportlab_stylesheet_is_made_before_its_first_use() -> None:
+    # a multi-format request's PDF part, as the bundled model wrote it (skeletons were short)
+    script = (
+        "from reportlab.lib.pagesizes import A4\n"
+        "from reportlab.platypus import Paragraph, SimpleDocTemplate\n"
+        "title = 'Sales'\n"
+        "story = [Paragraph(title, styles['Title'])]\n"
+        "SimpleDocTemplate('s.pdf', pagesize=A4).build(story)\n"
+    )
+    result = patch(script)
+    lines = result.script.splitlines()
+    at = lines.index("story = [Paragraph(title, styles['Title'])]")
+    assert lines[at - 2 : at] == [
+        "from reportlab.lib.styles import getSampleStyleSheet",
+        "styles = getSampleStyleSheet()",
+    ]
+    assert "getSampleStyleSheet" in run_names(result.script)
+    assert result.fixes == ["added `styles = getSampleStyleSheet()` before the first use of styles"]
+    # without reportlab, `styles` is the script's own business
+    assert patch("print(styles)\n").script == "print(styles)\n"
+
+
 def test_a_script_that_runs_is_never_changed() -> None:
     script = (
         "import pandas as pd\nimport matplotlib.pyplot as plt\n"
