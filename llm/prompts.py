@@ -33,6 +33,7 @@ from promptkiln.llm.skeleton_data import (
     headline,
     pages_lines,
     row_formula_lines,
+    slide_per_row_lines,
     statistics_line,
     totals_line,
 )
@@ -250,6 +251,7 @@ def render_system(
                 rowformula=row_formula,
                 pages=pages,
                 headline=headline(totals),
+                perrow=slide_per_row_lines(prompt),
             )
             if len(names) > MAX_SKELETONS:
                 note = short_note(note)

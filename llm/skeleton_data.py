@@ -172,6 +172,27 @@ def pages_lines(prompt: str) -> str:
     )
 
 
+#: "one slide per region", "a slide for each product", "each month on its own slide".
+_SLIDE_PER_ROW = re.compile(r"\bslides? (?:per|for (?:each|every))\b|\b(?:its|their) own slides?\b")
+
+
+def slide_per_row_lines(prompt: str) -> str:
+    """``$perrow`` (pptx): a slide per row of the table, titled with its label, when the
+    request asks for one slide per something."""
+    if not _SLIDE_PER_ROW.search(prompt.lower()):
+        return ""
+    return (
+        "for _, r in df.iterrows():  # one slide per row: r[label] is its name\n"
+        "    slide = prs.slides.add_slide(prs.slide_layouts[1])\n"
+        "    slide.shapes.title.text = str(r[label])\n"
+        "    body = slide.placeholders[1].text_frame\n"
+        '    body.text = f"{value}: {r[value]:,.2f}"\n'
+        "    for column in [c for c in df.columns if c not in (label, value)][:6]:\n"
+        '        body.add_paragraph().text = f"{column}: {r[column]}"\n'
+        '    slide.notes_slide.notes_text_frame.text = "Speaker notes for this slide."'
+    )
+
+
 def _numeric_span(inputs: Sequence[InputSummary]) -> tuple[str, str] | None:
     """The column letters of the first and the last number column of the first tabular input,
     when it has two or more of them."""

@@ -20,6 +20,7 @@ from promptkiln.llm.skeleton_data import (
     headline,
     pages_lines,
     row_formula_lines,
+    slide_per_row_lines,
     statistics_line,
 )
 from promptkiln.pipeline import run_in_sandbox
@@ -37,6 +38,7 @@ def skeleton(
     row_formula: str = "",
     pages: str = "",
     totals: str | None = None,
+    per_row: str = "",
 ) -> str | None:
     """The note's skeleton as the model sees it: ``$data`` filled in as render_system does."""
     blocks = re.findall(r"```python\n(.*?)```", load_template(fmt), re.S)
@@ -50,6 +52,7 @@ def skeleton(
             rowformula=row_formula,
             pages=pages,
             headline=headline(totals),
+            perrow=per_row,
         )
         if blocks
         else None
@@ -171,6 +174,26 @@ def test_statistics_asked_of_a_column_make_a_table_of_them(fmt: str, tmp_path: P
     text = str(file_facts(Path(run.artifacts[0].path), fmt))
     for shown in ("count 4.00", "mean 78.44", "min 64.00", "max 90.00", "78.44"):
         assert shown in text, (shown, text[:800])
+
+
+QUARTERS_CSV = (
+    b"region,q1,q2,q3,q4\nNorth,311000,366000,318000,311000\nCentral,126000,355000,101000,384000\n"
+)
+
+
+def test_the_pptx_skeleton_makes_a_slide_per_row_when_asked(tmp_path: Path) -> None:
+    prompt = "a deck with one slide per region, listing its q1-q4 revenue"
+    csv = InputFile("q.csv", QUARTERS_CSV)
+    summaries = [InputSummary.from_bytes(csv.name, csv.data)]
+    code = skeleton("pptx", data_lines(summaries, prompt), per_row=slide_per_row_lines(prompt))
+    assert code is not None
+    run = run_in_sandbox(
+        code.encode(), [csv], tmp_path / "out", load_settings(limits={"timeout": 60})
+    )
+    assert run.result.exit_code == 0, run.result.stderr.text[-2000:]
+    facts = file_facts(Path(run.artifacts[0].path), "pptx")
+    assert facts["slides"] == 5 and facts["notes"] == 5, facts
+    assert "North" in facts["text"] and "q4: 384000" in facts["text"], facts["text"][:800]
 
 
 WRITE_ALL = r"""

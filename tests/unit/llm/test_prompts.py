@@ -27,6 +27,7 @@ from promptkiln.llm.skeleton_data import (
     data_lines,
     pages_lines,
     row_formula_lines,
+    slide_per_row_lines,
     statistics_line,
 )
 from promptkiln.sandbox.base import InputFile
@@ -164,6 +165,23 @@ def test_statistics_named_by_the_prompt_become_the_documents_table(
         assert f"df = df[value].agg({stats})" in system and "groupby" not in system
         assert "Total {value}" not in system and "$headline" not in system
     assert statistics_line([], prompt) == ""  # sample data is not summarised
+
+
+@pytest.mark.parametrize(
+    ("prompt", "wanted"),
+    [
+        ("A deck with one slide per region in the CSV", True),
+        ("a presentation with a slide for each product", True),
+        ("each month on its own slide", True),
+        ("a 3-slide deck about the launch", False),
+        ("slides about revenue per region", False),
+    ],
+)
+def test_a_slide_per_row_is_in_the_pptx_skeleton_when_asked(prompt: str, wanted: bool) -> None:
+    system = render_system(["pptx"], prompt=prompt)
+    assert "$perrow" not in system
+    assert ("for _, r in df.iterrows():  # one slide per row" in system) == wanted
+    assert slide_per_row_lines(prompt) in system
 
 
 def test_without_inputs_the_skeletons_use_sample_data() -> None:
