@@ -62,6 +62,20 @@ KNOWN_TRAPS: tuple[tuple[str, str, str], ...] = (
         "the working directory itself",
     ),
     (
+        "UnrecognizedImageError|UnidentifiedImageError",
+        r"",
+        "a picture needs the bytes of a real image: draw it with matplotlib, save it with "
+        "buf = io.BytesIO(); fig.savefig(buf, format='png'); buf.seek(0), and pass buf; if the "
+        "request asks for no picture, leave it out",
+    ),
+    (
+        "AttributeError|TypeError",
+        r"'(int|float|int64|float64|Timestamp)' object has no attribute '(split|strip)'"
+        r"|expected (str|string), got (int|float)",
+        "text in python-docx and python-pptx must be a str: convert numbers with str(...) or "
+        "an f-string, e.g. shape.text = f\"{value:,.2f}\"",
+    ),
+    (
         "ModuleNotFoundError",
         r"No module named",
         "only the installed libraries can be used (no pip, no network)",

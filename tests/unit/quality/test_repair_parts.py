@@ -66,6 +66,26 @@ def test_parse_failure_finds_the_scripts_own_frame() -> None:
 
 
 @pytest.mark.parametrize(
+    ("exc", "message", "says"),
+    [
+        ("UnrecognizedImageError", "", "fig.savefig(buf, format='png')"),  # docx add_picture
+        ("UnidentifiedImageError", "cannot identify image file", "buf.seek(0)"),  # PIL
+        ("AttributeError", "'int' object has no attribute 'split'", "must be a str"),  # pptx
+        ("TypeError", "expected str, got int", "must be a str"),
+    ],
+)  # fmt: skip
+def test_known_traps_of_the_office_libraries(exc: str, message: str, says: str) -> None:
+    hint = known_trap(Failure(3, "x", exc, message))
+    assert hint is not None and says in hint
+
+
+def test_an_attribute_error_of_a_string_is_not_a_known_trap() -> None:
+    assert (
+        known_trap(Failure(3, "x", "AttributeError", "'str' object has no attribute 'x'")) is None
+    )
+
+
+@pytest.mark.parametrize(
     ("exc", "message", "query"),
     [
         ("AttributeError", "module 'openpyxl.styles' has no attribute 'NumberFormat'",
