@@ -327,7 +327,10 @@ class RepairLoop:
         if crashed:
             attempt.problem = crashed
         else:
-            attempt.problem = "; ".join(problems or unmet)
+            from promptkiln.requirements_text import placeholder_lines
+
+            where = placeholder_lines(attempt.requirements, script) if unmet else []
+            attempt.problem = "; ".join(problems or unmet + where)
         hint = None
         if attempt.failure is not None:
             hint = self._hint(attempt.failure, script)

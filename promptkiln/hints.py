@@ -73,7 +73,7 @@ KNOWN_TRAPS: tuple[tuple[str, str, str], ...] = (
         r"'(int|float|int64|float64|Timestamp)' object has no attribute '(split|strip)'"
         r"|expected (str|string), got (int|float)",
         "text in python-docx and python-pptx must be a str: convert numbers with str(...) or "
-        "an f-string, e.g. shape.text = f\"{value:,.2f}\"",
+        'an f-string, e.g. shape.text = f"{value:,.2f}"',
     ),
     (
         "ModuleNotFoundError",

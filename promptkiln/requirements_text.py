@@ -125,3 +125,23 @@ def how_to_meet(req: Requirement) -> str:
     if req.kind == "placeholders":
         return "replace the notes' placeholder text with the request's own words"
     return ""
+
+
+def placeholder_lines(outcomes: Sequence[Outcome], script: str, limit: int = 3) -> list[str]:
+    """Where the script writes the placeholder text an unmet outcome found: the line and its
+    number, so the repair changes that line instead of writing the same script again."""
+    texts = {
+        t
+        for o in outcomes
+        if not o.met and o.requirement.kind == "placeholders"
+        for t in o.requirement.params["texts"]
+        if t.lower() in o.detail.lower()
+    }
+    found = []
+    for number, line in enumerate(script.splitlines(), 1):
+        if any(t in line for t in texts):
+            found.append(
+                f"line {number} of the script writes placeholder text: `{line.strip()[:160]}` "
+                "— write what the request asks for there instead"
+            )
+    return found[:limit]

@@ -393,3 +393,35 @@ def test_no_time_budget_runs_every_attempt(openai_server: Any, tmp_path: Path) -
     )
     assert result.attempt_count == 2 and len(openai_server.history) == 2
     assert [f.name for f in result.files] == ["revenue.png"]
+
+
+DECK = """
+from pptx import Presentation
+prs = Presentation()
+slide = prs.slides.add_slide(prs.slide_layouts[1])
+slide.shapes.title.text = "Launch"
+body = slide.placeholders[1].text_frame
+body.text = "{first}"
+for line in {rest}:
+    body.add_paragraph().text = line
+prs.save("launch.pptx")
+"""
+
+
+def test_placeholder_text_left_in_a_file_is_pointed_at_in_the_script(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    openai_server.enqueue(py(DECK.format(first="Launch in May", rest='["Second bullet"]')))
+    openai_server.enqueue(py(DECK.format(first="Launch in May", rest='["Price: 20 EUR"]')))
+    result = make(
+        "a one-slide deck about the launch",
+        formats=["pptx"],
+        out=tmp_path / "o",
+        settings=settings_for(openai_server),
+    )
+    assert result.attempt_count == 2
+    feedback = last_user(openai_server.history[1])
+    assert "launch.pptx still says 'Second bullet'" in feedback
+    assert (
+        'line 7 of the script writes placeholder text: `for line in ["Second bullet"]:`' in feedback
+    )

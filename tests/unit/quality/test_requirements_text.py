@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from promptkiln.requirements import check, feedback, parse
-from promptkiln.requirements_text import PLACEHOLDERS, placeholder_check
+from promptkiln.requirements_text import PLACEHOLDERS, placeholder_check, placeholder_lines
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 
@@ -91,3 +91,18 @@ def test_a_missing_party_is_unmet_and_says_which() -> None:
 def test_a_quoted_party_is_asked_for_once() -> None:
     reqs = parse('a letter as PDF to "John Smith"', ["pdf"])
     assert [r.params["text"] for r in reqs if r.kind == "text"] == ["John Smith"]
+
+
+def test_the_lines_that_write_placeholder_text_are_named() -> None:
+    reqs = placeholder_check("a deck about the launch", ["pptx"])
+    facts = {"d.pptx": {"kind": "pptx", "text": "Launch Second bullet Third bullet"}}
+    script = (
+        "prs = Presentation()\n"
+        "body.text = 'Launch'\n"
+        "for line in ['Second bullet', 'Third bullet']:\n"
+        "    body.add_paragraph().text = line\n"
+    )
+    [line] = placeholder_lines(check(reqs, facts), script)
+    assert line.startswith("line 3 of the script writes placeholder text: `for line in [")
+    facts["d.pptx"]["text"] = "Launch: dates, price, channels"
+    assert placeholder_lines(check(reqs, facts), script) == []  # met: nothing to point at
