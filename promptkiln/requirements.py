@@ -199,7 +199,8 @@ def parse(
     parties = [
         r for r in requirements_text.named_parties(text, fmts) if r.params["text"] not in quoted
     ]
-    return reqs + parties + requirements_text.parse(lower, fmts)
+    keys = requirements_text.json_keys(text, fmts)
+    return reqs + parties + keys + requirements_text.parse(lower, fmts)
 
 
 def _distinct(inputs: Mapping[str, bytes], word: str) -> int | None:

@@ -85,6 +85,30 @@ def named_parties(prompt: str, fmts: Sequence[str]) -> list[Requirement]:
     return [Requirement("text", f'the text "{n}" appears', {"text": n}) for n in found]
 
 
+#: "with the keys total_revenue (a number), best_region and regions", "fields: id, name".
+_KEYS = re.compile(r"\b(?:keys?|fields?)\b\s*:?\s*([^.;]{1,300})")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
+
+
+def json_keys(prompt: str, fmts: Sequence[str]) -> list[Requirement]:
+    """The keys a JSON request names ("with the keys total_revenue, best_region and
+    regions"): each must be a key of the JSON file. Descriptions in brackets are skipped; the
+    list ends at the first item that is not a single identifier."""
+    if "json" not in fmts:
+        return []
+    m = _KEYS.search(" ".join(prompt.split()))
+    if m is None:
+        return []
+    listed = re.sub(r"\([^)]*\)", "", m.group(1))
+    keys: list[str] = []
+    for item in re.split(r",|\band\b|\bor\b", listed):
+        item = item.strip().strip("`'\"")
+        if not _IDENT.fullmatch(item) or item.lower() in {"the", "a", "an", "with"}:
+            break
+        keys.append(item)
+    return [Requirement("json_key", f'the JSON has the key "{k}"', {"key": k}) for k in keys]
+
+
 def placeholder_check(prompt: str, fmts: Sequence[str]) -> list[Requirement]:
     """Not stated by the prompt but always wanted: none of the notes' placeholder text (that
     the prompt does not itself use) left in a document."""
@@ -105,6 +129,10 @@ def check(req: Requirement, facts: Mapping[str, Mapping[str, Any]]) -> Outcome |
         ]
         detail = ", ".join(f"{n} has {b} bulleted paragraphs" for n, b in short)
         return Outcome(req, bool(docs) and not short, detail)
+    if req.kind == "json_key":
+        texts = [(n, str(f.get("text", ""))) for n, f in facts.items() if f.get("kind") == "json"]
+        missing = [n for n, t in texts if f'"{req.params["key"]}"' not in t]
+        return Outcome(req, bool(texts) and not missing, f"no such key in {', '.join(missing)}")
     if req.kind == "placeholders":
         found = [
             (name, text)
@@ -124,6 +152,9 @@ def how_to_meet(req: Requirement) -> str:
         return f'write exactly {n} items, each with doc.add_paragraph(text, style="List Bullet")'
     if req.kind == "placeholders":
         return "replace the notes' placeholder text with the request's own words"
+    if req.kind == "json_key":
+        return f'name the key exactly "{req.params["key"]}" in the dict you dump'
+
     return ""
 
 

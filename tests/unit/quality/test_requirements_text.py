@@ -106,3 +106,32 @@ def test_the_lines_that_write_placeholder_text_are_named() -> None:
     assert line.startswith("line 3 of the script writes placeholder text: `for line in [")
     facts["d.pptx"]["text"] = "Launch: dates, price, channels"
     assert placeholder_lines(check(reqs, facts), script) == []  # met: nothing to point at
+
+
+@pytest.mark.parametrize(
+    ("prompt", "keys"),
+    [
+        ("JSON summarising sales.csv with the keys total_revenue (a number), best_region "
+         "(the region with the most revenue) and regions (the list of regions)",
+         ["total_revenue", "best_region", "regions"]),
+        ("a JSON file with fields: id, name, price.", ["id", "name", "price"]),
+        ("the key findings of the report as JSON", []),
+        ("a JSON summary of the data", []),
+    ],
+)  # fmt: skip
+def test_the_keys_a_json_request_names(prompt: str, keys: list[str]) -> None:
+    reqs = [r for r in parse(prompt, ["json"]) if r.kind == "json_key"]
+    assert [r.params["key"] for r in reqs] == keys
+    assert not [r for r in parse(prompt, ["csv"]) if r.kind == "json_key"]
+
+
+def test_a_missing_json_key_is_unmet_with_the_name_to_use() -> None:
+    reqs = [r for r in parse("JSON with the keys total and regions", ["json"])]
+    facts = {"s.json": {"kind": "json", "text": '{"total": 3, "labels": ["N", "S"]}'}}
+    outcomes = check(reqs, facts)
+    assert [(o.requirement.params["key"], o.met) for o in outcomes] == [
+        ("total", True),
+        ("regions", False),
+    ]
+    [line] = feedback(outcomes)
+    assert 'name the key exactly "regions"' in line and "s.json" in line
