@@ -318,7 +318,7 @@ class RepairLoop:
         unmet: list[str] = []
         if files_valid and self.wanted:
             attempt.requirements = reqs_mod.check(self.wanted, files_facts(run.artifacts))
-            unmet = reqs_mod.feedback(attempt.requirements)
+            unmet = reqs_mod.feedback(attempt.requirements, self.formats)
         if files_valid:
             candidate = Candidate(attempt, staging, len(unmet), bool(crashed))
             if not crashed and not unmet:

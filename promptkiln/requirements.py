@@ -320,19 +320,28 @@ def _all_text(facts: Mapping[str, Any]) -> str:
     return f"{facts.get('text', '')} {names}"
 
 
-def feedback(outcomes: Sequence[Outcome]) -> list[str]:
-    """One repair line per unmet requirement: what was asked, what was found, how to meet it."""
+def feedback(outcomes: Sequence[Outcome], formats: Sequence[str] = ()) -> list[str]:
+    """One repair line per unmet requirement: what was asked, what was found, how to meet it
+    (with the call of the library of the requested ``formats`` where that helps)."""
     lines = []
     for o in outcomes:
         if o.met:
             continue
         line = f"the prompt asks that {o.requirement.text}, but {o.detail or 'it is not so'}"
-        advice = how_to_meet(o.requirement)
+        advice = how_to_meet(o.requirement, formats)
         lines.append(f"{line} ({advice})" if advice else line)
     return lines
 
 
-def how_to_meet(req: Requirement) -> str:
+#: The line that writes a given text into a document, per format (small models copy a line).
+_WRITE_TEXT = {
+    "pdf": 'story.append(Paragraph({text}, styles["Normal"]))',
+    "docx": "doc.add_paragraph({text})",
+    "pptx": "body.add_paragraph().text = {text}",
+}
+
+
+def how_to_meet(req: Requirement, formats: Sequence[str] = ()) -> str:
     """The API that meets a requirement, in one clause (small models need the exact call)."""
     p = req.params
     if req.kind == "pages":
@@ -357,6 +366,12 @@ def how_to_meet(req: Requirement) -> str:
             )
         return 'pixels = figsize x dpi: save with dpi=100, without bbox_inches="tight"'
     if req.kind == "text":
+        calls = [_WRITE_TEXT[f].format(text=_quote(p.get("text", ""))) for f in formats
+                 if f in _WRITE_TEXT]  # fmt: skip
+        if calls:
+            return f"write exactly {p.get('text')!r} into the file, the words themselves, " + (
+                f"not a variable: e.g. {calls[0]}"
+            )
         return f"write exactly {p.get('text')!r} into the file, e.g. as its title or a heading"
     if req.kind == "sheet":
         return f"ws.title = {p.get('name')!r} or wb.create_sheet({p.get('name')!r})"
@@ -372,3 +387,8 @@ def how_to_meet(req: Requirement) -> str:
     from promptkiln import requirements_text
 
     return requirements_text.how_to_meet(req)
+
+
+def _quote(text: str) -> str:
+    """``text`` as a Python string literal in double quotes."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -255,3 +255,20 @@ def test_notes_on_every_slide_means_every_slide() -> None:
     one["d.pptx"]["notes"] = 2
     assert check(notes, one)[0].met
     assert parse("a deck with speaker notes", ["pptx"])[-1].params == {}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "call"),
+    [
+        ("pdf", 'story.append(Paragraph("Jane \\"JD\\" Doe", styles["Normal"]))'),
+        ("docx", 'doc.add_paragraph("Jane \\"JD\\" Doe")'),
+        ("pptx", 'body.add_paragraph().text = "Jane \\"JD\\" Doe"'),
+    ],
+)
+def test_missing_text_comes_back_with_the_line_that_writes_it(fmt: str, call: str) -> None:
+    [req] = [r for r in parse("a letter from 'Jane \"JD\" Doe'", [fmt]) if r.kind == "text"]
+    [line] = feedback(check([req], {f"a.{fmt}": {"kind": fmt, "text": "Dear Name"}}), [fmt])
+    assert f"the words themselves, not a variable: e.g. {call})" in line
+    # with no format to name a call for, the advice stays general
+    [plain] = feedback(check([req], {f"a.{fmt}": {"kind": fmt, "text": ""}}))
+    assert "e.g. as its title or a heading" in plain
