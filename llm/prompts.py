@@ -250,7 +250,7 @@ def render_system(
                 totals=totals,
                 rowformula=row_formula,
                 pages=pages,
-                headline=headline(totals),
+                headline=headline(totals, data),
                 perrow=slide_per_row_lines(prompt),
             )
             if len(names) > MAX_SKELETONS:

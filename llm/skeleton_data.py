@@ -22,6 +22,14 @@ SAMPLE_DATA = (
     "  # sample table: use the request's data, or leave table and chart out if it has none\n"
     'label, value = "Region", "Revenue"  # the text column and the number column'
 )
+#: With no input, for an invoice, a receipt or a quote: the request's items and their totals.
+INVOICE_DATA = (
+    'df = pd.DataFrame({"Item": ["Item A", "Item B"], "Quantity": [2, 1], "Unit price": [10.0, 25.5]})'
+    "  # sample lines: put the request's items here\n"
+    'df["Line total"] = df["Quantity"] * df["Unit price"]  # quantity x unit price, per line\n'
+    'label, value = "Item", "Line total"  # the text column and the number column'
+)
+_INVOICE = re.compile(r"\b(invoices?|receipts?|line totals?|unit prices?|price quotes?)\b")
 _READERS = {".csv": "read_csv", ".tsv": "read_csv", ".xlsx": "read_excel", ".json": "read_json"}
 _GENERIC = "label, value = df.columns[0], df.columns[-1]  # the first and the last column"
 
@@ -53,10 +61,16 @@ STATISTICS_HEADLINE = (
 )
 
 
-def headline(totals: str) -> str:
-    """``$headline``: the total of the value column, or the statistics when ``$totals`` made
-    the table one row per statistic (a sum of a count and a mean means nothing)."""
-    return STATISTICS_HEADLINE if 'rename_axis("statistic")' in totals else HEADLINE
+INVOICE_HEADLINE = 'f"Grand total: {df[value].sum():,.2f}"'
+
+
+def headline(totals: str, data: str = "") -> str:
+    """``$headline``: the total of the value column (an invoice's grand total), or the
+    statistics when ``$totals`` made the table one row per statistic (a sum of a count and a
+    mean means nothing)."""
+    if 'rename_axis("statistic")' in totals:
+        return STATISTICS_HEADLINE
+    return INVOICE_HEADLINE if data == INVOICE_DATA else HEADLINE
 
 
 def statistics_line(inputs: Sequence[InputSummary], prompt: str) -> str:
@@ -88,7 +102,7 @@ def data_lines(inputs: Sequence[InputSummary], prompt: str = "") -> str:
         columns = f"  # columns: {item.header}" if item.header else ""
         read = f'df = pd.{reader}("inputs/{item.name}"{sep}){columns}'[:400]
         return f"{read}\n{_label_value(item, prompt)}"
-    return SAMPLE_DATA
+    return INVOICE_DATA if _INVOICE.search(prompt.lower()) else SAMPLE_DATA
 
 
 def _label_value(item: InputSummary, prompt: str) -> str:

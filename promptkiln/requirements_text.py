@@ -26,6 +26,8 @@ PLACEHOLDERS = (
     "Third bullet",
     "Speaker notes for this slide.",
     "Heading of page",
+    "Item A",
+    "Item B",
     "The text of this page.",
 )
 _WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "ten": 10}

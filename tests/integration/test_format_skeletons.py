@@ -14,6 +14,7 @@ from promptkiln.config import load_settings
 from promptkiln.facts import file_facts
 from promptkiln.llm.prompts import FORMATS, GENERIC_FORMATS, InputSummary, load_template
 from promptkiln.llm.skeleton_data import (
+    INVOICE_DATA,
     SAMPLE_DATA,
     TOTALS,
     data_lines,
@@ -51,7 +52,7 @@ def skeleton(
             totals=totals,
             rowformula=row_formula,
             pages=pages,
-            headline=headline(totals),
+            headline=headline(totals, data),
             perrow=per_row,
         )
         if blocks
@@ -94,6 +95,19 @@ def test_skeleton_runs_and_makes_its_structures(fmt: str, tmp_path: Path) -> Non
     if fmt in EXPECT:
         facts = file_facts(Path(made[0].path), fmt)
         assert EXPECT[fmt](facts), facts
+
+
+@pytest.mark.parametrize("fmt", WITH_SKELETON)
+def test_skeleton_runs_with_an_invoices_lines(fmt: str, tmp_path: Path) -> None:
+    code = skeleton(fmt, INVOICE_DATA)
+    assert code is not None
+    run = run_in_sandbox(code.encode(), [], tmp_path / "out", load_settings(limits={"timeout": 60}))
+    assert run.result.exit_code == 0, run.result.stderr.text[-2000:]
+    assert validate_all(run.artifacts, [fmt]) == []
+    if fmt in ("pdf", "docx", "pptx"):
+        text = str(file_facts(Path(run.artifacts[0].path), fmt))
+        assert "20.00" in text and "25.50" in text, text[:800]  # the line totals
+        assert "Grand total: 45.50" in text, text[:800]
 
 
 #: An input like a user's: the skeletons read it as ``df`` (``$data``) when a request has one.

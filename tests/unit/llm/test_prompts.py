@@ -23,6 +23,7 @@ from promptkiln.llm.prompts import (
     tail,
 )
 from promptkiln.llm.skeleton_data import (
+    INVOICE_DATA,
     SAMPLE_DATA,
     data_lines,
     pages_lines,
@@ -182,6 +183,15 @@ def test_a_slide_per_row_is_in_the_pptx_skeleton_when_asked(prompt: str, wanted:
     assert "$perrow" not in system
     assert ("for _, r in df.iterrows():  # one slide per row" in system) == wanted
     assert slide_per_row_lines(prompt) in system
+
+
+@pytest.mark.parametrize("fmt", ["pdf", "docx", "xlsx"])
+def test_an_invoice_without_inputs_gets_lines_with_their_totals(fmt: str) -> None:
+    system = render_system([fmt], prompt="An invoice for ACME Corp: Widget 2 x $10.00")
+    assert INVOICE_DATA in system and SAMPLE_DATA not in system
+    if fmt != "xlsx":
+        assert 'f"Grand total: {df[value].sum():,.2f}"' in system
+    assert INVOICE_DATA not in render_system([fmt], prompt="a report on revenue")
 
 
 def test_without_inputs_the_skeletons_use_sample_data() -> None:
