@@ -272,3 +272,23 @@ def test_missing_text_comes_back_with_the_line_that_writes_it(fmt: str, call: st
     # with no format to name a call for, the advice stays general
     [plain] = feedback(check([req], {f"a.{fmt}": {"kind": fmt, "text": ""}}))
     assert "e.g. as its title or a heading" in plain
+
+
+@pytest.mark.parametrize(
+    ("prompt", "fmt", "call"),
+    [
+        ("a Word document with a table of the regions", "docx", "doc.add_table(rows=1"),
+        ("slides with a table of the regions", "pptx", "slide.shapes.add_table("),
+        ("a workbook with a bar chart of revenue", "xlsx", "ws.add_chart(chart"),
+        ("a deck with a chart of revenue", "pptx", "slide.shapes.add_chart("),
+        ("a Word report with a chart of revenue", "docx", "doc.add_picture(buf"),
+    ],
+)
+def test_a_missing_table_chart_or_picture_comes_back_with_the_call(
+    prompt: str, fmt: str, call: str
+) -> None:
+    reqs = [r for r in parse(prompt, [fmt]) if r.kind in ("table", "chart", "image")]
+    facts = {f"a.{fmt}": {"kind": fmt, "text": "", "tables": 0, "charts": 0, "images": 0}}
+    lines = feedback(check(reqs, facts), [fmt])
+    assert lines and all(line.count("(") >= 1 for line in lines)
+    assert any(call in line for line in lines), lines
