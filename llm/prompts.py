@@ -29,6 +29,7 @@ from promptkiln.llm.libraries import (
     missing_for,
 )
 from promptkiln.llm.skeleton_data import (
+    data_blocks,
     data_lines,
     headline,
     pages_lines,
@@ -36,6 +37,7 @@ from promptkiln.llm.skeleton_data import (
     slide_per_row_lines,
     statistics_line,
     totals_line,
+    wants_data,
 )
 from promptkiln.sandbox.base import InputFile
 
@@ -238,19 +240,20 @@ def render_system(
     data = data_lines(inputs, prompt)
     totals = statistics_line(inputs, prompt) or totals_line(inputs)
     row_formula, pages = row_formula_lines(inputs, prompt), pages_lines(prompt)
+    with_data = wants_data(inputs, prompt)
     for name in names:
         lacking = missing_for(name, libraries) if libraries is not None else None
         fallback = fallback_note(name, libraries) if lacking and libraries is not None else None
         if fallback is not None:  # the template lacks the note's package but has another way
             notes.append(fallback)
         elif name in FORMATS:
-            note = load_template(name, templates_dir).strip()
+            note = data_blocks(load_template(name, templates_dir), with_data).strip()
             note = string.Template(note).safe_substitute(
                 data=data,
                 totals=totals,
                 rowformula=row_formula,
                 pages=pages,
-                headline=headline(totals, data),
+                headline=headline(totals, data, with_data=with_data),
                 perrow=slide_per_row_lines(prompt),
             )
             if len(names) > MAX_SKELETONS:

@@ -62,15 +62,53 @@ STATISTICS_HEADLINE = (
 
 
 INVOICE_HEADLINE = 'f"Grand total: {df[value].sum():,.2f}"'
+#: ``$headline`` of a document with no data: a paragraph of the request's own words.
+TEXT_HEADLINE = '"Paragraph text."'
 
 
-def headline(totals: str, data: str = "") -> str:
-    """``$headline``: the total of the value column (an invoice's grand total), or the
+def headline(totals: str, data: str = "", *, with_data: bool = True) -> str:
+    """``$headline``: the total of the value column (an invoice's grand total), the
     statistics when ``$totals`` made the table one row per statistic (a sum of a count and a
-    mean means nothing)."""
+    mean means nothing), or plain text in a document with no data."""
+    if not with_data:
+        return TEXT_HEADLINE
     if 'rename_axis("statistic")' in totals:
         return STATISTICS_HEADLINE
     return INVOICE_HEADLINE if data == INVOICE_DATA else HEADLINE
+
+
+#: A document request that shows data: a table, a chart, figures, an invoice.
+_DATA_WORDS = re.compile(
+    r"\b(tables?|charts?|graphs?|plots?|figures?|pictures?|images?|diagrams?|data|dataset|"
+    r"statistics|numbers|totals?|revenue|sales|invoices?|receipts?|quotes?|budgets?|kpis?|"
+    r"metrics|prices?|costs?|amounts?)\b"
+)
+#: Numbers that count a document's parts ("a 3-page PDF", "page 2", "Section 5"), not data.
+_PART_NUMBERS = re.compile(
+    r"\b\d+[- ]?(pages?|slides?|sections?|bullets?|points?|paragraphs?)\b"
+    r"|\b(pages?|slides?|sections?|chapters?|steps?|parts?) \d+\b",
+    re.IGNORECASE,
+)
+_DATA_BLOCK = re.compile(r"^#\[data\]\n.*?^#\[/data\]\n", re.M | re.S)
+_DATA_MARKER = re.compile(r"^#\[/?data\]\n", re.M)
+
+
+def wants_data(inputs: Sequence[InputSummary], prompt: str) -> bool:
+    """Whether a document should show data (a table, a chart): it has a tabular input, its
+    prompt names a table, a chart or figures, or it states three or more numbers. A letter, a
+    memo or an essay does not; its skeleton leaves the sample table and chart out, which small
+    models otherwise copy into it."""
+    if any(Path(i.name).suffix.lower() in _READERS for i in inputs):
+        return True
+    if _DATA_WORDS.search(prompt.lower()) or _SLIDE_PER_ROW.search(prompt.lower()):
+        return True
+    return len(re.findall(r"\d+(?:[.,]\d+)?", _PART_NUMBERS.sub(" ", prompt))) >= 3
+
+
+def data_blocks(note: str, with_data: bool) -> str:
+    """A format note with its ``#[data]`` … ``#[/data]`` blocks kept (markers dropped) or
+    left out."""
+    return _DATA_MARKER.sub("", note) if with_data else _DATA_BLOCK.sub("", note)
 
 
 def statistics_line(inputs: Sequence[InputSummary], prompt: str) -> str:

@@ -26,6 +26,7 @@ PLACEHOLDERS = (
     "Third bullet",
     "Speaker notes for this slide.",
     "Heading of page",
+    "Paragraph text.",
     "Item A",
     "Item B",
     "The text of this page.",

@@ -17,6 +17,7 @@ from promptkiln.llm.skeleton_data import (
     INVOICE_DATA,
     SAMPLE_DATA,
     TOTALS,
+    data_blocks,
     data_lines,
     headline,
     pages_lines,
@@ -40,9 +41,11 @@ def skeleton(
     pages: str = "",
     totals: str | None = None,
     per_row: str = "",
+    with_data: bool = True,
 ) -> str | None:
     """The note's skeleton as the model sees it: ``$data`` filled in as render_system does."""
-    blocks = re.findall(r"```python\n(.*?)```", load_template(fmt), re.S)
+    note = data_blocks(load_template(fmt), with_data)
+    blocks = re.findall(r"```python\n(.*?)```", note, re.S)
     assert len(blocks) <= 1, f"{fmt}.md has more than one skeleton"
     if totals is None:
         totals = TOTALS if data != SAMPLE_DATA else ""
@@ -52,7 +55,7 @@ def skeleton(
             totals=totals,
             rowformula=row_formula,
             pages=pages,
-            headline=headline(totals, data),
+            headline=headline(totals, data, with_data=with_data),
             perrow=per_row,
         )
         if blocks
@@ -108,6 +111,18 @@ def test_skeleton_runs_with_an_invoices_lines(fmt: str, tmp_path: Path) -> None:
         text = str(file_facts(Path(run.artifacts[0].path), fmt))
         assert "20.00" in text and "25.50" in text, text[:800]  # the line totals
         assert "Grand total: 45.50" in text, text[:800]
+
+
+@pytest.mark.parametrize("fmt", ["pdf", "docx", "pptx"])
+def test_a_document_without_data_has_no_sample_table_or_chart(fmt: str, tmp_path: Path) -> None:
+    code = skeleton(fmt, with_data=False)
+    assert code is not None and "df =" not in code and "df[" not in code and "#[" not in code
+    run = run_in_sandbox(code.encode(), [], tmp_path / "out", load_settings(limits={"timeout": 60}))
+    assert run.result.exit_code == 0, run.result.stderr.text[-2000:]
+    assert validate_all(run.artifacts, [fmt]) == []
+    facts = file_facts(Path(run.artifacts[0].path), fmt)
+    assert not facts.get("tables") and not facts.get("images") and not facts.get("charts"), facts
+    assert "Paragraph text." in facts["text"] and "North" not in facts["text"]
 
 
 #: An input like a user's: the skeletons read it as ``df`` (``$data``) when a request has one.

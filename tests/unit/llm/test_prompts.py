@@ -30,6 +30,7 @@ from promptkiln.llm.skeleton_data import (
     row_formula_lines,
     slide_per_row_lines,
     statistics_line,
+    wants_data,
 )
 from promptkiln.sandbox.base import InputFile
 
@@ -194,8 +195,31 @@ def test_an_invoice_without_inputs_gets_lines_with_their_totals(fmt: str) -> Non
     assert INVOICE_DATA not in render_system([fmt], prompt="a report on revenue")
 
 
+@pytest.mark.parametrize(
+    ("prompt", "with_data"),
+    [
+        ("A one-page formal letter as PDF from Jane Doe to John Smith on 12 March 2025", False),
+        ("A 5-page PDF with one section per page, headed 'Section 1' to 'Section 5'", False),
+        ("A memo as a Word document to All Staff about the closure on 24 December", False),
+        ("A PDF report with a chart of the visitors", True),
+        ("Workbook-like table of Q1 2.1, Q2 2.8, Q3 3.2 as a Word document", True),
+        ("A deck on revenue: Q1 2.1, Q2 2.8, Q3 3.2, Q4 3.9", True),
+    ],
+)
+def test_a_document_without_data_gets_a_skeleton_without_a_table_or_chart(
+    prompt: str, with_data: bool
+) -> None:
+    assert wants_data([], prompt) == with_data
+    for fmt in ("pdf", "docx", "pptx"):
+        system = render_system([fmt], prompt=prompt)
+        assert "#[" not in system
+        assert ("pd.DataFrame(" in system) == with_data, fmt
+        assert ('"Paragraph text."' in system) == (not with_data), fmt
+    assert wants_data([InputSummary.from_bytes("t.csv", b"a,b\n1,2\n")], prompt)
+
+
 def test_without_inputs_the_skeletons_use_sample_data() -> None:
-    system = render_system(["pdf", "png"])
+    system = render_system(["pdf", "png"], prompt="revenue per region, as a chart and a table")
     assert system.count(SAMPLE_DATA) == 2 and "read_csv" not in system
 
 
@@ -233,7 +257,7 @@ def test_hostile_csv_header_is_one_printable_line() -> None:
     ],
 )
 def test_format_notes(fmt: str, needles: list[str]) -> None:
-    system = render_system([fmt])
+    system = render_system([fmt], prompt="a report of the revenue with a chart")
     for needle in needles:
         assert needle in system, (fmt, needle)
     assert f".{fmt}" in system
