@@ -35,6 +35,7 @@ from promptkiln.llm.skeleton_data import (
     pages_lines,
     row_formula_lines,
     slide_per_row_lines,
+    slides_lines,
     statistics_line,
     totals_line,
     wants_data,
@@ -255,6 +256,7 @@ def render_system(
                 pages=pages,
                 headline=headline(totals, data, with_data=with_data),
                 perrow=slide_per_row_lines(prompt),
+                slides=slides_lines(prompt, with_data=with_data),
             )
             if len(names) > MAX_SKELETONS:
                 note = short_note(note)

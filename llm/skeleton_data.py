@@ -245,6 +245,27 @@ def slide_per_row_lines(prompt: str) -> str:
     )
 
 
+def slides_lines(prompt: str, *, with_data: bool) -> str:
+    """``$slides`` (pptx, a deck with no data): the content slides after the skeleton's first
+    two, when the request states a slide count ("a 4-slide deck"): a title and bullets each."""
+    from promptkiln.requirements import parse
+
+    counts = [r.params["n"] for r in parse(prompt, ["pptx"]) if r.kind == "slides"]
+    extra = counts[0] - 2 if counts and not with_data else 0
+    if extra <= 0 or extra > 18:
+        return ""
+    titles = ", ".join(f'"Title of slide {i}"' for i in range(3, extra + 3))
+    return (
+        f"for title in [{titles}]:  # the other slides asked for\n"
+        "    slide = prs.slides.add_slide(prs.slide_layouts[1])\n"
+        "    slide.shapes.title.text = title\n"
+        "    body = slide.placeholders[1].text_frame\n"
+        '    body.text = "First point"\n'
+        '    body.add_paragraph().text = "Second point"\n'
+        '    slide.notes_slide.notes_text_frame.text = "Speaker notes for this slide."'
+    )
+
+
 def _numeric_span(inputs: Sequence[InputSummary]) -> tuple[str, str] | None:
     """The column letters of the first and the last number column of the first tabular input,
     when it has two or more of them."""

@@ -27,6 +27,7 @@ PLACEHOLDERS = (
     "Speaker notes for this slide.",
     "Heading of page",
     "Paragraph text.",
+    "Title of slide",
     "Item A",
     "Item B",
     "The text of this page.",

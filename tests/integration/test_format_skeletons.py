@@ -23,6 +23,7 @@ from promptkiln.llm.skeleton_data import (
     pages_lines,
     row_formula_lines,
     slide_per_row_lines,
+    slides_lines,
     statistics_line,
 )
 from promptkiln.pipeline import run_in_sandbox
@@ -42,6 +43,7 @@ def skeleton(
     totals: str | None = None,
     per_row: str = "",
     with_data: bool = True,
+    slides: str = "",
 ) -> str | None:
     """The note's skeleton as the model sees it: ``$data`` filled in as render_system does."""
     note = data_blocks(load_template(fmt), with_data)
@@ -57,6 +59,7 @@ def skeleton(
             pages=pages,
             headline=headline(totals, data, with_data=with_data),
             perrow=per_row,
+            slides=slides,
         )
         if blocks
         else None
@@ -123,6 +126,16 @@ def test_a_document_without_data_has_no_sample_table_or_chart(fmt: str, tmp_path
     facts = file_facts(Path(run.artifacts[0].path), fmt)
     assert not facts.get("tables") and not facts.get("images") and not facts.get("charts"), facts
     assert "Paragraph text." in facts["text"] and "North" not in facts["text"]
+
+
+def test_a_deck_without_data_gets_the_slides_asked_for(tmp_path: Path) -> None:
+    prompt = "a 4-slide deck: a title slide, then Plans, Risks and Next Steps"
+    code = skeleton("pptx", with_data=False, slides=slides_lines(prompt, with_data=False))
+    assert code is not None
+    run = run_in_sandbox(code.encode(), [], tmp_path / "out", load_settings(limits={"timeout": 60}))
+    assert run.result.exit_code == 0, run.result.stderr.text[-2000:]
+    facts = file_facts(Path(run.artifacts[0].path), "pptx")
+    assert facts["slides"] == 4 and facts["notes"] == 4 and "Title of slide 4" in facts["text"]
 
 
 #: An input like a user's: the skeletons read it as ``df`` (``$data``) when a request has one.

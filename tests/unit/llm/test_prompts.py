@@ -218,6 +218,20 @@ def test_a_document_without_data_gets_a_skeleton_without_a_table_or_chart(
     assert wants_data([InputSummary.from_bytes("t.csv", b"a,b\n1,2\n")], prompt)
 
 
+@pytest.mark.parametrize(
+    ("prompt", "more"),
+    [("A 3-slide deck: a title slide, then Highlights, then Next Steps", 1),
+     ("a 5-slide presentation about the launch", 3), ("a 2-slide deck about us", 0),
+     ("a 4-slide deck with a chart of revenue", 0)],  # with data: the chart slide counts
+)  # fmt: skip
+def test_a_stated_slide_count_puts_the_other_slides_in_the_pptx_skeleton(
+    prompt: str, more: int
+) -> None:
+    system = render_system(["pptx"], prompt=prompt)
+    assert "$slides" not in system
+    assert system.count('"Title of slide ') == more
+
+
 def test_without_inputs_the_skeletons_use_sample_data() -> None:
     system = render_system(["pdf", "png"], prompt="revenue per region, as a chart and a table")
     assert system.count(SAMPLE_DATA) == 2 and "read_csv" not in system
