@@ -74,8 +74,9 @@ def test_empty_prompt_says_what_to_make(tmp_path: Path) -> None:
         (["--candidates", "0"], "--candidates"),
         (["--attempts", "abc"], "--attempts"),
         (["--no-such-flag"], "--no-such-flag"),
+        (["--time-budget", "-5"], "--time-budget"),
     ],
-    ids=["candidates-range", "attempts-not-a-number", "unknown-flag"],
+    ids=["candidates-range", "attempts-not-a-number", "unknown-flag", "time-budget-negative"],
 )
 def test_a_bad_option_value_is_a_usage_message_not_an_internal_error(
     args: list[str], needle: str, tmp_path: Path
