@@ -36,6 +36,7 @@ from promptkiln.cli_options import (
 from promptkiln.cli_report import (
     CandidatesOpt,
     KeepValidOpt,
+    ModelRequirementsOpt,
     TimeBudgetOpt,
     print_quality,
     quality_json,
@@ -255,6 +256,7 @@ def make(
     keep_valid_on_crash: KeepValidOpt = False,
     candidates: CandidatesOpt = None,
     time_budget: TimeBudgetOpt = None,
+    model_requirements: ModelRequirementsOpt = False,
 ) -> None:
     """Turn a prompt into files: generate a script, run it in the sandbox, check the files."""
     from promptkiln.sessions import run_turn
@@ -272,6 +274,7 @@ def make(
         keep_valid_on_crash=keep_valid_on_crash or None,
         candidates=candidates,
         time_budget=time_budget,
+        model_requirements=model_requirements or None,
     )
     progress = _progress(quiet or json_)
     tokens = _TokenMeter(enabled=not (quiet or json_))

@@ -33,6 +33,14 @@ CandidatesOpt = Annotated[
     ),
 ]
 
+ModelRequirementsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--model-requirements",
+        help="Also ask the model which exact words (names, titles, dates) the files must hold; "
+        "one short extra call.",
+    ),
+]
 TimeBudgetOpt = Annotated[
     float | None,
     typer.Option(

@@ -19,6 +19,7 @@ from promptkiln import leftovers
 from promptkiln.cli_report import (
     CandidatesOpt,
     KeepValidOpt,
+    ModelRequirementsOpt,
     TimeBudgetOpt,
     print_quality,
     quality_json,
@@ -113,6 +114,7 @@ def continue_(
     keep_valid_on_crash: KeepValidOpt = False,
     candidates: CandidatesOpt = None,
     time_budget: TimeBudgetOpt = None,
+    model_requirements: ModelRequirementsOpt = False,
 ) -> None:
     """Continue a session: the model edits the session's latest files."""
     from promptkiln.cli import _manifest, _print_manifest, _progress
@@ -148,6 +150,7 @@ def continue_(
         keep_valid_on_crash=keep_valid_on_crash or None,
         candidates=candidates,
         time_budget=time_budget,
+        model_requirements=model_requirements or None,
     )
     turn = run_turn(
         text,

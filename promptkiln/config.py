@@ -186,6 +186,9 @@ class Settings(BaseSettings):
     #: When every attempt fails but one wrote valid files before its script crashed, deliver
     #: those files with a warning (``--keep-valid-on-crash``). Off: nothing is delivered.
     keep_valid_on_crash: bool = False
+    #: Also ask the model, in one short call, which exact words the files must hold (names,
+    #: titles, dates the prompt states that no rule reads) (``--model-requirements``).
+    model_requirements: bool = False
     templates_dir: Path | None = None
     local_model: Path | None = None
 

@@ -207,6 +207,10 @@ def make(
     from promptkiln.requirements_text import placeholder_check
 
     wanted += placeholder_check(prompt, formats)
+    if settings.model_requirements:
+        from promptkiln.requirements_model import ask
+
+        wanted += ask(gen, prompt, formats, wanted, progress)
     if wanted:
         progress("requirements: " + "; ".join(r.text for r in wanted))
     # With no factory given and the pool on, a sandbox starts and warms now, while the model
