@@ -91,6 +91,7 @@ _PART_NUMBERS = re.compile(
 )
 _DATA_BLOCK = re.compile(r"^#\[data\]\n.*?^#\[/data\]\n", re.M | re.S)
 _DATA_MARKER = re.compile(r"^#\[/?data\]\n", re.M)
+_DATA_WORDS_INLINE = re.compile(r"\[data:([^\]]*)\]")
 
 
 def wants_data(inputs: Sequence[InputSummary], prompt: str) -> bool:
@@ -106,9 +107,11 @@ def wants_data(inputs: Sequence[InputSummary], prompt: str) -> bool:
 
 
 def data_blocks(note: str, with_data: bool) -> str:
-    """A format note with its ``#[data]`` … ``#[/data]`` blocks kept (markers dropped) or
-    left out."""
-    return _DATA_MARKER.sub("", note) if with_data else _DATA_BLOCK.sub("", note)
+    """A format note with its ``#[data]`` … ``#[/data]`` blocks and ``[data:…]`` words kept
+    (markers dropped) or left out."""
+    if with_data:
+        return _DATA_WORDS_INLINE.sub(r"\1", _DATA_MARKER.sub("", note))
+    return _DATA_WORDS_INLINE.sub("", _DATA_BLOCK.sub("", note))
 
 
 def statistics_line(inputs: Sequence[InputSummary], prompt: str) -> str:

@@ -57,6 +57,13 @@ KNOWN_TRAPS: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "FileNotFoundError",
+        r"\.(png|jpe?g|gif|svg|bmp|webp)'?$",
+        "that image does not exist: a picture must be drawn first (matplotlib, saved into "
+        "buf = io.BytesIO() with fig.savefig(buf, format='png'), then buf.seek(0)); if the "
+        "request asks for no picture, leave it out",
+    ),
+    (
+        "FileNotFoundError",
         r"inputs/|No such file",
         "input files are in ./inputs/ (relative to the working directory); write outputs into "
         "the working directory itself",

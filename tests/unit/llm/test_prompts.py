@@ -216,6 +216,10 @@ def test_a_document_without_data_gets_a_skeleton_without_a_table_or_chart(
         assert ("pd.DataFrame(" in system) == with_data, fmt
         assert ('"Paragraph text."' in system) == (not with_data), fmt
     assert wants_data([InputSummary.from_bytes("t.csv", b"a,b\n1,2\n")], prompt)
+    docx_note = render_system(["docx"], prompt=prompt)
+    assert "[data:" not in docx_note and "import docx\n" in docx_note
+    assert ("bullets, table, picture)" in docx_note) == with_data
+    assert ("from docx.shared import Inches" in docx_note) == with_data
 
 
 @pytest.mark.parametrize(

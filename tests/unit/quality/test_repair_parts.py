@@ -72,6 +72,7 @@ def test_parse_failure_finds_the_scripts_own_frame() -> None:
         ("UnidentifiedImageError", "cannot identify image file", "buf.seek(0)"),  # PIL
         ("AttributeError", "'int' object has no attribute 'split'", "must be a str"),  # pptx
         ("TypeError", "expected str, got int", "must be a str"),
+        ("FileNotFoundError", "[Errno 2] No such file or directory: 'memo.png'", "drawn first"),
     ],
 )  # fmt: skip
 def test_known_traps_of_the_office_libraries(exc: str, message: str, says: str) -> None:
@@ -137,3 +138,8 @@ def test_repair_message_parts() -> None:
     assert "Hint: use x.get" in text and "SAME error on the SAME line" in text
     valid = repair_message(Feedback("x", failure=fail, files_were_valid=True)).content
     assert "wrote the requested files and they were fine" in valid and "stderr" not in valid
+
+
+def test_a_missing_data_file_still_gets_the_inputs_hint() -> None:
+    hint = known_trap(Failure(3, "x", "FileNotFoundError", "No such file: 'sales.csv'"))
+    assert hint is not None and "./inputs/" in hint
