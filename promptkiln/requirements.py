@@ -34,6 +34,8 @@ _NUMBERS = {
 }  # fmt: skip
 _NUM = r"(\d{1,3}|" + "|".join(_NUMBERS) + r")"
 _TEXT_KINDS = {"pdf", "docx", "pptx", "xlsx", "csv", "json", "md", "txt", "html", "svg"}
+#: "one slide per region", "a page for each month": a count per item, not of the whole file.
+_NOT_PER = r"(?!\s+(?:per|for each|for every|each|for (?:the |every |each )?\w+ in)\b)"
 _FILE_EXT = r"(pdf|png|jpe?g|svg|xlsx|docx|pptx|csv|json|parquet|txt|md|html)"
 
 
@@ -109,7 +111,7 @@ def parse(
     # page counts: "a 3-page PDF", "two pages", "one page", "at least 5 pages"
     if _wants(fmts, "pdf"):
         m = re.search(
-            rf"\b(at least |minimum of |no more than |at most )?{_NUM}[- ]pages?\b", lower
+            rf"\b(at least |minimum of |no more than |at most )?{_NUM}[- ]pages?\b{_NOT_PER}", lower
         )
         if m:
             n = _num(m.group(2))
@@ -127,7 +129,7 @@ def parse(
                 )
             )
     if _wants(fmts, "pptx"):
-        m = re.search(rf"\b(at least )?{_NUM}[- ]slides?\b", lower)
+        m = re.search(rf"\b(at least )?{_NUM}[- ]slides?\b{_NOT_PER}", lower)
         if m:
             n = _num(m.group(2))
             op = ">=" if m.group(1) else "=="

@@ -292,3 +292,17 @@ def test_a_missing_table_chart_or_picture_comes_back_with_the_call(
     lines = feedback(check(reqs, facts), [fmt])
     assert lines and all(line.count("(") >= 1 for line in lines)
     assert any(call in line for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    ("prompt", "fmt"),
+    [
+        ("A deck with one slide per region in the CSV", "pptx"),
+        ("a presentation with one slide for each product", "pptx"),
+        ("a PDF with one page per month", "pdf"),
+        ("a PDF with a page for every region", "pdf"),
+    ],
+)
+def test_one_slide_or_page_per_item_is_not_a_count_of_the_whole_file(prompt: str, fmt: str) -> None:
+    # the bundled model met "one slide per region", then was told the deck must have 1 slide
+    assert not [r for r in parse(prompt, [fmt]) if r.kind in ("slides", "pages")]
