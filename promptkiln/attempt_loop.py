@@ -284,7 +284,9 @@ class RepairLoop:
             script = attempt.script = patched.script
             attempt.fixes += patched.fixes
             self.progress("fixed before running: " + "; ".join(patched.fixes))
-        staging = self.staging_root / f"attempt-{attempt.number}"
+        # the candidates of one round each have their own run and staging directory
+        tag = f"{attempt.number}" + (f"c{attempt.candidate}" if attempt.candidate else "")
+        staging = self.staging_root / f"attempt-{tag}"
         run = run_in_sandbox(
             script.encode(),
             self.inputs,
@@ -292,7 +294,7 @@ class RepairLoop:
             self.settings,
             factory=self.factory,
             progress=self.progress,
-            run_id=f"{self.run_id}-{attempt.number}",
+            run_id=f"{self.run_id}-{tag}",
             allow_extensions=self.formats,
         )
         attempt.run = run

@@ -228,7 +228,8 @@ def run_turn(
         fallback_id = uuid.uuid4().hex[:12]
 
         def record(attempt: Attempt) -> None:
-            rid = attempt.run.run_id if attempt.run else f"{fallback_id}-{attempt.number}"
+            own = f"{attempt.number}" + (f"c{attempt.candidate}" if attempt.candidate else "")
+            rid = attempt.run.run_id if attempt.run else f"{fallback_id}-{own}"
             body = run_body(
                 settings,
                 "make" if new else "continue",
