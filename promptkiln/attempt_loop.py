@@ -285,8 +285,7 @@ class RepairLoop:
             attempt.fixes += patched.fixes
             self.progress("fixed before running: " + "; ".join(patched.fixes))
         # the candidates of one round each have their own run and staging directory
-        tag = f"{attempt.number}" + (f"c{attempt.candidate}" if attempt.candidate else "")
-        staging = self.staging_root / f"attempt-{tag}"
+        staging = self.staging_root / f"attempt-{attempt.key}"
         run = run_in_sandbox(
             script.encode(),
             self.inputs,
@@ -294,7 +293,7 @@ class RepairLoop:
             self.settings,
             factory=self.factory,
             progress=self.progress,
-            run_id=f"{self.run_id}-{tag}",
+            run_id=f"{self.run_id}-{attempt.key}",
             allow_extensions=self.formats,
         )
         attempt.run = run

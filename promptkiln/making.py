@@ -68,6 +68,12 @@ class Attempt:
     chosen: bool = False  #: the candidate that was kept (delivered, or repaired)
     seconds: float = 0.0  #: the whole attempt: generation, run, validation
 
+    @property
+    def key(self) -> str:
+        """This attempt among the others of its make(): ``"2"``, or ``"1c2"`` for the second
+        candidate of the first round (its run id and staging directory end with it)."""
+        return f"{self.number}c{self.candidate}" if self.candidate else str(self.number)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "number": self.number,

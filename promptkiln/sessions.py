@@ -228,8 +228,7 @@ def run_turn(
         fallback_id = uuid.uuid4().hex[:12]
 
         def record(attempt: Attempt) -> None:
-            own = f"{attempt.number}" + (f"c{attempt.candidate}" if attempt.candidate else "")
-            rid = attempt.run.run_id if attempt.run else f"{fallback_id}-{own}"
+            rid = attempt.run.run_id if attempt.run else f"{fallback_id}-{attempt.key}"
             body = run_body(
                 settings,
                 "make" if new else "continue",

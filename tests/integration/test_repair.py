@@ -342,15 +342,24 @@ def test_candidates_that_all_fail_repair_the_one_that_got_furthest(
     assert "(640, 480)" in str(openai_server.history[2]["messages"][-2]["content"])
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "ran"),
+    [
+        (py("raise RuntimeError('no files')"), py(PIXELS.format(size="(640, 480)")),
+         [True, True, True]),
+        ("I cannot write code today.", "Nor today.", [False, False, True]),  # no script, no run
+    ],
+    ids=["scripts-that-failed", "answers-without-a-script"],
+)  # fmt: skip
 def test_candidates_of_a_session_turn_are_recorded_as_runs_of_their_own(
-    openai_server: Any, tmp_path: Path
+    first: str, second: str, ran: list[bool], openai_server: Any, tmp_path: Path
 ) -> None:
     # the eval with --candidates 2 crashed with "UNIQUE constraint failed: runs.id" when both
     # candidates of the first round failed: they shared one run id (and one staging directory)
     from promptkiln.sessions import run_turn
 
-    openai_server.enqueue(py("raise RuntimeError('no files')"))
-    openai_server.enqueue(py(PIXELS.format(size="(640, 480)")))
+    openai_server.enqueue(first)
+    openai_server.enqueue(second)
     openai_server.enqueue(py(PIXELS.format(size="(800, 600)")))
     turn = run_turn(
         "A bar chart, 800x600 pixels",
@@ -359,24 +368,7 @@ def test_candidates_of_a_session_turn_are_recorded_as_runs_of_their_own(
         settings=settings_for(openai_server, candidates=2, home=tmp_path / "home"),
     )
     assert [(a.number, a.candidate) for a in turn.result.attempts] == [(1, 1), (1, 2), (2, 0)]
-    assert [p.name for p in turn.delivered] == ["revenue.png"]
-
-
-def test_candidates_without_a_script_are_recorded_as_runs_of_their_own(
-    openai_server: Any, tmp_path: Path
-) -> None:
-    from promptkiln.sessions import run_turn
-
-    openai_server.enqueue("I cannot write code today.")  # no script: no sandbox run either
-    openai_server.enqueue("Nor today.")
-    openai_server.enqueue(py(PIXELS.format(size="(800, 600)")))
-    turn = run_turn(
-        "A bar chart, 800x600 pixels",
-        formats=["png"],
-        out=tmp_path / "o",
-        settings=settings_for(openai_server, candidates=2, home=tmp_path / "home"),
-    )
-    assert [a.run is None for a in turn.result.attempts] == [True, True, False]
+    assert [a.run is not None for a in turn.result.attempts] == ran
     assert [p.name for p in turn.delivered] == ["revenue.png"]
 
 
