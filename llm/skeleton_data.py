@@ -31,6 +31,19 @@ INVOICE_DATA = (
 )
 _INVOICE = re.compile(r"\b(invoices?|receipts?|line totals?|unit prices?|price quotes?)\b")
 _READERS = {".csv": "read_csv", ".tsv": "read_csv", ".xlsx": "read_excel", ".json": "read_json"}
+
+
+def _is_table(item: InputSummary) -> bool:
+    """Whether pandas reads this input as a table (the skeletons' ``df``)."""
+    return Path(item.name).suffix.lower() in _READERS
+
+
+def _columns(item: InputSummary) -> list[str]:
+    """The column names of a table input's header row, in order (empty ones included)."""
+    sep = "\t" if item.name.lower().endswith(".tsv") else ","
+    return [n.strip() for n in (item.header or "").split(sep)]
+
+
 _GENERIC = "label, value = df.columns[0], df.columns[-1]  # the first and the last column"
 
 
@@ -42,7 +55,7 @@ TOTALS = (
 
 def totals_line(inputs: Sequence[InputSummary]) -> str:
     """``$totals``: a real input is summarised per label; sample data is left as it is."""
-    return TOTALS if any(Path(i.name).suffix.lower() in _READERS for i in inputs) else ""
+    return TOTALS if any(_is_table(i) for i in inputs) else ""
 
 
 #: Statistics a request may name, as pandas' aggregation names, in the order they are named.
@@ -99,7 +112,7 @@ def wants_data(inputs: Sequence[InputSummary], prompt: str) -> bool:
     prompt names a table, a chart or figures, or it states three or more numbers. A letter, a
     memo or an essay does not; its skeleton leaves the sample table and chart out, which small
     models otherwise copy into it."""
-    if any(Path(i.name).suffix.lower() in _READERS for i in inputs):
+    if any(_is_table(i) for i in inputs):
         return True
     if _DATA_WORDS.search(prompt.lower()) or _SLIDE_PER_ROW.search(prompt.lower()):
         return True
@@ -118,7 +131,7 @@ def statistics_line(inputs: Sequence[InputSummary], prompt: str) -> str:
     """``$totals`` when the request asks for two or more statistics of a real input's column
     ("the count, mean, min and max of the score"): the table becomes one row per statistic,
     in the order the prompt names them, instead of one row per label."""
-    if not any(Path(i.name).suffix.lower() in _READERS for i in inputs):
+    if not any(_is_table(i) for i in inputs):
         return ""
     named = list(dict.fromkeys(_STATISTICS[w] for w in _STAT_WORDS.findall(prompt.lower())))
     if len(named) < 2:
@@ -150,8 +163,7 @@ def _label_value(item: InputSummary, prompt: str) -> str:
     """``label, value = "region", "revenue"`` for the columns the prompt mentions."""
     if not item.header or not item.numeric:
         return _GENERIC
-    sep = "\t" if item.name.lower().endswith(".tsv") else ","
-    names = [n.strip() for n in item.header.split(sep) if n.strip()]
+    names = [n for n in _columns(item) if n]
     numeric = [n for n in names if n in item.numeric]
     text = [n for n in names if n not in item.numeric]
     if not numeric or not text or any('"' in n or "\\" in n for n in names):
@@ -207,14 +219,19 @@ def row_formula_lines(inputs: Sequence[InputSummary], prompt: str = "") -> str:
     )
 
 
+def _stated_count(prompt: str, fmt: str, kind: str) -> int:
+    """The page or slide count the prompt states for ``fmt`` (the requirement rule's reading),
+    or 0."""
+    from promptkiln.requirements import parse
+
+    return next((int(r.params["n"]) for r in parse(prompt, [fmt]) if r.kind == kind), 0)
+
+
 def pages_lines(prompt: str) -> str:
     """``$pages`` (pdf): one heading and text per page, a PageBreak() between them, when the
     request states a page count of two or more ("a 3-page PDF")."""
-    from promptkiln.requirements import parse
-
-    counts = [r.params["n"] for r in parse(prompt, ["pdf"]) if r.kind == "pages"]
-    n = counts[0] if counts and counts[0] >= 2 else 0
-    if not n or n > 20:
+    n = _stated_count(prompt, "pdf", "pages")
+    if not 2 <= n <= 20:
         return ""
     headings = ", ".join(f'"Heading of page {i}"' for i in range(1, n + 1))
     return (
@@ -251,11 +268,8 @@ def slide_per_row_lines(prompt: str) -> str:
 def slides_lines(prompt: str, *, with_data: bool) -> str:
     """``$slides`` (pptx, a deck with no data): the content slides after the skeleton's first
     two, when the request states a slide count ("a 4-slide deck"): a title and bullets each."""
-    from promptkiln.requirements import parse
-
-    counts = [r.params["n"] for r in parse(prompt, ["pptx"]) if r.kind == "slides"]
-    extra = counts[0] - 2 if counts and not with_data else 0
-    if extra <= 0 or extra > 18:
+    extra = _stated_count(prompt, "pptx", "slides") - 2 if not with_data else 0
+    if not 1 <= extra <= 18:
         return ""
     titles = ", ".join(f'"Title of slide {i}"' for i in range(3, extra + 3))
     return (
@@ -272,18 +286,13 @@ def slides_lines(prompt: str, *, with_data: bool) -> str:
 def _numeric_span(inputs: Sequence[InputSummary]) -> tuple[str, str] | None:
     """The column letters of the first and the last number column of the first tabular input,
     when it has two or more of them."""
-    for item in inputs:
-        if Path(item.name).suffix.lower() not in _READERS:
-            continue
-        if not item.header:
-            return None
-        sep = "\t" if item.name.lower().endswith(".tsv") else ","
-        names = [n.strip() for n in item.header.split(sep)]
-        at = [i for i, n in enumerate(names) if n in item.numeric]
-        if len(at) < 2 or at[-1] >= 26:
-            return None
-        return chr(ord("A") + at[0]), chr(ord("A") + at[-1])
-    return None
+    item = next((i for i in inputs if _is_table(i)), None)
+    if item is None or not item.header:
+        return None
+    at = [i for i, n in enumerate(_columns(item)) if n in item.numeric]
+    if len(at) < 2 or at[-1] >= 26:
+        return None
+    return chr(ord("A") + at[0]), chr(ord("A") + at[-1])
 
 
 def _named(column: str, words: str) -> bool:
