@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from promptkiln.llm.prompts import InputSummary, _format_label, _printable, _size
+from promptkiln.llm.input_summary import InputSummary, printable, size_label
 from promptkiln.llm.skeleton_data import (
     data_lines,
     pages_lines,
@@ -29,13 +29,18 @@ DATA_FORMATS = frozenset(
 )
 
 
+def format_label(formats: Sequence[str]) -> str:
+    """``".pdf, .png"``."""
+    return ", ".join(f".{f}" for f in formats)
+
+
 def inputs_block(inputs: Sequence[InputSummary]) -> str:
     """The input files, one line each: name, size, a table's header, row count, first rows."""
     if not inputs:
         return "Input files: none."
     lines = ["Input files in ./inputs/ (read them, do not change them):"]
     for item in inputs:
-        line = f"  - inputs/{_printable(item.name)} ({_size(item.size)})"
+        line = f"  - inputs/{printable(item.name)} ({size_label(item.size)})"
         if item.header is not None:
             line += f", header: {item.header}"
         if item.rows is not None:
@@ -91,12 +96,12 @@ def render_request(
     the formats (``names`` already normalised)."""
     parts = [prompt.strip(), inputs_block(inputs)]
     if existing_files:
-        listed = ", ".join(_printable(n) for n in existing_files)
+        listed = ", ".join(printable(n) for n in existing_files)
         parts.append(
             f"The current versions of files from earlier steps are in ./inputs/: {listed}. "
             "Start from them and write the updated files to the working directory under the "
             "same names."
         )
     parts.append(skeleton_block(names, inputs, prompt))
-    parts.append(f"Output: {_format_label(names)}")
+    parts.append(f"Output: {format_label(names)}")
     return "\n\n".join(p for p in parts if p)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from promptkiln.attempt_cost import Spent, expected_seconds, new_prompt_tokens
 from promptkiln.llm.generate import Message
 from promptkiln.llm.timings import Timings
+from promptkiln.making.attempt_cost import Spent, expected_seconds, new_prompt_tokens
 
 FIRST = [Message("system", "s" * 4000), Message("user", "u" * 400)]
 ANSWER = Message("assistant", "```python\n" + "x = 1\n" * 100 + "```")
