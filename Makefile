@@ -12,7 +12,7 @@ ENGINE_FLAGS ?= --debootstrap $(if $(CI),--gvisor,)
 PYTEST_ARGS ?=
 DEMO_PROMPT ?= Bar chart of quarterly revenue: Q1=2.1M, Q2=2.8M, Q3=3.2M, Q4=3.9M
 
-.PHONY: install engine image postgres browser test lint bench bench-server eval demo
+.PHONY: install engine image postgres browser test lint bench bench-server bench-model eval demo
 
 install: $(VENV)/.installed
 
@@ -57,6 +57,12 @@ bench: install engine image
 
 bench-server: install engine image postgres
 	$(BIN)/python benchmarks/bench_server.py
+
+# The bundled model's speed: llama-bench (built once from source, ~30 min on 2 cores) next to the
+# server, prompt tokens reused on a repair, a new request and after a restart; ends with JSON.
+BENCH_MODEL_ARGS ?=
+bench-model: install engine image
+	$(BIN)/python benchmarks/bench_model.py $(BENCH_MODEL_ARGS)
 
 # The output-quality evaluation (benchmarks/quality/): ~1 h on 2 cores with the bundled model.
 # make eval EVAL_ARGS="--model openai/m --api-base http://host:8000/v1 --category pdf"

@@ -10,6 +10,7 @@ slot files on disk that survive a restart (:mod:`promptkiln.llm.local_slots`).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -82,9 +83,19 @@ def serve(opts: ServeOptions) -> None:
         if loaded:
             print(f"promptkiln: {loaded} saved prefixes restored in "
                   f"{time.monotonic() - started:.1f} s", flush=True)  # fmt: skip
+        signal.signal(signal.SIGTERM, lambda *_: _save_and_exit(keeper))
     write_json_atomic(opts.ready_file, {"pid": os.getpid(), "port": port})
     print(f"promptkiln: serving {opts.model} at {address}/v1", flush=True)
     _watch(port, key, opts, keeper)
+
+
+def _save_and_exit(keeper: SlotKeeper) -> None:
+    """On SIGTERM (``promptkiln models stop``, a restart with other settings): the slot's last
+    request may not be saved yet; save it, then exit."""
+    saved = keeper.save_if_new()
+    if saved is not None:
+        print(f"promptkiln: slot saved to {saved.name} on the way out", flush=True)
+    os._exit(0)  # the native server threads do not stop otherwise
 
 
 def _watch(port: int, key: str, opts: ServeOptions, keeper: SlotKeeper | None) -> None:
