@@ -3,7 +3,7 @@
 In a private home (its own server, its own slot files), with the model file of the usual cache:
 
 1. llama.cpp's own ``llama-bench`` (built once, :mod:`llama_bench`) on the same GGUF: prompt
-   evaluation (pp512) and generation (tg64) tokens/s for each thread count and batch/ubatch;
+   evaluation (pp512) and generation (tg32) tokens/s for each thread count and batch/ubatch;
    the fastest prompt evaluation is written to the tuning file the server reads.
 2. The bundled server with those settings, through litellm like ``promptkiln make``:
    a first attempt with nothing cached (cold), its repair (the conversation extended), a new
@@ -92,9 +92,12 @@ def tune(cache: Path, model: Path, build: bool) -> tuple[Tuning, list[llama_benc
         return Tuning(default_threads()), []
     cpus = default_threads()
     threads = sorted({cpus, max(1, cpus - 1)})
-    batches = [(2048, 512), (512, 256), (256, 128)]
-    say(f"llama-bench: threads {threads}, batch/ubatch {batches}, pp512 and tg64  [{load()}]")
-    rows = llama_bench.measure(exe, model, threads=threads, batches=batches)
+    say(f"llama-bench: threads {threads} at batch 2048/512, pp512 and tg32  [{load()}]")
+    rows = llama_bench.measure(exe, model, threads=threads, batches=[(2048, 512)])
+    fastest = max((r for r in rows if r.test == "pp"), key=lambda r: r.tokens_per_s).threads
+    smaller = [(2048, 256), (2048, 128)]
+    say(f"llama-bench: {fastest} threads at batch/ubatch {smaller}  [{load()}]")
+    rows += llama_bench.measure(exe, model, threads=[fastest], batches=smaller)
     for r in rows:
         say(f"  {r.test}{r.tokens:<4} threads {r.threads} batch {r.batch}/{r.ubatch}: "
             f"{r.tokens_per_s:.1f} tokens/s")  # fmt: skip

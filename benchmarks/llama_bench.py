@@ -92,8 +92,8 @@ def measure(
     threads: Sequence[int],
     batches: Sequence[tuple[int, int]],
     prompt: int = 512,
-    gen: int = 64,
-    repetitions: int = 2,
+    gen: int = 32,
+    repetitions: int = 1,
 ) -> list[BenchRow]:
     """Run llama-bench for every thread count and (batch, ubatch); one row per test."""
     rows: list[BenchRow] = []
