@@ -19,7 +19,7 @@ from pathlib import Path
 from promptkiln.llm.local_files import write_json_atomic
 from promptkiln.llm.local_model import QWEN_CODER_1_5B
 from promptkiln.llm.local_server import KEY_ENV, _get
-from promptkiln.llm.local_slots import SlotKeeper
+from promptkiln.llm.local_slots import LogWatch, SlotKeeper, own_log
 
 #: Seconds between the watchdog's looks at the slot (to save it after a request).
 WATCH_S = 1.0
@@ -92,7 +92,9 @@ def serve(opts: ServeOptions) -> None:
 def _save_and_exit(keeper: SlotKeeper) -> None:
     """On SIGTERM (``promptkiln models stop``, a restart with other settings): the slot's last
     request may not be saved yet; save it, then exit."""
-    saved = keeper.save_if_new()
+    props = _get(f"http://127.0.0.1:{keeper.port}/props", keeper.key)
+    asleep = props is None or props.get("is_sleeping") is True  # asking /slots would wake it
+    saved = None if asleep else keeper.save_if_new()
     if saved is not None:
         print(f"promptkiln: slot saved to {saved.name} on the way out", flush=True)
     os._exit(0)  # the native server threads do not stop otherwise
@@ -105,9 +107,11 @@ def _watch(port: int, key: str, opts: ServeOptions, keeper: SlotKeeper | None) -
     exits, unless a command touched ready_file meanwhile to say it is about to use it (a request
     on its way wakes the model up again)."""
     last_idle_check = time.monotonic()
+    log = own_log()
+    watch = LogWatch(log) if log is not None and keeper is not None else None
     while True:
         time.sleep(WATCH_S)
-        if keeper is not None:
+        if keeper is not None and watch is not None and watch.released():
             saved = keeper.save_if_new()
             if saved is not None:
                 print(f"promptkiln: slot saved to {saved.name}", flush=True)

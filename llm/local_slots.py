@@ -3,7 +3,7 @@
 llama.cpp keeps the prompt of its slot (and, with ``cache_ram_mib``, other recent prompts in host
 memory) between requests, but all of it is gone when the server exits (it does after
 ``idle_timeout``) or sleeps. So the serve process saves slot 0 to ``<kv dir>/prefix-<key>.bin``
-after every request (llama.cpp's ``POST /slots/0?action=save``), one file per system prompt (the
+after every request (it sees one end in the server's log, :class:`LogWatch`) (llama.cpp's ``POST /slots/0?action=save``), one file per system prompt (the
 key is a hash of it: one file per set of formats and templates), and on start restores the most
 recently used ones: each but the last is moved into the host-memory prompt cache by a one-token
 request that does not share its prefix, and the last stays in the slot.
@@ -111,6 +111,49 @@ class SlotKeeper:
         for old in self.files()[KEEP_FILES:]:
             old.unlink(missing_ok=True)
         return self.kv_dir / name
+
+
+class LogWatch:
+    """Says when llama.cpp's log (this process's stdout) shows that a request has finished.
+
+    Asking the server (``/slots``) every second would keep it awake: every such call is a task,
+    and the server only goes to sleep (which is how an idle one is noticed and exits) after
+    ``idle_timeout`` seconds without tasks. Reading the log costs the server nothing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = self._size()
+
+    def _size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+    def released(self) -> bool:
+        """True when a slot was released (a request ended) since the last call."""
+        size = self._size()
+        if size < self.offset:  # truncated: a new log
+            self.offset = 0
+        if size == self.offset:
+            return False
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read(size - self.offset)
+        except OSError:
+            return False
+        self.offset = size
+        return b" release:" in data
+
+
+def own_log() -> Path | None:
+    """The file this process's stdout goes to (the server log), when it is one."""
+    try:
+        path = Path(os.readlink("/proc/self/fd/1"))
+    except OSError:
+        return None
+    return path if path.is_file() else None
 
 
 def kv_dir_for(run_dir: Path, model_sha256: str) -> Path:
