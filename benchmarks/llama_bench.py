@@ -10,6 +10,7 @@ prompt-evaluation and generation tokens/s per setting.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -103,7 +104,10 @@ def measure(
             "-ub", str(ubatch), "-p", str(prompt), "-n", str(gen), "-r", str(repetitions),
             "-o", "json",
         ]  # fmt: skip
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        # the same OpenMP waiting as the server (local_server): with the default active
+        # waiting, tg32 fell to 0.1-0.2 tokens/s here on 2 busy cores (the server: ~9)
+        env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
         if done.returncode != 0:
             raise RuntimeError(f"llama-bench failed: {done.stderr.strip()[-400:]}")
         for item in json.loads(done.stdout):
