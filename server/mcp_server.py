@@ -169,7 +169,7 @@ def fetch_file(
     settings: Settings, session: str, name: str, version: int | None
 ) -> list[ContentBlock]:
     """``promptkiln sessions get``: one version of a session's file, as an embedded resource."""
-    from promptkiln.making.sessions import file_version_bytes
+    from promptkiln.records.sessions import file_version_bytes
     from promptkiln.sandbox.filetypes import detect
 
     data = file_version_bytes(settings, session, name, version)

@@ -287,7 +287,7 @@ def sessions_get(
     ] = None,
 ) -> None:
     """Write one version of a session's file (v1, v2, …) to a path."""
-    from promptkiln.making.sessions import file_version_bytes
+    from promptkiln.records.sessions import file_version_bytes
 
     data = file_version_bytes(_settings(), ref, name, version)
     if dest.exists():
@@ -409,7 +409,7 @@ def runs_replay(
     json_: JsonOpt = False,
 ) -> None:
     """Re-run a recorded script with its recorded inputs in a fresh sandbox; compare hashes."""
-    from promptkiln.making.sessions import replay
+    from promptkiln.making.replay import replay
 
     result = replay(ref, out, _settings(), progress=progress_printer(quiet or json_))
     if json_:

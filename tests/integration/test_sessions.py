@@ -20,7 +20,9 @@ from typer.testing import CliRunner
 
 from promptkiln.cli.sessions import register
 from promptkiln.config import load_settings
-from promptkiln.making.sessions import file_version_bytes, replay, run_turn
+from promptkiln.making.replay import replay
+from promptkiln.making.sessions import run_turn
+from promptkiln.records.sessions import file_version_bytes
 from promptkiln.records.store import Store
 
 pytestmark = [pytest.mark.docker]

@@ -26,7 +26,8 @@ from promptkiln.cli.sessions import parse_age, register
 from promptkiln.config import load_settings
 from promptkiln.errors import PlatformError, UsageError
 from promptkiln.making.pipeline import SandboxRun
-from promptkiln.making.sessions import guess_formats, history_messages, same_content
+from promptkiln.making.replay import same_content
+from promptkiln.making.sessions import guess_formats, history_messages
 from promptkiln.records.dialect import placeholders
 from promptkiln.records.records import record_sandbox_run, run_body
 from promptkiln.records.store import (
