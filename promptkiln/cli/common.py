@@ -3,12 +3,15 @@ run record. Every module of :mod:`promptkiln.cli` may import this one; it import
 
 from __future__ import annotations
 
+import datetime
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from promptkiln.cli.render import clean_line, clean_text, say
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 def load_cli_settings(**overrides: Any) -> Any:
@@ -68,3 +71,15 @@ def record_run(settings: Any, kind: str, run: Any, **extra: Any) -> None:
     from promptkiln.records.records import record_sandbox_run
 
     record_sandbox_run(settings, kind, run, **extra)
+
+
+def open_cli_store(settings: Any) -> Any:
+    """The store the settings name (``with open_cli_store(settings) as store:``)."""
+    from promptkiln.records.store import open_store
+
+    return open_store(settings)
+
+
+def when(ts: float) -> str:
+    """A record's time as the lists show it: ``2026-12-07 07:40`` (local time)."""
+    return datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")

@@ -50,6 +50,7 @@ from promptkiln.cli.report import (
     print_quality,
     quality_json,
 )
+from promptkiln.cli.runs import register as register_runs
 from promptkiln.cli.server import register as register_server
 from promptkiln.cli.sessions import register as register_sessions
 from promptkiln.engines.cli import engine_of
@@ -316,6 +317,7 @@ def doctor(
 
 register_admin(app, image_app)
 register_sessions(app)
+register_runs(app)
 register_server(app)
 register_engines(app)
 register_mcp(app)

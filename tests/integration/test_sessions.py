@@ -18,6 +18,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from promptkiln.cli.runs import register as register_runs
 from promptkiln.cli.sessions import register
 from promptkiln.config import load_settings
 from promptkiln.making.replay import replay
@@ -107,6 +108,7 @@ def cli_app() -> typer.Typer:
         pass
 
     register(app)
+    register_runs(app)
     return app
 
 

@@ -22,6 +22,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from promptkiln.cli.runs import register as register_runs
 from promptkiln.cli.sessions import parse_age, register
 from promptkiln.config import load_settings
 from promptkiln.errors import PlatformError, UsageError
@@ -538,6 +539,7 @@ def _app() -> typer.Typer:
         pass
 
     register(app)
+    register_runs(app)
     return app
 
 
