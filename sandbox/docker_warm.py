@@ -36,7 +36,7 @@ from typing import IO, Any
 from promptkiln.errors import SandboxError
 from promptkiln.sandbox.base import INPUTS_DIR, SCRIPT_PATH, WORKDIR, InputFile, MiB
 from promptkiln.sandbox.docker_parts import keep_capped
-from promptkiln.sandbox.tarentries import MAX_DIRS
+from promptkiln.sandbox.entries import MAX_DIRS
 
 #: Where the image keeps the warm interpreter, and the line it writes once it is ready.
 WARM_PROGRAM = "/opt/promptkiln/warm.py"
