@@ -29,6 +29,8 @@ from promptkiln.cli.common import (
     record_run,
     show_streams,
 )
+from promptkiln.cli.engines import engine_of
+from promptkiln.cli.engines import register as register_engines
 from promptkiln.cli.mcp import register as register_mcp
 from promptkiln.cli.options import (
     ApiBaseOpt,
@@ -53,8 +55,6 @@ from promptkiln.cli.report import (
 from promptkiln.cli.runs import register as register_runs
 from promptkiln.cli.server import register as register_server
 from promptkiln.cli.sessions import register as register_sessions
-from promptkiln.engines.cli import engine_of
-from promptkiln.engines.cli import register as register_engines
 from promptkiln.errors import OutputError, PromptkilnError, UsageError
 
 app = typer.Typer(

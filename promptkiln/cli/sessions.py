@@ -158,7 +158,7 @@ def continue_(
             model=turn.result.model,
             **quality_json(turn.result),
         )
-        from promptkiln.engines.cli import engine_of
+        from promptkiln.cli.engines import engine_of
 
         manifest.update(engine_of(turn.result))
         typer.echo(json.dumps(manifest, indent=2))
