@@ -113,10 +113,12 @@ class SandboxError(PromptkilnError):
 class SandboxTimeout(SandboxError):
     exit_code = 124
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(
+        self, seconds: float, *, message: str | None = None, hint: str | None = None
+    ) -> None:
         super().__init__(
-            f"the script ran longer than {seconds:g} s and the sandbox was killed",
-            hint="make the script faster or raise the limit with --timeout",
+            message or f"the script ran longer than {seconds:g} s and the sandbox was killed",
+            hint=hint or "make the script faster or raise the limit with --timeout",
         )
         self.seconds = seconds
 
