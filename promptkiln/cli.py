@@ -21,6 +21,7 @@ import typer
 
 from promptkiln.cli_admin import register as register_admin
 from promptkiln.cli_bundle import register as register_bundle
+from promptkiln.cli_live import LiveOpt, live_factory
 from promptkiln.cli_mcp import register as register_mcp
 from promptkiln.cli_options import (
     ApiBaseOpt,
@@ -123,11 +124,14 @@ def _print_manifest(artifacts: list[Any], rejections: list[Any]) -> None:
         say(f"rejected {clean_line(r.name, 120)}: {clean_line(r.reason, 200)}")
 
 
-def _show_streams(result: Any) -> None:
+def _show_streams(result: Any, *, live: bool = False) -> None:
+    """The script's output after the run (with ``--live`` it was shown already: only what
+    the log cap cut off is said)."""
     for label, stream in (("stdout", result.stdout), ("stderr", result.stderr)):
         if stream.data:
-            say(f"--- script {label} ---")
-            say(clean_text(stream.text).rstrip("\n"))
+            if not live:
+                say(f"--- script {label} ---")
+                say(clean_text(stream.text).rstrip("\n"))
             if stream.truncated:
                 say(f"--- {label} truncated: {stream.dropped:,} more bytes not shown ---")
 
@@ -151,6 +155,7 @@ def run(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    live: LiveOpt = False,
     warm: Annotated[
         bool,
         typer.Option(
@@ -186,6 +191,8 @@ def run(
         def factory(s: Any, run_id: str) -> Any:
             return DockerSandbox(s, run_id, warm=True)
 
+    if live:
+        factory = live_factory(factory)
     try:
         result = run_in_sandbox(
             code,
@@ -199,9 +206,9 @@ def run(
         )
     except OutputError as exc:  # e.g. a full disk: still show what the script printed
         if exc.run_result is not None:
-            _show_streams(exc.run_result)
+            _show_streams(exc.run_result, live=live)
         raise
-    _show_streams(result.result)
+    _show_streams(result.result, live=live)
     if json_:
         manifest = _manifest(result.artifacts, result.rejections)
         manifest.update(
@@ -257,6 +264,7 @@ def make(
     candidates: CandidatesOpt = None,
     time_budget: TimeBudgetOpt = None,
     model_requirements: ModelRequirementsOpt = False,
+    live: LiveOpt = False,
 ) -> None:
     """Turn a prompt into files: generate a script, run it in the sandbox, check the files."""
     from promptkiln.sessions import run_turn
@@ -287,6 +295,7 @@ def make(
         overwrite=overwrite,
         progress=progress,
         on_token=tokens,
+        factory=live_factory() if live else None,
     )
     result = turn.result
     files = list(turn.delivered)

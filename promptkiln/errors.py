@@ -137,7 +137,7 @@ class ScriptFailed(PromptkilnError):
     def __init__(self, exit_status: int, stderr_tail: str) -> None:
         super().__init__(
             f"the script exited with status {exit_status}",
-            hint="see its stderr above; fix the script and run again",
+            hint="its stderr says where it failed; fix the script and run again",
         )
         self.exit_status = exit_status
         self.stderr_tail = stderr_tail

@@ -54,7 +54,7 @@ def create_container(
     kwargs: dict[str, Any] = {}
     if runtime:
         kwargs["runtime"] = runtime
-    from docker.models.containers import _create_container_args
+    from docker.models.containers import _create_container_args  # type: ignore[attr-defined]
 
     args = _create_container_args(
         dict(

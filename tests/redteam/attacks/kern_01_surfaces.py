@@ -12,6 +12,7 @@
 # HARNESS CHECK: the self verdict (PASS on runc and on gVisor's runsc).
 # SAFETY BOUNDS: read-only probes; a created file would be removed at once; < 2 s.
 # EXPECT-JSON: {"self_verdict": ["PASS"], "may_be_killed": false, "max_wall_s": 10, "host_checks": []}
+import contextlib
 import json
 import os
 import stat
@@ -20,8 +21,15 @@ RID = "kern_01_surfaces"
 
 
 def emit(verdict, summary, **details):
-    print("REDTEAM_RESULT " + json.dumps({"id": RID, "verdict": verdict, "summary": summary,
-          "details": details}, default=str, ensure_ascii=True), flush=True)
+    print(
+        "REDTEAM_RESULT "
+        + json.dumps(
+            {"id": RID, "verdict": verdict, "summary": summary, "details": details},
+            default=str,
+            ensure_ascii=True,
+        ),
+        flush=True,
+    )
 
 
 def mounts():
@@ -38,9 +46,9 @@ def covering_mount(path, rows):
     """The mount that decides ``path``: the longest mount point above it, the last one mounted."""
     best = None
     for point, opts in rows:
-        if path == point or path.startswith(point.rstrip("/") + "/") or point == "/":
-            if best is None or len(point) >= len(best[0]):
-                best = (point, opts)
+        above = path == point or path.startswith(point.rstrip("/") + "/") or point == "/"
+        if above and (best is None or len(point) >= len(best[0])):
+            best = (point, opts)
     return best
 
 
@@ -49,12 +57,10 @@ def try_create(directory):
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as e:
-        return "refused: %s" % e.__class__.__name__
+        return f"refused: {e.__class__.__name__}"
     os.close(fd)
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(probe)
-    except OSError:
-        pass
     return "CREATED"
 
 
@@ -62,13 +68,13 @@ def try_device(path):
     try:
         st = os.stat(path)
     except OSError as e:
-        return "absent: %s" % e.__class__.__name__
+        return f"absent: {e.__class__.__name__}"
     if not stat.S_ISCHR(st.st_mode):
-        return "not a device (%s)" % stat.filemode(st.st_mode)
+        return f"not a device ({stat.filemode(st.st_mode)})"
     try:
         fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
     except OSError as e:
-        return "device, open refused: %s" % e.__class__.__name__
+        return f"device, open refused: {e.__class__.__name__}"
     os.close(fd)
     return "OPENED"
 
@@ -81,13 +87,13 @@ def main():
         created = try_create(tree)
         details[tree] = {"mount": point, "options": opts, "create": created}
         if "ro" not in opts:
-            open_surfaces.append("%s mounted read-write (at %s)" % (tree, point))
+            open_surfaces.append(f"{tree} mounted read-write (at {point})")
         if created == "CREATED":
-            open_surfaces.append("%s writable" % tree)
+            open_surfaces.append(f"{tree} writable")
     for dev in ("/dev/fuse", "/dev/net/tun"):
         details[dev] = try_device(dev)
         if details[dev] == "OPENED":
-            open_surfaces.append("%s opened" % dev)
+            open_surfaces.append(f"{dev} opened")
     if open_surfaces:
         emit("FAIL", "; ".join(open_surfaces), **details)
     else:
@@ -98,4 +104,4 @@ if __name__ == "__main__":
     try:
         main()
     except Exception as e:
-        emit("INCONCLUSIVE", "script error: %r" % e)
+        emit("INCONCLUSIVE", f"script error: {e!r}")
