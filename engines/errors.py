@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from promptkiln.engines.settings import BASE_URL_VARIABLES, KEY_VARIABLES
+from promptkiln.engine_settings import BASE_URL_VARIABLES, KEY_VARIABLES
 from promptkiln.errors import (
     GenerationError,
     LimitExceeded,

@@ -20,6 +20,7 @@ import posixpath
 from collections.abc import Sequence
 from typing import Any
 
+from promptkiln.engine_settings import EngineSettings
 from promptkiln.engines.base import (
     EngineOutput,
     EngineState,
@@ -30,7 +31,6 @@ from promptkiln.engines.base import (
     sdk_missing,
 )
 from promptkiln.engines.errors import ContainerExpired, is_container_gone
-from promptkiln.engines.settings import EngineSettings
 from promptkiln.sandbox.base import GiB, InputFile
 
 INPUT_DIR = "/mnt/data"

@@ -1,6 +1,6 @@
 """Failures that explain themselves where there is no terminal "above": a failed API job and an
 MCP tool error carry what the CLI shows for the same failure — the tail of the script's stderr
-and stdout, and the line it failed on (:func:`promptkiln.failure.parse_failure`).
+and stdout, and the line it failed on (:func:`promptkiln.making.failure.parse_failure`).
 
     explain_run(run, script)   -> Explanation | None   a sandbox run (``run``, an attempt of make)
     explain_attempt(attempt)   -> Explanation | None   the last attempt of a failed ``make``
@@ -15,11 +15,26 @@ the run kept under its log cap, with control and bidi characters made visible.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from promptkiln.failure import Failure, parse_failure
-from promptkiln.render import clean_text
+from promptkiln.making.failure import Failure, parse_failure
+
+#: C0 controls but \t and \n, DEL, C1 controls, bidi and zero-width characters: shown as escapes
+#: (the rule of promptkiln.cli.render, which the server layer may not import).
+_HIDDEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]"
+)
+
+
+def clean_text(text: str) -> str:
+    """``text`` with every control and bidi character made visible (``\\x1b``, ``\\u202e``)."""
+    return _HIDDEN.sub(
+        lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}",
+        text.replace("\r\n", "\n"),
+    )
+
 
 TAIL_LINES = 20
 TAIL_CHARS = 4000

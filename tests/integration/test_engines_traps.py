@@ -15,7 +15,7 @@ import pytest
 from promptkiln.engines.claude import TOOL_BETAS, betas_for, newest_tool_version
 from promptkiln.engines.errors import map_vendor_error
 from promptkiln.errors import GenerationError, ModelAuthError
-from promptkiln.pipeline import make
+from promptkiln.making.make import make
 
 vf = sys.modules["promptkiln_tests_vendor_fixtures"]
 Turn = vf.Turn
