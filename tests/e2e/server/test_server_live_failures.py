@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -64,7 +65,7 @@ def check_explained(text: str) -> None:
 
 
 def test_output_events_while_the_job_runs_and_failed_jobs_explain_themselves(
-    serve: Any, openai_server: Any
+    serve: Any, openai_server: Any, tmp_path: Path
 ) -> None:
     server = serve("--workers", "1")
     key = create_key("live")
@@ -94,6 +95,16 @@ def test_output_events_while_the_job_runs_and_failed_jobs_explain_themselves(
         }
         assert error["stderr_tail"].endswith("IndexError: list index out of range")
         assert error["stdout_tail"] == "working on 2 rows"
+
+        # the Python client raises with the same data as attributes
+        from promptkiln import Client
+        from promptkiln.client import RemoteJobFailed
+
+        with Client(server.url, key) as client, pytest.raises(RemoteJobFailed) as info:
+            client.run(FAILING, out=tmp_path / "never")
+        assert not (tmp_path / "never").exists()
+        assert info.value.failing_line == error["failing_line"]
+        assert info.value.stderr_tail == error["stderr_tail"]
 
         # a failed make job: the last attempt's failing line
         openai_server.enqueue(FAILING_ANSWER)
