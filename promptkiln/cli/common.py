@@ -57,11 +57,14 @@ def print_manifest(artifacts: list[Any], rejections: list[Any]) -> None:
         say(f"rejected {clean_line(r.name, 120)}: {clean_line(r.reason, 200)}")
 
 
-def show_streams(result: Any) -> None:
+def show_streams(result: Any, *, live: bool = False) -> None:
+    """The script's output after the run (with ``--live`` it was shown already: only what
+    the log cap cut off is said)."""
     for label, stream in (("stdout", result.stdout), ("stderr", result.stderr)):
         if stream.data:
-            say(f"--- script {label} ---")
-            say(clean_text(stream.text).rstrip("\n"))
+            if not live:
+                say(f"--- script {label} ---")
+                say(clean_text(stream.text).rstrip("\n"))
             if stream.truncated:
                 say(f"--- {label} truncated: {stream.dropped:,} more bytes not shown ---")
 
