@@ -133,7 +133,10 @@ def _install_errors(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         hint = "see /docs for the API's paths" if exc.status_code in (404, 405) else None
-        return respond(request, ApiError(exc.status_code, code, str(exc.detail), hint=hint))
+        # Starlette's 405 names the allowed methods in `Allow` (RFC 9110 requires it): keep it.
+        headers = dict(exc.headers or {})
+        err = ApiError(exc.status_code, code, str(exc.detail), hint=hint, headers=headers)
+        return respond(request, err)
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
