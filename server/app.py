@@ -40,6 +40,7 @@ from promptkiln.server import errors as api_errors
 from promptkiln.server.deps import ServerOptions, ServerState
 from promptkiln.server.errors import ApiError
 from promptkiln.server.metrics import Metrics
+from promptkiln.server.responses import with_bearer_auth
 from promptkiln.server.worker import WorkerPool
 
 log = logging.getLogger("promptkiln.server")
@@ -90,6 +91,7 @@ def create_app(
     )
     app.state.promptkiln = server
     _install_errors(app)
+    with_bearer_auth(app)
     for module in (routes_ops, routes_files, routes_jobs, routes_records):
         app.include_router(module.router)
     if extend is not None:
