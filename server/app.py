@@ -143,6 +143,18 @@ def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         rid = _request_id(request)
+        if db.is_store_outage(exc):  # PostgreSQL restarting: the next connection may work
+            log.warning("request %s: the store is unreachable: %s", rid, exc)
+            return respond(
+                request,
+                ApiError(
+                    503,
+                    "store_unavailable",
+                    "the server's database is unreachable",
+                    hint="retry after the Retry-After seconds",
+                    headers={"Retry-After": "2"},
+                ),
+            )
         log.error("request %s failed", rid, exc_info=exc)
         err = ApiError(
             500,

@@ -8,6 +8,7 @@ thread at once; files are registered only for a finished job, so nothing partial
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 import time
@@ -26,14 +27,16 @@ from promptkiln.sandbox.base import InputFile, OutputEntry, RunResult, Sandbox
 from promptkiln.server import files as filestore
 from promptkiln.server import queue
 from promptkiln.server.capacity import Capacity
-from promptkiln.server.db import loads, store_for
+from promptkiln.server.db import loads, store_for, store_unreachable, through_outage
 from promptkiln.server.errors import ApiError, job_error
 from promptkiln.server.metrics import Metrics
 
 if TYPE_CHECKING:
     from promptkiln.sandbox.pool import SandboxPool
+    from promptkiln.store import Store
 
 TOKEN_EVENT_INTERVAL_S = 0.5
+log = logging.getLogger("promptkiln.server")
 
 
 class JobCancelled(BaseException):
@@ -155,7 +158,14 @@ class JobRun:
         return sandbox
 
     def event(self, type_: str, data: dict[str, Any]) -> None:
-        queue.append_event(store_for(self.home), self.id, type_, data)
+        """Record an event; while the store is unreachable (a PostgreSQL restart) a progress
+        line is dropped rather than failing the job (the job's end is recorded after it)."""
+        try:
+            queue.append_event(store_for(self.home), self.id, type_, data)
+        except Exception as exc:
+            if not store_unreachable(exc):
+                raise
+            log.warning("job %s: event %s not recorded: the store is unreachable", self.id, type_)
 
     def progress(self, message: str) -> None:
         self.check()
@@ -193,7 +203,9 @@ class JobRun:
         from promptkiln.server.sessions import link_run
 
         job = self.job
-        link_run(store_for(self.home), run_id, job["tenant_id"], job["key_id"], self.id)
+        through_outage(
+            self.home, lambda s: link_run(s, run_id, job["tenant_id"], job["key_id"], self.id)
+        )
         self.runs_linked += 1
 
     @property
@@ -221,16 +233,7 @@ class JobRun:
                 result, session_id = self._turn(request, inputs, out)
                 status = "succeeded"
             self.check()
-            for path in sorted(p for p in out.rglob("*") if p.is_file()):
-                filestore.add_file(
-                    store,
-                    self.home,
-                    self.job["tenant_id"],
-                    path.relative_to(out).as_posix(),
-                    path.read_bytes(),
-                    role="output",
-                    job_id=self.id,
-                )
+            through_outage(self.home, lambda s: self._register(s, out))
         except JobCancelled:
             status, error = "cancelled", None
         except BackendAtCapacity as exc:
@@ -271,16 +274,33 @@ class JobRun:
             self.metrics.inc("promptkiln_jobs_requeued_total", reason="capacity")
             return
         if status == "cancelled":
-            filestore.drop_job_files(store, self.id)  # nothing partial is delivered
+            through_outage(self.home, lambda s: filestore.drop_job_files(s, self.id))
         self.metrics.inc("promptkiln_jobs_finished_total", status=status, kind=self.job["kind"])
-        queue.finish_job(
-            store,
-            self.id,
-            status,
-            result=result,
-            error=error,
-            session_id=session_id or self.session_id,
+        through_outage(
+            self.home,
+            lambda s: queue.finish_job(
+                s,
+                self.id,
+                status,
+                result=result,
+                error=error,
+                session_id=session_id or self.session_id,
+            ),
         )
+
+    def _register(self, store: Store, out: Path) -> None:
+        """The job's output files, all or (after an outage, tried again) none twice."""
+        filestore.drop_job_files(store, self.id)
+        for path in sorted(p for p in out.rglob("*") if p.is_file()):
+            filestore.add_file(
+                store,
+                self.home,
+                self.job["tenant_id"],
+                path.relative_to(out).as_posix(),
+                path.read_bytes(),
+                role="output",
+                job_id=self.id,
+            )
 
     def _requeue(self, exc: BackendAtCapacity) -> bool:
         """The cluster refused this job's sandbox: tell the replica, and put the job back in
@@ -362,8 +382,11 @@ class JobRun:
             allow_extensions=request.get("allow_ext") or (),
         )
         self.check()
-        record_sandbox_run(
-            self.settings, "run", run, script=script, inputs=files, extra=self.record_extra
+        through_outage(  # one transaction: after an outage it is either there or not
+            self.home,
+            lambda _: record_sandbox_run(
+                self.settings, "run", run, script=script, inputs=files, extra=self.record_extra
+            ),
         )
         self._link_run(run.run_id)
         self.metrics.observe("promptkiln_sandbox_start_seconds", run.timings.get("start_s", 0))
