@@ -20,7 +20,13 @@ from pydantic import ValidationError
 
 from promptkiln import leftovers
 from promptkiln.config import Settings
-from promptkiln.errors import BackendAtCapacity, ConfigError, PromptkilnError
+from promptkiln.errors import (
+    BackendAtCapacity,
+    ConfigError,
+    EngineError,
+    PlatformError,
+    PromptkilnError,
+)
 from promptkiln.pipeline import Attempt, raise_for_run, run_in_sandbox
 from promptkiln.records import record_sandbox_run
 from promptkiln.sandbox.base import InputFile, OutputEntry, RunResult, Sandbox
@@ -61,6 +67,10 @@ def job_settings(base: Settings, request: dict[str, Any]) -> Settings:
         raise ConfigError(f"invalid {where}: {first['msg']}", hint="fix the value") from exc
 
 
+def reason_of(error: dict[str, Any] | None) -> str:
+    return "capacity" if error is None or error.get("code") == "capacity" else "engine"
+
+
 class CancellableSandbox:
     """A sandbox another thread can stop at once: :meth:`kill` closes the inner one."""
 
@@ -77,6 +87,11 @@ class CancellableSandbox:
         with self._lock:
             self._started = True
         self.job.check()
+
+    @property
+    def started(self) -> bool:
+        with self._lock:
+            return self._started
 
     def put_inputs(self, files: Sequence[InputFile], script: bytes) -> None:
         self.inner.put_inputs(files, script)
@@ -236,15 +251,22 @@ class JobRun:
             through_outage(self.home, lambda s: self._register(s, out))
         except JobCancelled:
             status, error = "cancelled", None
-        except BackendAtCapacity as exc:
-            requeued = self._requeue(exc)
+        except (BackendAtCapacity, EngineError) as exc:
+            # Refused before its sandbox started (the cluster at capacity, the engine down or
+            # restarting): back in the queue while the workers hold off. Lost mid-run: failed.
+            refused = isinstance(exc, BackendAtCapacity) or not any(
+                s.started for s in self.sandboxes
+            )
+            requeued = refused and self._requeue(exc)
             asked = self.cancelled.is_set() or queue.job_status(store, self.id)[1]
-            status, error = ("cancelled", None) if asked else ("failed", None)
-            if status == "failed":
-                error = job_error(exc)
+            status, error = ("cancelled", None) if asked else ("failed", job_error(exc))
+            if error is not None and refused:
                 error["hint"] = (
                     "the sandbox cluster stayed at capacity; submit the job again in a minute "
                     "(the operator can raise the cluster's concurrent sandbox limit)"
+                    if isinstance(exc, BackendAtCapacity)
+                    else "the Docker engine stayed unreachable; submit the job again once it is "
+                    "back (`promptkiln doctor` checks it)"
                 )
         except ApiError as exc:  # an input file that is gone
             status = "failed"
@@ -271,7 +293,7 @@ class JobRun:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         if requeued:
-            self.metrics.inc("promptkiln_jobs_requeued_total", reason="capacity")
+            self.metrics.inc("promptkiln_jobs_requeued_total", reason=reason_of(error))
             return
         if status == "cancelled":
             through_outage(self.home, lambda s: filestore.drop_job_files(s, self.id))
@@ -302,15 +324,17 @@ class JobRun:
                 job_id=self.id,
             )
 
-    def _requeue(self, exc: BackendAtCapacity) -> bool:
-        """The cluster refused this job's sandbox: tell the replica, and put the job back in
-        the queue if nothing was recorded for it yet (see :mod:`promptkiln.server.capacity`)."""
+    def _requeue(self, exc: PlatformError) -> bool:
+        """The cluster refused this job's sandbox, or the engine could not start it: tell the
+        replica (its workers hold off for the cooldown), and put the job back in the queue if
+        nothing was recorded for it yet (see :mod:`promptkiln.server.capacity`)."""
         if self.capacity is not None:
             self.capacity.note_full(exc.message)
         if self.runs_linked or self.cancelled.is_set():
             return False
         store = store_for(self.home)
-        reason = {"code": "capacity", "message": exc.message}
+        code = "capacity" if isinstance(exc, BackendAtCapacity) else "engine_unreachable"
+        reason = {"code": code, "message": exc.message}
         if not queue.requeue_job(store, self.id, reason, self.settings.e2b.capacity_requeues):
             return False
         if self.session_id is not None and not loads(self.job["request"]).get("session_id"):
