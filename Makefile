@@ -63,6 +63,13 @@ FUZZ_EXAMPLES ?= 50
 fuzz: install engine image postgres
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/e2e/server/test_server_fuzz.py -q -s -o timeout=3600
 
+# Faults under load (benchmarks/bench_faults.py): 50 run jobs from 5 tenants on 2 replicas over one
+# PostgreSQL while a replica is kill -9ed, PostgreSQL restarts, a private Docker engine restarts and the
+# data directory's own tmpfs fills up; prints the fault table. FAULTS_ARGS="--faults kill9,postgres"
+FAULTS_ARGS ?=
+faults: install engine image postgres
+	$(BIN)/python benchmarks/bench_faults.py $(FAULTS_ARGS)
+
 # The output-quality evaluation (benchmarks/quality/): ~1 h on 2 cores with the bundled model.
 # make eval EVAL_ARGS="--model openai/m --api-base http://host:8000/v1 --category pdf"
 EVAL_ARGS ?=
