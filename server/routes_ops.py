@@ -93,7 +93,11 @@ def _model(settings: Settings) -> dict[str, Any]:
     return {"ok": True, "detail": f"bundled {desc['name']}"}
 
 
-@router.get("/readyz", summary="Engine, image and model ready (503 with what is missing)")
+@router.get(
+    "/readyz",
+    summary="Engine, image and model ready (503 with what is missing)",
+    responses={503: {"description": "Not ready: the checks say what is missing"}},
+)
 def readyz(request: Request) -> JSONResponse:
     settings = state(request).settings
     key = str(settings.home)
