@@ -12,7 +12,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,12 +30,13 @@ from promptkiln.errors import (
 from promptkiln.making.attempt import Attempt
 from promptkiln.making.pipeline import raise_for_run, run_in_sandbox
 from promptkiln.records.records import record_sandbox_run
-from promptkiln.sandbox.base import InputFile, OutputEntry, RunResult, Sandbox
+from promptkiln.sandbox.base import Sandbox
 from promptkiln.server import files as filestore
 from promptkiln.server import queue
 from promptkiln.server.capacity import Capacity
 from promptkiln.server.db import loads, store_for, store_unreachable, through_outage
 from promptkiln.server.errors import ApiError, job_error
+from promptkiln.server.job_sandbox import CancellableSandbox, JobCancelled
 from promptkiln.server.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -44,10 +45,6 @@ if TYPE_CHECKING:
 
 TOKEN_EVENT_INTERVAL_S = 0.5
 log = logging.getLogger("promptkiln.server")
-
-
-class JobCancelled(BaseException):
-    """Raised inside a cancelled job's thread (a BaseException, so no handler swallows it)."""
 
 
 def job_settings(base: Settings, request: dict[str, Any]) -> Settings:
@@ -70,56 +67,6 @@ def job_settings(base: Settings, request: dict[str, Any]) -> Settings:
 
 def reason_of(error: dict[str, Any] | None) -> str:
     return "capacity" if error is None or error.get("code") == "capacity" else "engine"
-
-
-class CancellableSandbox:
-    """A sandbox another thread can stop at once: :meth:`kill` closes the inner one."""
-
-    def __init__(self, inner: Sandbox, job: JobRun) -> None:
-        self.inner = inner
-        self.info = inner.info
-        self.job = job
-        self._lock = threading.Lock()
-        self._started = False
-
-    def start(self) -> None:
-        self.job.check()
-        self.inner.start()
-        with self._lock:
-            self._started = True
-        self.job.check()
-
-    @property
-    def started(self) -> bool:
-        with self._lock:
-            return self._started
-
-    def put_inputs(self, files: Sequence[InputFile], script: bytes) -> None:
-        self.inner.put_inputs(files, script)
-
-    def run(self, argv: Sequence[str], *, timeout_s: float) -> RunResult:
-        self.job.check()
-        return self.inner.run(argv, timeout_s=timeout_s)
-
-    def outputs(self) -> Iterator[OutputEntry]:
-        self.job.check()
-        return self.inner.outputs()
-
-    def kill(self) -> None:
-        with self._lock:
-            if self._started:
-                # A pooled sandbox closes in the background; a cancel removes it now.
-                getattr(self.inner, "remove_now", self.inner.close)()
-
-    def close(self) -> None:
-        with self._lock:
-            self.inner.close()
-
-    def __enter__(self) -> CancellableSandbox:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class JobRun:
