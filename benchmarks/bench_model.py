@@ -39,7 +39,8 @@ from promptkiln.config import Settings, load_settings
 from promptkiln.llm import local
 from promptkiln.llm.generate import Generation, LiteLLMGenerator
 from promptkiln.llm.local_tuning import Tuning, default_threads, save_tuning
-from promptkiln.llm.prompts import InputSummary, render_messages
+from promptkiln.llm.prompts import InputSummary
+from promptkiln.llm.request_prompt import render_messages
 from promptkiln.making.repair import Feedback, as_answer, repair_request
 
 DEMO_PROMPT = "Bar chart of quarterly revenue: Q1=2.1M, Q2=2.8M, Q3=3.2M, Q4=3.9M"

@@ -18,23 +18,21 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from promptkiln.errors import UsageError
 from promptkiln.llm.generate import Message
-from promptkiln.llm.input_summary import InputSummary as InputSummary
-from promptkiln.llm.input_summary import printable
-from promptkiln.llm.input_summary import summarize_inputs as summarize_inputs
 from promptkiln.llm.libraries import (
     DEFAULT_LIBRARIES,
     fallback_note,
     library_line,
     missing_for,
 )
-from promptkiln.llm.request_prompt import format_label, render_request
 from promptkiln.llm.skeleton_data import data_blocks
+from promptkiln.sandbox.base import InputFile
 
 #: Formats with their own template.
 FORMATS: tuple[str, ...] = (
@@ -81,10 +79,55 @@ GENERIC_FORMATS: tuple[str, ...] = (
 #: Formats per request that get their whole skeleton; past this, each note is cut to its prose
 #: (the system prompt must leave the small bundled model room to answer).
 MAX_SKELETONS = 2
+#: Bytes of a CSV/TSV input's first line shown to the model.
+HEADER_CHARS = 300
+#: Data lines of a CSV/TSV input shown to the model after its header.
+SAMPLE_ROWS = 2
 #: Characters of stderr passed back in a repair message.
 STDERR_TAIL_CHARS = 1500
 #: A rough tokens-per-character ratio for English prose and code (about 4 characters a token).
 CHARS_PER_TOKEN = 4.0
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class InputSummary:
+    """What the model is told about one input file."""
+
+    name: str  #: its name under ``inputs/``
+    size: int  #: bytes
+    header: str | None = None  #: the first line of a CSV/TSV file, cut to HEADER_CHARS
+    rows: int | None = None  #: a CSV/TSV file's data lines (after the header)
+    sample: tuple[str, ...] = ()  #: its first data lines, cut to HEADER_CHARS each
+    numeric: tuple[str, ...] = ()  #: its columns whose first values are all numbers
+
+    @classmethod
+    def from_bytes(cls, name: str, data: bytes) -> InputSummary:
+        header: str | None = None
+        rows: int | None = None
+        sample: tuple[str, ...] = ()
+        numeric: tuple[str, ...] = ()
+        if name.lower().endswith((".csv", ".tsv")):
+            lines = [ln for ln in data[:65536].split(b"\n") if ln.strip()]  # the head only
+            first = lines[0][: HEADER_CHARS * 4] if lines else b""
+            header = _printable(first.decode("utf-8", errors="replace").lstrip("\ufeff"))
+            header = header[:HEADER_CHARS]
+            ends = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+            rows = max(0, ends - 1 - data.count(b"\n\n"))  # data lines: no header, no blank
+            sample = tuple(
+                _printable(ln[: HEADER_CHARS * 4].decode("utf-8", errors="replace"))[:HEADER_CHARS]
+                for ln in lines[1 : 1 + SAMPLE_ROWS]
+            )
+            sep = "\t" if name.lower().endswith(".tsv") else ","
+            numeric = _numeric_columns(header, lines[1:21], sep)
+        return cls(name, len(data), header, rows, sample, numeric)
+
+
+def summarize_inputs(files: Iterable[InputFile]) -> list[InputSummary]:
+    """Summaries of the files the sandbox will place under ``inputs/``."""
+    return [InputSummary.from_bytes(f.name, f.data) for f in files]
 
 
 def normalize_format(fmt: str) -> str:
@@ -113,6 +156,45 @@ def load_template(name: str, templates_dir: Path | None = None) -> str:
                     hint="fix the file or remove it to use the built-in template",
                 ) from exc
     return resources.files("promptkiln.templates").joinpath(filename).read_text(encoding="utf-8")
+
+
+def _numeric_columns(header: str | None, lines: Sequence[bytes], sep: str) -> tuple[str, ...]:
+    if not header or not lines:
+        return ()
+    import csv
+
+    names = next(csv.reader([header], delimiter=sep))
+    rows = list(csv.reader([ln.decode("utf-8", "replace") for ln in lines], delimiter=sep))
+    out = []
+    for i, name in enumerate(names):
+        values = [r[i].strip() for r in rows if i < len(r) and r[i].strip()]
+        if values and all(_is_number(v) for v in values):
+            out.append(name.strip())
+    return tuple(out)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", "") if text.count(",") and "." in text else text)
+    except ValueError:
+        return False
+    return True
+
+
+def _printable(text: str) -> str:
+    return _CONTROL.sub("", _ANSI.sub("", text))
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    raise AssertionError("unreachable")
+
+
+def _format_label(formats: Sequence[str]) -> str:
+    return ", ".join(f".{f}" for f in formats)
 
 
 def format_names(formats: Sequence[str]) -> list[str]:
@@ -180,28 +262,11 @@ def render_system(
         # a user's own system.md from before may still name these: they come with the request
         inputs="  (listed with the request)",
         existing="",
-        formats=format_label(names),
+        formats=_format_label(names),
         libraries=DEFAULT_LIBRARIES if libraries is None else library_line(libraries),
         notes="\n".join(notes),
     )
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
-
-
-def render_messages(
-    prompt: str,
-    formats: Sequence[str],
-    inputs: Sequence[InputSummary],
-    *,
-    templates_dir: Path | None = None,
-    existing_files: Sequence[str] = (),
-    libraries: Sequence[str] | None = None,
-) -> list[Message]:
-    """The first request: the system prompt (the same for every request of these formats), then
-    everything about this request in the user message, last (see
-    :func:`promptkiln.llm.request_prompt.render_request`)."""
-    system = render_system(formats, templates_dir=templates_dir, libraries=libraries)
-    user = render_request(prompt, format_names(formats), inputs, existing_files=existing_files)
-    return [Message("system", system), Message("user", user)]
 
 
 def short_note(note: str) -> str:
@@ -213,7 +278,7 @@ def short_note(note: str) -> str:
 def tail(text: str, limit: int = STDERR_TAIL_CHARS) -> str:
     """The last ``limit`` characters of ``text``, starting at a line boundary when possible,
     without ANSI escapes or control characters."""
-    clean = printable(text.replace("\r\n", "\n")).rstrip()
+    clean = _printable(text.replace("\r\n", "\n")).rstrip()
     if len(clean) <= limit:
         return clean
     cut = clean[-limit:]

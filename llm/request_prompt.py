@@ -10,8 +10,17 @@ follow them better when they are the last thing they read).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
-from promptkiln.llm.input_summary import InputSummary, printable, size_label
+from promptkiln.llm.generate import Message
+from promptkiln.llm.prompts import (
+    InputSummary,
+    _format_label,
+    _printable,
+    _size,
+    format_names,
+    render_system,
+)
 from promptkiln.llm.skeleton_data import (
     data_lines,
     pages_lines,
@@ -29,18 +38,13 @@ DATA_FORMATS = frozenset(
 )
 
 
-def format_label(formats: Sequence[str]) -> str:
-    """``".pdf, .png"``."""
-    return ", ".join(f".{f}" for f in formats)
-
-
 def inputs_block(inputs: Sequence[InputSummary]) -> str:
     """The input files, one line each: name, size, a table's header, row count, first rows."""
     if not inputs:
         return "Input files: none."
     lines = ["Input files in ./inputs/ (read them, do not change them):"]
     for item in inputs:
-        line = f"  - inputs/{printable(item.name)} ({size_label(item.size)})"
+        line = f"  - inputs/{_printable(item.name)} ({_size(item.size)})"
         if item.header is not None:
             line += f", header: {item.header}"
         if item.rows is not None:
@@ -96,12 +100,29 @@ def render_request(
     the formats (``names`` already normalised)."""
     parts = [prompt.strip(), inputs_block(inputs)]
     if existing_files:
-        listed = ", ".join(printable(n) for n in existing_files)
+        listed = ", ".join(_printable(n) for n in existing_files)
         parts.append(
             f"The current versions of files from earlier steps are in ./inputs/: {listed}. "
             "Start from them and write the updated files to the working directory under the "
             "same names."
         )
     parts.append(skeleton_block(names, inputs, prompt))
-    parts.append(f"Output: {format_label(names)}")
+    parts.append(f"Output: {_format_label(names)}")
     return "\n\n".join(p for p in parts if p)
+
+
+def render_messages(
+    prompt: str,
+    formats: Sequence[str],
+    inputs: Sequence[InputSummary],
+    *,
+    templates_dir: Path | None = None,
+    existing_files: Sequence[str] = (),
+    libraries: Sequence[str] | None = None,
+) -> list[Message]:
+    """The first request: the system prompt (the same for every request of these formats), then
+    everything about this request in the user message, last (see
+    :func:`render_request`)."""
+    system = render_system(formats, templates_dir=templates_dir, libraries=libraries)
+    user = render_request(prompt, format_names(formats), inputs, existing_files=existing_files)
+    return [Message("system", system), Message("user", user)]

@@ -11,7 +11,7 @@ import pytest
 from promptkiln.config import Settings, load_settings
 from promptkiln.llm import local
 from promptkiln.llm.generate import LiteLLMGenerator
-from promptkiln.llm.prompts import render_messages
+from promptkiln.llm.request_prompt import render_messages
 from promptkiln.making.repair import Feedback, as_answer, repair_request
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from promptkiln.llm.generate import Message
-from promptkiln.llm.prompts import InputSummary, render_messages
+from promptkiln.llm.prompts import InputSummary
+from promptkiln.llm.request_prompt import render_messages
 from promptkiln.making.repair import Feedback, as_answer, repair_request
 
 SALES = InputSummary.from_bytes("sales.csv", b"region,revenue\nNorth,1200\nSouth,950\n")
