@@ -44,10 +44,13 @@ STATE_DIR = "/run/pk"
 
 USERS = {"user": "1000:1000", "root": "0:0"}
 
-#: The container's first process: wait for the deadline, then end (and so the container).
+#: The container's first process: wait for the deadline, then end (and so the container). It
+#: starts no child (a read with a timeout on its own FIFO is its sleep), so a sweep of the
+#: sandbox's processes (promptkiln's E2B backend) never meets a new one.
 WATCHDOG = (
-    f'printf "%s\\n" "$1" > {STATE_DIR}/deadline; '
-    f"while read -r n < {STATE_DIR}/deadline && (( EPOCHSECONDS < n )); do sleep 1; done"
+    f'printf "%s\\n" "$1" > {STATE_DIR}/deadline; mkfifo {STATE_DIR}/tick; '
+    f"exec 9<>{STATE_DIR}/tick; "
+    f"while read -r n < {STATE_DIR}/deadline && (( EPOCHSECONDS < n )); do read -rt 1 -u 9; done"
 )
 
 

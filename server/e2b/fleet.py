@@ -208,7 +208,13 @@ class Fleet:
             created.append(now)
             self._starting += 1
 
-    def _new_box(self, template: str, deadline: float, network: bool = False) -> Box:
+    def _new_box(
+        self,
+        template: str,
+        deadline: float,
+        network: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> Box:
         box = Box(
             self.spec,
             new_id(),
@@ -216,6 +222,7 @@ class Fleet:
             kernel=self.templates[template],
             network=network,
         )
+        box.env = dict(env or {})  # before the kernel starts: it gets them too
         box.start(deadline)
         return box
 
@@ -240,7 +247,7 @@ class Fleet:
                 box = self.pool.take(template)
             now = time.time()
             if box is None:
-                box = self._new_box(template, now + timeout, network=internet)
+                box = self._new_box(template, now + timeout, network=internet, env=env_vars)
             box.env = dict(env_vars)
             record = SandboxRecord(
                 box.sandbox_id,
