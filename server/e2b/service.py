@@ -138,8 +138,11 @@ def install(
     from promptkiln.server.e2b.asgi import E2BDispatch, WSGIBridge
     from promptkiln.server.e2b.router import Router
 
+    from promptkiln.server.e2b.routes import router
+
     fleet, auth = build(settings, options)
     app.state.e2b_fleet = fleet
+    app.include_router(router)
     bridge = WSGIBridge(Router(fleet, auth))
     app.add_middleware(E2BDispatch, e2b=bridge)
 

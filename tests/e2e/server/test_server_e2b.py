@@ -87,6 +87,10 @@ def test_the_sdks_documented_examples_run_unchanged(serve: Any, e2b_url: Any) ->
         listed = Sandbox.list(query=e2b.SandboxQuery(metadata={"app": "docs"})).next_items()
         assert [s.sandbox_id for s in listed] == [sbx.sandbox_id]
         sbx.set_timeout(60)
+        # the web page's list of a tenant's live sandboxes
+        page = server.client(key_a).get("/v1/e2b/sandboxes").json()["data"]
+        assert [s["id"] for s in page] == [sbx.sandbox_id]
+        assert server.client(key_b).get("/v1/e2b/sandboxes").json()["data"] == []
         # tenant B neither lists nor reaches A's sandbox
         assert Sandbox.list(api_key=key_b).next_items() == []
         with pytest.raises(NotFoundException):
@@ -154,14 +158,14 @@ def test_a_sandbox_dies_at_its_timeout_across_a_kill_9_restart(serve: Any, e2b_u
 
     server = serve("--e2b-pool", "1")
     e2b_url(server.url, create_key("alice"))
-    sbx = Sandbox.create(template="promptkiln-docs", timeout=12)
+    sbx = Sandbox.create(template="promptkiln-docs", timeout=30)
     assert sbx.commands.run("echo up").stdout == "up\n"
     server.kill9()  # no chance to clean up
     assert len(_containers(sbx.sandbox_id)) == 1
     server.start()  # adopts it, and removes the dead server's warm pool
     assert [s.sandbox_id for s in Sandbox.list().next_items()] == [sbx.sandbox_id]
     assert Sandbox.connect(sbx.sandbox_id).commands.run("echo again").stdout == "again\n"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 45
     while _containers(sbx.sandbox_id) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert _containers(sbx.sandbox_id) == []
