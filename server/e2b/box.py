@@ -90,12 +90,13 @@ class Proc:
     done: threading.Event = field(default_factory=threading.Event)
 
 
-def _local() -> docker.APIClient:
+def _local() -> Any:
+    """This thread's Docker API client (typed ``Any``: its stubs' exec overloads do not fit
+    ids passed through)."""
     holder = _CLIENTS.__dict__
     if "api" not in holder:
         holder["api"] = docker.APIClient(version="auto", timeout=120)
-    api: docker.APIClient = holder["api"]
-    return api
+    return holder["api"]
 
 
 _CLIENTS = threading.local()
@@ -220,7 +221,7 @@ class Box:
         for proc in list(self.procs.values()):
             proc.events.put(("gone", None))
 
-    def api(self) -> docker.APIClient:
+    def api(self) -> Any:
         return _local()
 
     # -- processes ---------------------------------------------------------------------------

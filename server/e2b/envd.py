@@ -124,7 +124,7 @@ class ProcessService(_Common):
 
         def event(**kw: Any) -> process_pb.StartResponse:
             ((name, value),) = kw.items()
-            return process_pb.StartResponse(event=process_pb.ProcessEvent(event=Oneof(name, value)))
+            return process_pb.StartResponse(event=process_pb.ProcessEvent(event=Oneof(name, value)))  # type: ignore[arg-type]
 
         yield event(start=process_pb.ProcessEvent.StartEvent(pid=proc.pid))
         out: list[bytes] = []
@@ -137,7 +137,7 @@ class ProcessService(_Common):
                 continue
             if kind in ("stdout", "stderr"):
                 out.append(b"\x00" + value if kind == "stderr" else value)
-                data = process_pb.ProcessEvent.DataEvent(output=Oneof(kind, value))
+                data = process_pb.ProcessEvent.DataEvent(output=Oneof(kind, value))  # type: ignore[arg-type]
                 yield event(data=data)
             elif kind == "end":
                 code = int(value)
@@ -262,9 +262,9 @@ class Envd:
 
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
-        self.process_app = process_connect.ProcessWSGIApplication(_Complete(ProcessService(fleet)))
+        self.process_app = process_connect.ProcessWSGIApplication(_Complete(ProcessService(fleet)))  # type: ignore[arg-type]
         self.filesystem_app = filesystem_connect.FilesystemWSGIApplication(
-            _Complete(FilesystemService(fleet))
+            _Complete(FilesystemService(fleet))  # type: ignore[arg-type]
         )
 
     def __call__(
@@ -335,7 +335,7 @@ class Envd:
             for part in message.iter_parts():
                 name = part.get_filename() or ""
                 data = part.get_payload(decode=True) or b""
-                files.append((path or name, data))
+                files.append((path or name, data))  # type: ignore[arg-type]
         else:
             files.append((path, body))
         written = []

@@ -53,7 +53,7 @@ def start_kernel(box: Box) -> None:
     raise RuntimeError("the code-interpreter kernel did not start")
 
 
-def _relay(box: Box, request: dict[str, Any]) -> Iterator[bytes]:
+def _relay(box: Box, request: dict[str, Any]) -> Any:
     api = box.api()
     exec_id = api.exec_create(
         box.container_id,
@@ -61,7 +61,7 @@ def _relay(box: Box, request: dict[str, Any]) -> Iterator[bytes]:
         user="1000:1000",
         workdir="/",
     )
-    return api.exec_start(exec_id, stream=True, demux=True)  # type: ignore[no-any-return]
+    return api.exec_start(exec_id, stream=True, demux=True)
 
 
 def execute(box: Box, request: dict[str, Any], on_line: Callable[[bytes], None]) -> Iterator[bytes]:
@@ -70,7 +70,7 @@ def execute(box: Box, request: dict[str, Any], on_line: Callable[[bytes], None])
     lines: queue.Queue[bytes | None] = queue.Queue()
 
     def pump() -> None:
-        buffered = b""
+        buffered: bytes = b""
         try:
             for out, _err in stream:
                 buffered += out or b""

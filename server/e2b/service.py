@@ -137,7 +137,6 @@ def install(
 
     from promptkiln.server.e2b.asgi import E2BDispatch, WSGIBridge
     from promptkiln.server.e2b.router import Router
-
     from promptkiln.server.e2b.routes import router
 
     fleet, auth = build(settings, options)
