@@ -32,11 +32,13 @@ import docker
 import docker.errors
 import docker.types
 
-LABEL_KIND = "promptkiln.kind"
-KIND = "e2b"
+# Labels of their own: the Docker backend reaps ``promptkiln.kind`` containers of dead owners,
+# and a served sandbox outlives its server (the next one adopts it).
+LABEL_KIND = "promptkiln.e2b.kind"
+KIND = "sandbox"
 LABEL_SERVER = "promptkiln.e2b.server"  #: which server (home) made it
-LABEL_PID = "promptkiln.owner-pid"
-LABEL_HOST = "promptkiln.owner-host"
+LABEL_PID = "promptkiln.e2b.owner-pid"
+LABEL_HOST = "promptkiln.e2b.owner-host"
 LABEL_SANDBOX = "promptkiln.e2b.sandbox"
 LABEL_KERNEL = "promptkiln.e2b.kernel"
 HOME = "/home/user"

@@ -175,8 +175,8 @@ def test_a_sandbox_dies_at_its_timeout_across_a_kill_9_restart(serve: Any, e2b_u
     time.sleep(1)
     client = docker.from_env()
     try:
-        mine = client.containers.list(filters={"label": "promptkiln.kind=e2b"})
+        mine = client.containers.list(filters={"label": "promptkiln.e2b.kind=sandbox"})
         # only the new server's warm pool (no tenant's sandbox) is left running
-        assert all(c.labels["promptkiln.owner-pid"] == str(server.proc.pid) for c in mine)
+        assert all(c.labels["promptkiln.e2b.owner-pid"] == str(server.proc.pid) for c in mine)
     finally:
         client.close()
