@@ -188,10 +188,6 @@ class Box:
         if code != 0:
             self.destroy()
             raise BoxError("internal", f"cannot prepare the home directory: {out!r}")
-        if self.kernel:
-            from promptkiln.server.e2b.kernel import start_kernel
-
-            start_kernel(self)
 
     def save(self, state: dict[str, Any], deadline: float) -> None:
         """Keep ``state`` and the deadline in the sandbox's root-only state directory."""

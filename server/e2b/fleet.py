@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptkiln.server.e2b.box import Box, BoxSpec, new_id, running
+from promptkiln.server.e2b.kernel_start import start_kernel
 from promptkiln.server.e2b.pool import Pool
 
 #: E2B's answer to a team at its concurrency limit (the SDK matches these words).
@@ -224,6 +225,12 @@ class Fleet:
         )
         box.env = dict(env or {})  # before the kernel starts: it gets them too
         box.start(deadline)
+        if box.kernel:
+            try:
+                start_kernel(box)
+            except Exception:
+                box.destroy()
+                raise
         return box
 
     def create(

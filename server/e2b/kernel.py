@@ -14,43 +14,21 @@ from __future__ import annotations
 import json
 import queue
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from promptkiln.server.e2b.kernel_program import CLIENT, KERNEL
+from promptkiln.server.e2b.kernel_program import CLIENT, SOCKET
 
 if TYPE_CHECKING:
     from promptkiln.server.e2b.box import Box
     from promptkiln.server.e2b.fleet import Fleet
 
 JUPYTER_PORT = "49999"
-SOCKET = "/tmp/.code-interpreter.sock"
 KEEPALIVE_S = 5.0
 #: The request travels to the kernel as one argument of the relaying exec.
 MAX_REQUEST = 120_000
 LANGUAGES = ("python", "Python")
-
-
-def start_kernel(box: Box) -> None:
-    """Start the sandbox's kernel as the user and wait until it listens."""
-    api = box.api()
-    exec_id = api.exec_create(
-        box.container_id,
-        ["python3", "-c", KERNEL, SOCKET],
-        user="1000:1000",
-        workdir="/home/user",
-        environment={"HOME": "/home/user", **box.env},
-    )
-    api.exec_start(exec_id, detach=True)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        code, _ = box.exec_simple(["test", "-S", SOCKET], user="user")
-        if code == 0:
-            return
-        time.sleep(0.05)
-    raise RuntimeError("the code-interpreter kernel did not start")
 
 
 def _relay(box: Box, request: dict[str, Any]) -> Any:

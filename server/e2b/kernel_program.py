@@ -11,6 +11,8 @@ latex, json, javascript), and ``error``. Each context keeps its own namespace an
 
 from __future__ import annotations
 
+SOCKET = "/tmp/.code-interpreter.sock"
+
 KERNEL = r"""
 import ast, base64, builtins, datetime, io, json, os, socket, sys, traceback
 

@@ -8,10 +8,10 @@ import logging
 import uuid
 from typing import Any
 
-from promptkiln.records import run_body
+from promptkiln.records.records import run_body
+from promptkiln.records.store import Store
 from promptkiln.server.e2b.fleet import SandboxRecord
 from promptkiln.server.sessions import link_run
-from promptkiln.store import Store
 
 log = logging.getLogger("promptkiln.server.e2b")
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptkiln.config import Settings
+from promptkiln.records.store import Store
 from promptkiln.server.e2b.box import BoxSpec
 from promptkiln.server.e2b.fleet import Fleet, Owner
-from promptkiln.store import Store
 
 TEMPLATES = {"promptkiln-docs": False, "code-interpreter-v1": True}
 #: Seconds a key's answer is reused (a revoked key stops working within this).
