@@ -11,6 +11,7 @@ is at its quota, 503 when the server is at its fleet limit), in E2B's own words.
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import threading
 import time
@@ -22,6 +23,8 @@ from typing import Any
 from promptkiln.server.e2b.box import Box, BoxSpec, new_id, running
 from promptkiln.server.e2b.kernel_start import start_kernel
 from promptkiln.server.e2b.pool import Pool
+
+log = logging.getLogger("promptkiln.server.e2b")
 
 #: E2B's answer to a team at its concurrency limit (the SDK matches these words).
 AT_LIMIT = (
@@ -65,6 +68,14 @@ class SandboxRecord:
     box: Box
     access_token: str
     timer: threading.Timer | None = field(default=None, repr=False)
+    saving: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def save(self) -> None:
+        """Keep the state and the current deadline in the container (serialised: the last
+        save always writes the newest deadline)."""
+        with self.saving:
+            if not self.box.dead:
+                self.box.save(self.state(), self.end_at)
 
     def state(self) -> dict[str, Any]:
         return {
@@ -252,9 +263,10 @@ class Fleet:
             box = None
             if not internet and not (kernel and env_vars):
                 box = self.pool.take(template)
-            now = time.time()
+            pooled = box is not None
             if box is None:
-                box = self._new_box(template, now + timeout, network=internet, env=env_vars)
+                box = self._new_box(template, time.time() + timeout, network=internet, env=env_vars)
+            now = time.time()  # the sandbox's life starts once it is there
             box.env = dict(env_vars)
             record = SandboxRecord(
                 box.sandbox_id,
@@ -269,7 +281,10 @@ class Fleet:
                 box,
                 access_token=secrets.token_hex(16),
             )
-            box.save(record.state(), record.end_at)
+            if pooled:  # its own deadline covers the moment until the state is kept
+                threading.Thread(target=self._save_quietly, args=(record,), daemon=True).start()
+            else:
+                record.save()
         except Exception:
             if record is not None:
                 record.box.destroy()
@@ -282,18 +297,25 @@ class Fleet:
         self.set_timeout(record.sandbox_id, timeout, keep=True)
         return record
 
+    def _save_quietly(self, record: SandboxRecord) -> None:
+        try:
+            record.save()
+        except Exception:
+            log.exception("could not keep the state of sandbox %s", record.sandbox_id)
+
     def set_timeout(self, sandbox_id: str, timeout: float, *, keep: bool = False) -> bool:
-        """End the sandbox ``timeout`` seconds from now (``keep``: the container already has
-        that deadline)."""
+        """End the sandbox ``timeout`` seconds from now (``keep``: at the ``end_at`` it already
+        has, which its container knows)."""
         record = self.record(sandbox_id)
         if record is None:
             return False
-        end = time.time() + timeout
         if record.timer is not None:
             record.timer.cancel()
-        if not keep:
-            record.box.save(record.state(), end)
-        record.end_at = end
+        if keep:
+            timeout = record.end_at - time.time()
+        else:
+            record.end_at = time.time() + timeout
+            record.save()
         record.timer = threading.Timer(max(0.0, timeout), self.kill, args=(sandbox_id,))
         record.timer.daemon = True
         record.timer.start()
