@@ -25,6 +25,9 @@ from promptkiln.server.e2b.kernel_start import start_kernel
 from promptkiln.server.e2b.pool import Pool
 
 log = logging.getLogger("promptkiln.server.e2b")
+#: Seconds a claimed warm sandbox waits before its state is kept in it (its own deadline, at
+#: least a minute away, covers the moment).
+SAVE_DELAY_S = 1.0
 
 #: E2B's answer to a team at its concurrency limit (the SDK matches these words).
 AT_LIMIT = (
@@ -298,6 +301,7 @@ class Fleet:
         return record
 
     def _save_quietly(self, record: SandboxRecord) -> None:
+        time.sleep(SAVE_DELAY_S)  # after the client's first command, not in its way
         try:
             record.save()
         except Exception:

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from promptkiln.server.e2b.box import Box
 
 log = logging.getLogger("promptkiln.server.e2b")
+#: Seconds between a take and the refill it causes.
+REFILL_DELAY_S = 2.0
 
 
 class Pool:
@@ -59,6 +61,13 @@ class Pool:
         with self._lock:
             return len(self._boxes.get(template, ()))
 
+    def _refill_soon(self) -> None:
+        """Refill a moment after a take: the taken sandbox's first command (the number a
+        client waits on) does not then compete with a container start."""
+        timer = threading.Timer(REFILL_DELAY_S, self._wake.set)
+        timer.daemon = True
+        timer.start()
+
     def take(self, template: str) -> Box | None:
         """A warm box of ``template`` with at least a minute left, or None."""
         with self._lock:
@@ -66,7 +75,7 @@ class Pool:
             while entries:
                 box, deadline = entries.pop(0)
                 if deadline - time.time() > 60:
-                    self._wake.set()
+                    self._refill_soon()
                     return box
                 threading.Thread(target=box.destroy, daemon=True).start()
         self._wake.set()
