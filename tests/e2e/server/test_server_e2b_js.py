@@ -43,5 +43,5 @@ def test_the_js_sdks_documented_calls(serve: Any, tmp_path: Path) -> None:
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["stdout"] == "hello\n1000\n" and out["streamed"] == "hello\n1000\n"
     assert out["read"] == "Hello, world!" and out["listed"] is True
-    assert out["formats"][0] == ["text", "png"] and out["text"] == "42"
+    assert "png" in out["formats"][0] and out["text"] == "42"
     assert out["png"].startswith("iVBORw0K")  # base64 of a PNG's signature
