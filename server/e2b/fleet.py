@@ -11,6 +11,7 @@ is at its quota, 503 when the server is at its fleet limit), in E2B's own words.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import secrets
 import threading
@@ -354,8 +355,6 @@ class Fleet:
         self, sandbox_id: str, code: str, run: Callable[[Callable[[bytes], None]], Iterator[bytes]]
     ) -> Iterator[bytes]:
         """Stream one code-interpreter cell's lines and record it as a run when it ends."""
-        import json
-
         started = time.time()
         out: list[str] = []
         err: list[str] = []
