@@ -73,7 +73,8 @@ def make(
     were valid is delivered with warnings if it only missed stated requirements, or — with
     ``settings.keep_valid_on_crash`` — if its script crashed after writing them.
     """
-    from promptkiln.llm.prompts import InputSummary, render_messages
+    from promptkiln.llm.prompts import InputSummary
+    from promptkiln.llm.request_prompt import render_messages
 
     settings = settings or load_settings()
     if not prompt.strip():
