@@ -19,9 +19,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from promptkiln.server.e2b.box import Box, BoxSpec, new_id, running
+from promptkiln.server.e2b.early import EarlyStates
 from promptkiln.server.e2b.kernel_start import start_kernel
 from promptkiln.server.e2b.pool import Pool
 
@@ -110,8 +112,12 @@ class Fleet:
         pool_size: int = 0,
         recorder: Recorder | None = None,
         envd_version: str = "0.6.4",
+        state_dir: Path | None = None,
     ) -> None:
         self.spec = spec
+        #: A claimed warm sandbox's state, written at once (its container gets it a moment
+        #: later): a server killed in that moment still adopts it.
+        self.early = EarlyStates(state_dir)
         self.server = server
         #: template name -> whether its sandboxes run the code-interpreter kernel
         self.templates = dict(templates)
@@ -157,6 +163,9 @@ class Fleet:
             deadline = 0.0
             if c.get("State") == "running":
                 state, deadline = box.load()
+                early = not state
+                if early:
+                    state, deadline = self.early.read(sid)
             if not state or deadline <= time.time() or sid in self._records:
                 box.destroy()
                 continue
@@ -176,6 +185,9 @@ class Fleet:
             )
             with self._lock:
                 self._records[sid] = record
+            if early:
+                record.save()
+                self.early.drop(sid)
             self.set_timeout(sid, deadline - time.time(), keep=True)
             adopted += 1
         return adopted
@@ -286,6 +298,7 @@ class Fleet:
                 access_token=secrets.token_hex(16),
             )
             if pooled:  # its own deadline covers the moment until the state is kept
+                self.early.write(record.sandbox_id, record.state(), record.end_at)
                 threading.Thread(target=self._save_quietly, args=(record,), daemon=True).start()
             else:
                 record.save()
@@ -305,6 +318,7 @@ class Fleet:
         time.sleep(SAVE_DELAY_S)  # after the client's first command, not in its way
         try:
             record.save()
+            self.early.drop(record.sandbox_id)
         except Exception:
             log.exception("could not keep the state of sandbox %s", record.sandbox_id)
 
@@ -334,6 +348,7 @@ class Fleet:
         if record.timer is not None:
             record.timer.cancel()
         record.box.destroy()
+        self.early.drop(sandbox_id)
         return True
 
     # -- run records -------------------------------------------------------------------------

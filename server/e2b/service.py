@@ -125,6 +125,7 @@ def build(settings: Settings, options: E2BOptions) -> tuple[Fleet, KeyAuth]:
         max_sandboxes=options.max_sandboxes,
         pool_size=options.pool,
         recorder=Recorder(settings, open_store),
+        state_dir=settings.home / "e2b-sandboxes",
     )
     return fleet, KeyAuth(open_store, options.allow_internet)
 

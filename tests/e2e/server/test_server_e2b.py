@@ -84,6 +84,13 @@ def test_the_sdks_documented_examples_run_unchanged(serve: Any, e2b_url: Any) ->
         sbx.files.write("/home/user/notes/hello.txt", "Hello, world!")
         assert sbx.files.read("/home/user/notes/hello.txt") == "Hello, world!"
         assert [e.name for e in sbx.files.list("/home/user/notes")] == ["hello.txt"]
+        sbx.files.make_dir("/home/user/notes/old")
+        sbx.files.rename("/home/user/notes/hello.txt", "/home/user/notes/old/hello.txt")
+        assert sbx.files.exists("/home/user/notes/old/hello.txt")
+        sbx.files.remove("/home/user/notes/old")
+        assert [e.name for e in sbx.files.list("/home/user/notes")] == []
+        with pytest.raises(e2b.TimeoutException):  # a command's own timeout
+            sbx.commands.run("sleep 30", timeout=2)
         listed = Sandbox.list(query=e2b.SandboxQuery(metadata={"app": "docs"})).next_items()
         assert [s.sandbox_id for s in listed] == [sbx.sandbox_id]
         sbx.set_timeout(60)
