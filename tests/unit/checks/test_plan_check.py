@@ -1,0 +1,149 @@
+"""The plan's schema and its checks against a profile: columns exist (and are normalised to
+their real names), the aggregation fits the column, series are few, formats and counts match."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from promptkiln.checks.plan_check import check_plan
+from promptkiln.checks.profile import parse, render_profile
+from promptkiln.llm.plan import compact, describe, parse_plan, response_format
+from promptkiln.plan import Chart, ColumnProfile, InputProfile, OutputFile, Plan, Profile, Table
+from promptkiln.plan import TableProfile as TP
+
+SALES = Profile(
+    inputs=[
+        InputProfile(
+            file="sales.csv",
+            kind="table",
+            tables=[
+                TP(
+                    name="sales.csv",
+                    rows=48,
+                    columns=[
+                        ColumnProfile(name="Region", dtype="text", distinct=4,
+                                      values={"North": 12, "South": 12, "East": 12, "West": 12}),
+                        ColumnProfile(name="order_id", dtype="text", distinct=48),
+                        ColumnProfile(name="Month", dtype="date", distinct=12,
+                                      first="2024-01-01", last="2024-12-01"),
+                        ColumnProfile(name="Revenue", dtype="number", distinct=48, min=10, max=90),
+                    ],
+                )
+            ],
+        )
+    ]
+)  # fmt: skip
+
+
+def bar(**fields: object) -> Plan:
+    chart = {"kind": "bar", "title": "Revenue by region", "x": "Region", "y": "Revenue",
+             "agg": "sum", **fields}  # fmt: skip
+    file = {"name": "chart.png", "title": "Revenue", "input": "sales.csv", "charts": [chart]}
+    return Plan.model_validate({"files": [file]})
+
+
+def test_a_right_plan_passes_and_its_column_names_become_the_real_ones() -> None:
+    plan = bar(x=" region", y="REVENUE", sort="desc")
+    checked = check_plan(plan, SALES, ["png"], "revenue per region, highest first")
+    assert checked.ok, checked.problems
+    chart = checked.plan.files[0].charts[0]
+    assert (chart.x, chart.y, chart.agg, chart.sort) == ("Region", "Revenue", "sum", "desc")
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"y": "profit"}, "y column 'profit' is not in the input; its columns are: Region"),
+        ({"y": "Region"}, "the sum of 'Region' is wrong, it is a text column"),
+        ({"agg": "mean", "y": "order_id"}, "the mean of 'order_id' is wrong"),
+        ({"agg": "none"}, "'Region' has 4 distinct values in 48 rows"),
+        (
+            {"kind": "line", "x": "Month", "series": "order_id"},
+            "48 distinct values, too many series",
+        ),
+        ({"kind": "pie", "series": "Region"}, "a pie chart has no series"),
+        ({"title": "Chart title"}, "the title 'Chart title' is a placeholder"),
+        ({"x": None, "y": None}, "name its input columns (x, y) or give its values"),
+    ],
+)
+def test_a_wrong_plan_gets_the_specific_problem(fields: dict[str, object], problem: str) -> None:
+    checked = check_plan(bar(**fields), SALES, ["png"], "a chart")
+    assert any(problem in p for p in checked.problems), checked.problems
+
+
+def test_count_works_on_any_column_and_a_line_per_city_is_fine() -> None:
+    assert check_plan(bar(agg="count", y="order_id"), SALES, ["png"]).ok
+    assert check_plan(bar(agg="count", y=None), SALES, ["png"]).ok
+    line = bar(kind="line", x="Month", y="Revenue", series="Region", agg="sum")
+    assert check_plan(line, SALES, ["png"]).ok
+
+
+def test_tables_group_and_value_are_checked_and_listed_columns_normalised() -> None:
+    table = Table(columns=["region", "Total revenue"], group="region", value="revenue", agg="sum")
+    plan = Plan(files=[OutputFile(name="r.pdf", title="Sales", tables=[table])])
+    checked = check_plan(plan, SALES, ["pdf"])
+    assert checked.ok, checked.problems
+    assert checked.plan.files[0].tables[0].columns == ["Region", "Total revenue"]
+    wrong = Table(columns=["Region"], group="Region", value="Region", agg="mean")
+    bad = check_plan(
+        Plan(files=[OutputFile(name="r.pdf", title="S", tables=[wrong])]), SALES, ["pdf"]
+    )
+    assert any("the mean of 'Region' is wrong" in p for p in bad.problems)
+
+
+def test_formats_and_stated_counts() -> None:
+    plan = Plan(files=[OutputFile(name="deck.pdf", title="Plans", sections=["A", "B"])])
+    problems = check_plan(plan, None, ["pptx"], "a 3-slide deck").problems
+    assert any(".pdf was not asked for" in p for p in problems)
+    assert any("no file in the plan is a .pptx" in p for p in problems)
+    deck = Plan(files=[OutputFile(name="deck.pptx", title="Plans", sections=["A", "B"])])
+    problems = check_plan(deck, None, ["pptx"], "a 3-slide deck").problems
+    assert problems == [
+        "deck.pptx: the request asks for 3 slides, the plan lists 2 sections; list the 3 titles"
+    ]
+    book = Plan(files=[OutputFile(name="b.xlsx", title="Budget", sections=["2024", "2025"])])
+    assert check_plan(book, None, ["xlsx"], "a workbook with two sheets").ok
+    assert not check_plan(book, None, ["xlsx"], "a workbook with 3 sheets").ok
+
+
+def test_without_inputs_a_chart_takes_the_requests_values() -> None:
+    chart = Chart(kind="pie", title="Budget split", values={"Rent": 40, "Food": 25})
+    plan = Plan(files=[OutputFile(name="c.png", title="Budget", charts=[chart])])
+    assert check_plan(plan, None, ["png"]).ok
+
+
+def test_the_plan_schema_is_strict_and_round_trips() -> None:
+    schema = response_format()["json_schema"]["schema"]
+    assert schema["required"] == ["files"]
+    text = '```json\n{"files": [{"name": "a.png", "title": "T1", "charts": [{"kind": "bar", ' \
+        '"title": "Units", "x": "Region", "agg": "count"}]}]}\n```'  # fmt: skip
+    plan = parse_plan(text)
+    assert plan.files[0].charts[0].agg == "count"
+    assert json.loads(compact(plan)) == {
+        "files": [{"name": "a.png", "title": "T1",
+                   "charts": [{"kind": "bar", "title": "Units", "x": "Region", "agg": "count"}]}]
+    }  # fmt: skip
+    assert describe(plan) == "a.png: bar Region (count)"
+    for bad in ('{"files": [{"name": "a.png"}]}', '{"files": [], "extra": 1}',
+                '{"files": [{"name": "a", "title": "t", "charts": [{"kind": "donut", "title": "x"}]}]}',
+                "no json here"):  # fmt: skip
+        with pytest.raises(ValueError):
+            parse_plan(bad)
+
+
+def test_the_profile_is_validated_and_rendered_compactly() -> None:
+    line = SALES.model_dump_json(exclude_defaults=True).encode()
+    assert parse(b"noise\n" + line) == SALES
+    assert isinstance(parse(b'{"inputs": [{"file": 1}]}'), str)
+    assert isinstance(parse(b"x" * 60_000), str)
+    text = render_profile(SALES)
+    assert text.splitlines()[:2] == [
+        "- inputs/sales.csv: 48 rows, columns:",
+        "  Region (text; 4 values: North 12, South 12, East 12, West 12)",
+    ]
+    assert "  Revenue (number 10..90, mean ?)" in text
+    assert "  Month (date 2024-01-01..2024-12-01)" in text
+    broken = Profile(inputs=[InputProfile(file="x.xlsx", kind="other", error="BadZipFile: no")])
+    assert render_profile(broken) == "- inputs/x.xlsx: could not be read (BadZipFile: no)"
