@@ -1,22 +1,25 @@
 """Render the chat messages that ask a model for a script.
 
-The system prompt is ``templates/system.md`` (the sandbox contract) with the input files listed
-and one note per requested format (``templates/<format>.md``) appended. Templates are package
-data; a ``templates_dir`` (``--templates DIR``) overrides them file by file: a file there wins,
-anything it lacks falls back to the built-in one.
+The system prompt is ``templates/system.md`` (the sandbox contract) with one note per requested
+format (``templates/<format>.md``) appended, and the plan note when a plan is asked for. It
+depends on nothing but the formats, the sandbox's libraries and the plan switch, so two requests
+of the same formats send the same bytes first and a model server's prompt cache serves them.
+Everything about one request (its words, its inputs' profile, the files of earlier steps) comes
+after, in the user message (:func:`render_request`).
 
-Templates use ``string.Template`` placeholders (``$inputs``, ``$formats``, ``$existing``,
-``$libraries``, ``$notes`` in ``system.md``; ``$ext`` in ``generic.md``), so the Python braces in
-them need no escaping. They are kept short on purpose: the bundled local model has a ~8k-token
-context.
+The notes teach library APIs with neutral names (``title``, ``labels``, ``values``, ``header``,
+``rows``); nothing in them is chosen by the request's words, and none holds sample data to copy.
+Templates are package data; a ``templates_dir`` (``--templates DIR``) overrides them file by
+file: a file there wins, anything it lacks falls back to the built-in one. They use
+``string.Template`` placeholders (``$formats``, ``$libraries``, ``$plan``, ``$notes`` in
+``system.md``; ``$ext`` in ``generic.md``), so the Python braces in them need no escaping.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -28,19 +31,6 @@ from promptkiln.llm.libraries import (
     library_line,
     missing_for,
 )
-from promptkiln.llm.skeleton_data import (
-    data_blocks,
-    data_lines,
-    headline,
-    pages_lines,
-    row_formula_lines,
-    slide_per_row_lines,
-    slides_lines,
-    statistics_line,
-    totals_line,
-    wants_data,
-)
-from promptkiln.sandbox.base import InputFile
 
 #: Formats with their own template.
 FORMATS: tuple[str, ...] = (
@@ -87,10 +77,6 @@ GENERIC_FORMATS: tuple[str, ...] = (
 #: Formats per request that get their whole skeleton; past this, each note is cut to its prose
 #: (the system prompt must leave the small bundled model room to answer).
 MAX_SKELETONS = 2
-#: Bytes of a CSV/TSV input's first line shown to the model.
-HEADER_CHARS = 300
-#: Data lines of a CSV/TSV input shown to the model after its header.
-SAMPLE_ROWS = 2
 #: Characters of stderr passed back in a repair message.
 STDERR_TAIL_CHARS = 1500
 #: A rough tokens-per-character ratio for English prose and code (about 4 characters a token).
@@ -98,44 +84,6 @@ CHARS_PER_TOKEN = 4.0
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-@dataclass(frozen=True)
-class InputSummary:
-    """What the model is told about one input file."""
-
-    name: str  #: its name under ``inputs/``
-    size: int  #: bytes
-    header: str | None = None  #: the first line of a CSV/TSV file, cut to HEADER_CHARS
-    rows: int | None = None  #: a CSV/TSV file's data lines (after the header)
-    sample: tuple[str, ...] = ()  #: its first data lines, cut to HEADER_CHARS each
-    numeric: tuple[str, ...] = ()  #: its columns whose first values are all numbers
-
-    @classmethod
-    def from_bytes(cls, name: str, data: bytes) -> InputSummary:
-        header: str | None = None
-        rows: int | None = None
-        sample: tuple[str, ...] = ()
-        numeric: tuple[str, ...] = ()
-        if name.lower().endswith((".csv", ".tsv")):
-            lines = [ln for ln in data[:65536].split(b"\n") if ln.strip()]  # the head only
-            first = lines[0][: HEADER_CHARS * 4] if lines else b""
-            header = _printable(first.decode("utf-8", errors="replace").lstrip("\ufeff"))
-            header = header[:HEADER_CHARS]
-            ends = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-            rows = max(0, ends - 1 - data.count(b"\n\n"))  # data lines: no header, no blank
-            sample = tuple(
-                _printable(ln[: HEADER_CHARS * 4].decode("utf-8", errors="replace"))[:HEADER_CHARS]
-                for ln in lines[1 : 1 + SAMPLE_ROWS]
-            )
-            sep = "\t" if name.lower().endswith(".tsv") else ","
-            numeric = _numeric_columns(header, lines[1:21], sep)
-        return cls(name, len(data), header, rows, sample, numeric)
-
-
-def summarize_inputs(files: Iterable[InputFile]) -> list[InputSummary]:
-    """Summaries of the files the sandbox will place under ``inputs/``."""
-    return [InputSummary.from_bytes(f.name, f.data) for f in files]
 
 
 def normalize_format(fmt: str) -> str:
@@ -166,55 +114,8 @@ def load_template(name: str, templates_dir: Path | None = None) -> str:
     return resources.files("promptkiln.templates").joinpath(filename).read_text(encoding="utf-8")
 
 
-def _numeric_columns(header: str | None, lines: Sequence[bytes], sep: str) -> tuple[str, ...]:
-    if not header or not lines:
-        return ()
-    import csv
-
-    names = next(csv.reader([header], delimiter=sep))
-    rows = list(csv.reader([ln.decode("utf-8", "replace") for ln in lines], delimiter=sep))
-    out = []
-    for i, name in enumerate(names):
-        values = [r[i].strip() for r in rows if i < len(r) and r[i].strip()]
-        if values and all(_is_number(v) for v in values):
-            out.append(name.strip())
-    return tuple(out)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text.replace(",", "") if text.count(",") and "." in text else text)
-    except ValueError:
-        return False
-    return True
-
-
 def _printable(text: str) -> str:
     return _CONTROL.sub("", _ANSI.sub("", text))
-
-
-def _size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    raise AssertionError("unreachable")
-
-
-def _inputs_block(inputs: Sequence[InputSummary]) -> str:
-    if not inputs:
-        return "  (none)"
-    lines = []
-    for item in inputs:
-        line = f"  - inputs/{_printable(item.name)} ({_size(item.size)})"
-        if item.header is not None:
-            line += f", header: {item.header}"
-        if item.rows is not None:
-            line += f"; {item.rows} data rows"
-            if item.sample:
-                line += ", the first: " + " | ".join(item.sample)
-        lines.append(line)
-    return "\n".join(lines)
 
 
 def _format_label(formats: Sequence[str]) -> str:
@@ -223,87 +124,87 @@ def _format_label(formats: Sequence[str]) -> str:
 
 def render_system(
     formats: Sequence[str],
-    inputs: Sequence[InputSummary] = (),
     *,
     templates_dir: Path | None = None,
-    existing_files: Sequence[str] = (),
-    prompt: str = "",
     libraries: Sequence[str] | None = None,
+    plan: bool = False,
 ) -> str:
-    """The system prompt alone (handy for measuring and for ``--show-prompt``).
+    """The system prompt: the same bytes for the same formats, libraries and plan switch.
 
     ``libraries`` are the distributions the sandbox really has, when they were looked up (E2B's
-    stock template, kernel mode); None means promptkiln's own image and its usual list."""
+    stock template, kernel mode); None means promptkiln's own image and its usual list.
+    ``plan``: the model is first asked for a plan (:mod:`promptkiln.llm.plan`)."""
+    from promptkiln.llm.plan import PLAN_NOTE
+
     if not formats:
         raise UsageError("no output format requested", hint="pass at least one, e.g. --format pdf")
     names = list(dict.fromkeys(normalize_format(f) for f in formats))
     notes = []
-    data = data_lines(inputs, prompt)
-    totals = statistics_line(inputs, prompt) or totals_line(inputs)
-    row_formula, pages = row_formula_lines(inputs, prompt), pages_lines(prompt)
-    with_data = wants_data(inputs, prompt)
     for name in names:
         lacking = missing_for(name, libraries) if libraries is not None else None
         fallback = fallback_note(name, libraries) if lacking and libraries is not None else None
         if fallback is not None:  # the template lacks the note's package but has another way
             notes.append(fallback)
         elif name in FORMATS:
-            note = data_blocks(load_template(name, templates_dir), with_data).strip()
-            note = string.Template(note).safe_substitute(
-                data=data,
-                totals=totals,
-                rowformula=row_formula,
-                pages=pages,
-                headline=headline(totals, data, with_data=with_data),
-                perrow=slide_per_row_lines(prompt),
-                slides=slides_lines(prompt, with_data=with_data),
-            )
+            note = load_template(name, templates_dir).strip()
             if len(names) > MAX_SKELETONS:
                 note = short_note(note)
             notes.append(note)
         else:
             generic = string.Template(load_template("generic", templates_dir))
             notes.append(generic.safe_substitute(ext=name).strip())
-    existing = ""
-    if existing_files:
-        listed = ", ".join(_printable(n) for n in existing_files)
-        existing = (
-            f"- The current versions of files from earlier steps are in ./inputs/: {listed}. "
-            "Start from them and write the updated files to the working directory under the "
-            "same names.\n"
-        )
     system = string.Template(load_template("system", templates_dir))
     text = system.safe_substitute(
-        inputs=_inputs_block(inputs),
         formats=_format_label(names),
-        existing=existing,
         libraries=DEFAULT_LIBRARIES if libraries is None else library_line(libraries),
+        plan=PLAN_NOTE if plan else "",
         notes="\n".join(notes),
     )
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
+def render_request(
+    prompt: str,
+    formats: Sequence[str],
+    inputs: str = "",
+    *,
+    existing_files: Sequence[str] = (),
+    plan: bool = False,
+) -> str:
+    """The user message: the request, the formats restated (small models follow them better
+    when they are the last thing they read), the inputs as :func:`render_profile` tells them,
+    the files of earlier steps, and the ask for the plan when there is one."""
+    names = list(dict.fromkeys(normalize_format(f) for f in formats))
+    parts = [prompt.strip(), f"Output: {_format_label(names)}"]
+    if inputs.strip():
+        parts.append(f"Input files:\n{_printable(inputs.strip())}")
+    if existing_files:
+        listed = ", ".join(_printable(n) for n in existing_files)
+        parts.append(
+            f"The current versions of files from earlier steps are in ./inputs/: {listed}. "
+            "Start from them and write the updated files to the working directory under the "
+            "same names."
+        )
+    if plan:
+        from promptkiln.llm.plan import ASK_PLAN
+
+        parts.append(ASK_PLAN)
+    return "\n\n".join(parts)
+
+
 def render_messages(
     prompt: str,
     formats: Sequence[str],
-    inputs: Sequence[InputSummary],
+    inputs: str = "",
     *,
     templates_dir: Path | None = None,
     existing_files: Sequence[str] = (),
     libraries: Sequence[str] | None = None,
+    plan: bool = False,
 ) -> list[Message]:
-    """The first request: the system prompt and the user's prompt (with the formats restated,
-    which small models follow better when it is the last thing they read)."""
-    system = render_system(
-        formats,
-        inputs,
-        templates_dir=templates_dir,
-        existing_files=existing_files,
-        prompt=prompt,
-        libraries=libraries,
-    )
-    names = list(dict.fromkeys(normalize_format(f) for f in formats))
-    user = f"{prompt.strip()}\n\nOutput: {_format_label(names)}"
+    """The first request: the system prompt and the user message."""
+    system = render_system(formats, templates_dir=templates_dir, libraries=libraries, plan=plan)
+    user = render_request(prompt, formats, inputs, existing_files=existing_files, plan=plan)
     return [Message("system", system), Message("user", user)]
 
 

@@ -37,6 +37,7 @@ from promptkiln.cli_report import (
     CandidatesOpt,
     KeepValidOpt,
     ModelRequirementsOpt,
+    NoPlanOpt,
     TimeBudgetOpt,
     print_quality,
     quality_json,
@@ -257,6 +258,7 @@ def make(
     candidates: CandidatesOpt = None,
     time_budget: TimeBudgetOpt = None,
     model_requirements: ModelRequirementsOpt = False,
+    no_plan: NoPlanOpt = False,
 ) -> None:
     """Turn a prompt into files: generate a script, run it in the sandbox, check the files."""
     from promptkiln.sessions import run_turn
@@ -275,6 +277,7 @@ def make(
         candidates=candidates,
         time_budget=time_budget,
         model_requirements=model_requirements or None,
+        plan=False if no_plan else None,
     )
     progress = _progress(quiet or json_)
     tokens = _TokenMeter(enabled=not (quiet or json_))

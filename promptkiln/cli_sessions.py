@@ -20,6 +20,7 @@ from promptkiln.cli_report import (
     CandidatesOpt,
     KeepValidOpt,
     ModelRequirementsOpt,
+    NoPlanOpt,
     TimeBudgetOpt,
     print_quality,
     quality_json,
@@ -115,6 +116,7 @@ def continue_(
     candidates: CandidatesOpt = None,
     time_budget: TimeBudgetOpt = None,
     model_requirements: ModelRequirementsOpt = False,
+    no_plan: NoPlanOpt = False,
 ) -> None:
     """Continue a session: the model edits the session's latest files."""
     from promptkiln.cli import _manifest, _print_manifest, _progress
@@ -151,6 +153,7 @@ def continue_(
         candidates=candidates,
         time_budget=time_budget,
         model_requirements=model_requirements or None,
+        plan=False if no_plan else None,
     )
     turn = run_turn(
         text,

@@ -42,6 +42,7 @@ from promptkiln.sandbox.base import Artifact, InputFile, Rejection
 
 if TYPE_CHECKING:
     from promptkiln.llm.generate import CodeGenerator
+    from promptkiln.plan import Plan, Profile
 
 
 @dataclass
@@ -67,6 +68,10 @@ class Attempt:
     candidate: int = 0
     chosen: bool = False  #: the candidate that was kept (delivered, or repaired)
     seconds: float = 0.0  #: the whole attempt: generation, run, validation
+    #: The request's checked plan and its inputs' profile (the same for every attempt; kept
+    #: here so each attempt's run record carries them).
+    plan: Plan | None = field(default=None, repr=False)
+    profile: Profile | None = field(default=None, repr=False)
 
     @property
     def key(self) -> str:
@@ -115,6 +120,10 @@ class MakeResult:
     requirements: list[Outcome] = field(default_factory=list)
     #: Said to the user along with the files (unmet requirements, a crash after the files).
     warnings: list[str] = field(default_factory=list)
+    #: The checked plan the script was asked to follow (None: no plan), and the inputs'
+    #: profile (None: no inputs).
+    plan: Plan | None = None
+    profile: Profile | None = None
 
     @property
     def attempt_count(self) -> int:
@@ -154,8 +163,6 @@ def make(
     were valid is delivered with warnings if it only missed stated requirements, or — with
     ``settings.keep_valid_on_crash`` — if its script crashed after writing them.
     """
-    from promptkiln.llm.prompts import InputSummary, render_messages
-
     settings = settings or load_settings()
     if not prompt.strip():
         raise UsageError("the prompt is empty", hint='say what to make, e.g. "a bar chart of ..."')
@@ -182,7 +189,6 @@ def make(
     if generator is None and settings.model:
         progress("loading the model client (litellm)")
     gen, model_name = make_generator(generator, settings, progress)
-    summaries = [InputSummary.from_bytes(f.name, f.data) for f in input_files]
     from promptkiln.sandbox.e2b_libraries import template_libraries
 
     # None (the usual list) unless the sandbox is an E2B template other than promptkiln's own.
@@ -197,16 +203,6 @@ def make(
                     f"warning: the E2B template {settings.e2b.template} has no {lacking}, which "
                     f".{fmt} files are made with; promptkiln's own template has it"
                 )
-    base = list(
-        render_messages(
-            prompt,
-            formats,
-            summaries,
-            templates_dir=settings.templates_dir,
-            existing_files=[f.name for f in existing],
-            libraries=libraries,
-        )
-    )
     from promptkiln import requirements as reqs_mod
 
     wanted = reqs_mod.parse(prompt, formats, {f.name: f.data for f in input_files})
@@ -224,6 +220,7 @@ def make(
     pool = prewarm(settings) if factory is None else None
     factory = pool.factory if pool is not None else factory
     from promptkiln.attempt_loop import RepairLoop
+    from promptkiln.plan_step import prepare
 
     loop = RepairLoop(
         settings, gen, factory, progress, on_token, input_files, formats, wanted, prompt
@@ -231,7 +228,23 @@ def make(
     leftovers.sweep()  # temp dirs of commands that were kill -9'd
     loop.staging_root = leftovers.owned_tempdir("attempt")
     try:
-        winner = loop.run(base, on_attempt)
+        # the inputs' profile (in a sandbox), the plan and its checks: the script request
+        prepared = prepare(
+            prompt,
+            formats,
+            input_files,
+            settings,
+            gen,
+            factory=factory,
+            progress=progress,
+            existing_files=[f.name for f in existing],
+            libraries=libraries,
+            run_id=f"{loop.run_id}-profile",
+        )
+        loop.plan, loop.profile = prepared.plan, prepared.profile
+        for key, value in prepared.timings.items():
+            loop.timings[key] = value
+        winner = loop.run(prepared.messages, on_attempt)
         if winner is None:
             last = loop.attempts[-1].problem if loop.attempts else "no attempt was made"
             rounds = len({a.number for a in loop.attempts})
@@ -249,6 +262,8 @@ def make(
             attempt.run.rejections,
             attempt.requirements,
             loop.warnings(winner),
+            prepared.plan,
+            prepared.profile,
         )
     finally:
         if pool is not None:

@@ -32,6 +32,14 @@ PLACEHOLDER_TITLES = frozenset(
      "chart", "untitled", "my chart", "plot", "figure", "table", "heading"}
 )  # fmt: skip
 _NUMERIC = ("number", "integer", "bool")
+#: What a chart of a category column whose values repeat draws with no aggregation.
+_DRAWN_PER_ROW = {
+    "bar": "draws one bar per row",
+    "barh": "draws one bar per row",
+    "pie": "draws one slice per row",
+    "line": "goes back and forth through the rows",
+    "area": "goes back and forth through the rows",
+}
 _SECTION_KINDS = {"pdf": "pages", "pptx": "slides", "xlsx": "sheets"}
 _WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                  "eight": 8, "nine": 9, "ten": 10}  # fmt: skip
@@ -120,17 +128,20 @@ class _Columns:
         elif agg in ("sum", "mean", "median", "min", "max") and value is None and self.tables:
             self.problems.append(f"{where}: agg {agg} needs a {role} column to combine")
 
-    def repeats(self, label: str | None, agg: str, where: str, what: str) -> None:
+    def repeats(
+        self, label: str | None, agg: str, where: str, what: str, *, series: bool = False
+    ) -> None:
         """A category column whose values repeat, drawn or listed row by row."""
         col = self.find(label)
         if col is None or agg != "none":
             return
         rows = self.table_of(col).rows
         if 0 < col.distinct < rows - col.nulls:
+            other = ", or series to draw one per value of another column" if series else ""
             self.problems.append(
                 f"{where}: {col.name!r} has {col.distinct} distinct values in {rows} rows, so "
                 f"{what}; set agg (sum, mean, count, ...) to combine the rows of each "
-                f"{col.name}"
+                f"{col.name}{other}"
             )
 
 
@@ -147,9 +158,9 @@ def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
             cols.problems.append(f"{where}: a histogram needs a number column, {col.name!r} is not")
         return c.model_copy(update={"x": x, "y": y, "series": series})
     cols.aggregation(c.agg, c.y, where, "y")
-    if c.kind in ("bar", "barh", "pie") and c.series is None:
-        part = "slice" if c.kind == "pie" else "bar"
-        cols.repeats(c.x, c.agg, where, f"a {c.kind} chart of it draws one {part} per row")
+    if c.series is None and c.kind in _DRAWN_PER_ROW:
+        drawn = _DRAWN_PER_ROW[c.kind]
+        cols.repeats(c.x, c.agg, where, f"a {c.kind} chart of it {drawn}", series=c.kind != "pie")
     scol = cols.find(c.series)
     if scol is not None and scol.distinct > MAX_SERIES:
         cols.problems.append(
@@ -231,7 +242,10 @@ def check_plan(
                 f"{file.name}: the request asks for {n} {kind}, the plan lists "
                 f"{len(file.sections)} sections; list the {n} titles"
             )
-        files.append(file.model_copy(update={"charts": charts, "tables": tables}))
+        source = file.input
+        if len(cols.tables) == 1 and (file.input or any(c.x or c.y for c in charts) or tables):
+            source = cols.tables[0].name  # the real name ("inputs/Sales.CSV" -> "sales.csv")
+        files.append(file.model_copy(update={"charts": charts, "tables": tables, "input": source}))
     names = [PurePosixPath(f.name).suffix.lower().lstrip(".") for f in plan.files]
     for fmt in wanted:
         if fmt not in names and not (fmt == "jpg" and "jpeg" in names):

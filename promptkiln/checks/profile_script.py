@@ -21,7 +21,7 @@ INPUTS = Path("inputs")
 MAX_CHARS = 40_000
 #: Text (and integer) columns with at most this many distinct values list them with counts.
 LOW_CARDINALITY = 20
-INTEGER_VALUES = 12
+INTEGER_VALUES = 6
 HEAD_ROWS = 3
 CELL_CHARS = 40
 NAME_CHARS = 80

@@ -14,13 +14,10 @@ from promptkiln.sandbox.base import InputFile
 
 pytestmark = [pytest.mark.docker]
 
-CSV = (
-    b"city,day,temp_c,note\n"
-    + b"".join(
-        f"{c},2024-03-{d:02d},{t},{'' if d % 2 else 'rain'}\n".encode()
-        for c, base in (("Oslo", 2), ("Rome", 14), ("Lima", 20))
-        for d, t in ((1, base), (2, base + 1.5), (3, base - 0.5))
-    )
+CSV = b"city,day,temp_c,note\n" + b"".join(
+    f"{c},2024-03-{d:02d},{t},{'' if d % 2 else 'rain'}\n".encode()
+    for c, base in (("Oslo", 2), ("Rome", 14), ("Lima", 20))
+    for d, t in ((1, base), (2, base + 1.5), (3, base - 0.5))
 )
 
 

@@ -37,10 +37,10 @@ SALES = Profile(
 )  # fmt: skip
 
 
-def bar(**fields: object) -> Plan:
+def bar(source: str | None = "sales.csv", **fields: object) -> Plan:
     chart = {"kind": "bar", "title": "Revenue by region", "x": "Region", "y": "Revenue",
              "agg": "sum", **fields}  # fmt: skip
-    file = {"name": "chart.png", "title": "Revenue", "input": "sales.csv", "charts": [chart]}
+    file = {"name": "chart.png", "title": "Revenue", "input": source, "charts": [chart]}
     return Plan.model_validate({"files": [file]})
 
 
@@ -147,3 +147,29 @@ def test_the_profile_is_validated_and_rendered_compactly() -> None:
     assert "  Month (date 2024-01-01..2024-12-01)" in text
     broken = Profile(inputs=[InputProfile(file="x.xlsx", kind="other", error="BadZipFile: no")])
     assert render_profile(broken) == "- inputs/x.xlsx: could not be read (BadZipFile: no)"
+
+
+def test_the_checked_plan_becomes_pandas_for_the_script_request() -> None:
+    from promptkiln.llm.plan import script_request
+
+    line = bar(kind="line", x="month", y="revenue", series="region", agg="sum", source=None)
+    plan = check_plan(line, SALES, ["png"]).plan
+    assert plan.files[0].input == "sales.csv"  # the one input, named for the script
+    totals = check_plan(bar(sort="desc"), SALES, ["png"]).plan
+    counted = Table(columns=["Region", "orders"], group="Region", agg="count", sort="asc")
+    letter = OutputFile(name="letter.pdf", title="Dear Ann")
+    report = OutputFile(name="r.pdf", title="Sales", input="sales.csv", tables=[counted])
+    both = check_plan(Plan(files=[letter, report]), SALES, ["pdf"]).plan
+    assert script_request(plan).content.splitlines()[:3] == [
+        "The plan's data:",
+        '- df = pd.read_csv("inputs/sales.csv")',
+        "- chart.png, line chart 'Revenue by region': df.pivot_table(index=\"Month\", "
+        'columns="Region", values="Revenue", aggfunc="sum")',
+    ]
+    assert '.agg("sum").sort_values(ascending=False)' in script_request(totals).content, (
+        script_request(totals).content
+    )
+    text = script_request(both, ["a problem"]).content
+    assert "- letter.pdf: no chart and no table" in text
+    assert 'df.groupby("Region").size().sort_values(ascending=True).reset_index()' in text
+    assert "Problems left in the plan (avoid them in the script):\n- a problem" in text
