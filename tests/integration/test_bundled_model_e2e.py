@@ -25,7 +25,7 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     from promptkiln.llm import local
 
     home = tmp_path_factory.mktemp("bundled-home")
-    settings = load_settings(home=home, model="", limits={"timeout": 120})
+    settings = load_settings(home=home, model="", plan=True, limits={"timeout": 120})
     assert settings.model == ""
     try:
         yield settings
