@@ -101,10 +101,8 @@ def test_a_plan_with_a_problem_goes_back_once_with_the_problem(
     assert "the mean of 'city' is wrong, it is a text column" in retry
     assert "response_format" in openai_server.history[1]
     script_request = openai_server.history[2]["messages"]
-    assert [m["role"] for m in script_request] == ["system", "user", "assistant", "user"] + [
-        "assistant",
-        "user",
-    ]
+    roles = ["system", "user", "assistant", "user", "assistant", "user"]
+    assert [m["role"] for m in script_request] == roles
     assert "Problems left" not in script_request[-1]["content"]
     assert result.plan is not None and result.plan.files[0].charts[0].y == "temp"
 
