@@ -41,16 +41,14 @@ PLAN_MAX_TOKENS = 600
 #: In the system message when a plan is asked for (the same bytes for every request).
 PLAN_NOTE = """\
 Before the script you write a plan as JSON: the files, each with its name (with its extension), \
-title, input (the input file it reads), charts, tables and sections.
-- x, y, series, group, value: input column names exactly as listed. A chart's x is the category \
-or time axis, y the values; series is the column whose values become separate lines or bars (one \
-line per city); a table lists its columns, or one row per group value with the value combined.
-- agg: how the rows with the same x (or group) are combined: sum, mean, count, min, max, median; \
-none keeps the rows as they are.
-- sort: desc (highest first), asc, or none.
-- sections: the titles of the pages, slides or sheets, one each, when the request names or counts \
-them.
-- With no input file, a chart takes its numbers from the request as values {label: number}."""
+title, input file, charts, tables and sections.
+- x, y, series, group, value: input column names exactly as listed. x: the category or time \
+axis; y: the values; series: the column whose values become separate lines or bars; a table \
+lists its columns, or has one row per value of group.
+- agg combines the rows that share an x (or group) value: sum, mean, count, min, max, median; \
+none keeps the rows as they are. sort: desc (highest first), asc, none.
+- sections: the titles of the pages, slides or sheets, when the request names or counts them.
+- With no input file, a chart's values are {label: number} from the request."""
 ASK_PLAN = "First, write the plan as JSON."
 ASK_SCRIPT = (
     "Now write the script that makes these files as planned. Answer with exactly one "

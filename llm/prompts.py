@@ -11,7 +11,7 @@ The notes teach library APIs with neutral names (``title``, ``labels``, ``values
 ``rows``); nothing in them is chosen by the request's words, and none holds sample data to copy.
 Templates are package data; a ``templates_dir`` (``--templates DIR``) overrides them file by
 file: a file there wins, anything it lacks falls back to the built-in one. They use
-``string.Template`` placeholders (``$formats``, ``$libraries``, ``$plan``, ``$notes`` in
+``string.Template`` placeholders (``$formats``, ``$libraries``, ``$plan``, ``$pandas``, ``$notes`` in
 ``system.md``; ``$ext`` in ``generic.md``), so the Python braces in them need no escaping.
 """
 
@@ -82,6 +82,15 @@ STDERR_TAIL_CHARS = 1500
 #: A rough tokens-per-character ratio for English prose and code (about 4 characters a token).
 CHARS_PER_TOKEN = 4.0
 
+#: ``$pandas`` in system.md without a plan (with one, the script request has its own pandas).
+PANDAS_NOTE = (
+    '- Data with pandas: `df = pd.read_csv("inputs/NAME.csv")` (read_excel(path, '
+    "sheet_name=NAME), read_json, read_parquet). One value per group: "
+    '`s = df.groupby(COLUMN)[VALUE].agg(AGG)` with AGG "sum", "mean", "count", "min", "max" '
+    'or "median"; highest first: `s = s.sort_values(ascending=False)`; one column per series: '
+    "`df.pivot_table(index=X, columns=SERIES, values=VALUE, aggfunc=AGG)`; rows as they are: "
+    "`df[X]`, `df[VALUE]`."
+)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -158,6 +167,7 @@ def render_system(
         formats=_format_label(names),
         libraries=DEFAULT_LIBRARIES if libraries is None else library_line(libraries),
         plan=PLAN_NOTE if plan else "",
+        pandas="" if plan else PANDAS_NOTE,  # with a plan, its data comes as pandas code
         notes="\n".join(notes),
     )
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
