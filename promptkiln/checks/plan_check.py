@@ -188,7 +188,7 @@ def _table(t: Table, cols: _Columns, where: str) -> Table:
 
 def _stated_counts(prompt: str, formats: Sequence[str]) -> dict[str, int]:
     """Format -> the page/slide/sheet count the request states exactly."""
-    from promptkiln.requirements import parse
+    from promptkiln.checks.requirements import parse
 
     out: dict[str, int] = {}
     for req in parse(prompt, formats):

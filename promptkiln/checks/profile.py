@@ -1,8 +1,9 @@
-"""The inputs' profile: computed in the sandbox, validated on the host, told to the model.
+"""The inputs' profile: the trusted script that computes it, its output validated on the host,
+the text the model reads.
 
-:func:`profile_inputs` runs the trusted script ``profile_script.py`` (package data) in a sandbox
-from the same factory the attempts use, over the same ``./inputs/``, and validates the one JSON
-line it prints into :class:`~promptkiln.plan.Profile`. The host never parses an input file.
+``profile_script.py`` (package data) runs in a sandbox over ``./inputs/``
+(:func:`promptkiln.making.profiling.profile_inputs`); :func:`parse` validates the one JSON line
+it prints into :class:`~promptkiln.plan.Profile`. The host never parses an input file.
 :func:`render_profile` is the compact text the model reads: one line per column.
 """
 
@@ -10,11 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
-import time
 from collections.abc import Sequence
 from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -22,14 +20,10 @@ from pydantic import ValidationError
 from promptkiln.plan import ColumnProfile, InputProfile, Profile, TableProfile
 
 if TYPE_CHECKING:
-    from promptkiln.config import Settings
-    from promptkiln.pipeline import Progress, SandboxFactory
     from promptkiln.sandbox.base import InputFile
 
 #: Bytes of the script's stdout accepted as a profile.
 MAX_PROFILE_BYTES = 48_000
-#: Seconds the profiling script may run.
-TIMEOUT_S = 60.0
 #: What the model is shown of one table: columns, and the first rows.
 SHOWN_COLUMNS = 30
 SHOWN_ROWS = 2
@@ -41,43 +35,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 def profile_script() -> bytes:
     """The trusted profiling script, as it is sent into the sandbox."""
     return resources.files("promptkiln.checks").joinpath("profile_script.py").read_bytes()
-
-
-def profile_inputs(
-    inputs: Sequence[InputFile],
-    settings: Settings,
-    *,
-    factory: SandboxFactory | None,
-    progress: Progress,
-    run_id: str = "profile",
-) -> Profile | None:
-    """The profile of ``inputs`` (None when there are none). A sandbox failure gives every
-    input an ``error``; it never raises for what the inputs hold."""
-    from promptkiln.pipeline import run_in_sandbox
-
-    if not inputs:
-        return None
-    progress(f"profiling {len(inputs)} input file{'s' if len(inputs) != 1 else ''} in the sandbox")
-    limits = settings.limits.model_copy(update={"timeout": min(settings.limits.timeout, TIMEOUT_S)})
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="promptkiln-profile-") as tmp:
-        run = run_in_sandbox(
-            profile_script(),
-            inputs,
-            Path(tmp) / "out",
-            settings.model_copy(update={"limits": limits}),
-            factory=factory,
-            run_id=run_id,
-        )
-    problem = run.problem(limits.timeout)
-    if problem is not None:
-        tail = run.result.stderr.text.strip().splitlines()[-1:] or [""]
-        return failed(inputs, f"{problem} {tail[0][:160]}".strip())
-    profile = parse(run.result.stdout.data)
-    if isinstance(profile, str):
-        return failed(inputs, profile)
-    progress(f"profiled the inputs in {time.monotonic() - started:.1f} s")
-    return profile
 
 
 def parse(stdout: bytes) -> Profile | str:

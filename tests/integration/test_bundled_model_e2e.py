@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from promptkiln.config import Settings, load_settings
-from promptkiln.pipeline import make
+from promptkiln.making.make import make
 
 # The first use may download and assemble the 1.1 GB model (minutes) before generating.
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.timeout(1800)]
@@ -93,8 +93,8 @@ def test_a_plan_from_the_bundled_model(bundled: Settings) -> None:
     1.5B model answers a Plan that validates, names real columns of the profiled input, and
     the script request extends that conversation."""
     from promptkiln.llm.plan import ASK_SCRIPT
-    from promptkiln.pipeline import make_generator
-    from promptkiln.plan_step import prepare
+    from promptkiln.making.pipeline import make_generator
+    from promptkiln.making.plan_step import prepare
     from promptkiln.sandbox.base import InputFile
 
     rows = [f"{c},2024-03-0{d},{t + d}" for c, t in (("Oslo", 2), ("Rome", 14)) for d in (1, 2, 3)]

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from promptkiln.checks.facts import file_facts
+from promptkiln.checks.validate import validate_all
 from promptkiln.config import load_settings
-from promptkiln.facts import file_facts
 from promptkiln.llm.prompts import FORMATS, GENERIC_FORMATS, load_template
-from promptkiln.pipeline import run_in_sandbox
-from promptkiln.validate import validate_all
+from promptkiln.making.pipeline import run_in_sandbox
 
 pytestmark = [pytest.mark.docker]
 

@@ -11,7 +11,7 @@ import pytest
 
 from promptkiln.config import load_settings
 from promptkiln.llm.plan import ASK_PLAN, ASK_SCRIPT
-from promptkiln.pipeline import make
+from promptkiln.making.make import make
 
 pytestmark = [pytest.mark.docker]
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from promptkiln.checks.profile import profile_inputs, render_profile
+from promptkiln.checks.profile import render_profile
 from promptkiln.config import load_settings
+from promptkiln.making.profiling import profile_inputs
 from promptkiln.sandbox.base import InputFile
 
 pytestmark = [pytest.mark.docker]

@@ -11,7 +11,7 @@ import pytest
 
 from promptkiln.config import load_settings
 from promptkiln.errors import AttemptsExhausted
-from promptkiln.pipeline import make
+from promptkiln.making.make import make
 
 pytestmark = [pytest.mark.docker]
 
@@ -161,7 +161,7 @@ def test_a_stated_pixel_size_is_set_in_the_matplotlib_calls(
 def test_the_token_cap_is_sized_to_the_request_unless_set(
     openai_server: Any, tmp_path: Path
 ) -> None:
-    from promptkiln.repair import token_budget
+    from promptkiln.making.repair import token_budget
 
     openai_server.enqueue("```python\ndata = [\n  1, 2, 3,\n", finish_reason="length")
     openai_server.enqueue(py(CHART.format(size="(6, 4)")))
@@ -267,7 +267,7 @@ def test_continue_after_a_turn_that_made_nothing_says_so(
     openai_server: Any, tmp_path: Path
 ) -> None:
     from promptkiln.errors import UsageError
-    from promptkiln.sessions import run_turn
+    from promptkiln.making.sessions import run_turn
 
     openai_server.enqueue(py("raise RuntimeError('boom')"))
     settings = settings_for(openai_server, attempts=1)
@@ -356,7 +356,7 @@ def test_candidates_of_a_session_turn_are_recorded_as_runs_of_their_own(
 ) -> None:
     # the eval with --candidates 2 crashed with "UNIQUE constraint failed: runs.id" when both
     # candidates of the first round failed: they shared one run id (and one staging directory)
-    from promptkiln.sessions import run_turn
+    from promptkiln.making.sessions import run_turn
 
     openai_server.enqueue(first)
     openai_server.enqueue(second)
