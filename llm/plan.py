@@ -48,7 +48,8 @@ lists its columns, or has one row per value of group.
 - agg combines the rows that share an x (or group) value: sum, mean, count, min, max, median; \
 none keeps the rows as they are. sort: desc (highest first), asc, none.
 - sections: the titles of the pages, slides or sheets, when the request names or counts them.
-- With no input file, a chart's values are {label: number} from the request."""
+- With no input file, a chart's values are {label: number} from the request.
+Write the JSON compactly, leaving out keys that are null or empty."""
 ASK_PLAN = "First, write the plan as JSON."
 ASK_SCRIPT = (
     "Now write the script that makes these files as planned. Answer with exactly one "

@@ -98,6 +98,13 @@ def data_lines(plan: Plan) -> str:
     for f in plan.files:
         if not f.charts and not f.tables:
             out.append(f"- {f.name}: no chart and no table")
+        for c in f.charts:
+            if c.values and not (c.x or c.y):
+                labels = json.dumps(list(c.values), ensure_ascii=False)
+                numbers = json.dumps(list(c.values.values()))
+                out.append(
+                    f"- {f.name}, {c.kind} chart {c.title!r}: labels, values = {labels}, {numbers}"
+                )
         lines = _file_lines(f) if f.input else []
         if not lines:
             continue

@@ -109,9 +109,14 @@ def test_formats_and_stated_counts() -> None:
 
 
 def test_without_inputs_a_chart_takes_the_requests_values() -> None:
-    chart = Chart(kind="pie", title="Budget split", values={"Rent": 40, "Food": 25})
+    from promptkiln.llm.plan import script_request
+
+    chart = Chart(kind="pie", title="Budget split", values={"Rent": 40, "Food": 25.5})
     plan = Plan(files=[OutputFile(name="c.png", title="Budget", charts=[chart])])
     assert check_plan(plan, None, ["png"]).ok
+    assert script_request(plan).content.splitlines()[1] == (
+        '- c.png, pie chart \'Budget split\': labels, values = ["Rent", "Food"], [40.0, 25.5]'
+    )
 
 
 def test_the_plan_schema_is_strict_and_round_trips() -> None:
