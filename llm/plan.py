@@ -42,9 +42,10 @@ PLAN_MAX_TOKENS = 600
 PLAN_NOTE = """\
 Before the script you write a plan as JSON: the files, each with its name (with its extension), \
 title, input file, charts, tables and sections.
-- x, y, series, group, value: input column names exactly as listed. x: the category or time \
-axis; y: the values; series: the column whose values become separate lines or bars; a table \
-lists its columns, or has one row per value of group.
+- x, y, ys, series, group, value: input column names exactly as listed. x: the category or \
+time axis; y: the values; ys: several value columns side by side instead of y; series: the \
+column whose values become separate lines or bars; a table lists its columns, or has one row \
+per value of group.
 - agg combines the rows that share an x (or group) value: sum, mean, count, min, max, median; \
 none keeps the rows as they are. sort: desc (highest first), asc, none.
 - sections: the titles of the pages, slides or sheets, when the request names or counts them.

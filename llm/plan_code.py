@@ -45,11 +45,16 @@ def _sorted(expr: str, sort: str) -> str:
 
 
 def chart_expr(c: Chart) -> str | None:
-    if c.x is None and c.y is None:
+    if c.x is None and c.y is None and not c.ys:
         return None
     if c.kind == "hist" or c.x is None:
         return f"df[{_q(c.y or c.x or '')}]"
     x, agg = _q(c.x), c.agg
+    if c.ys:
+        cols = json.dumps(c.ys, ensure_ascii=False)
+        if agg == "none":
+            return f"df.set_index({x})[{cols}]"
+        return f'df.groupby({x})[{cols}].agg("{agg}")'
     if c.series is not None:
         s = _q(c.series)
         if c.y is None:

@@ -92,6 +92,9 @@ class Chart(_Model):
     x: str | None = None
     #: input column of the values (``None`` with ``agg="count"``: rows are counted)
     y: str | None = None
+    #: several input columns drawn side by side, one series each, instead of ``y`` (wide data:
+    #: ``q1``..``q4`` per region); combined per x with ``agg`` like ``y``
+    ys: list[str] = Field(default_factory=list)
     #: input column whose distinct values become separate series (a line per city, a bar group per year)
     series: str | None = None
     agg: Aggregation = "none"

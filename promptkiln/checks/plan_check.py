@@ -149,16 +149,22 @@ def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
     where = f"{where}, chart {c.title!r}"
     x = cols.resolve(c.x, "x", where)
     y = cols.resolve(c.y, "y", where)
+    ys = [cols.resolve(n, "ys", where) or n for n in c.ys]
     series = cols.resolve(c.series, "series", where)
-    if c.values is None and cols.tables and c.x is None and c.y is None:
+    if c.values is None and cols.tables and c.x is None and c.y is None and not c.ys:
         cols.problems.append(f"{where}: name its input columns (x, y) or give its values")
+    for name in c.ys:
+        col = cols.find(name)
+        if col is not None and col.dtype not in _NUMERIC:
+            cols.problems.append(f"{where}: ys column {col.name!r} is {col.dtype}, not numbers")
     if c.kind == "hist":
         col = cols.find(c.y or c.x)
         if col is not None and col.dtype not in _NUMERIC:
             cols.problems.append(f"{where}: a histogram needs a number column, {col.name!r} is not")
-        return c.model_copy(update={"x": x, "y": y, "series": series})
-    cols.aggregation(c.agg, c.y, where, "y")
-    if c.series is None and c.kind in _DRAWN_PER_ROW:
+        return c.model_copy(update={"x": x, "y": y, "ys": ys, "series": series})
+    for value in [c.y, *c.ys] if c.ys else [c.y]:
+        cols.aggregation(c.agg, value, where, "y")
+    if c.series is None and not c.ys and c.kind in _DRAWN_PER_ROW:
         drawn = _DRAWN_PER_ROW[c.kind]
         cols.repeats(c.x, c.agg, where, f"a {c.kind} chart of it {drawn}", series=c.kind != "pie")
     scol = cols.find(c.series)
@@ -169,7 +175,7 @@ def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
         )
     if c.kind == "pie" and c.series is not None:
         cols.problems.append(f"{where}: a pie chart has no series; leave series empty")
-    return c.model_copy(update={"x": x, "y": y, "series": series})
+    return c.model_copy(update={"x": x, "y": y, "ys": ys, "series": series})
 
 
 def _table(t: Table, cols: _Columns, where: str) -> Table:

@@ -178,3 +178,26 @@ def test_the_checked_plan_becomes_pandas_for_the_script_request() -> None:
     assert "- letter.pdf: no chart and no table" in text
     assert 'df.groupby("Region").size().sort_values(ascending=True).reset_index()' in text
     assert "Problems left in the plan (avoid them in the script):\n- a problem" in text
+
+
+def test_wide_data_draws_several_value_columns() -> None:
+    from promptkiln.llm.plan_code import chart_expr
+
+    wide = Profile(
+        inputs=[InputProfile(file="q.csv", kind="table", tables=[TP(name="q.csv", rows=4, columns=[
+            ColumnProfile(name="region", dtype="text", distinct=4),
+            *(ColumnProfile(name=f"q{i}", dtype="integer", distinct=4) for i in range(1, 5)),
+        ])])]
+    )  # fmt: skip
+    chart = Chart(kind="grouped_bar", title="Quarters", x="Region", ys=["Q1", "q2", "q3", "q4"])
+    plan = Plan(files=[OutputFile(name="q.png", title="Q", charts=[chart])])
+    checked = check_plan(plan, wide, ["png"])
+    assert checked.ok, checked.problems
+    drawn = checked.plan.files[0].charts[0]
+    assert drawn.ys == ["q1", "q2", "q3", "q4"]
+    assert chart_expr(drawn) == 'df.set_index("region")[["q1", "q2", "q3", "q4"]]'
+    bad = chart.model_copy(update={"ys": ["region", "q9"]})
+    problems = check_plan(Plan(files=[OutputFile(name="q.png", title="Q", charts=[bad])]), wide,
+                          ["png"]).problems  # fmt: skip
+    assert any("ys column 'region' is text, not numbers" in p for p in problems)
+    assert any("ys column 'q9' is not in the input" in p for p in problems)
