@@ -47,7 +47,8 @@ time axis; y: the values; ys: several value columns side by side instead of y; s
 column whose values become separate lines or bars; a table lists its columns, or has one row \
 per value of group.
 - agg combines the rows that share an x (or group) value: sum, mean, count, min, max, median; \
-none keeps the rows as they are. sort: desc (highest first), asc, none.
+none keeps the rows as they are; aggs: several of them of one value column (its statistics). \
+sort: desc (highest first), asc, none.
 - sections: the titles of the pages, slides or sheets, when the request names or counts them.
 - With no input file, a chart's values are {label: number} from the request.
 Write the JSON compactly, leaving out keys that are null or empty."""

@@ -72,11 +72,18 @@ def chart_expr(c: Chart) -> str | None:
 
 
 def table_expr(t: Table) -> str | None:
+    aggs = json.dumps([a for a in t.aggs if a != "none"]) if t.aggs else None
     if t.group is None:
+        if t.value is not None and aggs:  # statistics of one column, one row each
+            return f"df[{_q(t.value)}].agg({aggs})"
+        if t.value is not None and t.agg != "none":  # one figure
+            return f'df[{_q(t.value)}].agg("{t.agg}")'
         return f"df[{json.dumps(t.columns, ensure_ascii=False)}]" if t.columns else None
     g = _q(t.group)
-    if t.value is None or t.agg == "count":
+    if t.value is None or (t.agg == "count" and not aggs):
         grouped = f"df.groupby({g}).size()"
+    elif aggs:
+        return f"df.groupby({g})[{_q(t.value)}].agg({aggs}).reset_index()"
     else:
         grouped = f'df.groupby({g})[{_q(t.value)}].agg("{t.agg if t.agg != "none" else "sum"}")'
     return _sorted(grouped, t.sort) + ".reset_index()"

@@ -111,6 +111,9 @@ class Table(_Model):
     #: input column aggregated per group
     value: str | None = None
     agg: Aggregation = "none"
+    #: several aggregations of ``value`` instead of ``agg``: one row each (the count, mean, min
+    #: and max of a column), or with ``group`` one column each
+    aggs: list[Aggregation] = Field(default_factory=list)
     sort: Sort = "none"
 
 

@@ -183,12 +183,10 @@ def _table(t: Table, cols: _Columns, where: str) -> Table:
     group = cols.resolve(t.group, "group", where)
     value = cols.resolve(t.value, "value", where)
     shown = [getattr(cols.find(c), "name", c) for c in t.columns]
-    if t.group is not None:
-        cols.aggregation(t.agg, t.value, where, "value")
-        if t.agg == "none":
-            cols.repeats(t.group, t.agg, where, "grouping needs an aggregation")
-    elif t.agg != "none" and cols.tables:
-        cols.problems.append(f"{where}: agg {t.agg} needs a group column (the rows of the table)")
+    for agg in t.aggs or [t.agg]:
+        cols.aggregation(agg, t.value, where, "value")
+    if t.group is not None and t.agg == "none" and not t.aggs:
+        cols.repeats(t.group, t.agg, where, "grouping needs an aggregation")
     return t.model_copy(update={"group": group, "value": value, "columns": shown})
 
 

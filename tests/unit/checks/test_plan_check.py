@@ -180,6 +180,23 @@ def test_the_checked_plan_becomes_pandas_for_the_script_request() -> None:
     assert "Problems left in the plan (avoid them in the script):\n- a problem" in text
 
 
+def test_statistics_of_a_column_and_one_figure() -> None:
+    from promptkiln.llm.plan_code import table_expr
+
+    stats = Table(columns=["statistic", "value"], value="revenue", aggs=["count", "mean", "max"])
+    total = Table(columns=["total"], value="Revenue", agg="sum")
+    plan = Plan(files=[OutputFile(name="s.pdf", title="Sales", tables=[stats, total])])
+    checked = check_plan(plan, SALES, ["pdf"])
+    assert checked.ok, checked.problems
+    first, second = checked.plan.files[0].tables
+    assert table_expr(first) == 'df["Revenue"].agg(["count", "mean", "max"])'
+    assert table_expr(second) == 'df["Revenue"].agg("sum")'
+    wrong = stats.model_copy(update={"value": "region"})
+    problems = check_plan(Plan(files=[OutputFile(name="s.pdf", title="S", tables=[wrong])]), SALES,
+                          ["pdf"]).problems  # fmt: skip
+    assert any("the mean of 'Region' is wrong" in p for p in problems)
+
+
 def test_wide_data_draws_several_value_columns() -> None:
     from promptkiln.llm.plan_code import chart_expr
 
