@@ -175,9 +175,11 @@ def make_plan(
             Sampling(temperature=0.0, max_tokens=PLAN_MAX_TOKENS, response_format=response_format())
         )
         out.calls += 1
-        text: str = client.generate(conversation).text
-        out.answers.append(text)
-        return text
+        answer = client.generate(conversation)
+        out.answers.append(answer.text)
+        if answer.finish_reason == "length":  # a plan cut off: asking again costs as much
+            raise GenerationError(f"the plan was longer than {PLAN_MAX_TOKENS} tokens")
+        return str(answer.text)
 
     def finish(
         plan: Plan | None, answer: str | None, problems: list[str], off: str | None
