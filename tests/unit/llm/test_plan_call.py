@@ -59,6 +59,7 @@ def test_a_valid_plan_first_time() -> None:
     out, _ = plan_of(gen)
     assert out.plan == Plan.model_validate(GOOD)
     [(sent, sampling)] = gen.sent
+    assert sent == FIRST
     assert sampling.response_format is not None and sampling.max_tokens == PLAN_MAX_TOKENS
     assert [m.role for m in out.messages] == ["system", "user", "assistant", "user"]
     assert out.messages[-1].content.endswith(ASK_SCRIPT)
