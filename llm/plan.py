@@ -48,7 +48,7 @@ column whose values become separate lines or bars; a table lists its columns, or
 per value of group.
 - agg combines the rows that share an x (or group) value: sum, mean, count, min, max, median; \
 none keeps the rows as they are; aggs: several of them of one value column (its statistics). \
-sort: desc (highest first), asc, none.
+sort: desc (highest first) or asc only when the request asks for an order, else none.
 - sections: the titles of the pages, slides or sheets, when the request names or counts them.
 - With no input file, a chart's values are {label: number} from the request.
 Write the JSON compactly, leaving out keys that are null or empty."""

@@ -167,6 +167,11 @@ def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
     if c.series is None and not c.ys and c.kind in _DRAWN_PER_ROW:
         drawn = _DRAWN_PER_ROW[c.kind]
         cols.repeats(c.x, c.agg, where, f"a {c.kind} chart of it {drawn}", series=c.kind != "pie")
+    if c.kind in ("line", "area") and c.sort != "none":
+        cols.problems.append(
+            f"{where}: a {c.kind} chart keeps the order of its x axis; sorting it by value "
+            "scrambles that: set sort none"
+        )
     scol = cols.find(c.series)
     if scol is not None and scol.distinct > MAX_SERIES:
         cols.problems.append(

@@ -66,6 +66,7 @@ def test_a_right_plan_passes_and_its_column_names_become_the_real_ones() -> None
         ({"kind": "pie", "series": "Region"}, "a pie chart has no series"),
         ({"title": "Chart title"}, "the title 'Chart title' is a placeholder"),
         ({"x": None, "y": None}, "name its input columns (x, y) or give its values"),
+        ({"kind": "line", "x": "Month", "sort": "desc"}, "sorting it by value scrambles that"),
     ],
 )
 def test_a_wrong_plan_gets_the_specific_problem(fields: dict[str, object], problem: str) -> None:
