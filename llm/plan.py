@@ -148,7 +148,7 @@ def script_request(plan: Plan, problems: Sequence[str] = ()) -> Message:
     parts = []
     data = data_lines(plan)
     if data:
-        parts.append(f"The plan's data:\n{data}")
+        parts.append(f"The plan as code:\n{data}")
     if problems:
         listed = "\n".join(f"- {p}" for p in problems)
         parts.append(f"Problems left in the plan (avoid them in the script):\n{listed}")

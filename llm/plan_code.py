@@ -89,22 +89,82 @@ def table_expr(t: Table) -> str | None:
     return _sorted(grouped, t.sort) + ".reset_index()"
 
 
+#: matplotlib's call for each chart kind: one series (``labels``/``values`` or ``xs``/``ys``),
+#: and several (``table``: a column per series, its index the x axis).
+_MATPLOTLIB: dict[str, tuple[str, str]] = {
+    "bar": ("ax.bar(labels, values)", 'table.plot(kind="bar", ax=ax)'),
+    "grouped_bar": ("ax.bar(labels, values)", 'table.plot(kind="bar", ax=ax)'),
+    "stacked_bar": ("ax.bar(labels, values)", 'table.plot(kind="bar", stacked=True, ax=ax)'),
+    "barh": ("ax.barh(labels, values)", 'table.plot(kind="barh", ax=ax)'),
+    "line": ('ax.plot(xs, ys, marker="o")', 'table.plot(ax=ax, marker="o")'),
+    "area": ("ax.fill_between(xs, ys)", "table.plot.area(ax=ax)"),
+    "pie": ('ax.pie(values, labels=labels, autopct="%1.1f%%")', ""),
+    "scatter": ("ax.scatter(xs, ys)", ""),
+    "hist": ("ax.hist(values, bins=10)", ""),
+}
+#: python-pptx's chart types and openpyxl's chart classes, per kind.
+_PPTX = {"bar": "COLUMN_CLUSTERED", "grouped_bar": "COLUMN_CLUSTERED",
+         "stacked_bar": "COLUMN_STACKED", "barh": "BAR_CLUSTERED", "line": "LINE_MARKERS",
+         "area": "AREA", "pie": "PIE", "scatter": "XY_SCATTER", "hist": "COLUMN_CLUSTERED"}  # fmt: skip
+_XLSX = {"bar": "BarChart()", "grouped_bar": "BarChart()", "barh": 'BarChart(); chart.type = "bar"',
+         "stacked_bar": 'BarChart(); chart.grouping = "stacked"; chart.overlap = 100',
+         "line": "LineChart()", "area": "AreaChart()", "pie": "PieChart()",
+         "scatter": "ScatterChart()", "hist": "BarChart()"}  # fmt: skip
+
+
+def draw_call(c: Chart, fmt: str) -> str:
+    """How the chart of ``c.kind`` is drawn in a file of format ``fmt``."""
+    if fmt == "pptx":
+        return f"XL_CHART_TYPE.{_PPTX[c.kind]}"
+    if fmt == "xlsx":
+        return f"chart = {_XLSX[c.kind]}"
+    one, several = _MATPLOTLIB[c.kind]
+    return several if (c.series or c.ys) and several else one
+
+
+_XY = ("line", "area", "scatter")
+
+
+def chart_code(c: Chart) -> str | None:
+    """The assignments that give the chart's draw call its names (``labels, values``,
+    ``xs, ys``, ``table``, ``values``), from the plan's columns."""
+    expr = chart_expr(c)
+    if expr is None:
+        return None
+    if c.kind == "hist" or c.x is None:
+        return f"values = {expr}"
+    if c.series or c.ys:
+        return f"table = {expr}"
+    names = "xs, ys" if c.kind in _XY else "labels, values"
+    if c.agg == "none" and c.y is not None:
+        t = "df" if c.sort == "none" else "t"
+        first = "" if c.sort == "none" else f"t = {expr}; "
+        return f"{first}{names} = {t}[{_q(c.x)}].tolist(), {t}[{_q(c.y)}].tolist()"
+    return f"s = {expr}; {names} = s.index.tolist(), s.values.tolist()"
+
+
+def _chart_line(f: OutputFile, c: Chart, data: str) -> str:
+    fmt = PurePosixPath(f.name).suffix.lower().lstrip(".")
+    return f"- {f.name}, {c.kind} chart {c.title!r}: {data}; draw: {draw_call(c, fmt)}"
+
+
 def _file_lines(f: OutputFile) -> list[str]:
     lines = []
     for c in f.charts:
-        expr = chart_expr(c)
-        if expr:
-            lines.append(f"- {f.name}, {c.kind} chart {c.title!r}: {expr}")
+        code = chart_code(c)
+        if code:
+            lines.append(_chart_line(f, c, code))
     for t in f.tables:
         expr = table_expr(t)
         if expr:
-            lines.append(f"- {f.name}, table: {expr}")
+            lines.append(f"- {f.name}, table: table = {expr}")
     return lines
 
 
 def data_lines(plan: Plan) -> str:
-    """The plan's data, one line per chart and table, after the line that reads each input,
-    and the files that show none; "" when there is nothing to say."""
+    """The plan as code: the line that reads each input, then one line per chart (its data and
+    the call that draws its kind) and table, and the files that show neither; "" when there is
+    nothing to say."""
     out: list[str] = []
     read: str | None = None
     for f in plan.files:
@@ -114,9 +174,8 @@ def data_lines(plan: Plan) -> str:
             if c.values and not (c.x or c.y):
                 labels = json.dumps(list(c.values), ensure_ascii=False)
                 numbers = json.dumps(list(c.values.values()))
-                out.append(
-                    f"- {f.name}, {c.kind} chart {c.title!r}: labels, values = {labels}, {numbers}"
-                )
+                names = "xs, ys" if c.kind in _XY else "labels, values"
+                out.append(_chart_line(f, c, f"{names} = {labels}, {numbers}"))
         lines = _file_lines(f) if f.input else []
         if not lines:
             continue

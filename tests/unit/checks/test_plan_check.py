@@ -116,7 +116,8 @@ def test_without_inputs_a_chart_takes_the_requests_values() -> None:
     plan = Plan(files=[OutputFile(name="c.png", title="Budget", charts=[chart])])
     assert check_plan(plan, None, ["png"]).ok
     assert script_request(plan).content.splitlines()[1] == (
-        '- c.png, pie chart \'Budget split\': labels, values = ["Rent", "Food"], [40.0, 25.5]'
+        '- c.png, pie chart \'Budget split\': labels, values = ["Rent", "Food"], [40.0, 25.5]; '
+        'draw: ax.pie(values, labels=labels, autopct="%1.1f%%")'
     )
 
 
@@ -167,10 +168,10 @@ def test_the_checked_plan_becomes_pandas_for_the_script_request() -> None:
     report = OutputFile(name="r.pdf", title="Sales", input="sales.csv", tables=[counted])
     both = check_plan(Plan(files=[letter, report]), SALES, ["pdf"]).plan
     assert script_request(plan).content.splitlines()[:3] == [
-        "The plan's data:",
+        "The plan as code:",
         '- df = pd.read_csv("inputs/sales.csv")',
-        "- chart.png, line chart 'Revenue by region': df.pivot_table(index=\"Month\", "
-        'columns="Region", values="Revenue", aggfunc="sum")',
+        "- chart.png, line chart 'Revenue by region': table = df.pivot_table(index=\"Month\", "
+        'columns="Region", values="Revenue", aggfunc="sum"); draw: table.plot(ax=ax, marker="o")',
     ]
     assert '.agg("sum").sort_values(ascending=False)' in script_request(totals).content, (
         script_request(totals).content
