@@ -142,7 +142,7 @@ def compact(plan: Plan) -> str:
 
 
 def script_request(plan: Plan, problems: Sequence[str] = ()) -> Message:
-    """The last user message: the plan's data as pandas, what is still wrong, the ask."""
+    """The last user message: the plan as code, what is still wrong in it, the ask."""
     from promptkiln.llm.plan_code import data_lines
 
     parts = []

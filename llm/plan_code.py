@@ -1,9 +1,11 @@
-"""The checked plan's data as pandas expressions, for the script request.
+"""The checked plan as code, for the script request.
 
-A small model reads code better than JSON: each chart and table of the plan becomes the one
-pandas expression that computes what it shows (``df.groupby("city")["temp"].agg("mean")
-.sort_values(ascending=False)``). Nothing here reads the request's words; it translates the
-model's own plan, after the platform checked it against the profile.
+A small model reads code better than JSON: each chart and table of the plan becomes the pandas
+expression that computes what it shows (``df.groupby("city")["temp"].agg("mean")
+.sort_values(ascending=False)``), assigned to the names the format notes use (``labels,
+values``, ``xs, ys``, ``table``), with the call that draws its kind in its file's format
+(``ax.plot``, ``XL_CHART_TYPE.LINE_MARKERS``, ``LineChart()``). Nothing here reads the request's
+words; it translates the model's own plan, after the platform checked it against the profile.
 """
 
 from __future__ import annotations
