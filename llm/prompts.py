@@ -5,7 +5,7 @@ format (``templates/<format>.md``) appended, and the plan note when a plan is as
 depends on nothing but the formats, the sandbox's libraries and the plan switch, so two requests
 of the same formats send the same bytes first and a model server's prompt cache serves them.
 Everything about one request (its words, its inputs' profile, the files of earlier steps) comes
-after, in the user message (:func:`render_request`).
+after, in the user message (:func:`promptkiln.llm.request_prompt.render_request`).
 
 The notes teach library APIs with neutral names (``title``, ``labels``, ``values``, ``header``,
 ``rows``); nothing in them is chosen by the request's words, and none holds sample data to copy.
@@ -171,51 +171,6 @@ def render_system(
         notes="\n".join(notes),
     )
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
-
-
-def render_request(
-    prompt: str,
-    formats: Sequence[str],
-    inputs: str = "",
-    *,
-    existing_files: Sequence[str] = (),
-    plan: bool = False,
-) -> str:
-    """The user message: the request, the formats restated (small models follow them better
-    when they are the last thing they read), the inputs as :func:`render_profile` tells them,
-    the files of earlier steps, and the ask for the plan when there is one."""
-    names = list(dict.fromkeys(normalize_format(f) for f in formats))
-    parts = [prompt.strip(), f"Output: {_format_label(names)}"]
-    if inputs.strip():
-        parts.append(f"Input files:\n{_printable(inputs.strip())}")
-    if existing_files:
-        listed = ", ".join(_printable(n) for n in existing_files)
-        parts.append(
-            f"The current versions of files from earlier steps are in ./inputs/: {listed}. "
-            "Start from them and write the updated files to the working directory under the "
-            "same names."
-        )
-    if plan:
-        from promptkiln.llm.plan import ASK_PLAN
-
-        parts.append(ASK_PLAN)
-    return "\n\n".join(parts)
-
-
-def render_messages(
-    prompt: str,
-    formats: Sequence[str],
-    inputs: str = "",
-    *,
-    templates_dir: Path | None = None,
-    existing_files: Sequence[str] = (),
-    libraries: Sequence[str] | None = None,
-    plan: bool = False,
-) -> list[Message]:
-    """The first request: the system prompt and the user message."""
-    system = render_system(formats, templates_dir=templates_dir, libraries=libraries, plan=plan)
-    user = render_request(prompt, formats, inputs, existing_files=existing_files, plan=plan)
-    return [Message("system", system), Message("user", user)]
 
 
 def short_note(note: str) -> str:

@@ -150,7 +150,8 @@ class RepairLoop:
                 attempt.chosen = True
                 self.progress(f"repairing candidate {attempt.candidate}: it got furthest")
             assert feedback is not None
-            messages = repair_request(base, as_answer(attempt.script, attempt.response), feedback)
+            answer = as_answer(attempt.script, attempt.response, patched=bool(attempt.fixes))
+            messages = repair_request(messages, answer, feedback, base=len(base))
         return self._fallback()
 
     def _past_budget(self, number: int) -> bool:

@@ -55,7 +55,7 @@ def prepare(
     from promptkiln.checks.plan_check import check_plan
     from promptkiln.checks.profile import render_profile
     from promptkiln.llm.plan import can_plan, describe, make_plan
-    from promptkiln.llm.prompts import render_messages
+    from promptkiln.llm.request_prompt import render_messages
     from promptkiln.making.profiling import profile_inputs
 
     timings: dict[str, float] = {}

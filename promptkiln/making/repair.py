@@ -1,10 +1,14 @@
 """What the model is told after a failed attempt, and how the next attempt is sampled.
 
-A retry that repeats the failing line is not a retry. So the next request carries only the
-LAST script (not the whole growing history) and exactly what went wrong with it: the failing
-line, the exception, a hint from the library's real API, and — when the same line failed the
-same way before, or the model sent the very same script again — a plain instruction to change
-approach. Sampling moves away from temperature 0 on later attempts, so the answer can differ.
+A retry that repeats the failing line is not a retry. So the next request says exactly what went
+wrong with the last script: the failing line, the exception, a hint from the library's real API,
+and — when the same line failed the same way before, or the model sent the very same script
+again — a plain instruction to change approach. Sampling moves away from temperature 0 on later
+attempts, so the answer can differ.
+
+A repair EXTENDS the conversation the model has already read (the previous messages, its answer
+as it wrote it, the feedback), so a server with a prompt cache evaluates only the new turn; only
+when the conversation would not fit :data:`MAX_CONVERSATION_TOKENS` do the older repair turns go.
 """
 
 from __future__ import annotations
@@ -56,18 +60,43 @@ def token_budget(formats: Sequence[str], inputs: int, prompt: str, ceiling: int)
     return min(ceiling, budget)
 
 
-def as_answer(script: str | None, response: str) -> str:
-    """The previous answer as the model should see it again: just its script, when it had one."""
-    if script is not None:
+#: Estimated prompt tokens a repair conversation may grow to (the bundled model's context is 8k,
+#: and the answer needs room); past it the older repair turns are dropped.
+MAX_CONVERSATION_TOKENS = 4096
+
+
+def as_answer(script: str | None, response: str, *, patched: bool = False) -> str:
+    """The previous answer as the model should see it again.
+
+    Its own words when the script in it is what ran (byte for byte what the server's cache holds,
+    so the repair only adds the new turn); just the script when the script was patched before it
+    ran (the feedback's line numbers are the patched script's), or the answer was very long."""
+    if script is not None and (patched or script not in response or len(response) > 12000):
         return f"```python\n{script.rstrip()}\n```"
+    if script is not None:
+        return response
     return response[-4000:]
 
 
 def repair_request(
-    base: Sequence[Message], previous_answer: str, feedback: Feedback
+    conversation: Sequence[Message],
+    previous_answer: str,
+    feedback: Feedback,
+    *,
+    base: int = 2,
+    limit: int = MAX_CONVERSATION_TOKENS,
 ) -> list[Message]:
-    """The next request: the first request, the last answer, and what to fix in it."""
-    return [*base, Message("assistant", previous_answer), repair_message(feedback)]
+    """The next request: the conversation so far, the last answer, and what to fix in it.
+
+    ``base`` is how many messages the first request had: when the whole conversation would be
+    over ``limit`` estimated tokens, it becomes those, the last answer and the feedback."""
+    from promptkiln.llm.prompts import estimate_tokens
+
+    turn = [Message("assistant", previous_answer), repair_message(feedback)]
+    extended = [*conversation, *turn]
+    if sum(estimate_tokens(m.content) for m in extended) <= limit:
+        return extended
+    return [*conversation[:base], *turn]
 
 
 def repair_message(fb: Feedback) -> Message:

@@ -18,12 +18,11 @@ from promptkiln.llm.prompts import (
     STDERR_TAIL_CHARS,
     estimate_tokens,
     normalize_format,
-    render_messages,
-    render_request,
     render_system,
     repair_message,
     tail,
 )
+from promptkiln.llm.request_prompt import render_messages, render_request
 
 PROFILE = "- inputs/sales.csv: 12 rows, columns:\n  region (text; 4 values: North 3, South 3)"
 LIBRARIES = (
@@ -36,8 +35,8 @@ def test_messages_are_system_then_user() -> None:
     messages = render_messages("  a bar chart of sales  ", ["png"], PROFILE)
     assert [m.role for m in messages] == ["system", "user"]
     assert all(isinstance(m, Message) for m in messages)
-    assert messages[1].content.startswith("a bar chart of sales\n\nOutput: .png\n")
-    assert messages[1].content.endswith("region (text; 4 values: North 3, South 3)")
+    assert messages[1].content.startswith("a bar chart of sales\n\nInput files:\n- inputs/")
+    assert messages[1].content.endswith("region (text; 4 values: North 3, South 3)\n\nOutput: .png")
 
 
 def test_system_prompt_states_the_contract() -> None:
@@ -89,7 +88,7 @@ def test_the_request_carries_the_profile_the_earlier_files_and_the_plan_ask() ->
     assert "earlier steps are in ./inputs/: a.png" in user
     assert ASK_PLAN not in user
     planned = render_request("a chart", ["png"], PROFILE, plan=True)
-    assert planned.endswith(ASK_PLAN)
+    assert planned.endswith(f"Output: .png\n\n{ASK_PLAN}")
     assert "Input files" not in render_request("a chart", ["png"])
 
 
