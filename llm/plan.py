@@ -48,7 +48,8 @@ column whose values become separate lines or bars; a table lists its columns, or
 per value of group.
 - agg combines the rows that share an x (or group) value: sum, mean, count, min, max, median; \
 none keeps the rows as they are; aggs: several of them of one value column (its statistics). \
-sort: desc (highest first) or asc only when the request asks for an order, else none.
+sort: desc (highest first) or asc only when the request asks for an order, else none; \
+limit: how many to keep after sorting (the top 5).
 - sections: the titles of the pages, slides or sheets, when the request names or counts them.
 - With no input file, a chart's values are {label: number} from the request.
 Write the JSON compactly, leaving out keys that are null or empty."""
@@ -83,8 +84,9 @@ def describe(plan: Plan) -> str:
     for f in plan.files:
         parts = []
         for c in f.charts:
-            cols = " x ".join(n for n in (c.x, c.y) if n) or "values"
-            how = ", ".join(v for v in (c.agg, c.sort) if v != "none")
+            cols = " x ".join(n for n in (c.x, c.y, "+".join(c.ys)) if n) or "values"
+            top = f"top {c.limit}" if c.limit else "none"
+            how = ", ".join(v for v in (c.agg, c.sort, top) if v != "none")
             by = f" per {c.series}" if c.series else ""
             parts.append(f"{c.kind} {cols}{by}" + (f" ({how})" if how else ""))
         for t in f.tables:

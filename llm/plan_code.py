@@ -40,10 +40,10 @@ def reader(source: str) -> str | None:
     return "df = " + template.format(path=_q(f"inputs/{name}"), sheet=where)
 
 
-def _sorted(expr: str, sort: str) -> str:
-    if sort == "none":
-        return expr
-    return f"{expr}.sort_values(ascending={sort == 'asc'})"
+def _sorted(expr: str, sort: str, limit: int | None = None) -> str:
+    if sort != "none":
+        expr = f"{expr}.sort_values(ascending={sort == 'asc'})"
+    return f"{expr}.head({limit})" if limit else expr
 
 
 def chart_expr(c: Chart) -> str | None:
@@ -64,13 +64,13 @@ def chart_expr(c: Chart) -> str | None:
         how = "first" if agg == "none" else agg
         return f'df.pivot_table(index={x}, columns={s}, values={_q(c.y)}, aggfunc="{how}")'
     if c.y is None:
-        return _sorted(f"df.groupby({x}).size()", c.sort)
+        return _sorted(f"df.groupby({x}).size()", c.sort, c.limit)
     if agg == "none":
         frame = f"df[[{x}, {_q(c.y)}]]"
-        if c.sort == "none":
-            return frame
-        return f"{frame}.sort_values({_q(c.y)}, ascending={c.sort == 'asc'})"
-    return _sorted(f'df.groupby({x})[{_q(c.y)}].agg("{agg}")', c.sort)
+        if c.sort != "none":
+            frame = f"{frame}.sort_values({_q(c.y)}, ascending={c.sort == 'asc'})"
+        return f"{frame}.head({c.limit})" if c.limit else frame
+    return _sorted(f'df.groupby({x})[{_q(c.y)}].agg("{agg}")', c.sort, c.limit)
 
 
 def table_expr(t: Table) -> str | None:
@@ -88,7 +88,7 @@ def table_expr(t: Table) -> str | None:
         return f"df.groupby({g})[{_q(t.value)}].agg({aggs}).reset_index()"
     else:
         grouped = f'df.groupby({g})[{_q(t.value)}].agg("{t.agg if t.agg != "none" else "sum"}")'
-    return _sorted(grouped, t.sort) + ".reset_index()"
+    return _sorted(grouped, t.sort, t.limit) + ".reset_index()"
 
 
 #: matplotlib's call for each chart kind: one series (``labels``/``values`` or ``xs``/``ys``),
@@ -139,8 +139,8 @@ def chart_code(c: Chart) -> str | None:
         return f"table = {expr}"
     names = "xs, ys" if c.kind in _XY else "labels, values"
     if c.agg == "none" and c.y is not None:
-        t = "df" if c.sort == "none" else "t"
-        first = "" if c.sort == "none" else f"t = {expr}; "
+        t = "df" if c.sort == "none" and not c.limit else "t"
+        first = "" if t == "df" else f"t = {expr}; "
         return f"{first}{names} = {t}[{_q(c.x)}].tolist(), {t}[{_q(c.y)}].tolist()"
     return f"s = {expr}; {names} = s.index.tolist(), s.values.tolist()"
 

@@ -99,6 +99,8 @@ class Chart(_Model):
     series: str | None = None
     agg: Aggregation = "none"
     sort: Sort = "none"
+    #: only the first N categories after sorting (the top 5), when the request limits them
+    limit: int | None = None
     #: numbers the request itself states, label -> value, when there is no input column
     values: dict[str, float] | None = None
 
@@ -115,6 +117,8 @@ class Table(_Model):
     #: and max of a column), or with ``group`` one column each
     aggs: list[Aggregation] = Field(default_factory=list)
     sort: Sort = "none"
+    #: only the first N rows after sorting (the top 5), when the request limits them
+    limit: int | None = None
 
 
 class OutputFile(_Model):

@@ -147,6 +147,10 @@ class _Columns:
 
 def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
     where = f"{where}, chart {c.title!r}"
+    if c.ys and c.y is not None and c.y not in c.ys:  # y and ys: all of them side by side
+        c = c.model_copy(update={"y": None, "ys": [c.y, *c.ys]})
+    if c.limit is not None and c.limit < 1:
+        cols.problems.append(f"{where}: limit {c.limit} shows nothing; give a count of 1 or more")
     x = cols.resolve(c.x, "x", where)
     y = cols.resolve(c.y, "y", where)
     ys = [cols.resolve(n, "ys", where) or n for n in c.ys]

@@ -220,3 +220,19 @@ def test_wide_data_draws_several_value_columns() -> None:
                           ["png"]).problems  # fmt: skip
     assert any("ys column 'region' is text, not numbers" in p for p in problems)
     assert any("ys column 'q9' is not in the input" in p for p in problems)
+
+
+def test_y_with_ys_draws_them_all_and_a_limit_keeps_the_top() -> None:
+    from promptkiln.llm.plan import describe
+    from promptkiln.llm.plan_code import chart_code
+
+    both = bar(kind="grouped_bar", y="Revenue", ys=["order_id"], agg="count")
+    chart = check_plan(both, SALES, ["png"]).plan.files[0].charts[0]
+    assert (chart.y, chart.ys) == (None, ["Revenue", "order_id"])
+    top = check_plan(bar(kind="barh", sort="desc", limit=3), SALES, ["png"]).plan
+    assert chart_code(top.files[0].charts[0]) == (
+        's = df.groupby("Region")["Revenue"].agg("sum").sort_values(ascending=False).head(3); '
+        "labels, values = s.index.tolist(), s.values.tolist()"
+    )
+    assert describe(top) == "chart.png: barh Region x Revenue (sum, desc, top 3)"
+    assert any("limit 0 shows nothing" in p for p in check_plan(bar(limit=0), SALES, []).problems)
