@@ -124,3 +124,38 @@ def test_no_plan_when_the_server_refuses_the_schema_and_with_no_plan(
     only = openai_server.history[2]
     assert "response_format" not in only and result.plan is None
     assert "inputs/temps.csv: 4 rows" in only["messages"][1]["content"]
+
+
+def test_the_cli_json_and_the_run_record_carry_the_plan_and_the_profile(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    openai_server.enqueue(plan())
+    openai_server.enqueue(SCRIPT)
+    (tmp_path / "temps.csv").write_bytes(CSV)
+    env = {**os.environ, "PROMPTKILN_MODEL": "openai/test-model",
+           "PROMPTKILN_API_BASE": openai_server.url, "PROMPTKILN_PLAN": "true"}  # fmt: skip
+    argv = [sys.executable, "-m", "promptkiln.cli", "make", "mean temperature per city",
+            "-f", "png", "-i", "temps.csv", "-o", "out", "--json"]  # fmt: skip
+    proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads(proc.stdout)
+    assert manifest["plan"]["files"][0]["charts"][0]["x"] == "city"
+    assert manifest["profile"]["inputs"][0]["tables"][0]["rows"] == 4
+    cli = [sys.executable, "-m", "promptkiln.cli", "runs"]
+    listed = subprocess.run([*cli, "--json"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    rows = rows["data"] if isinstance(rows, dict) else rows
+    shown = subprocess.run([*cli, "show", rows[0]["id"], "--json"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    record = json.loads(shown.stdout)
+    body = record.get("body", record)
+    assert body["plan"]["files"][0]["charts"][0]["agg"] == "mean"
+    assert body["profile"]["inputs"][0]["file"] == "temps.csv"
