@@ -36,8 +36,10 @@ if TYPE_CHECKING:
     from promptkiln.checks.plan_check import PlanCheck
     from promptkiln.llm.generate import CodeGenerator
 
-#: Tokens a plan may take: a few files with a few charts each.
-PLAN_MAX_TOKENS = 600
+#: Tokens a plan may take: a few files with a few charts each, compact. On 2 busy cores the
+#: bundled model writes 3-10 tokens/s: a longer plan costs more than it can save, and is
+#: cut off (then there is no plan, see make_plan).
+PLAN_MAX_TOKENS = 400
 #: In the system message when a plan is asked for (the same bytes for every request).
 PLAN_NOTE = """\
 Before the script you write a plan as JSON: the files, each with its name (with its extension), \

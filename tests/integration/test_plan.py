@@ -69,7 +69,7 @@ def test_the_plan_is_asked_under_its_schema_and_the_script_extends_it(
     # the plan call: the JSON schema reached the server (llama.cpp makes it a grammar)
     schema = first["response_format"]["json_schema"]["schema"]
     assert first["response_format"]["type"] == "json_schema" and schema["required"] == ["files"]
-    assert first["temperature"] == 0.0 and first["max_tokens"] == 600
+    assert first["temperature"] == 0.0 and first["max_tokens"] == 400
     user = first["messages"][1]["content"]
     assert "- inputs/temps.csv: 4 rows, columns:" in user  # the profile, made in the sandbox
     assert "city (text; 2 values: Oslo 2, Rome 2)" in user and user.endswith(ASK_PLAN)

@@ -81,7 +81,7 @@ def test_a_plan_cut_off_at_its_token_cap_is_not_asked_again() -> None:
     gen = Scripted([('{"files": [{"name": "a.png", "title": "U', "length")])
     out, _ = plan_of(gen)
     assert out.plan is None and out.calls == 1
-    assert "longer than 600 tokens" in out.off
+    assert "longer than 400 tokens" in out.off
 
 
 def test_a_worse_fix_keeps_the_first_plan_with_its_problems_noted() -> None:
