@@ -196,6 +196,14 @@ def _table(t: Table, cols: _Columns, where: str) -> Table:
         cols.aggregation(agg, t.value, where, "value")
     if t.group is not None and t.agg == "none" and not t.aggs:
         cols.repeats(t.group, t.agg, where, "grouping needs an aggregation")
+    listing = t.group is None and t.value is None and cols.tables
+    unknown = [c for c in t.columns if cols.find(c) is None] if listing else []
+    if unknown:  # rows as they are: every column must be one of the input's
+        known = ", ".join(c.name for c in cols.tables[0].columns[:20])
+        cols.problems.append(
+            f"{where}: {', '.join(repr(c) for c in unknown)} not in the input (its columns: "
+            f"{known}); a computed column needs group, value and agg (one row per group)"
+        )
     return t.model_copy(update={"group": group, "value": value, "columns": shown})
 
 

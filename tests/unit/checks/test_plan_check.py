@@ -236,3 +236,14 @@ def test_y_with_ys_draws_them_all_and_a_limit_keeps_the_top() -> None:
     )
     assert describe(top) == "chart.png: barh Region x Revenue (sum, desc, top 3)"
     assert any("limit 0 shows nothing" in p for p in check_plan(bar(limit=0), SALES, []).problems)
+
+
+def test_a_listing_of_rows_names_only_input_columns() -> None:
+    listing = Table(columns=["region", "total"])
+    plan = Plan(files=[OutputFile(name="r.csv", title="Totals", tables=[listing])])
+    [problem] = check_plan(plan, SALES, ["csv"]).problems
+    assert problem.startswith("r.csv, table: 'total' not in the input (its columns: Region,")
+    assert problem.endswith("a computed column needs group, value and agg (one row per group)")
+    grouped = Table(columns=["region", "total"], group="region", value="revenue", agg="sum")
+    assert check_plan(Plan(files=[OutputFile(name="r.csv", title="T", tables=[grouped])]), SALES,
+                      ["csv"]).ok  # fmt: skip
