@@ -88,6 +88,10 @@ class Sampling:
     temperature: float | None = None
     seed: int | None = None
     max_tokens: int | None = None
+    #: OpenAI's ``response_format`` (``{"type": "json_schema", ...}``): the answer is decoded
+    #: under that schema (llama.cpp's server turns it into a grammar). The answer is then
+    #: JSON, so reading it does not stop at a code fence or on repeated lines.
+    response_format: dict[str, Any] | None = None
 
 
 @runtime_checkable
@@ -165,6 +169,8 @@ class LiteLLMGenerator:
         self.seed = seed
         #: Stop reading once the python block has closed, or when the answer loops.
         self.stop_early = stop_early
+        #: Sent as ``response_format`` when set (see :class:`Sampling`).
+        self.response_format: dict[str, Any] | None = None
 
     def with_sampling(self, sampling: Sampling) -> LiteLLMGenerator:
         """A copy of this generator with ``sampling``'s values in place of its own."""
@@ -176,6 +182,9 @@ class LiteLLMGenerator:
             clone.seed = sampling.seed
         if sampling.max_tokens is not None:
             clone.max_tokens = sampling.max_tokens
+        if sampling.response_format is not None:
+            clone.response_format = dict(sampling.response_format)
+            clone.stop_early = False
         return clone
 
     def __repr__(self) -> str:  # never show the key
@@ -237,6 +246,8 @@ class LiteLLMGenerator:
             kwargs["seed"] = self.seed
         if self.extra_body:
             kwargs["extra_body"] = dict(self.extra_body)
+        if self.response_format is not None:
+            kwargs["response_format"] = self.response_format
         if _supports_stream_usage(self.model):
             kwargs["stream_options"] = {"include_usage": True}
         return kwargs

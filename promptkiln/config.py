@@ -189,6 +189,9 @@ class Settings(BaseSettings):
     #: Also ask the model, in one short call, which exact words the files must hold (names,
     #: titles, dates the prompt states that no rule reads) (``--model-requirements``).
     model_requirements: bool = False
+    #: Before the script, the model writes a plan (files, charts, tables, columns, aggregation)
+    #: that is checked against the inputs' profile and then guides the script (``--no-plan``).
+    plan: bool = True
     templates_dir: Path | None = None
     local_model: Path | None = None
 

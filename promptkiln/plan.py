@@ -92,10 +92,15 @@ class Chart(_Model):
     x: str | None = None
     #: input column of the values (``None`` with ``agg="count"``: rows are counted)
     y: str | None = None
+    #: several input columns drawn side by side, one series each, instead of ``y`` (wide data:
+    #: ``q1``..``q4`` per region); combined per x with ``agg`` like ``y``
+    ys: list[str] = Field(default_factory=list)
     #: input column whose distinct values become separate series (a line per city, a bar group per year)
     series: str | None = None
     agg: Aggregation = "none"
     sort: Sort = "none"
+    #: only the first N categories after sorting (the top 5), when the request limits them
+    limit: int | None = None
     #: numbers the request itself states, label -> value, when there is no input column
     values: dict[str, float] | None = None
 
@@ -108,7 +113,12 @@ class Table(_Model):
     #: input column aggregated per group
     value: str | None = None
     agg: Aggregation = "none"
+    #: several aggregations of ``value`` instead of ``agg``: one row each (the count, mean, min
+    #: and max of a column), or with ``group`` one column each
+    aggs: list[Aggregation] = Field(default_factory=list)
     sort: Sort = "none"
+    #: only the first N rows after sorting (the top 5), when the request limits them
+    limit: int | None = None
 
 
 class OutputFile(_Model):

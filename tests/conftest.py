@@ -48,6 +48,9 @@ def _isolated_home(
             "PROMPTKILN_IMAGE",
         ):
             monkeypatch.delenv(name)
+    # Scripted model servers answer in the order their answers were enqueued: the plan call
+    # (on by default) would take a script's place. Tests of the plan turn it on (plan=True).
+    monkeypatch.setenv("PROMPTKILN_PLAN", "false")
     yield home
 
 

@@ -49,6 +49,7 @@ from promptkiln.cli.report import (
     CandidatesOpt,
     KeepValidOpt,
     ModelRequirementsOpt,
+    NoPlanOpt,
     TimeBudgetOpt,
     print_quality,
     quality_json,
@@ -211,6 +212,7 @@ def make(
     candidates: CandidatesOpt = None,
     time_budget: TimeBudgetOpt = None,
     model_requirements: ModelRequirementsOpt = False,
+    no_plan: NoPlanOpt = False,
     live: LiveOpt = False,
 ) -> None:
     """Turn a prompt into files: generate a script, run it in the sandbox, check the files."""
@@ -230,6 +232,7 @@ def make(
         candidates=candidates,
         time_budget=time_budget,
         model_requirements=model_requirements or None,
+        plan=False if no_plan else None,
     )
     progress = progress_printer(quiet or json_)
     tokens = _TokenMeter(enabled=not (quiet or json_))

@@ -41,6 +41,14 @@ ModelRequirementsOpt = Annotated[
         "one short extra call.",
     ),
 ]
+NoPlanOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-plan",
+        help="Skip the plan: the model writes the script without first stating the files, "
+        "charts, columns and aggregation as JSON (config: plan = false).",
+    ),
+]
 TimeBudgetOpt = Annotated[
     float | None,
     typer.Option(
@@ -57,7 +65,14 @@ def quality_json(result: Any) -> dict[str, Any]:
         "requirements": [o.to_dict() for o in result.requirements],
         "warnings": list(result.warnings),
         "attempt_details": [a.to_dict() for a in result.attempts],
+        "plan": _dump(getattr(result, "plan", None)),
+        "profile": _dump(getattr(result, "profile", None)),
     }
+
+
+def _dump(model: Any) -> Any:
+    """A pydantic model (the plan, the profile) as JSON-ready data, or None."""
+    return None if model is None else model.model_dump(exclude_defaults=True)
 
 
 def print_quality(result: Any) -> None:

@@ -28,6 +28,7 @@ from promptkiln.cli.report import (
     CandidatesOpt,
     KeepValidOpt,
     ModelRequirementsOpt,
+    NoPlanOpt,
     TimeBudgetOpt,
     print_quality,
     quality_json,
@@ -101,6 +102,7 @@ def continue_(
     candidates: CandidatesOpt = None,
     time_budget: TimeBudgetOpt = None,
     model_requirements: ModelRequirementsOpt = False,
+    no_plan: NoPlanOpt = False,
 ) -> None:
     """Continue a session: the model edits the session's latest files."""
     from promptkiln.config import load_settings
@@ -136,6 +138,7 @@ def continue_(
         candidates=candidates,
         time_budget=time_budget,
         model_requirements=model_requirements or None,
+        plan=False if no_plan else None,
     )
     turn = run_turn(
         text,

@@ -6,12 +6,15 @@ Data only, shared by the local repair loop and the vendor-engine loop (:mod:`pro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptkiln.checks.requirement import Outcome
 from promptkiln.making.failure import Failure
 from promptkiln.making.pipeline import SandboxRun
 from promptkiln.sandbox.base import Artifact, Rejection
+
+if TYPE_CHECKING:
+    from promptkiln.plan import Plan, Profile
 
 
 @dataclass
@@ -39,6 +42,10 @@ class Attempt:
     seconds: float = 0.0  #: the whole attempt: generation, run, validation
     prompt_tokens: int | None = None  #: the request's prompt tokens, when the server said
     prompt_cached: int | None = None  #: of them, reused from the server's prompt cache
+    #: The request's checked plan and its inputs' profile (the same for every attempt; kept
+    #: here so each attempt's run record carries them).
+    plan: Plan | None = field(default=None, repr=False)
+    profile: Profile | None = field(default=None, repr=False)
 
     @property
     def key(self) -> str:
@@ -89,6 +96,10 @@ class MakeResult:
     requirements: list[Outcome] = field(default_factory=list)
     #: Said to the user along with the files (unmet requirements, a crash after the files).
     warnings: list[str] = field(default_factory=list)
+    #: The checked plan the script was asked to follow (None: no plan), and the inputs'
+    #: profile (None: no inputs).
+    plan: Plan | None = None
+    profile: Profile | None = None
 
     @property
     def attempt_count(self) -> int:

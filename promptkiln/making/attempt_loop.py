@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from promptkiln.llm.generate import CodeGenerator, Generation, Message, Sampling
     from promptkiln.making.failure import Failure
     from promptkiln.making.repair import Feedback
+    from promptkiln.plan import Plan, Profile
 
 
 @dataclass
@@ -81,6 +82,12 @@ class RepairLoop:
         self.max_tokens = settings.max_tokens or token_budget(
             formats, len(inputs), prompt, MAX_TOKENS_CEILING
         )
+        #: The checked plan (input column names normalised to the profile's) and the inputs'
+        #: profile, set by make() before run(): for the judge's content checks. None: no plan
+        #: (``--no-plan``, a model without structured output, a plan that stayed invalid) /
+        #: no inputs.
+        self.plan: Plan | None = None
+        self.profile: Profile | None = None
 
     def _add(self, key: str, value: float) -> None:
         self.timings[key] = self.timings.get(key, 0.0) + value
@@ -100,10 +107,10 @@ class RepairLoop:
             try:
                 return gen.generate(messages, on_token=self.on_token)
             except ContextOverflow:
-                if len(messages) <= 2:
+                if len(messages) <= len(self.base):
                     raise
                 self.progress("the request did not fit the model's context: retrying shorter")
-                return gen.generate(messages[:2], on_token=self.on_token)
+                return gen.generate(self.base, on_token=self.on_token)
         finally:
             self._add("generate_s", time.monotonic() - t0)
 
@@ -116,8 +123,7 @@ class RepairLoop:
         from promptkiln.making.repair import as_answer, repair_request
 
         messages = list(base)
-        self.base = base
-        self.started = time.monotonic()
+        self.base = base  # (self.started is when make() began: the plan's time counts too)
         total = self.settings.attempts
         for number in range(1, total + 1):
             if number > 1 and self._past_budget(number, messages):
@@ -206,6 +212,7 @@ class RepairLoop:
         )
         generation = self._generate(messages, sampling)
         attempt = Attempt(number, generation.text, None, None, None, generation.duration_s)
+        attempt.plan, attempt.profile = self.plan, self.profile
         attempt.temperature, attempt.candidate = sampling.temperature, candidate
         attempt.stopped = generation.stopped
         self.attempts.append(attempt)

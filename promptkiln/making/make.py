@@ -73,9 +73,6 @@ def make(
     were valid is delivered with warnings if it only missed stated requirements, or — with
     ``settings.keep_valid_on_crash`` — if its script crashed after writing them.
     """
-    from promptkiln.llm.prompts import InputSummary
-    from promptkiln.llm.request_prompt import render_messages
-
     settings = settings or load_settings()
     if not prompt.strip():
         raise UsageError("the prompt is empty", hint='say what to make, e.g. "a bar chart of ..."')
@@ -103,7 +100,6 @@ def make(
     if generator is None and settings.model:
         progress("loading the model client (litellm)")
     gen, model_name = make_generator(generator, settings, progress)
-    summaries = [InputSummary.from_bytes(f.name, f.data) for f in input_files]
     from promptkiln.sandbox.e2b_libraries import template_libraries
 
     # None (the usual list) unless the sandbox is an E2B template other than promptkiln's own.
@@ -118,16 +114,6 @@ def make(
                     f"warning: the E2B template {settings.e2b.template} has no {lacking}, which "
                     f".{fmt} files are made with; promptkiln's own template has it"
                 )
-    base = list(
-        render_messages(
-            prompt,
-            formats,
-            summaries,
-            templates_dir=settings.templates_dir,
-            existing_files=[f.name for f in existing],
-            libraries=libraries,
-        )
-    )
     from promptkiln.checks import requirements as reqs_mod
 
     wanted = reqs_mod.parse(prompt, formats, {f.name: f.data for f in input_files})
@@ -145,6 +131,7 @@ def make(
     pool = prewarm(settings) if factory is None else None
     factory = pool.factory if pool is not None else factory
     from promptkiln.making.attempt_loop import RepairLoop
+    from promptkiln.making.plan_step import prepare
 
     loop = RepairLoop(
         settings, gen, factory, progress, on_token, input_files, formats, wanted, prompt
@@ -152,7 +139,23 @@ def make(
     leftovers.sweep()  # temp dirs of commands that were kill -9'd
     loop.staging_root = leftovers.owned_tempdir("attempt")
     try:
-        winner = loop.run(base, on_attempt)
+        # the inputs' profile (in a sandbox), the plan and its checks: the script request
+        prepared = prepare(
+            prompt,
+            formats,
+            input_files,
+            settings,
+            gen,
+            factory=factory,
+            progress=progress,
+            existing_files=[f.name for f in existing],
+            libraries=libraries,
+            run_id=f"{loop.run_id}-profile",
+        )
+        loop.plan, loop.profile = prepared.plan, prepared.profile
+        for key, value in prepared.timings.items():
+            loop.timings[key] = value
+        winner = loop.run(prepared.messages, on_attempt)
         if winner is None:
             last = loop.attempts[-1].problem if loop.attempts else "no attempt was made"
             rounds = len({a.number for a in loop.attempts})
@@ -170,6 +173,8 @@ def make(
             attempt.run.rejections,
             attempt.requirements,
             loop.warnings(winner),
+            prepared.plan,
+            prepared.profile,
         )
     finally:
         if pool is not None:

@@ -82,6 +82,16 @@ class _WithHistory:
         return _WithHistory(inner(sampling), self.model, self.history) if callable(inner) else self
 
 
+def planning_record(attempt: Attempt) -> dict[str, Any]:
+    """The plan and the inputs' profile an attempt was made from, for its run record."""
+    out: dict[str, Any] = {}
+    if attempt.plan is not None:
+        out["plan"] = attempt.plan.model_dump(exclude_defaults=True)
+    if attempt.profile is not None:
+        out["profile"] = attempt.profile.model_dump(exclude_defaults=True)
+    return out
+
+
 def history_messages(
     turns: Sequence[sqlite3.Row], *, max_turns: int = HISTORY_TURNS, max_chars: int = HISTORY_CHARS
 ) -> list[Message]:
@@ -246,7 +256,7 @@ def run_turn(
                 attempt=attempt.number,
                 problem=attempt.problem,
                 inputs=all_inputs,
-                extra=record_extra,
+                extra={**(record_extra or {}), **planning_record(attempt)},
             )
             blobs: list[BlobRef] = []
             if full:

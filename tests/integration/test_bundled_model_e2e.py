@@ -25,7 +25,7 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     from promptkiln.llm import local
 
     home = tmp_path_factory.mktemp("bundled-home")
-    settings = load_settings(home=home, model="", limits={"timeout": 120})
+    settings = load_settings(home=home, model="", plan=True, limits={"timeout": 120})
     assert settings.model == ""
     try:
         yield settings
@@ -86,3 +86,37 @@ def test_xlsx_with_a_sum_formula_from_the_bundled_model(bundled: Settings, tmp_p
         "attempts:",
         result.attempt_count,
     )
+
+
+def test_a_plan_from_the_bundled_model(bundled: Settings) -> None:
+    """The bundled llama.cpp server decodes the plan under its JSON schema (a grammar): the
+    1.5B model answers a Plan that validates, names real columns of the profiled input, and
+    the script request extends that conversation."""
+    from promptkiln.llm.plan import ASK_SCRIPT
+    from promptkiln.making.pipeline import make_generator
+    from promptkiln.making.plan_step import prepare
+    from promptkiln.sandbox.base import InputFile
+
+    rows = [f"{c},2024-03-0{d},{t + d}" for c, t in (("Oslo", 2), ("Rome", 14)) for d in (1, 2, 3)]
+    csv = InputFile("temps.csv", ("city,day,temp\n" + "\n".join(rows) + "\n").encode())
+    gen, _ = make_generator(None, bundled, lambda _: None)
+    said: list[str] = []
+    prepared = prepare(
+        "a bar chart of the mean temperature of each city",
+        ["png"],
+        [csv],
+        bundled,
+        gen,
+        factory=None,
+        progress=said.append,
+    )
+    assert prepared.plan is not None, said
+    assert prepared.planned is not None and 1 <= prepared.planned.calls <= 2
+    [file] = [f for f in prepared.plan.files if f.name.endswith(".png")]
+    columns = {"city", "day", "temp", None}
+    for chart in file.charts:
+        assert {chart.x, chart.y, chart.series} <= columns or prepared.problems, chart
+    roles = [m.role for m in prepared.messages]
+    assert roles[:3] == ["system", "user", "assistant"] and roles[-1] == "user"
+    assert prepared.messages[-1].content.endswith(ASK_SCRIPT)
+    print("plan:", prepared.plan.model_dump_json(exclude_defaults=True), prepared.timings)

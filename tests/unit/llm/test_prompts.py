@@ -1,7 +1,9 @@
-"""Prompt rendering: the sandbox contract, format notes, inputs, overrides, the token budget."""
+"""Prompt rendering: the sandbox contract, neutral format notes, the request, overrides, the
+token budget."""
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -9,45 +11,20 @@ import pytest
 
 from promptkiln.errors import UsageError
 from promptkiln.llm.generate import Message
+from promptkiln.llm.plan import ASK_PLAN, PLAN_NOTE
 from promptkiln.llm.prompts import (
     FORMATS,
     GENERIC_FORMATS,
     STDERR_TAIL_CHARS,
-    InputSummary,
     estimate_tokens,
     normalize_format,
     render_system,
     repair_message,
-    summarize_inputs,
     tail,
 )
-from promptkiln.llm.request_prompt import render_messages
-from promptkiln.llm.skeleton_data import (
-    INVOICE_DATA,
-    SAMPLE_DATA,
-    data_lines,
-    pages_lines,
-    row_formula_lines,
-    slide_per_row_lines,
-    statistics_line,
-    wants_data,
-)
-from promptkiln.sandbox.base import InputFile
+from promptkiln.llm.request_prompt import render_messages, render_request
 
-
-def rendered(
-    formats: list[str],
-    inputs: list[InputSummary] | tuple[InputSummary, ...] = (),
-    *,
-    prompt: str = "a request",
-    **options: object,
-) -> str:
-    """Everything the model reads for a request: the system prompt, then the request's message."""
-    messages = render_messages(prompt, formats, inputs, **options)  # type: ignore[arg-type]
-    return "\n".join(m.content for m in messages)
-
-
-SALES = InputSummary.from_bytes("sales.csv", b"\xef\xbb\xbfregion,month,revenue\nnorth,1,2\n")
+PROFILE = "- inputs/sales.csv: 12 rows, columns:\n  region (text; 4 values: North 3, South 3)"
 LIBRARIES = (
     "reportlab", "python-docx", "python-pptx", "openpyxl", "XlsxWriter", "pandas", "numpy",
     "matplotlib", "seaborn", "pillow", "pypdf", "pdfplumber", "scipy",
@@ -55,11 +32,11 @@ LIBRARIES = (
 
 
 def test_messages_are_system_then_user() -> None:
-    messages = render_messages("  a bar chart of sales  ", ["png"], [SALES])
+    messages = render_messages("  a bar chart of sales  ", ["png"], PROFILE)
     assert [m.role for m in messages] == ["system", "user"]
     assert all(isinstance(m, Message) for m in messages)
-    assert messages[1].content.startswith("a bar chart of sales\n")
-    assert messages[1].content.endswith("Output: .png")
+    assert messages[1].content.startswith("a bar chart of sales\n\nInput files:\n- inputs/")
+    assert messages[1].content.endswith("region (text; 4 values: North 3, South 3)\n\nOutput: .png")
 
 
 def test_system_prompt_states_the_contract() -> None:
@@ -76,195 +53,43 @@ def test_system_prompt_states_the_contract() -> None:
     assert "$" not in system  # every placeholder was filled
 
 
-def test_inputs_are_listed_with_size_and_csv_header() -> None:
-    other = InputSummary.from_bytes("logo.png", b"\x89PNG" + b"\x00" * 2044)
-    system = rendered(["pdf"], [SALES, other])
-    assert "inputs/sales.csv (" in system
-    assert "header: region,month,revenue" in system  # the BOM is gone
-    assert "inputs/logo.png (2.0 KB)" in system
-    assert "inputs/logo.png (2.0 KB), header" not in system
-
-
-def test_a_csv_input_shows_its_row_count_and_first_rows_and_is_read_as_df() -> None:
-    data = b"region,revenue\nNorth,1200\nSouth,950\nEast,1430\n"
-    system = rendered(["pdf"], [InputSummary.from_bytes("sales.csv", data)])
-    assert "header: region,revenue; 3 data rows, the first: North,1200 | South,950" in system
-    assert 'df = pd.read_csv("inputs/sales.csv")  # columns: region,revenue' in system
-    assert 'label, value = "region", "revenue"' in system
-    assert SAMPLE_DATA not in system
-
-
-@pytest.mark.parametrize(
-    ("prompt", "expected"),
-    [
-        ("the total revenue and the revenue per region", '"region", "revenue"'),
-        ("units sold per product", '"product", "units"'),
-        ("a summary of the file", '"date", "revenue"'),  # first text column, last number
-    ],
-)
-def test_the_skeleton_columns_are_the_ones_the_prompt_names(prompt: str, expected: str) -> None:
-    csv = b"date,region,product,units,revenue\n2024-01-02,North,Widget,3,120.5\n"
-    lines = data_lines([InputSummary.from_bytes("sales.csv", csv)], prompt)
-    assert f"label, value = {expected}" in lines
-
-
-GRADES = b"student,test1,test2,test3\nAna,80,85,80\nBen,70,75,72\n"
-
-
-@pytest.mark.parametrize(
-    ("prompt", "csv", "expected"),
-    [
-        ("an Average column with an AVERAGE formula for each student", GRADES,
-         'value=f"=AVERAGE(B{r}:D{r})"'),
-        ("a row total for every student", GRADES, 'value=f"=SUM(B{r}:D{r})"'),
-        ("each region's share of the revenue, as a percentage", b"region,revenue\nN,1\n",
-         'value=f"={col}{r}/{col}${last + 1}"'),
-        ("the share of each region", None, 'value=f"={col}{r}/{col}${last + 1}"'),
-    ],
-)  # fmt: skip
-def test_a_value_per_row_puts_a_formula_column_in_the_xlsx_skeleton(
-    prompt: str, csv: bytes | None, expected: str
+@pytest.mark.parametrize("formats", [["png"], ["pdf"], ["xlsx", "csv"], ["pptx"], ["docx"]])
+def test_the_system_message_is_the_same_for_any_request_of_the_same_formats(
+    formats: list[str],
 ) -> None:
-    inputs = [InputSummary.from_bytes("t.csv", csv)] if csv else []
-    system = rendered(["xlsx"], inputs, prompt=prompt)
-    assert expected in system and "$rowformula" not in system
-    assert row_formula_lines(inputs, prompt) in system
+    """The stable prefix: two different requests, different inputs, the same first message
+    (a model server's prompt cache then serves it), with and without a plan."""
+    for plan in (False, True):
+        one = render_messages("a bar chart of revenue per region, highest first", formats,
+                              PROFILE, plan=plan)  # fmt: skip
+        two = render_messages("an invoice for ACME, one slide per city, 3 pages", formats,
+                              "", existing_files=["old.pdf"], plan=plan)  # fmt: skip
+        assert one[0] == two[0]
+        assert one[1] != two[1]
+        assert (PLAN_NOTE in one[0].content) is plan
 
 
-@pytest.mark.parametrize(
-    "prompt",
-    [
-        "Workbook with a Summary sheet holding the total and the average revenue",
-        "monthly budget",
-        "revenue and units per region",
-    ],
-)
-def test_without_a_value_per_row_the_xlsx_skeleton_has_no_formula_column(prompt: str) -> None:
-    system = rendered(["xlsx"], [InputSummary.from_bytes("t.csv", GRADES)], prompt=prompt)
-    assert "extra = ws.max_column" not in system and "$rowformula" not in system
-    assert row_formula_lines([], prompt) == ""
+def test_notes_decide_no_transformation_and_hold_no_sample_data() -> None:
+    """A note teaches an API with neutral names: no rows of sample data to copy, no grouping,
+    totals or statistics picked for the model."""
+    system = render_system(list(FORMATS))
+    every = "\n".join(render_system([f]) for f in FORMATS)
+    for text in (system, every):
+        assert "pd.DataFrame(" not in text
+        assert "groupby(label" not in text and ".sum(numeric_only" not in text
+        assert not re.search(r"\b(Region|Revenue|North|Item A)\b", text)
+        assert "$" not in text
 
 
-@pytest.mark.parametrize(
-    ("prompt", "n"),
-    [("A 3-page PDF report", 3), ("a PDF of at least 5 pages", 5), ("a one-page PDF", 0),
-     ("a PDF summary", 0), ("a 40-page PDF", 0)],
-)  # fmt: skip
-def test_a_stated_page_count_puts_that_many_pages_in_the_pdf_skeleton(prompt: str, n: int) -> None:
-    system = rendered(["pdf"], prompt=prompt)
-    assert "$pages" not in system
-    assert system.count('"Heading of page ') == n
-    assert ("story.append(PageBreak())  # ends the page before" in system) == bool(n)
-    assert pages_lines(prompt) in system
-
-
-@pytest.mark.parametrize(
-    ("prompt", "stats"),
-    [
-        ("a table of the count, mean, min and max of the score", '["count", "mean", "min", "max"]'),
-        ("the highest and the average score", '["max", "mean"]'),
-        ("the median and standard deviation", '["median", "std"]'),
-        ("the total revenue per region", None),
-        ("the average score", None),  # one statistic: a headline, not a table of them
-    ],
-)
-def test_statistics_named_by_the_prompt_become_the_documents_table(
-    prompt: str, stats: str | None
-) -> None:
-    scores = [InputSummary.from_bytes("s.csv", b"student,score\nAna,71\n")]
-    system = rendered(["pdf"], scores, prompt=prompt)
-    if stats is None:
-        assert statistics_line(scores, prompt) == "" and ".agg([" not in system
-    else:
-        assert f"df = df[value].agg({stats})" in system and "groupby" not in system
-        assert "Total {value}" not in system and "$headline" not in system
-    assert statistics_line([], prompt) == ""  # sample data is not summarised
-
-
-@pytest.mark.parametrize(
-    ("prompt", "wanted"),
-    [
-        ("A deck with one slide per region in the CSV", True),
-        ("a presentation with a slide for each product", True),
-        ("each month on its own slide", True),
-        ("a 3-slide deck about the launch", False),
-        ("slides about revenue per region", False),
-    ],
-)
-def test_a_slide_per_row_is_in_the_pptx_skeleton_when_asked(prompt: str, wanted: bool) -> None:
-    system = rendered(["pptx"], prompt=prompt)
-    assert "$perrow" not in system
-    assert ("for _, r in df.iterrows():  # one slide per row" in system) == wanted
-    assert slide_per_row_lines(prompt) in system
-
-
-@pytest.mark.parametrize("fmt", ["pdf", "docx", "xlsx"])
-def test_an_invoice_without_inputs_gets_lines_with_their_totals(fmt: str) -> None:
-    system = rendered([fmt], prompt="An invoice for ACME Corp: Widget 2 x $10.00")
-    assert INVOICE_DATA in system and SAMPLE_DATA not in system
-    assert INVOICE_DATA not in rendered([fmt], prompt="a report on revenue")
-
-
-@pytest.mark.parametrize(
-    ("prompt", "with_data"),
-    [
-        ("A one-page formal letter as PDF from Jane Doe to John Smith on 12 March 2025", False),
-        ("A 5-page PDF with one section per page, headed 'Section 1' to 'Section 5'", False),
-        ("A memo as a Word document to All Staff about the closure on 24 December", False),
-        ("A PDF report with a chart of the visitors", True),
-        ("Workbook-like table of Q1 2.1, Q2 2.8, Q3 3.2 as a Word document", True),
-        ("A deck on revenue: Q1 2.1, Q2 2.8, Q3 3.2, Q4 3.9", True),
-    ],
-)
-def test_a_document_without_data_gets_a_skeleton_without_a_table_or_chart(
-    prompt: str, with_data: bool
-) -> None:
-    assert wants_data([], prompt) == with_data
-    for fmt in ("pdf", "docx", "pptx"):
-        system = rendered([fmt], prompt=prompt)
-        assert "#[" not in system and "[data:" not in system
-        assert ("pd.DataFrame(" in system) == with_data, fmt
-        assert ("has no table of data" in system) == (not with_data), fmt
-    assert wants_data([InputSummary.from_bytes("t.csv", b"a,b\n1,2\n")], prompt)
-
-
-@pytest.mark.parametrize(
-    ("prompt", "more"),
-    [("A 3-slide deck: a title slide, then Highlights, then Next Steps", 1),
-     ("a 5-slide presentation about the launch", 3), ("a 2-slide deck about us", 0),
-     ("a 4-slide deck with a chart of revenue", 0)],  # with data: the chart slide counts
-)  # fmt: skip
-def test_a_stated_slide_count_puts_the_other_slides_in_the_pptx_skeleton(
-    prompt: str, more: int
-) -> None:
-    system = rendered(["pptx"], prompt=prompt)
-    assert "$slides" not in system
-    assert system.count('"Title of slide ') == more
-
-
-def test_without_inputs_the_skeletons_use_sample_data() -> None:
-    system = rendered(["pdf", "png"], prompt="revenue per region, as a chart and a table")
-    assert system.count(SAMPLE_DATA) == 1 and "read_csv" not in system
-
-
-def test_no_inputs_says_none() -> None:
-    assert "Input files: none." in rendered(["csv"], [])
-
-
-def test_summaries_from_input_files() -> None:
-    files = [InputFile("a.tsv", b"x\ty\n1\t2\n"), InputFile("b.bin", b"\x00" * 10)]
-    assert summarize_inputs(files) == [
-        InputSummary("a.tsv", 8, "x\ty", rows=1, sample=("1\t2",), numeric=("x", "y")),
-        InputSummary("b.bin", 10, None),
-    ]
-
-
-def test_hostile_csv_header_is_one_printable_line() -> None:
-    data = b"a,b\x1b[31m,\x07c" + b"d" * 5000 + b"\nrow\n"
-    summary = InputSummary.from_bytes("x.csv", data)
-    assert summary.header is not None
-    assert "\x1b" not in summary.header and "\x07" not in summary.header
-    assert len(summary.header) <= 300
+def test_the_request_carries_the_profile_the_earlier_files_and_the_plan_ask() -> None:
+    user = render_request("a chart", ["png"], PROFILE + "\x1b[31m", existing_files=["a.png"])
+    assert "Input files:\n- inputs/sales.csv: 12 rows" in user
+    assert "\x1b" not in user
+    assert "earlier steps are in ./inputs/: a.png" in user
+    assert ASK_PLAN not in user
+    planned = render_request("a chart", ["png"], PROFILE, plan=True)
+    assert planned.endswith(f"Output: .png\n\n{ASK_PLAN}")
+    assert "Input files" not in render_request("a chart", ["png"])
 
 
 @pytest.mark.parametrize(
@@ -276,12 +101,14 @@ def test_hostile_csv_header_is_one_printable_line() -> None:
         ("pptx", ["CategoryChartData", "XL_CHART_TYPE"]),
         ("docx", ["add_picture", "Inches"]),
         ("csv", ["index=False", "csv"]),
+        ("pdf", ["PageBreak()"]),
+        ("pptx", ["notes_text_frame"]),
         ("json", ["indent=2"]),
         ("svg", ["svg.fonttype"]),
     ],
 )
 def test_format_notes(fmt: str, needles: list[str]) -> None:
-    system = rendered([fmt], prompt="a report of the revenue with a chart")
+    system = render_system([fmt])
     for needle in needles:
         assert needle in system, (fmt, needle)
     assert f".{fmt}" in system
@@ -294,14 +121,14 @@ def test_every_format_has_a_builtin_template() -> None:
 
 
 def test_several_formats_each_once() -> None:
-    system = rendered(["pdf", "PNG", ".png", "jpeg"])
+    system = render_system(["pdf", "PNG", ".png", "jpeg"])
     assert "Create the requested output: .pdf, .png, .jpg." in system
     assert system.count("PNG (.png)") == 1
     assert "JPEG (.jpg)" in system
 
 
 def test_generic_format() -> None:
-    system = rendered(["tsv"])
+    system = render_system(["tsv"])
     assert ".tsv file" in system
     assert "$ext" not in system
 
@@ -326,7 +153,7 @@ def test_aliases() -> None:
 
 def test_user_templates_override_file_by_file(tmp_path: Path) -> None:
     (tmp_path / "png.md").write_text("MY PNG RULES: always 1024x768.\n", encoding="utf-8")
-    system = rendered(["png", "pdf"], templates_dir=tmp_path)
+    system = render_system(["png", "pdf"], templates_dir=tmp_path)
     assert "MY PNG RULES" in system
     assert "bbox_inches" not in system  # the built-in png note was replaced
     assert "SimpleDocTemplate" in system  # pdf fell back to the built-in one
@@ -335,7 +162,7 @@ def test_user_templates_override_file_by_file(tmp_path: Path) -> None:
 
 def test_user_system_template(tmp_path: Path) -> None:
     (tmp_path / "system.md").write_text("House rules. Make $formats.\n$notes\n", encoding="utf-8")
-    system = rendered(["csv"], templates_dir=tmp_path)
+    system = render_system(["csv"], templates_dir=tmp_path)
     assert system.startswith("House rules. Make .csv.")
     assert "index=False" in system
 
@@ -343,20 +170,15 @@ def test_user_system_template(tmp_path: Path) -> None:
 def test_unreadable_user_template_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "csv.md").write_bytes(b"\xff\xfe\xfa not utf-8")
     with pytest.raises(UsageError, match=r"csv\.md"):
-        rendered(["csv"], templates_dir=tmp_path)
-
-
-def test_existing_files_are_mentioned_only_when_present() -> None:
-    assert "earlier steps" not in rendered(["pdf"])
-    system = rendered(["pdf"], existing_files=["chart.png", "data.csv"])
-    assert "earlier steps" in system and "chart.png, data.csv" in system
+        render_system(["csv"], templates_dir=tmp_path)
 
 
 def test_token_budget() -> None:
     # The bundled model has ~8k tokens of context and writes ~10 tokens/s: keep the prompt lean.
-    typical = rendered(["png"], [SALES])
+    typical = render_system(["png"])
     assert estimate_tokens(typical) < 650
-    heavy = rendered(["pdf", "xlsx", "docx", "pptx", "png", "csv"], [SALES] * 5)
+    assert estimate_tokens(render_system(["png"], plan=True)) < 900
+    heavy = render_system(["pdf", "xlsx", "docx", "pptx", "png", "csv"], plan=True)
     assert estimate_tokens(heavy) < 1500
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -45,13 +44,12 @@ def test_a_placeholder_the_prompt_itself_uses_is_allowed_and_images_are_not_chec
     assert placeholder_check("a chart", ["png"]) == []
 
 
-def test_the_placeholder_list_matches_the_skeletons() -> None:
+def test_the_notes_hold_none_of_the_placeholder_texts() -> None:
+    """The notes name the request's words with variables (``title``, ``points``), so a model
+    that writes one of these texts made it up; the check still catches it."""
     notes = " ".join(p.read_text() for p in TEMPLATES.glob("*.md"))
-    notes += (TEMPLATES.parent / "llm" / "skeleton_data.py").read_text()  # $pages and the like
     for text in PLACEHOLDERS:
-        assert text in notes, text
-    quoted = set(re.findall(r'"((?:First|Second|Third) (?:point|bullet))"', notes))
-    assert quoted <= set(PLACEHOLDERS)
+        assert text not in notes, text
 
 
 @pytest.mark.parametrize(

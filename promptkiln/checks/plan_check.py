@@ -1,0 +1,274 @@
+"""The model's plan checked against the inputs' profile and the request, before any script.
+
+:func:`check_plan` returns the plan with every input column name it uses normalised to the real
+name (``" Region"``, ``"REGION"`` -> ``"region"``: case and spaces/underscores do not matter) and
+the problems found, each one sentence the model can act on:
+
+* the columns it names exist in the input (x, y, series, group, value; a listed table column
+  that matches one is normalised, others may be computed);
+* the aggregation fits the column's type (sum/mean/median of a text column is wrong, min/max
+  need numbers or dates, count works on anything), and a bar or pie chart of a column whose
+  values repeat combines them (an aggregation), or it draws one bar per row;
+* a series column has few distinct values (a line per city, not a line per order id);
+* each file has a requested format, each requested format has a file;
+* a page, slide or sheet count the request states matches the sections listed;
+* no title is a placeholder ("Title", "Chart title").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from promptkiln.plan import Chart, ColumnProfile, OutputFile, Plan, Profile, Table, TableProfile
+
+#: A series column with more distinct values than this draws an unreadable chart.
+MAX_SERIES = 12
+#: Titles that are a template's words, not the request's.
+PLACEHOLDER_TITLES = frozenset(
+    {"title", "chart title", "report title", "document title", "deck title", "label", "value",
+     "chart", "untitled", "my chart", "plot", "figure", "table", "heading"}
+)  # fmt: skip
+_NUMERIC = ("number", "integer", "bool")
+#: What a chart of a category column whose values repeat draws with no aggregation.
+_DRAWN_PER_ROW = {
+    "bar": "draws one bar per row",
+    "barh": "draws one bar per row",
+    "pie": "draws one slice per row",
+    "line": "goes back and forth through the rows",
+    "area": "goes back and forth through the rows",
+}
+_SECTION_KINDS = {"pdf": "pages", "pptx": "slides", "xlsx": "sheets"}
+_WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                 "eight": 8, "nine": 9, "ten": 10}  # fmt: skip
+_SHEETS = re.compile(r"\b(\d{1,2}|" + "|".join(_WORD_NUMBERS) + r")[- ](?:work)?sheets?\b")
+
+
+@dataclass(frozen=True)
+class PlanCheck:
+    """A plan with its column names normalised, and what is wrong with it."""
+
+    plan: Plan
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[\s_]+", " ", name).strip().casefold()
+
+
+def _tables(file: OutputFile, profile: Profile | None) -> list[TableProfile]:
+    """The tables a file's columns may come from: its named input, else every table."""
+    if profile is None:
+        return []
+    every = [t for i in profile.inputs for t in i.tables]
+    if file.input:
+        wanted = _key(PurePosixPath(file.input.removeprefix("inputs/")).as_posix())
+        named = [
+            t
+            for i in profile.inputs
+            for t in i.tables
+            if wanted in (_key(t.name), _key(i.file), _key(t.name.split("!")[-1]))
+        ]
+        if named:
+            return named
+    return every
+
+
+class _Columns:
+    """Column lookup across a file's tables; collects the problems of one file."""
+
+    def __init__(self, file: OutputFile, profile: Profile | None) -> None:
+        self.file = file
+        self.tables = _tables(file, profile)
+        self.problems: list[str] = []
+
+    def find(self, name: str | None) -> ColumnProfile | None:
+        if name is None:
+            return None
+        for table in self.tables:
+            for col in table.columns:
+                if _key(col.name) == _key(name):
+                    return col
+        return None
+
+    def table_of(self, col: ColumnProfile) -> TableProfile:
+        return next(t for t in self.tables if col in t.columns)
+
+    def resolve(self, name: str | None, role: str, where: str) -> str | None:
+        """The real name of column ``name``; a problem when the input has no such column."""
+        if name is None or not self.tables:
+            return name
+        col = self.find(name)
+        if col is None:
+            known = ", ".join(c.name for c in self.tables[0].columns[:20])
+            self.problems.append(
+                f"{where}: {role} column {name!r} is not in the input; its columns are: {known}"
+            )
+            return name
+        return col.name
+
+    def aggregation(self, agg: str, value: str | None, where: str, role: str) -> None:
+        col = self.find(value)
+        if agg in ("sum", "mean", "median") and value is not None and col is not None:
+            if col.dtype not in _NUMERIC:
+                self.problems.append(
+                    f"{where}: the {agg} of {col.name!r} is wrong, it is a {col.dtype} column; "
+                    f"use count, or a number column"
+                )
+        elif agg in ("min", "max") and col is not None and col.dtype not in (*_NUMERIC, "date"):
+            self.problems.append(
+                f"{where}: the {agg} of {col.name!r} is wrong, it is a {col.dtype} column"
+            )
+        elif agg in ("sum", "mean", "median", "min", "max") and value is None and self.tables:
+            self.problems.append(f"{where}: agg {agg} needs a {role} column to combine")
+
+    def repeats(
+        self, label: str | None, agg: str, where: str, what: str, *, series: bool = False
+    ) -> None:
+        """A category column whose values repeat, drawn or listed row by row."""
+        col = self.find(label)
+        if col is None or agg != "none":
+            return
+        rows = self.table_of(col).rows
+        if 0 < col.distinct < rows - col.nulls:
+            other = ", or series to draw one per value of another column" if series else ""
+            self.problems.append(
+                f"{where}: {col.name!r} has {col.distinct} distinct values in {rows} rows, so "
+                f"{what}; set agg (sum, mean, count, ...) to combine the rows of each "
+                f"{col.name}{other}"
+            )
+
+
+def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
+    where = f"{where}, chart {c.title!r}"
+    if c.ys and c.y is not None and c.y not in c.ys:  # y and ys: all of them side by side
+        c = c.model_copy(update={"y": None, "ys": [c.y, *c.ys]})
+    if c.limit is not None and c.limit < 1:
+        cols.problems.append(f"{where}: limit {c.limit} shows nothing; give a count of 1 or more")
+    x = cols.resolve(c.x, "x", where)
+    y = cols.resolve(c.y, "y", where)
+    ys = [cols.resolve(n, "ys", where) or n for n in c.ys]
+    series = cols.resolve(c.series, "series", where)
+    if c.values is None and cols.tables and c.x is None and c.y is None and not c.ys:
+        cols.problems.append(f"{where}: name its input columns (x, y) or give its values")
+    for name in c.ys:
+        col = cols.find(name)
+        if col is not None and col.dtype not in _NUMERIC:
+            cols.problems.append(f"{where}: ys column {col.name!r} is {col.dtype}, not numbers")
+    if c.kind == "hist":
+        col = cols.find(c.y or c.x)
+        if col is not None and col.dtype not in _NUMERIC:
+            cols.problems.append(f"{where}: a histogram needs a number column, {col.name!r} is not")
+        return c.model_copy(update={"x": x, "y": y, "ys": ys, "series": series})
+    for value in [c.y, *c.ys] if c.ys else [c.y]:
+        cols.aggregation(c.agg, value, where, "y")
+    if c.series is None and not c.ys and c.kind in _DRAWN_PER_ROW:
+        drawn = _DRAWN_PER_ROW[c.kind]
+        cols.repeats(c.x, c.agg, where, f"a {c.kind} chart of it {drawn}", series=c.kind != "pie")
+    if c.kind in ("line", "area") and c.sort != "none":
+        cols.problems.append(
+            f"{where}: a {c.kind} chart keeps the order of its x axis; sorting it by value "
+            "scrambles that: set sort none"
+        )
+    scol = cols.find(c.series)
+    if scol is not None and scol.distinct > MAX_SERIES:
+        cols.problems.append(
+            f"{where}: series column {scol.name!r} has {scol.distinct} distinct values, too "
+            f"many series; use a column with at most {MAX_SERIES}, or no series"
+        )
+    if c.kind == "pie" and c.series is not None:
+        cols.problems.append(f"{where}: a pie chart has no series; leave series empty")
+    return c.model_copy(update={"x": x, "y": y, "ys": ys, "series": series})
+
+
+def _table(t: Table, cols: _Columns, where: str) -> Table:
+    where = f"{where}, table"
+    group = cols.resolve(t.group, "group", where)
+    value = cols.resolve(t.value, "value", where)
+    shown = [getattr(cols.find(c), "name", c) for c in t.columns]
+    for agg in t.aggs or [t.agg]:
+        cols.aggregation(agg, t.value, where, "value")
+    if t.group is not None and t.agg == "none" and not t.aggs:
+        cols.repeats(t.group, t.agg, where, "grouping needs an aggregation")
+    listing = t.group is None and t.value is None and cols.tables
+    unknown = [c for c in t.columns if cols.find(c) is None] if listing else []
+    if unknown:  # rows as they are: every column must be one of the input's
+        known = ", ".join(c.name for c in cols.tables[0].columns[:20])
+        cols.problems.append(
+            f"{where}: {', '.join(repr(c) for c in unknown)} not in the input (its columns: "
+            f"{known}); a computed column needs group, value and agg (one row per group)"
+        )
+    return t.model_copy(update={"group": group, "value": value, "columns": shown})
+
+
+def _stated_counts(prompt: str, formats: Sequence[str]) -> dict[str, int]:
+    """Format -> the page/slide/sheet count the request states exactly."""
+    from promptkiln.checks.requirements import parse
+
+    out: dict[str, int] = {}
+    for req in parse(prompt, formats):
+        for fmt, kind in _SECTION_KINDS.items():
+            if req.kind == kind and req.params.get("op", "==") == "==":
+                out[fmt] = int(req.params["n"])
+    sheets = _SHEETS.search(prompt.lower()) if "xlsx" in formats else None
+    if sheets:
+        word = sheets.group(1)
+        out["xlsx"] = int(word) if word.isdigit() else _WORD_NUMBERS[word]
+    return out
+
+
+def _placeholder(title: str, where: str, prompt: str) -> str | None:
+    if _key(title) in PLACEHOLDER_TITLES and _key(title) not in _key(prompt):
+        return f"{where}: the title {title!r} is a placeholder; use a title from the request"
+    return None
+
+
+def check_plan(
+    plan: Plan, profile: Profile | None, formats: Sequence[str], prompt: str = ""
+) -> PlanCheck:
+    """``plan`` with its column names normalised to the profile's, and its problems."""
+    problems: list[str] = []
+    wanted = [f.lower().lstrip(".") for f in formats]
+    counts = _stated_counts(prompt, wanted)
+    files: list[OutputFile] = []
+    if not plan.files:
+        problems.append("the plan lists no files")
+    for file in plan.files:
+        where = file.name
+        ext = PurePosixPath(file.name).suffix.lower().lstrip(".")
+        ext = "jpg" if ext == "jpeg" else ext
+        if wanted and ext not in wanted:
+            problems.append(
+                f"{file.name}: .{ext or '?'} was not asked for; name it with one of "
+                + ", ".join(f".{w}" for w in wanted)
+            )
+        for text in (file.title, *(c.title for c in file.charts)):
+            found = _placeholder(text, where, prompt)
+            if found:
+                problems.append(found)
+        cols = _Columns(file, profile)
+        charts = [_chart(c, cols, where) for c in file.charts]
+        tables = [_table(t, cols, where) for t in file.tables]
+        problems += cols.problems
+        n = counts.get(ext)
+        if n is not None and len(file.sections) != n:
+            kind = _SECTION_KINDS[ext]
+            problems.append(
+                f"{file.name}: the request asks for {n} {kind}, the plan lists "
+                f"{len(file.sections)} sections; list the {n} titles"
+            )
+        source = file.input
+        if len(cols.tables) == 1 and (file.input or any(c.x or c.y for c in charts) or tables):
+            source = cols.tables[0].name  # the real name ("inputs/Sales.CSV" -> "sales.csv")
+        files.append(file.model_copy(update={"charts": charts, "tables": tables, "input": source}))
+    names = [PurePosixPath(f.name).suffix.lower().lstrip(".") for f in plan.files]
+    for fmt in wanted:
+        if fmt not in names and not (fmt == "jpg" and "jpeg" in names):
+            problems.append(f"no file in the plan is a .{fmt}; add one")
+    return PlanCheck(Plan(files=files), list(dict.fromkeys(problems)))

@@ -1,0 +1,249 @@
+"""The plan's schema and its checks against a profile: columns exist (and are normalised to
+their real names), the aggregation fits the column, series are few, formats and counts match."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from promptkiln.checks.plan_check import check_plan
+from promptkiln.checks.profile import parse, render_profile
+from promptkiln.llm.plan import compact, describe, parse_plan, response_format
+from promptkiln.plan import Chart, ColumnProfile, InputProfile, OutputFile, Plan, Profile, Table
+from promptkiln.plan import TableProfile as TP
+
+SALES = Profile(
+    inputs=[
+        InputProfile(
+            file="sales.csv",
+            kind="table",
+            tables=[
+                TP(
+                    name="sales.csv",
+                    rows=48,
+                    columns=[
+                        ColumnProfile(name="Region", dtype="text", distinct=4,
+                                      values={"North": 12, "South": 12, "East": 12, "West": 12}),
+                        ColumnProfile(name="order_id", dtype="text", distinct=48),
+                        ColumnProfile(name="Month", dtype="date", distinct=12,
+                                      first="2024-01-01", last="2024-12-01"),
+                        ColumnProfile(name="Revenue", dtype="number", distinct=48, min=10, max=90),
+                    ],
+                )
+            ],
+        )
+    ]
+)  # fmt: skip
+
+
+def bar(source: str | None = "sales.csv", **fields: object) -> Plan:
+    chart = {"kind": "bar", "title": "Revenue by region", "x": "Region", "y": "Revenue",
+             "agg": "sum", **fields}  # fmt: skip
+    file = {"name": "chart.png", "title": "Revenue", "input": source, "charts": [chart]}
+    return Plan.model_validate({"files": [file]})
+
+
+def test_a_right_plan_passes_and_its_column_names_become_the_real_ones() -> None:
+    plan = bar(x=" region", y="REVENUE", sort="desc")
+    checked = check_plan(plan, SALES, ["png"], "revenue per region, highest first")
+    assert checked.ok, checked.problems
+    chart = checked.plan.files[0].charts[0]
+    assert (chart.x, chart.y, chart.agg, chart.sort) == ("Region", "Revenue", "sum", "desc")
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"y": "profit"}, "y column 'profit' is not in the input; its columns are: Region"),
+        ({"y": "Region"}, "the sum of 'Region' is wrong, it is a text column"),
+        ({"agg": "mean", "y": "order_id"}, "the mean of 'order_id' is wrong"),
+        ({"agg": "none"}, "'Region' has 4 distinct values in 48 rows"),
+        (
+            {"kind": "line", "x": "Month", "series": "order_id"},
+            "48 distinct values, too many series",
+        ),
+        ({"kind": "pie", "series": "Region"}, "a pie chart has no series"),
+        ({"title": "Chart title"}, "the title 'Chart title' is a placeholder"),
+        ({"x": None, "y": None}, "name its input columns (x, y) or give its values"),
+        ({"kind": "line", "x": "Month", "sort": "desc"}, "sorting it by value scrambles that"),
+    ],
+)
+def test_a_wrong_plan_gets_the_specific_problem(fields: dict[str, object], problem: str) -> None:
+    checked = check_plan(bar(**fields), SALES, ["png"], "a chart")
+    assert any(problem in p for p in checked.problems), checked.problems
+
+
+def test_count_works_on_any_column_and_a_line_per_city_is_fine() -> None:
+    assert check_plan(bar(agg="count", y="order_id"), SALES, ["png"]).ok
+    assert check_plan(bar(agg="count", y=None), SALES, ["png"]).ok
+    line = bar(kind="line", x="Month", y="Revenue", series="Region", agg="sum")
+    assert check_plan(line, SALES, ["png"]).ok
+
+
+def test_tables_group_and_value_are_checked_and_listed_columns_normalised() -> None:
+    table = Table(columns=["region", "Total revenue"], group="region", value="revenue", agg="sum")
+    plan = Plan(files=[OutputFile(name="r.pdf", title="Sales", tables=[table])])
+    checked = check_plan(plan, SALES, ["pdf"])
+    assert checked.ok, checked.problems
+    assert checked.plan.files[0].tables[0].columns == ["Region", "Total revenue"]
+    wrong = Table(columns=["Region"], group="Region", value="Region", agg="mean")
+    bad = check_plan(
+        Plan(files=[OutputFile(name="r.pdf", title="S", tables=[wrong])]), SALES, ["pdf"]
+    )
+    assert any("the mean of 'Region' is wrong" in p for p in bad.problems)
+
+
+def test_formats_and_stated_counts() -> None:
+    plan = Plan(files=[OutputFile(name="deck.pdf", title="Plans", sections=["A", "B"])])
+    problems = check_plan(plan, None, ["pptx"], "a 3-slide deck").problems
+    assert any(".pdf was not asked for" in p for p in problems)
+    assert any("no file in the plan is a .pptx" in p for p in problems)
+    deck = Plan(files=[OutputFile(name="deck.pptx", title="Plans", sections=["A", "B"])])
+    problems = check_plan(deck, None, ["pptx"], "a 3-slide deck").problems
+    assert problems == [
+        "deck.pptx: the request asks for 3 slides, the plan lists 2 sections; list the 3 titles"
+    ]
+    book = Plan(files=[OutputFile(name="b.xlsx", title="Budget", sections=["2024", "2025"])])
+    assert check_plan(book, None, ["xlsx"], "a workbook with two sheets").ok
+    assert not check_plan(book, None, ["xlsx"], "a workbook with 3 sheets").ok
+
+
+def test_without_inputs_a_chart_takes_the_requests_values() -> None:
+    from promptkiln.llm.plan import script_request
+
+    chart = Chart(kind="pie", title="Budget split", values={"Rent": 40, "Food": 25.5})
+    plan = Plan(files=[OutputFile(name="c.png", title="Budget", charts=[chart])])
+    assert check_plan(plan, None, ["png"]).ok
+    assert script_request(plan).content.splitlines()[1] == (
+        '- c.png, pie chart \'Budget split\': labels, values = ["Rent", "Food"], [40.0, 25.5]; '
+        'draw: ax.pie(values, labels=labels, autopct="%1.1f%%")'
+    )
+
+
+def test_the_plan_schema_is_strict_and_round_trips() -> None:
+    schema = response_format()["json_schema"]["schema"]
+    assert schema["required"] == ["files"]
+    text = '```json\n{"files": [{"name": "a.png", "title": "T1", "charts": [{"kind": "bar", ' \
+        '"title": "Units", "x": "Region", "agg": "count"}]}]}\n```'  # fmt: skip
+    plan = parse_plan(text)
+    assert plan.files[0].charts[0].agg == "count"
+    assert json.loads(compact(plan)) == {
+        "files": [{"name": "a.png", "title": "T1",
+                   "charts": [{"kind": "bar", "title": "Units", "x": "Region", "agg": "count"}]}]
+    }  # fmt: skip
+    assert describe(plan) == "a.png: bar Region (count)"
+    for bad in ('{"files": [{"name": "a.png"}]}', '{"files": [], "extra": 1}',
+                '{"files": [{"name": "a", "title": "t", "charts": [{"kind": "donut", "title": "x"}]}]}',
+                "no json here"):  # fmt: skip
+        with pytest.raises(ValueError):
+            parse_plan(bad)
+
+
+def test_the_profile_is_validated_and_rendered_compactly() -> None:
+    line = SALES.model_dump_json(exclude_defaults=True).encode()
+    assert parse(b"noise\n" + line) == SALES
+    assert isinstance(parse(b'{"inputs": [{"file": 1}]}'), str)
+    assert isinstance(parse(b"x" * 60_000), str)
+    text = render_profile(SALES)
+    assert text.splitlines()[:2] == [
+        "- inputs/sales.csv: 48 rows, columns:",
+        "  Region (text; 4 values: North 12, South 12, East 12, West 12)",
+    ]
+    assert "  Revenue (number 10..90, mean ?)" in text
+    assert "  Month (date 2024-01-01..2024-12-01)" in text
+    broken = Profile(inputs=[InputProfile(file="x.xlsx", kind="other", error="BadZipFile: no")])
+    assert render_profile(broken) == "- inputs/x.xlsx: could not be read (BadZipFile: no)"
+
+
+def test_the_checked_plan_becomes_pandas_for_the_script_request() -> None:
+    from promptkiln.llm.plan import script_request
+
+    line = bar(kind="line", x="month", y="revenue", series="region", agg="sum", source=None)
+    plan = check_plan(line, SALES, ["png"]).plan
+    assert plan.files[0].input == "sales.csv"  # the one input, named for the script
+    totals = check_plan(bar(sort="desc"), SALES, ["png"]).plan
+    counted = Table(columns=["Region", "orders"], group="Region", agg="count", sort="asc")
+    letter = OutputFile(name="letter.pdf", title="Dear Ann")
+    report = OutputFile(name="r.pdf", title="Sales", input="sales.csv", tables=[counted])
+    both = check_plan(Plan(files=[letter, report]), SALES, ["pdf"]).plan
+    assert script_request(plan).content.splitlines()[:3] == [
+        "The plan as code:",
+        '- df = pd.read_csv("inputs/sales.csv")',
+        "- chart.png, line chart 'Revenue by region': table = df.pivot_table(index=\"Month\", "
+        'columns="Region", values="Revenue", aggfunc="sum"); draw: table.plot(ax=ax, marker="o")',
+    ]
+    assert '.agg("sum").sort_values(ascending=False)' in script_request(totals).content, (
+        script_request(totals).content
+    )
+    text = script_request(both, ["a problem"]).content
+    assert "- letter.pdf: no chart and no table" in text
+    assert 'df.groupby("Region").size().sort_values(ascending=True).reset_index()' in text
+    assert "Problems left in the plan (avoid them in the script):\n- a problem" in text
+
+
+def test_statistics_of_a_column_and_one_figure() -> None:
+    from promptkiln.llm.plan_code import table_expr
+
+    stats = Table(columns=["statistic", "value"], value="revenue", aggs=["count", "mean", "max"])
+    total = Table(columns=["total"], value="Revenue", agg="sum")
+    plan = Plan(files=[OutputFile(name="s.pdf", title="Sales", tables=[stats, total])])
+    checked = check_plan(plan, SALES, ["pdf"])
+    assert checked.ok, checked.problems
+    first, second = checked.plan.files[0].tables
+    assert table_expr(first) == 'df["Revenue"].agg(["count", "mean", "max"])'
+    assert table_expr(second) == 'df["Revenue"].agg("sum")'
+    wrong = stats.model_copy(update={"value": "region"})
+    problems = check_plan(Plan(files=[OutputFile(name="s.pdf", title="S", tables=[wrong])]), SALES,
+                          ["pdf"]).problems  # fmt: skip
+    assert any("the mean of 'Region' is wrong" in p for p in problems)
+
+
+def test_wide_data_draws_several_value_columns() -> None:
+    from promptkiln.llm.plan_code import chart_expr
+
+    wide = Profile(
+        inputs=[InputProfile(file="q.csv", kind="table", tables=[TP(name="q.csv", rows=4, columns=[
+            ColumnProfile(name="region", dtype="text", distinct=4),
+            *(ColumnProfile(name=f"q{i}", dtype="integer", distinct=4) for i in range(1, 5)),
+        ])])]
+    )  # fmt: skip
+    chart = Chart(kind="grouped_bar", title="Quarters", x="Region", ys=["Q1", "q2", "q3", "q4"])
+    plan = Plan(files=[OutputFile(name="q.png", title="Q", charts=[chart])])
+    checked = check_plan(plan, wide, ["png"])
+    assert checked.ok, checked.problems
+    drawn = checked.plan.files[0].charts[0]
+    assert drawn.ys == ["q1", "q2", "q3", "q4"]
+    assert chart_expr(drawn) == 'df.set_index("region")[["q1", "q2", "q3", "q4"]]'
+    bad = chart.model_copy(update={"ys": ["region", "q9"]})
+    problems = check_plan(Plan(files=[OutputFile(name="q.png", title="Q", charts=[bad])]), wide,
+                          ["png"]).problems  # fmt: skip
+    assert any("ys column 'region' is text, not numbers" in p for p in problems)
+    assert any("ys column 'q9' is not in the input" in p for p in problems)
+
+
+def test_y_with_ys_draws_them_all_and_a_limit_keeps_the_top() -> None:
+    from promptkiln.llm.plan import describe
+    from promptkiln.llm.plan_code import chart_code
+
+    both = bar(kind="grouped_bar", y="Revenue", ys=["order_id"], agg="count")
+    chart = check_plan(both, SALES, ["png"]).plan.files[0].charts[0]
+    assert (chart.y, chart.ys) == (None, ["Revenue", "order_id"])
+    top = check_plan(bar(kind="barh", sort="desc", limit=3), SALES, ["png"]).plan
+    assert chart_code(top.files[0].charts[0]) == (
+        's = df.groupby("Region")["Revenue"].agg("sum").sort_values(ascending=False).head(3); '
+        "labels, values = s.index.tolist(), s.values.tolist()"
+    )
+    assert describe(top) == "chart.png: barh Region x Revenue (sum, desc, top 3)"
+    assert any("limit 0 shows nothing" in p for p in check_plan(bar(limit=0), SALES, []).problems)
+
+
+def test_a_listing_of_rows_names_only_input_columns() -> None:
+    listing = Table(columns=["region", "total"])
+    plan = Plan(files=[OutputFile(name="r.csv", title="Totals", tables=[listing])])
+    [problem] = check_plan(plan, SALES, ["csv"]).problems
+    assert problem.startswith("r.csv, table: 'total' not in the input (its columns: Region,")
+    assert problem.endswith("a computed column needs group, value and agg (one row per group)")
+    grouped = Table(columns=["region", "total"], group="region", value="revenue", agg="sum")
+    assert check_plan(Plan(files=[OutputFile(name="r.csv", title="T", tables=[grouped])]), SALES,
+                      ["csv"]).ok  # fmt: skip
