@@ -24,6 +24,7 @@ from promptkiln.sandbox.base import InputFile
 if TYPE_CHECKING:
     from promptkiln.failure import Failure
     from promptkiln.llm.generate import CodeGenerator, Generation, Message, Sampling
+    from promptkiln.plan import Plan, Profile
     from promptkiln.repair import Feedback
 
 
@@ -67,6 +68,12 @@ class RepairLoop:
         self.out_of_time: float | None = None
         self.base: list[Message] = []
         self.size = raster_size(wanted, formats)
+        from promptkiln.checks.content_judge import ContentJudge
+
+        #: the model's checked plan and the inputs' profile, when there are (branch ``plan``)
+        self.plan: Plan | None = None
+        self.profile: Profile | None = None
+        self.content = ContentJudge(settings, inputs, prompt, factory=factory, progress=progress)
         self.ceiling = settings.max_tokens or MAX_TOKENS_CEILING
         self.max_tokens = settings.max_tokens or token_budget(
             formats, len(inputs), prompt, MAX_TOKENS_CEILING
@@ -317,8 +324,13 @@ class RepairLoop:
             problems = ["the script wrote no files in the working directory"]
         files_valid = bool(run.artifacts) and not problems
         unmet: list[str] = []
-        if files_valid and self.wanted:
-            attempt.requirements = reqs_mod.check(self.wanted, files_facts(run.artifacts))
+        if files_valid:
+            facts = files_facts(run.artifacts)
+            if self.wanted:
+                attempt.requirements = reqs_mod.check(self.wanted, facts)
+            # what the files show against what the data gives (promptkiln.checks.content)
+            self.content.plan, self.content.profile = self.plan, self.profile
+            attempt.requirements += self.content.outcomes(facts, run.chart_facts)
             unmet = reqs_mod.feedback(attempt.requirements, self.formats)
         if files_valid:
             candidate = Candidate(attempt, staging, len(unmet), bool(crashed))

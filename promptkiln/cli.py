@@ -34,12 +34,14 @@ from promptkiln.cli_options import (
     pipeline_settings,
 )
 from promptkiln.cli_report import (
+    AcceptUnmetOpt,
     CandidatesOpt,
     KeepValidOpt,
     ModelRequirementsOpt,
     TimeBudgetOpt,
     print_quality,
     quality_json,
+    raise_if_unmet,
 )
 from promptkiln.cli_server import register as register_server
 from promptkiln.cli_sessions import register as register_sessions
@@ -257,6 +259,7 @@ def make(
     candidates: CandidatesOpt = None,
     time_budget: TimeBudgetOpt = None,
     model_requirements: ModelRequirementsOpt = False,
+    accept_unmet: AcceptUnmetOpt = False,
 ) -> None:
     """Turn a prompt into files: generate a script, run it in the sandbox, check the files."""
     from promptkiln.sessions import run_turn
@@ -275,6 +278,7 @@ def make(
         candidates=candidates,
         time_budget=time_budget,
         model_requirements=model_requirements or None,
+        accept_unmet=accept_unmet or None,
     )
     progress = _progress(quiet or json_)
     tokens = _TokenMeter(enabled=not (quiet or json_))
@@ -313,6 +317,7 @@ def make(
         say(
             f'session {turn.session_id} (continue it: promptkiln continue {turn.session_id[:8]} "...")'
         )
+    raise_if_unmet(result, settings, turn.session_id)
 
 
 class _TokenMeter:

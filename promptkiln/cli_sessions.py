@@ -17,12 +17,14 @@ import typer
 
 from promptkiln import leftovers
 from promptkiln.cli_report import (
+    AcceptUnmetOpt,
     CandidatesOpt,
     KeepValidOpt,
     ModelRequirementsOpt,
     TimeBudgetOpt,
     print_quality,
     quality_json,
+    raise_if_unmet,
 )
 from promptkiln.errors import UsageError
 from promptkiln.render import clean_line, clean_text, say
@@ -115,6 +117,7 @@ def continue_(
     candidates: CandidatesOpt = None,
     time_budget: TimeBudgetOpt = None,
     model_requirements: ModelRequirementsOpt = False,
+    accept_unmet: AcceptUnmetOpt = False,
 ) -> None:
     """Continue a session: the model edits the session's latest files."""
     from promptkiln.cli import _manifest, _print_manifest, _progress
@@ -151,6 +154,7 @@ def continue_(
         candidates=candidates,
         time_budget=time_budget,
         model_requirements=model_requirements or None,
+        accept_unmet=accept_unmet or None,
     )
     turn = run_turn(
         text,
@@ -177,11 +181,12 @@ def continue_(
 
         manifest.update(engine_of(turn.result))
         typer.echo(json.dumps(manifest, indent=2))
-        return
-    _print_manifest(turn.delivered, turn.result.rejections)
-    print_quality(turn.result)
-    changed = ", ".join(f"{clean_line(n, 80)} v{v}" for n, v in turn.versions) or "no file changed"
-    say(f"session {sid} turn {turn.turn}: {changed}")
+    else:
+        _print_manifest(turn.delivered, turn.result.rejections)
+        print_quality(turn.result)
+        changed = ", ".join(f"{clean_line(n, 80)} v{v}" for n, v in turn.versions)
+        say(f"session {sid} turn {turn.turn}: {changed or 'no file changed'}")
+    raise_if_unmet(turn.result, settings, sid)
 
 
 @sessions_app.callback()

@@ -56,6 +56,7 @@ CONTEXT_FILES = (
     "requirements.txt",
     "build-requirements.txt",
     "promptkiln_seed.py",
+    "promptkiln_chartfacts.py",
     "promptkiln-seed.pth",
     "promptkiln_warm.py",
 )

@@ -115,6 +115,14 @@ class MakeResult:
     requirements: list[Outcome] = field(default_factory=list)
     #: Said to the user along with the files (unmet requirements, a crash after the files).
     warnings: list[str] = field(default_factory=list)
+    #: "ok" when every requirement and content check holds, else "unmet" (the files are then
+    #: in ``files`` only with ``accept_unmet``; see :attr:`unmet`).
+    status: str = "ok"
+
+    @property
+    def unmet(self) -> list[Outcome]:
+        """The requirement and content checks the files fail."""
+        return [o for o in self.requirements if not o.met]
 
     @property
     def attempt_count(self) -> int:
@@ -137,6 +145,7 @@ def make(
     existing: Sequence[InputFile] = (),
     on_attempt: Callable[[Attempt], None] | None = None,
     session_id: str | None = None,
+    keep_unmet: bool = False,
 ) -> MakeResult:
     """Turn a prompt into files in ``out``: generate, extract, run, validate, repair.
 
@@ -151,8 +160,12 @@ def make(
     Files of failed attempts never reach ``out``: each attempt collects into a private staging
     directory, and only the accepted attempt's files are delivered (atomically, never
     overwriting unless ``overwrite``). When every attempt fails, the best attempt whose files
-    were valid is delivered with warnings if it only missed stated requirements, or — with
+    were valid is kept if it only missed requirement or content checks, or — with
     ``settings.keep_valid_on_crash`` — if its script crashed after writing them.
+
+    A result whose files fail a check has ``status == "unmet"``; its files are delivered to
+    ``out`` only with ``settings.accept_unmet`` or ``keep_unmet`` (a session keeps them),
+    else ``files`` is empty and the caller says which checks failed.
     """
     from promptkiln.llm.prompts import InputSummary, render_messages
 
@@ -236,8 +249,13 @@ def make(
             last = loop.attempts[-1].problem if loop.attempts else "no attempt was made"
             rounds = len({a.number for a in loop.attempts})
             raise AttemptsExhausted(rounds, (last or "").splitlines()[0], budget=loop.out_of_time)
-        files = deliver_dir(winner.staging, out, settings, overwrite, formats)
         attempt = winner.attempt
+        status = "unmet" if any(not o.met for o in attempt.requirements) else "ok"
+        files: list[Artifact] = []
+        if status == "ok" or settings.accept_unmet or keep_unmet:
+            files = deliver_dir(winner.staging, out, settings, overwrite, formats)
+        else:
+            progress("not delivering the files: they fail a check (--accept-unmet delivers them)")
         assert attempt.run is not None and attempt.script is not None
         return MakeResult(
             files,
@@ -249,6 +267,7 @@ def make(
             attempt.run.rejections,
             attempt.requirements,
             loop.warnings(winner),
+            status,
         )
     finally:
         if pool is not None:

@@ -1,0 +1,317 @@
+"""The numbers a file must show, computed by our own code from the plan and the inputs.
+
+The model's plan says what each chart and table shows (x, y, series, aggregation, sort); this
+module turns each of those parts into a :class:`Spec`, and computes every spec's expected values
+with a fixed script of ours (:data:`SCRIPT`) run in a fresh sandbox over ``./inputs/``: the
+inputs are untrusted files, and they are never parsed on the host. Nothing of the model's script
+takes part, so a wrong aggregation in the script cannot make its own expectation.
+
+    specs = specs_for(plan)                       # [Spec(id="f0c0", ...)]
+    expected = compute(specs, inputs, settings)   # {"f0c0": Expected(values={...}, order=[...])}
+
+A spec whose columns the inputs do not have (the plan checks catch that earlier), or that the
+data cannot answer, gets ``error`` instead of values, and its check is skipped, not failed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from promptkiln.plan import Chart, Plan, Table
+
+if TYPE_CHECKING:
+    from promptkiln.config import Settings
+    from promptkiln.pipeline import Progress, SandboxFactory
+    from promptkiln.sandbox.base import InputFile
+
+#: Groups kept per spec (and points per series): the checks need no more, and the answer
+#: must fit in the sandbox's captured stdout.
+MAX_GROUPS = 60
+_MARK = "promptkiln-expected:"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One chart or table of one output file, as the numbers it must show."""
+
+    id: str  #: ``f{file}c{chart}`` or ``f{file}t{table}``
+    file: str  #: the output file's name
+    part: str  #: "chart" / "table"
+    kind: str  #: the chart kind, or "table"
+    input: str | None
+    x: str | None
+    y: str | None
+    series: str | None
+    agg: str
+    sort: str
+    #: numbers the request itself states (``Chart.values``): no computation needed
+    stated: dict[str, float] | None = None
+
+    def describe(self) -> str:
+        """The spec in words: "the sum of Revenue per Region, highest first"."""
+        if self.stated:
+            what = "the numbers the request states"
+        elif self.agg == "count":
+            what = f"the count of rows per {self.x}"
+        elif self.agg != "none":
+            what = f"the {self.agg} of {self.y} per {self.x}"
+        else:
+            what = f"{self.y} by {self.x}"
+        if self.series:
+            what += f", one series per {self.series}"
+        if self.sort == "desc":
+            what += ", highest first"
+        elif self.sort == "asc":
+            what += ", lowest first"
+        return what
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a spec's data gives: label -> value (or per series), in the expected order."""
+
+    values: dict[str, float] = field(default_factory=dict)
+    series: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: the labels in the order the file must show them (sorted specs), else in data order
+    order: list[str] = field(default_factory=list)
+    rows: int = 0  #: rows of the input behind it
+    error: str | None = None
+
+
+def specs_for(plan: Plan) -> list[Spec]:
+    """A spec per chart and per grouped/aggregated table of the plan that names its data."""
+    out: list[Spec] = []
+    for i, f in enumerate(plan.files):
+        for j, c in enumerate(f.charts):
+            spec = _chart_spec(f"f{i}c{j}", f.name, f.input, c)
+            if spec is not None:
+                out.append(spec)
+        for j, t in enumerate(f.tables):
+            spec = _table_spec(f"f{i}t{j}", f.name, f.input, t)
+            if spec is not None:
+                out.append(spec)
+    return out
+
+
+def _chart_spec(sid: str, name: str, source: str | None, c: Chart) -> Spec | None:
+    if c.values:
+        return Spec(sid, name, "chart", c.kind, None, c.x, c.y, None, "none", c.sort, c.values)
+    if c.x is None or (c.y is None and c.agg != "count") or c.kind == "hist":
+        return None  # a histogram's bins are the library's choice: its title is still checked
+    return Spec(sid, name, "chart", c.kind, source, c.x, c.y, c.series, c.agg, c.sort)
+
+
+def _table_spec(sid: str, name: str, source: str | None, t: Table) -> Spec | None:
+    if t.group is None or t.agg == "none" or (t.value is None and t.agg != "count"):
+        return None  # a plain listing of input rows: its columns are checked, not its numbers
+    return Spec(sid, name, "table", "table", source, t.group, t.value, None, t.agg, t.sort)
+
+
+def compute(
+    specs: Sequence[Spec],
+    inputs: Sequence[InputFile],
+    settings: Settings,
+    *,
+    factory: SandboxFactory | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Expected]:
+    """Every spec's expected values: stated ones directly, the others from one run of
+    :data:`SCRIPT` in a fresh sandbox. A sandbox that fails leaves those specs with an error."""
+    import tempfile
+
+    from promptkiln.pipeline import run_in_sandbox
+
+    out: dict[str, Expected] = {}
+    todo = []
+    for s in specs:
+        if s.stated:
+            out[s.id] = _stated(s)
+        else:
+            todo.append(s)
+    if not todo:
+        return out
+    if progress is not None:
+        progress("computing the numbers the files must show, from the inputs (in the sandbox)")
+    payload = [
+        {"id": s.id, "input": s.input, "x": s.x, "y": s.y, "series": s.series,
+         "agg": s.agg, "sort": s.sort}
+        for s in todo
+    ]  # fmt: skip
+    script = SCRIPT.replace("SPECS_JSON", json.dumps(json.dumps(payload)))
+    with tempfile.TemporaryDirectory(prefix="promptkiln-expected-") as tmp:
+        run = run_in_sandbox(script.encode(), inputs, Path(tmp) / "out", settings, factory=factory)
+    answers = parse_answer(run.result.stdout.text)
+    for s in todo:
+        got = answers.get(s.id)
+        out[s.id] = got if got is not None else Expected(error="could not be computed")
+    return out
+
+
+def _stated(s: Spec) -> Expected:
+    values = dict(s.stated or {})
+    order = list(values)
+    if s.sort != "none":
+        order = sorted(values, key=lambda k: values[k], reverse=s.sort == "desc")
+    return Expected(values=values, order=order, rows=len(values))
+
+
+def parse_answer(stdout: str) -> dict[str, Expected]:
+    """The expected values the sandbox script printed (its last marked line)."""
+    line = next((ln for ln in reversed(stdout.splitlines()) if ln.startswith(_MARK)), None)
+    if line is None:
+        return {}
+    try:
+        doc = json.loads(line[len(_MARK) :])
+    except ValueError:
+        return {}
+    out: dict[str, Expected] = {}
+    for sid, item in doc.items() if isinstance(doc, dict) else ():
+        if not isinstance(item, dict):
+            continue
+        if item.get("error"):
+            out[sid] = Expected(error=str(item["error"])[:300])
+            continue
+        out[sid] = Expected(
+            values=_floats(item.get("values")),
+            series={str(s): _floats(vals) for s, vals in (item.get("series") or {}).items()},
+            order=[str(x) for x in item.get("order") or []],
+            rows=int(item.get("rows") or 0),
+        )
+    return out
+
+
+def _floats(raw: Any) -> dict[str, float]:
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): float(v) for k, v in raw.items() if isinstance(v, int | float)}
+
+
+#: Runs in the sandbox (pandas is in the image). Reads the input a spec names (a CSV/TSV, a
+#: workbook's sheet, a JSON table, a Parquet file), matches column names as written or
+#: case-insensitively, aggregates, and prints one marked JSON line.
+SCRIPT = (
+    r"""
+import json, math, os, sys
+import pandas as pd
+
+SPECS = json.loads(SPECS_JSON)
+MAX_GROUPS = """
+    + str(MAX_GROUPS)
+    + r'''
+TABLE_EXT = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".json", ".parquet")
+_cache = {}
+
+
+def load(name):
+    sheet = None
+    if name and "!" in name:
+        name, sheet = name.split("!", 1)
+    files = sorted(f for f in os.listdir("inputs") if f.lower().endswith(TABLE_EXT))
+    if not name:
+        if not files:
+            raise ValueError("no table among the inputs")
+        name = files[0]
+    key = (name, sheet)
+    if key in _cache:
+        return _cache[key]
+    path = os.path.join("inputs", os.path.basename(name))
+    low = path.lower()
+    if low.endswith((".xlsx", ".xlsm", ".xls")):
+        df = pd.read_excel(path, sheet_name=sheet if sheet else 0)
+    elif low.endswith(".json"):
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        if isinstance(data, dict):
+            lists = [v for v in data.values() if isinstance(v, list)]
+            data = lists[0] if len(lists) == 1 else [data]
+        df = pd.json_normalize(data)
+    elif low.endswith(".parquet"):
+        df = pd.read_parquet(path)
+    elif low.endswith(".tsv"):
+        df = pd.read_csv(path, sep="\t")
+    else:
+        df = pd.read_csv(path, sep=None, engine="python")
+    df.columns = [str(c).strip() for c in df.columns]
+    _cache[key] = df
+    return df
+
+
+def column(df, name):
+    if name in df.columns:
+        return name
+    for c in df.columns:
+        if c.lower() == str(name).strip().lower():
+            return c
+    raise KeyError(f"the inputs have no column {name!r}")
+
+
+def label(value):
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def number(value):
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
+def aggregate(frame, x, y, agg):
+    if agg == "count":
+        s = frame.groupby(x, sort=False).size() if y is None else frame.groupby(x, sort=False)[y].count()
+    elif agg == "none":
+        s = frame.set_index(x)[y]
+    else:
+        s = frame.groupby(x, sort=False)[y].agg(agg)
+    return s
+
+
+def compute(spec):
+    df = load(spec["input"])
+    x = column(df, spec["x"])
+    y = column(df, spec["y"]) if spec.get("y") else None
+    agg = spec["agg"]
+    if y is not None and agg not in ("count",):
+        df = df.assign(**{y: pd.to_numeric(df[y], errors="coerce")})
+    out = {"rows": int(len(df))}
+    if spec.get("series"):
+        ser = column(df, spec["series"])
+        groups = {}
+        for key, part in list(df.groupby(ser, sort=True))[:MAX_GROUPS]:
+            s = aggregate(part, x, y, agg if agg != "none" else "none")
+            groups[label(key)] = {label(k): number(v) for k, v in list(s.items())[:MAX_GROUPS * 4]}
+        out["series"] = groups
+        return out
+    s = aggregate(df, x, y, agg)
+    if agg == "none" and s.index.has_duplicates:
+        out["points"] = True
+    values = {}
+    for k, v in s.items():
+        values.setdefault(label(k), number(v))
+    if spec["sort"] in ("asc", "desc"):
+        order = sorted((k for k in values if values[k] is not None),
+                       key=lambda k: values[k], reverse=spec["sort"] == "desc")
+    else:
+        order = list(values)
+    out["values"] = {k: values[k] for k in order[: MAX_GROUPS * 4]}
+    out["order"] = order[: MAX_GROUPS * 4]
+    return out
+
+
+answers = {}
+for spec in SPECS:
+    try:
+        answers[spec["id"]] = compute(spec)
+    except Exception as exc:
+        answers[spec["id"]] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+print("'''
+    + _MARK
+    + r"""" + json.dumps(answers, default=str))
+"""
+)
