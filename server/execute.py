@@ -220,6 +220,8 @@ class JobRun:
             else:
                 result, session_id = self._turn(request, inputs, out)
                 status = "succeeded"
+                if result["status"] == "unmet":
+                    status, error = unmet_status(result, self.settings)
             self.check()
             for path in sorted(p for p in out.rglob("*") if p.is_file()):
                 filestore.add_file(
@@ -342,6 +344,8 @@ class JobRun:
             "model": r.model,
             "timings": {k: round(v, 3) for k, v in r.timings.items()},
             "script": r.script,
+            "status": r.status,
+            "checks": [o.to_dict() for o in r.unmet],
         }, sid
 
     def _run_script(
@@ -392,6 +396,20 @@ class JobRun:
         except PromptkilnError as exc:
             return "failed", result, job_error(exc)
         return "succeeded", result, None
+
+
+def unmet_status(result: dict[str, Any], settings: Any) -> tuple[str, dict[str, Any] | None]:
+    """A turn whose files fail a check: ``succeeded`` with ``accept_unmet`` (the files are
+    attached, the result still says ``"status": "unmet"``), else ``unmet`` with an error that
+    names each failed check (the files stay in the session)."""
+    if settings.accept_unmet:
+        return "succeeded", None
+    from promptkiln.errors import Unmet
+
+    named = [f"{c['requirement']}: {c['detail']}" if c["detail"] else c["requirement"]
+             for c in result["checks"]]  # fmt: skip
+    exc = Unmet(named, session=result["session_id"].removeprefix("ses_"))
+    return "unmet", job_error(exc)
 
 
 def attempt_json(attempt: Attempt, run_id: str) -> dict[str, Any]:
