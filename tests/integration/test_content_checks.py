@@ -1,0 +1,171 @@
+"""The chart-facts hook and the content checks, with real matplotlib in the real image.
+
+The hook records what each savefig drew (cold and warm interpreter alike); the expected numbers
+are computed by our own script in a fresh sandbox; a right chart passes and a wrong one (wrong
+aggregation, wrong sort, a missing series, a placeholder title) fails with what it shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promptkiln.checks.content import check
+from promptkiln.checks.content_expected import compute, specs_for
+from promptkiln.config import Settings, load_settings
+from promptkiln.facts import file_facts
+from promptkiln.pipeline import run_in_sandbox
+from promptkiln.plan import Chart, OutputFile, Plan
+from promptkiln.sandbox.base import InputFile
+from promptkiln.sandbox.pool import SandboxPool
+
+pytestmark = [pytest.mark.docker]
+
+SALES = InputFile(
+    "sales.csv",
+    b"region,city,day,revenue,temp,channel\n"
+    b"East,Oslo,2024-01-01,1000,3,web\nEast,Oslo,2024-01-02,2400,5,shop\n"
+    b"West,Rome,2024-01-01,500,12,web\nNorth,Bergen,2024-01-01,800,1,web\n"
+    b"North,Bergen,2024-01-02,200,2,phone\nWest,Rome,2024-01-02,700,14,web\n",
+)
+
+ALL_KINDS = b"""
+import numpy as np, pandas as pd, matplotlib.pyplot as plt
+df = pd.read_csv("inputs/sales.csv")
+t = df.groupby("region")["revenue"].sum()
+fig, ax = plt.subplots(); ax.bar(t.index, t.values, label="Revenue"); ax.set_title("Revenue")
+ax.set_xlabel("Region"); ax.legend(); fig.savefig("bar.png")
+fig, ax = plt.subplots()
+for city, part in df.groupby("city"):
+    ax.plot(part["day"], part["temp"], label=city)
+ax.legend(); fig.savefig("line.png")
+fig, ax = plt.subplots(); c = df["channel"].value_counts()
+ax.pie(c.values, labels=c.index, autopct="%1.0f%%"); fig.savefig("pie.png")
+fig, ax = plt.subplots(); ax.scatter(df["temp"], df["revenue"]); fig.savefig("scatter.png")
+fig, ax = plt.subplots(); ax.hist(df["revenue"], bins=3); fig.savefig("hist.png")
+p = df.pivot_table(index="region", columns="channel", values="revenue", aggfunc="sum").fillna(0)
+p.plot.bar(stacked=True); plt.savefig("stacked.png")
+p.plot.bar(); plt.savefig("grouped.png")
+"""
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings(limits={"timeout": 120})
+
+
+def _facts(settings: Settings, script: bytes, tmp_path: Path, **kw: Any) -> Any:
+    run = run_in_sandbox(script, [SALES], tmp_path / "out", settings, **kw)
+    assert run.result.exit_code == 0, run.result.stderr.text
+    return run
+
+
+def test_the_hook_records_every_kind_of_chart(settings: Settings, tmp_path: Path) -> None:
+    run = _facts(settings, ALL_KINDS, tmp_path)
+    assert "chart-facts" not in " ".join(a.name for a in run.artifacts)  # never delivered
+    figs = {f["file"]: f["axes"][0] for f in run.chart_facts}
+    bar = figs["bar.png"]
+    assert bar["title"] == "Revenue" and bar["xlabel"] == "Region" and bar["legend"] == ["Revenue"]
+    assert {b["category"]: b["value"] for b in bar["bars"][0]["bars"]} == {
+        "East": 3400, "North": 1000, "West": 1200
+    }  # fmt: skip
+    lines = {ln["label"]: ln for ln in figs["line.png"]["lines"]}
+    assert set(lines) == {"Bergen", "Oslo", "Rome"}
+    assert lines["Oslo"]["x"] == ["2024-01-01", "2024-01-02"] and lines["Oslo"]["y"] == [3, 5]
+    wedges = {w["label"]: round(w["fraction"], 3) for w in figs["pie.png"]["wedges"]}
+    assert wedges == {"web": 0.667, "shop": 0.167, "phone": 0.167}
+    assert sorted(p[1] for p in figs["scatter.png"]["scatter"][0]["points"]) == [
+        200, 500, 700, 800, 1000, 2400
+    ]  # fmt: skip
+    assert sum(b["value"] for b in figs["hist.png"]["bars"][0]["bars"]) == 6
+    stacked = figs["stacked.png"]["bars"]
+    assert [s["label"] for s in stacked] == ["phone", "shop", "web"]
+    web = {b["category"]: (b["value"], b["bottom"]) for b in stacked[2]["bars"]}
+    assert web["East"] == (1000, 2400) and web["West"] == (1200, 0)
+    grouped = figs["grouped.png"]["bars"]
+    assert len(grouped) == 3 and all(b["bottom"] == 0 for s in grouped for b in s["bars"])
+    assert {b["category"] for b in grouped[0]["bars"]} == {"East", "North", "West"}
+
+
+def test_the_hook_works_in_the_warm_interpreter(settings: Settings, tmp_path: Path) -> None:
+    pool = SandboxPool(settings, size=1, idle_s=600)
+    try:
+        assert pool.wait_ready(), pool.last_error
+        run = _facts(settings, ALL_KINDS, tmp_path, factory=pool.factory)
+        assert "warm" in run.sandbox.extra  # the job ran in the warm interpreter
+        assert {f["file"] for f in run.chart_facts} >= {"bar.png", "pie.png", "grouped.png"}
+    finally:
+        pool.close(wait=True)
+
+
+RIGHT = """
+import pandas as pd, matplotlib.pyplot as plt
+df = pd.read_csv("inputs/sales.csv")
+t = df.groupby("region")["revenue"].{agg}(){sort}
+fig, ax = plt.subplots(); ax.bar(t.index, t.values); ax.set_title({title!r}); fig.savefig("bar.png")
+fig, ax = plt.subplots()
+{lines}
+ax.set_title("Temperature per day"); ax.legend(); fig.savefig("line.png")
+c = df["channel"].value_counts() if {count} else df.groupby("channel")["temp"].sum()
+fig, ax = plt.subplots(); ax.pie(c.values, labels=c.index); ax.set_title("Responses by channel")
+fig.savefig("pie.png")
+"""
+PER_CITY = """for city, part in df.groupby("city"):
+    ax.plot(part["day"], part["temp"], label=city)"""
+ONE_LINE = """s = df.groupby("city")["temp"].sum()
+ax.plot(s.index, s.values, label="temp")"""
+
+
+def _script(**kw: Any) -> bytes:
+    args = {"agg": "sum", "sort": '.sort_values(ascending=False)', "title": "Revenue by region",
+            "lines": PER_CITY, "count": True, **kw}  # fmt: skip
+    return RIGHT.format(**args).encode()
+
+
+PLAN = Plan(
+    files=[
+        OutputFile(name="bar.png", title="Revenue by region", input="sales.csv", charts=[
+            Chart(kind="bar", title="Revenue by region", x="region", y="revenue", agg="sum",
+                  sort="desc")]),
+        OutputFile(name="line.png", title="Temperature", input="sales.csv", charts=[
+            Chart(kind="line", title="Temperature per day", x="day", y="temp", series="city")]),
+        OutputFile(name="pie.png", title="Channels", input="sales.csv", charts=[
+            Chart(kind="pie", title="Responses by channel", x="channel", agg="count")]),
+    ]
+)  # fmt: skip
+
+
+def test_right_charts_pass_and_wrong_ones_fail(settings: Settings, tmp_path: Path) -> None:
+    specs = specs_for(PLAN)
+    expected = compute(specs, [SALES], settings)
+    assert expected["f0c0"].values == {"East": 3400, "West": 1200, "North": 1000}
+    assert expected["f1c0"].series["Oslo"] == {"2024-01-01": 3, "2024-01-02": 5}
+
+    def outcomes(script: bytes, name: str) -> dict[str, Any]:
+        run = _facts(settings, script, tmp_path / name)
+        facts = {a.name: file_facts(Path(a.path), a.name.rsplit(".", 1)[1]) for a in run.artifacts}
+        found = check(PLAN, specs, expected, facts, run.chart_facts, "charts of sales.csv")
+        return {o.requirement.params["file"] + ":" + o.requirement.params.get("check", "data"): o
+                for o in found}  # fmt: skip
+
+    right = outcomes(_script(), "right")
+    assert all(o.met for o in right.values()), [o.detail for o in right.values() if not o.met]
+    assert {"bar.png:data", "line.png:data", "pie.png:data", "bar.png:placeholders"} <= set(right)
+
+    wrong = outcomes(
+        _script(agg="mean", sort="", title="Title", lines=ONE_LINE, count=False), "wrong"
+    )
+    bar = wrong["bar.png:data"]
+    assert not bar.met and "East=1700" in bar.detail and "expected East=3400" in bar.detail
+    assert bar.requirement.text == (
+        "the bar chart in bar.png shows the sum of revenue per region, highest first"
+    )
+    line = wrong["line.png:data"]
+    assert not line.met and "1 line, expected 3, one per city" in line.detail
+    assert not wrong["pie.png:data"].met
+    assert wrong["bar.png:placeholders"].detail == "its chart's title is 'Title'"
+
+    unsorted = outcomes(_script(sort=""), "unsorted")["bar.png:data"]
+    assert not unsorted.met and "not sorted highest first" in unsorted.detail
