@@ -22,7 +22,7 @@ from promptkiln.config import Settings
 from promptkiln.errors import BackendAtCapacity, ConfigError, PromptkilnError
 from promptkiln.pipeline import Attempt, raise_for_run, run_in_sandbox
 from promptkiln.records import record_sandbox_run
-from promptkiln.sandbox.base import InputFile, OutputEntry, RunResult, Sandbox
+from promptkiln.sandbox.base import InputFile, OutputEntry, ReadsSidecar, RunResult, Sandbox
 from promptkiln.server import files as filestore
 from promptkiln.server import queue
 from promptkiln.server.capacity import Capacity
@@ -85,6 +85,11 @@ class CancellableSandbox:
     def outputs(self) -> Iterator[OutputEntry]:
         self.job.check()
         return self.inner.outputs()
+
+    def read_sidecar(self, path: str, limit: int) -> bytes | None:
+        if not isinstance(self.inner, ReadsSidecar):
+            return None
+        return self.inner.read_sidecar(path, limit)
 
     def kill(self) -> None:
         with self._lock:
