@@ -77,6 +77,16 @@ def compare(drawn: dict[str, float], want: dict[str, float]) -> str | None:
     return "; ".join(parts)
 
 
+def top(drawn: dict[str, float], expected: Expected) -> dict[str, float]:
+    """The expected values a sorted chart must show: all of them, or, when it shows fewer, the
+    first as many of the expected order ("the 5 highest")."""
+    shown = {norm_label(k) for k in drawn}
+    first = expected.order[: len(drawn)]
+    if 0 < len(drawn) < len(expected.values) and {norm_label(k) for k in first} == shown:
+        return {k: expected.values[k] for k in first if k in expected.values}
+    return expected.values
+
+
 def _same_values(a: list[float], b: list[float]) -> bool:
     return len(a) == len(b) and all(close(x, y) for x, y in zip(sorted(a), sorted(b), strict=True))
 
@@ -114,7 +124,7 @@ def _bars(spec: Spec, expected: Expected, ax: dict[str, Any]) -> str | None:
     for _, bars in series:
         for label, value in _mapping(bars).items():
             drawn[label] = drawn.get(label, 0.0) + value  # a stacked single series adds up
-    problem = compare(drawn, expected.values)
+    problem = compare(drawn, top(drawn, expected) if spec.sort != "none" else expected.values)
     if problem is None and spec.sort in ("asc", "desc"):
         problem = _order(series[0][1], spec.sort, horizontal=spec.kind == "barh")
     return problem

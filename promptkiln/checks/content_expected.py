@@ -80,6 +80,10 @@ class Expected:
     order: list[str] = field(default_factory=list)
     rows: int = 0  #: rows of the input behind it
     error: str | None = None
+    #: the same numbers over a subset the request may mean (a value or a year of another
+    #: column that the prompt names: "2024 revenue"); a file that shows one of them passes
+    alternatives: list[Expected] = field(default_factory=list)
+    filter: str | None = None  #: the subset, for an alternative: "year = 2024"
 
 
 def specs_for(plan: Plan) -> list[Spec]:
@@ -118,6 +122,7 @@ def compute(
     *,
     factory: SandboxFactory | None = None,
     progress: Progress | None = None,
+    prompt: str = "",
 ) -> dict[str, Expected]:
     """Every spec's expected values: stated ones directly, the others from one run of
     :data:`SCRIPT` in a fresh sandbox. A sandbox that fails leaves those specs with an error."""
@@ -142,6 +147,7 @@ def compute(
         for s in todo
     ]  # fmt: skip
     script = SCRIPT.replace("SPECS_JSON", json.dumps(json.dumps(payload)))
+    script = script.replace("PROMPT_JSON", json.dumps(json.dumps(prompt[:4000])))
     with tempfile.TemporaryDirectory(prefix="promptkiln-expected-") as tmp:
         run = run_in_sandbox(script.encode(), inputs, Path(tmp) / "out", settings, factory=factory)
     answers = parse_answer(run.result.stdout.text)
@@ -175,13 +181,24 @@ def parse_answer(stdout: str) -> dict[str, Expected]:
         if item.get("error"):
             out[sid] = Expected(error=str(item["error"])[:300])
             continue
-        out[sid] = Expected(
-            values=_floats(item.get("values")),
-            series={str(s): _floats(vals) for s, vals in (item.get("series") or {}).items()},
-            order=[str(x) for x in item.get("order") or []],
-            rows=int(item.get("rows") or 0),
-        )
+        out[sid] = _expected(item)
     return out
+
+
+def _expected(item: dict[str, Any]) -> Expected:
+    alternatives = item.get("alternatives")
+    return Expected(
+        values=_floats(item.get("values")),
+        series={str(s): _floats(vals) for s, vals in (item.get("series") or {}).items()},
+        order=[str(x) for x in item.get("order") or []],
+        rows=int(item.get("rows") or 0),
+        alternatives=[
+            _expected(a) for a in alternatives if isinstance(a, dict) and not a.get("error")
+        ]
+        if isinstance(alternatives, list)
+        else [],
+        filter=str(item["filter"]) if item.get("filter") else None,
+    )
 
 
 def _floats(raw: Any) -> dict[str, float]:
@@ -195,10 +212,11 @@ def _floats(raw: Any) -> dict[str, float]:
 #: case-insensitively, aggregates, and prints one marked JSON line.
 SCRIPT = (
     r"""
-import json, math, os, sys
+import json, math, os, re, sys, warnings
 import pandas as pd
 
 SPECS = json.loads(SPECS_JSON)
+PROMPT = json.loads(PROMPT_JSON)
 MAX_GROUPS = """
     + str(MAX_GROUPS)
     + r'''
@@ -272,8 +290,55 @@ def aggregate(frame, x, y, agg):
     return s
 
 
+def filters(df, used):
+    """Subsets the request may mean: a value of another column that the prompt names
+    ("2024", "Online"), or a year the prompt names of a date column."""
+    found = []
+    for c in df.columns:
+        if c in used:
+            continue
+        col = df[c]
+        try:
+            distinct = col.dropna().unique()
+        except TypeError:
+            continue
+        if 0 < len(distinct) <= 50:
+            labels = col.map(label)
+            for v in distinct:
+                text = label(v)
+                if len(text) >= 3 and re.search(
+                    r"(?<![\w])" + re.escape(text) + r"(?![\w])", PROMPT, re.I
+                ):
+                    found.append((f"{c} = {text}", labels == text))
+        if col.dtype == object or "datetime" in str(col.dtype):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                dates = pd.to_datetime(col, errors="coerce")
+            if len(col) and dates.notna().mean() >= 0.9:
+                for year in sorted(set(re.findall(r"(?<!\d)(19\d\d|20\d\d)(?!\d)", PROMPT))):
+                    mask = dates.dt.year == int(year)
+                    if mask.any() and not mask.all():
+                        found.append((f"{c} in {year}", mask))
+    return found[:6]
+
+
 def compute(spec):
     df = load(spec["input"])
+    out = compute_on(df, spec)
+    used = {column(df, spec[k]) for k in ("x", "y", "series") if spec.get(k)}
+    alternatives = []
+    for name, mask in filters(df, used):
+        try:
+            alt = compute_on(df[mask.fillna(False).astype(bool)], spec)
+        except Exception:
+            continue
+        alt["filter"] = name
+        alternatives.append(alt)
+    out["alternatives"] = alternatives
+    return out
+
+
+def compute_on(df, spec):
     x = column(df, spec["x"])
     y = column(df, spec["y"]) if spec.get("y") else None
     agg = spec["agg"]

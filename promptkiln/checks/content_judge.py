@@ -57,6 +57,7 @@ class ContentJudge:
                     self.settings,
                     factory=self.factory,
                     progress=self.progress,
+                    prompt=self.prompt,
                 )
                 if self._specs
                 else {}

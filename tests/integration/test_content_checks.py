@@ -169,3 +169,31 @@ def test_right_charts_pass_and_wrong_ones_fail(settings: Settings, tmp_path: Pat
 
     unsorted = outcomes(_script(sort=""), "unsorted")["bar.png:data"]
     assert not unsorted.met and "not sorted highest first" in unsorted.detail
+
+
+WEB_ONLY = b"""
+import pandas as pd, matplotlib.pyplot as plt
+df = pd.read_csv("inputs/sales.csv")
+t = df[df["channel"] == "web"].groupby("region")["revenue"].sum().sort_values(ascending=False)
+t = t.head(2)
+fig, ax = plt.subplots(); ax.bar(t.index, t.values); ax.set_title("Web revenue"); fig.savefig("bar.png")
+"""
+
+
+def test_a_subset_the_prompt_names_and_the_top_n_of_a_sorted_chart_pass(
+    settings: Settings, tmp_path: Path
+) -> None:
+    plan = Plan(files=[PLAN.files[0]])
+    specs = specs_for(plan)
+    run = _facts(settings, WEB_ONLY, tmp_path)
+    facts = {a.name: file_facts(Path(a.path), "png") for a in run.artifacts}
+
+    def verdict(prompt: str) -> Any:
+        expected = compute(specs, [SALES], settings, prompt=prompt)
+        found = check(plan, specs, expected, facts, run.chart_facts, prompt)
+        return next(o for o in found if o.requirement.params.get("spec") == "f0c0")
+
+    # web: West 1200, East 1000, North 800 -> the two highest drawn
+    assert verdict("the two regions with the most web revenue, highest first").met
+    wrong = verdict("the two regions with the most revenue, highest first")
+    assert not wrong.met and "East=1000" in wrong.detail and "expected East=3400" in wrong.detail
