@@ -197,3 +197,27 @@ def test_a_subset_the_prompt_names_and_the_top_n_of_a_sorted_chart_pass(
     assert verdict("the two regions with the most web revenue, highest first").met
     wrong = verdict("the two regions with the most revenue, highest first")
     assert not wrong.met and "East=1000" in wrong.detail and "expected East=3400" in wrong.detail
+
+
+TITLED = """```python
+import matplotlib.pyplot as plt
+fig, ax = plt.subplots()
+ax.bar(["Q1", "Q2"], [2.1, 2.8])
+ax.set_title({title!r})
+fig.savefig("revenue.png")
+```"""
+
+
+def test_a_failed_content_check_goes_back_to_the_model(openai_server: Any, tmp_path: Path) -> None:
+    from promptkiln.pipeline import make
+
+    openai_server.enqueue(TITLED.format(title="Title"))
+    openai_server.enqueue(TITLED.format(title="Revenue per quarter"))
+    settings = load_settings(model="openai/test-model", api_base=openai_server.url)
+    result = make("a bar chart of revenue per quarter", formats=["png"], out=tmp_path / "o",
+                  settings=settings)  # fmt: skip
+    assert result.status == "ok" and result.attempt_count == 2
+    assert [f.name for f in result.files] == ["revenue.png"]
+    feedback = str(openai_server.history[1]["messages"][-1]["content"])
+    assert "revenue.png has real titles and labels, not placeholders" in feedback
+    assert "its chart's title is 'Title'" in feedback and "ax.set_title(" in feedback
