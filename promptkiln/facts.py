@@ -193,6 +193,7 @@ def _pptx(path: Path) -> dict[str, Any]:
     texts: list[str] = []
     notes = charts = tables = pictures = 0
     rows: list[list[str]] = []
+    native: list[dict[str, Any]] = []
     for slide in prs.slides:
         for shape in slide.shapes:
             if shape.has_text_frame:
@@ -205,6 +206,8 @@ def _pptx(path: Path) -> dict[str, Any]:
                         texts.append(title.text_frame.text)
                 except Exception:
                     pass
+                with contextlib.suppress(Exception):
+                    native.append(_native_chart(shape.chart))
             if getattr(shape, "has_table", False) and shape.has_table:
                 tables += 1
                 for row in shape.table.rows:
@@ -224,7 +227,24 @@ def _pptx(path: Path) -> dict[str, Any]:
         "tables": tables,
         "pictures": pictures,
         "rows": rows,
+        "native_charts": native[:20],
     }
+
+
+def _native_chart(chart: Any) -> dict[str, Any]:
+    """A native (python-pptx) chart's type, title and series: what it shows, as data."""
+    title = ""
+    with contextlib.suppress(Exception):
+        if chart.has_title and chart.chart_title.has_text_frame:
+            title = chart.chart_title.text_frame.text
+    series = []
+    for plot in list(chart.plots)[:8]:
+        categories = [str(c) for c in list(plot.categories)[:500]]
+        for s in list(plot.series)[:50]:
+            values = [float(v) if isinstance(v, int | float) else None for v in s.values][:500]
+            series.append({"name": str(s.name or ""), "categories": categories, "values": values})
+    kind = getattr(chart.chart_type, "name", str(chart.chart_type))
+    return {"kind": str(kind), "title": title, "series": series}
 
 
 def _image(path: Path) -> dict[str, Any]:

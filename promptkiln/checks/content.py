@@ -115,4 +115,28 @@ def axes_for(
     own = [f for f in figures if f.get("file") == name]
     if not own and facts.get("kind") not in IMAGE_KINDS:
         own = [f for f in figures if f.get("file") not in delivered]
-    return [ax for f in own for ax in f.get("axes") or [] if isinstance(ax, dict)]
+    axes = [ax for f in own for ax in f.get("axes") or [] if isinstance(ax, dict)]
+    return axes + [native_axes(c) for c in facts.get("native_charts") or [] if isinstance(c, dict)]
+
+
+def native_axes(chart: Mapping[str, Any]) -> dict[str, Any]:
+    """A native PowerPoint chart as the hook's axes facts: a bar container per series, a line
+    per series, or a pie's wedges, so the same chart checks judge it."""
+    kind = str(chart.get("kind", "")).upper()
+    series = [s for s in chart.get("series") or [] if isinstance(s, dict)]
+    ax: dict[str, Any] = {"title": str(chart.get("title") or ""), "legend": [],
+                          "bars": [], "lines": [], "wedges": []}  # fmt: skip
+    for s in series:
+        cats, values = list(s.get("categories") or []), list(s.get("values") or [])
+        name = str(s.get("name") or "") or None
+        if "PIE" in kind or "DOUGHNUT" in kind:
+            total = sum(v for v in values if isinstance(v, int | float) and v > 0) or 1.0
+            ax["wedges"] += [{"label": c, "fraction": (v or 0) / total}
+                             for c, v in zip(cats, values, strict=False)]  # fmt: skip
+        elif "LINE" in kind:
+            ax["lines"].append({"label": name, "x": cats, "y": values})
+        else:
+            bars = [{"category": c, "pos": float(i), "value": v, "bottom": 0.0}
+                    for i, (c, v) in enumerate(zip(cats, values, strict=False))]  # fmt: skip
+            ax["bars"].append({"label": name, "horizontal": kind.startswith("BAR"), "bars": bars})
+    return ax

@@ -79,8 +79,12 @@ def placeholder_outcomes(
                     hits.append(f"its chart's {what} is {ax[key]!r}")
             hits += [f"its legend says {t!r}" for t in ax.get("legend") or [] if bad(t)]
     for name, f in facts.items():
+        for chart in f.get("native_charts") or []:
+            if isinstance(chart, dict) and bad(chart.get("title")):
+                found.setdefault(name, []).append(f"its chart's title is {chart['title']!r}")
         if f.get("kind") not in _DOC_KINDS:
             continue
+        found.setdefault(name, [])
         lines = {" ".join(line.split()) for line in str(f.get("text") or "").splitlines()}
         for line in sorted(lines):
             t = line.strip(" :").lower()
