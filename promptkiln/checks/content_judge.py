@@ -47,21 +47,24 @@ class ContentJudge:
             import time
 
             from promptkiln.checks.content_expected import compute
+            from promptkiln.errors import PromptkilnError
 
             t0 = time.monotonic()
             self._specs = specs_for(self.plan) if self.plan is not None else []
-            self._expected = (
-                compute(
-                    self._specs,
-                    self.inputs,
-                    self.settings,
-                    factory=self.factory,
-                    progress=self.progress,
-                    prompt=self.prompt,
-                )
-                if self._specs
-                else {}
-            )
+            self._expected = {}
+            try:
+                if self._specs:
+                    self._expected = compute(
+                        self._specs,
+                        self.inputs,
+                        self.settings,
+                        factory=self.factory,
+                        progress=self.progress,
+                        prompt=self.prompt,
+                    )
+            except PromptkilnError as exc:  # no expected numbers: those checks are not made
+                if self.progress is not None:
+                    self.progress(f"could not compute the expected numbers ({exc.message})")
             self.seconds = time.monotonic() - t0
         return self._specs, self._expected
 
