@@ -154,10 +154,36 @@ def _wedges(ax):
     return out
 
 
-def _line_x(line, cats):
+def _day(value):
+    """A date (or date-time) as ISO text: ``2024-01-05``, the time only when there is one."""
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    date, _, time = text.replace(" ", "T").partition("T")
+    return date if not time or time.strip("0:.") == "" else f"{date}T{time}"
+
+
+def _is_date_axis(axis):
+    try:
+        conv = axis.get_converter() if hasattr(axis, "get_converter") else axis.converter
+    except Exception:
+        return False
+    return "Date" in type(conv).__name__
+
+
+def _line_x(line, cats, dates):
     xs = _nums(line.get_xdata(orig=False))
     if cats:
         return [cats.get(x, x) if x is not None else None for x in xs]
+    if dates:
+        import datetime
+
+        epoch = datetime.datetime(1970, 1, 1)
+        out = []
+        for x in xs:
+            try:
+                out.append(_day(epoch + datetime.timedelta(days=x)))
+            except (TypeError, OverflowError, ValueError):
+                out.append(x)
+        return out
     return xs
 
 
@@ -193,13 +219,13 @@ def _axes(ax):
                 "bars": _bars(ax, container, horizontal),
             }
         )
-    cats = _categories(ax.xaxis)
+    cats, dates = _categories(ax.xaxis), _is_date_axis(ax.xaxis)
     for line in list(ax.lines)[:MAX_ARTISTS]:
         label = line.get_label()
         facts["lines"].append(
             {
                 "label": _text(label) if label and not label.startswith("_") else None,
-                "x": _line_x(line, cats),
+                "x": _line_x(line, cats, dates),
                 "y": _nums(line.get_ydata(orig=False)),
             }
         )

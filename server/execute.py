@@ -49,6 +49,8 @@ def job_settings(base: Settings, request: dict[str, Any]) -> Settings:
         data["engine"] = request["engine"]
     if request.get("attempts"):
         data["attempts"] = request["attempts"]
+    if request.get("accept_unmet"):
+        data["accept_unmet"] = True
     data["limits"].update(request.get("limits") or {})
     try:
         return Settings.model_validate(data)

@@ -48,6 +48,7 @@ fig, ax = plt.subplots(); ax.hist(df["revenue"], bins=3); fig.savefig("hist.png"
 p = df.pivot_table(index="region", columns="channel", values="revenue", aggfunc="sum").fillna(0)
 p.plot.bar(stacked=True); plt.savefig("stacked.png")
 p.plot.bar(); plt.savefig("grouped.png")
+fig, ax = plt.subplots(); ax.plot(pd.to_datetime(df["day"]), df["temp"]); fig.savefig("dates.png")
 """
 
 
@@ -74,6 +75,7 @@ def test_the_hook_records_every_kind_of_chart(settings: Settings, tmp_path: Path
     lines = {ln["label"]: ln for ln in figs["line.png"]["lines"]}
     assert set(lines) == {"Bergen", "Oslo", "Rome"}
     assert lines["Oslo"]["x"] == ["2024-01-01", "2024-01-02"] and lines["Oslo"]["y"] == [3, 5]
+    assert figs["dates.png"]["lines"][0]["x"][:2] == ["2024-01-01", "2024-01-02"]
     wedges = {w["label"]: round(w["fraction"], 3) for w in figs["pie.png"]["wedges"]}
     assert wedges == {"web": 0.667, "shop": 0.167, "phone": 0.167}
     assert sorted(p[1] for p in figs["scatter.png"]["scatter"][0]["points"]) == [

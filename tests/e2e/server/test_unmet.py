@@ -74,6 +74,14 @@ def test_api_job_and_mcp_result_say_unmet(serve: Any, openai_server: Any, tmp_pa
     assert job["files"] == []
 
     openai_server.enqueue(PLACEHOLDER_PNG)
+    with server.client(key) as http:
+        body = {"prompt": "Bar chart of revenue", "formats": ["png"], "accept_unmet": True}
+        job = wait_job(http, http.post("/v1/jobs", json=body).json()["id"])
+    assert job["status"] == "succeeded", job
+    assert job["result"]["status"] == "unmet" and job["result"]["checks"][0]["met"] is False
+    assert [f["name"] for f in job["files"]] == ["revenue.png"]
+
+    openai_server.enqueue(PLACEHOLDER_PNG)
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "promptkiln.cli", "mcp", *MODEL, "--api-base", openai_server.url],
