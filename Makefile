@@ -50,6 +50,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	scripts/typecheck.sh
+	scripts/lint-imports.sh  # lint-imports: the layers and no cycles ([tool.importlinter])
 
 bench: install engine image
 	$(BIN)/python benchmarks/bench_sandbox.py

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from promptkiln.config import Settings, load_settings
-from promptkiln.pipeline import run_in_sandbox
+from promptkiln.making.pipeline import run_in_sandbox
 from promptkiln.sandbox.base import Sandbox
 from promptkiln.sandbox.docker import DockerSandbox, connect
 from promptkiln.sandbox.pool import PooledSandbox, SandboxPool

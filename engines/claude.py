@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from promptkiln.engine_settings import EngineSettings
 from promptkiln.engines.base import (
     EngineOutput,
     EngineState,
@@ -29,7 +30,6 @@ from promptkiln.engines.base import (
     sdk_missing,
 )
 from promptkiln.engines.errors import ContainerExpired, is_container_gone
-from promptkiln.engines.settings import EngineSettings
 from promptkiln.errors import GenerationError
 from promptkiln.sandbox.base import InputFile
 

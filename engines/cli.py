@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from promptkiln.engine_settings import BASE_URL_VARIABLES, ENGINES
 from promptkiln.engines.routing import usability
-from promptkiln.engines.settings import BASE_URL_VARIABLES, ENGINES
 
 WHERE = {
     "local": "this machine (litellm + our sandbox); nothing leaves it",

@@ -14,7 +14,7 @@ google-genai's ``APIError`` carries ``code``):
 
 from __future__ import annotations
 
-from promptkiln.engines.settings import BASE_URL_VARIABLES, KEY_VARIABLES
+from promptkiln.engine_settings import BASE_URL_VARIABLES, KEY_VARIABLES
 from promptkiln.errors import (
     GenerationError,
     LimitExceeded,

@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from promptkiln.engine_settings import EngineSettings
 from promptkiln.engines.base import (
     EngineOutput,
     EngineState,
@@ -21,7 +22,6 @@ from promptkiln.engines.base import (
     instructions,
     sdk_missing,
 )
-from promptkiln.engines.settings import EngineSettings
 from promptkiln.engines.tables import TABLE_FORMATS, TABLE_SCHEMA, render_table
 from promptkiln.errors import GenerationError
 from promptkiln.sandbox.base import InputFile

@@ -17,6 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from promptkiln.engine_settings import EngineSettings
 from promptkiln.engines.base import (
     EngineOutput,
     EngineState,
@@ -27,7 +28,6 @@ from promptkiln.engines.base import (
     sdk_missing,
 )
 from promptkiln.engines.errors import ContainerExpired, is_container_gone
-from promptkiln.engines.settings import EngineSettings
 from promptkiln.sandbox.base import GiB, InputFile
 
 INPUT_DIR = "/mnt/data"

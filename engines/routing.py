@@ -13,7 +13,7 @@ import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from promptkiln.engines.settings import KEY_VARIABLES, VENDORS, EngineSettings
+from promptkiln.engine_settings import KEY_VARIABLES, VENDORS, EngineSettings
 
 #: The SDK each vendor engine imports, and the extra that installs it.
 SDKS = {"claude": "anthropic", "openai": "openai", "gemini": "google.genai"}

@@ -1,12 +1,15 @@
 """Render the chat messages that ask a model for a script.
 
-The system prompt is ``templates/system.md`` (the sandbox contract) with the input files listed
-and one note per requested format (``templates/<format>.md``) appended. Templates are package
+The system prompt is ``templates/system.md`` (the sandbox contract) with one note per requested
+format (``templates/<format>.md``) appended. It never depends on the request, so it is
+byte-identical for all requests of the same formats and a server's prompt cache (llama.cpp's KV
+cache) serves it; the request, its inputs and everything else request-specific come last, in the
+user message (:mod:`promptkiln.llm.request_prompt`). Templates are package
 data; a ``templates_dir`` (``--templates DIR``) overrides them file by file: a file there wins,
 anything it lacks falls back to the built-in one.
 
-Templates use ``string.Template`` placeholders (``$inputs``, ``$formats``, ``$existing``,
-``$libraries``, ``$notes`` in ``system.md``; ``$ext`` in ``generic.md``), so the Python braces in
+Templates use ``string.Template`` placeholders (``$formats``, ``$libraries``, ``$notes`` in
+``system.md``; ``$ext`` in ``generic.md``), so the Python braces in
 them need no escaping. They are kept short on purpose: the bundled local model has a ~8k-token
 context.
 """
@@ -28,18 +31,7 @@ from promptkiln.llm.libraries import (
     library_line,
     missing_for,
 )
-from promptkiln.llm.skeleton_data import (
-    data_blocks,
-    data_lines,
-    headline,
-    pages_lines,
-    row_formula_lines,
-    slide_per_row_lines,
-    slides_lines,
-    statistics_line,
-    totals_line,
-    wants_data,
-)
+from promptkiln.llm.skeleton_data import data_blocks
 from promptkiln.sandbox.base import InputFile
 
 #: Formats with their own template.
@@ -201,82 +193,76 @@ def _size(n: int) -> str:
     raise AssertionError("unreachable")
 
 
-def _inputs_block(inputs: Sequence[InputSummary]) -> str:
-    if not inputs:
-        return "  (none)"
-    lines = []
-    for item in inputs:
-        line = f"  - inputs/{_printable(item.name)} ({_size(item.size)})"
-        if item.header is not None:
-            line += f", header: {item.header}"
-        if item.rows is not None:
-            line += f"; {item.rows} data rows"
-            if item.sample:
-                line += ", the first: " + " | ".join(item.sample)
-        lines.append(line)
-    return "\n".join(lines)
-
-
 def _format_label(formats: Sequence[str]) -> str:
     return ", ".join(f".{f}" for f in formats)
 
 
-def render_system(
-    formats: Sequence[str],
-    inputs: Sequence[InputSummary] = (),
-    *,
-    templates_dir: Path | None = None,
-    existing_files: Sequence[str] = (),
-    prompt: str = "",
-    libraries: Sequence[str] | None = None,
-) -> str:
-    """The system prompt alone (handy for measuring and for ``--show-prompt``).
-
-    ``libraries`` are the distributions the sandbox really has, when they were looked up (E2B's
-    stock template, kernel mode); None means promptkiln's own image and its usual list."""
+def format_names(formats: Sequence[str]) -> list[str]:
+    """The requested formats, normalised, each once, in order. Raises :class:`UsageError`."""
     if not formats:
         raise UsageError("no output format requested", hint="pass at least one, e.g. --format pdf")
-    names = list(dict.fromkeys(normalize_format(f) for f in formats))
+    return list(dict.fromkeys(normalize_format(f) for f in formats))
+
+
+#: What a note's request-shaped placeholders say in the system prompt, the same for every request
+#: (the request's own lines come with the request: :mod:`promptkiln.llm.request_prompt`).
+NEUTRAL = {
+    "data": "# df, label, value: the data lines given with the request",
+    "totals": "",
+    "rowformula": "",
+    "pages": "",
+    "headline": '"Paragraph text."',
+    "perrow": "",
+    "slides": "",
+}
+
+
+def render_notes(
+    names: Sequence[str],
+    *,
+    templates_dir: Path | None = None,
+    libraries: Sequence[str] | None = None,
+) -> list[str]:
+    """One note per format, the same for every request of these formats (the cacheable part)."""
     notes = []
-    data = data_lines(inputs, prompt)
-    totals = statistics_line(inputs, prompt) or totals_line(inputs)
-    row_formula, pages = row_formula_lines(inputs, prompt), pages_lines(prompt)
-    with_data = wants_data(inputs, prompt)
     for name in names:
         lacking = missing_for(name, libraries) if libraries is not None else None
         fallback = fallback_note(name, libraries) if lacking and libraries is not None else None
         if fallback is not None:  # the template lacks the note's package but has another way
             notes.append(fallback)
         elif name in FORMATS:
-            note = data_blocks(load_template(name, templates_dir), with_data).strip()
-            note = string.Template(note).safe_substitute(
-                data=data,
-                totals=totals,
-                rowformula=row_formula,
-                pages=pages,
-                headline=headline(totals, data, with_data=with_data),
-                perrow=slide_per_row_lines(prompt),
-                slides=slides_lines(prompt, with_data=with_data),
-            )
+            note = data_blocks(load_template(name, templates_dir), True).strip()
+            note = string.Template(note).safe_substitute(NEUTRAL)
+            note = re.sub(r"\n{3,}", "\n\n", note)
             if len(names) > MAX_SKELETONS:
                 note = short_note(note)
             notes.append(note)
         else:
             generic = string.Template(load_template("generic", templates_dir))
             notes.append(generic.safe_substitute(ext=name).strip())
-    existing = ""
-    if existing_files:
-        listed = ", ".join(_printable(n) for n in existing_files)
-        existing = (
-            f"- The current versions of files from earlier steps are in ./inputs/: {listed}. "
-            "Start from them and write the updated files to the working directory under the "
-            "same names.\n"
-        )
+    return notes
+
+
+def render_system(
+    formats: Sequence[str],
+    *,
+    templates_dir: Path | None = None,
+    libraries: Sequence[str] | None = None,
+) -> str:
+    """The system prompt: the sandbox contract and the format notes. It depends on the formats,
+    the templates and the sandbox's libraries only, never on the request, so it is
+    byte-identical for every request of the same formats and a server's prompt cache serves it.
+
+    ``libraries`` are the distributions the sandbox really has, when they were looked up (E2B's
+    stock template, kernel mode); None means promptkiln's own image and its usual list."""
+    names = format_names(formats)
+    notes = render_notes(names, templates_dir=templates_dir, libraries=libraries)
     system = string.Template(load_template("system", templates_dir))
     text = system.safe_substitute(
-        inputs=_inputs_block(inputs),
+        # a user's own system.md from before may still name these: they come with the request
+        inputs="  (listed with the request)",
+        existing="",
         formats=_format_label(names),
-        existing=existing,
         libraries=DEFAULT_LIBRARIES if libraries is None else library_line(libraries),
         notes="\n".join(notes),
     )
@@ -292,18 +278,13 @@ def render_messages(
     existing_files: Sequence[str] = (),
     libraries: Sequence[str] | None = None,
 ) -> list[Message]:
-    """The first request: the system prompt and the user's prompt (with the formats restated,
-    which small models follow better when it is the last thing they read)."""
-    system = render_system(
-        formats,
-        inputs,
-        templates_dir=templates_dir,
-        existing_files=existing_files,
-        prompt=prompt,
-        libraries=libraries,
-    )
-    names = list(dict.fromkeys(normalize_format(f) for f in formats))
-    user = f"{prompt.strip()}\n\nOutput: {_format_label(names)}"
+    """The first request: the system prompt (the same for every request of these formats), then
+    everything about this request in the user message, last (see
+    :func:`promptkiln.llm.request_prompt.render_request`)."""
+    from promptkiln.llm.request_prompt import render_request
+
+    system = render_system(formats, templates_dir=templates_dir, libraries=libraries)
+    user = render_request(prompt, format_names(formats), inputs, existing_files=existing_files)
     return [Message("system", system), Message("user", user)]
 
 

@@ -12,10 +12,20 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from promptkiln.llm.prompts import InputSummary
+
+class InputSummary(Protocol):
+    """What these lines read of one input (:class:`promptkiln.llm.prompts.InputSummary`, which
+    imports this module, so it is described here rather than imported)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def header(self) -> str | None: ...
+    @property
+    def numeric(self) -> tuple[str, ...]: ...
+
 
 SAMPLE_DATA = (
     'df = pd.DataFrame({"Region": ["North", "South", "East"], "Revenue": [1200.0, 950.0, 1430.0]})'
@@ -222,7 +232,7 @@ def row_formula_lines(inputs: Sequence[InputSummary], prompt: str = "") -> str:
 def _stated_count(prompt: str, fmt: str, kind: str) -> int:
     """The page or slide count the prompt states for ``fmt`` (the requirement rule's reading),
     or 0."""
-    from promptkiln.requirements import parse
+    from promptkiln.checks.requirements import parse
 
     return next((int(r.params["n"]) for r in parse(prompt, [fmt]) if r.kind == kind), 0)
 

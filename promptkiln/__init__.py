@@ -11,10 +11,12 @@ from __future__ import annotations
 from promptkiln.client import Client
 from promptkiln.config import Settings, load_settings
 from promptkiln.errors import PromptkilnError
-from promptkiln.pipeline import MakeResult, SandboxRun, make, run_in_sandbox
-from promptkiln.sandbox.base import Artifact, InputFile, Limits, Rejection, RunResult
-
-__version__ = "0.1.0"
+from promptkiln.limits import Limits
+from promptkiln.making.attempt import MakeResult
+from promptkiln.making.make import make
+from promptkiln.making.pipeline import SandboxRun, run_in_sandbox
+from promptkiln.sandbox.base import Artifact, InputFile, Rejection, RunResult
+from promptkiln.version import __version__
 
 __all__ = [
     "Artifact",

@@ -274,9 +274,9 @@ class Client:
         """The job's files into ``out``, under the local collection rules (atomic, no overwrite
         unless asked, names sanitised, hashes checked)."""
         from promptkiln.config import load_settings
-        from promptkiln.pipeline import deliver_dir
+        from promptkiln.making.pipeline import deliver_dir
+        from promptkiln.records.store import sha256_hex
         from promptkiln.sandbox.names import UnsafeName, extension_of, sanitize_name
-        from promptkiln.store import sha256_hex
 
         files = list(job.get("files") or [])
         if not files:

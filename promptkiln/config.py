@@ -28,9 +28,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from promptkiln.engines.settings import ENGINES, EngineSettings
+from promptkiln.engine_settings import ENGINES, EngineSettings
 from promptkiln.errors import ConfigError
-from promptkiln.sandbox.base import GiB, KiB, Limits, MiB
+from promptkiln.limits import GiB, KiB, Limits, MiB
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": KiB, "m": MiB, "g": GiB, "t": 1024 * GiB}

@@ -22,6 +22,12 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
+# Limits and their units live at the bottom (promptkiln.limits); the backends read them here.
+from promptkiln.limits import GiB as GiB
+from promptkiln.limits import KiB as KiB
+from promptkiln.limits import Limits as Limits
+from promptkiln.limits import MiB as MiB
+
 HOME = "/home/user"
 #: The script's environment on every backend. Nothing from the host's environment is passed in.
 SANDBOX_ENV = {
@@ -40,28 +46,6 @@ SCRIPT_PATH = "/home/user/.promptkiln/main.py"
 #: Where the image's chart-facts hook writes what matplotlib drew (images/promptkiln_chartfacts.py):
 #: outside the working directory, so it is never an output; read back with ``read_sidecar``.
 CHART_FACTS_PATH = "/home/user/.promptkiln/chart-facts.json"
-
-KiB = 1024
-MiB = 1024 * KiB
-GiB = 1024 * MiB
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits for one sandbox. Units are in the names: seconds, bytes, counts."""
-
-    cpus: float = 2.0
-    memory_bytes: int = 1 * GiB
-    pids: int = 256
-    timeout_s: float = 300.0
-    #: Size of the writable scratch space (the working directory and ``/tmp``), in bytes.
-    disk_bytes: int = 512 * MiB
-    #: Caps on what collection will deliver.
-    output_bytes: int = 256 * MiB
-    output_file_bytes: int = 128 * MiB
-    output_files: int = 200
-    #: Bytes of stdout and of stderr kept; the rest is counted and dropped.
-    log_bytes: int = 64 * KiB
 
 
 class Termination(enum.Enum):

@@ -6,13 +6,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from promptkiln.errors import SandboxError
 from promptkiln.sandbox.base import SANDBOX_ENV, CapturedStream, EntryKind
-
-if TYPE_CHECKING:
-    from promptkiln.sandbox.e2b import E2BSandbox
 
 USER = "user"
 #: Seconds a sandbox outlives the run's own timeout, for upload, collection and teardown.
@@ -54,6 +51,12 @@ class Outcome:
     note: str = ""
 
 
+class ChunkReader(Protocol):
+    """What an entry needs of its sandbox (:class:`~promptkiln.sandbox.e2b.E2BSandbox`)."""
+
+    def _read_chunks(self, path: str, limit: int) -> Iterator[bytes]: ...
+
+
 @dataclass(frozen=True)
 class E2BEntry:
     """One raw entry of the working directory as envd's ListDir reported it."""
@@ -63,7 +66,7 @@ class E2BEntry:
     size: int
     mode: int
     path: str
-    _sandbox: E2BSandbox
+    _sandbox: ChunkReader
 
     def read(self, limit: int) -> bytes:
         return b"".join(self.read_chunks(limit))

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
@@ -232,9 +233,7 @@ class SandboxPool:
     # -- inside ----------------------------------------------------------------------------
 
     def _new(self) -> DockerSandbox:
-        from promptkiln.pipeline import new_run_id
-
-        return DockerSandbox(self.settings, f"pool-{new_run_id()}", lifetime_s=self.idle_s)
+        return DockerSandbox(self.settings, f"pool-{uuid.uuid4().hex[:12]}", lifetime_s=self.idle_s)
 
     def _keep(self) -> None:
         while True:

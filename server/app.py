@@ -31,16 +31,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from promptkiln import __version__
 from promptkiln.config import Settings
-from promptkiln.dialect import redact
 from promptkiln.errors import PromptkilnError
+from promptkiln.records.dialect import redact
 from promptkiln.server import db
 from promptkiln.server import errors as api_errors
 from promptkiln.server.deps import ServerOptions, ServerState
 from promptkiln.server.errors import ApiError
 from promptkiln.server.metrics import Metrics
 from promptkiln.server.worker import WorkerPool
+from promptkiln.version import __version__
 
 log = logging.getLogger("promptkiln.server")
 access_log = logging.getLogger("promptkiln.server.access")

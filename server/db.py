@@ -1,6 +1,6 @@
-"""Store access for the server: one :class:`~promptkiln.store.Store` per thread, ids, blobs.
+"""Store access for the server: one :class:`~promptkiln.records.store.Store` per thread, ids, blobs.
 
-The server's tables are migration 2 of :data:`promptkiln.migrations.MIGRATIONS`. Uploaded and
+The server's tables are migration 2 of :data:`promptkiln.records.migrations.MIGRATIONS`. Uploaded and
 produced files are kept in their own content-addressed blob namespace (``<home>/server-blobs``,
 or the "server" namespace of the PostgreSQL ``blobs`` table) so ``promptkiln sessions gc`` never
 removes a blob a job's file still needs. :func:`configure` tells this module which store
@@ -15,8 +15,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from promptkiln.blobs import BlobStore, PgBlobStore
-from promptkiln.store import Store
+from promptkiln.records.blobs import BlobStore, PgBlobStore
+from promptkiln.records.store import Store
 
 _local = threading.local()
 _urls: dict[str, str | None] = {}

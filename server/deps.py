@@ -10,12 +10,12 @@ from typing import Any
 from fastapi import Request
 
 from promptkiln.config import Settings
+from promptkiln.records.store import Store
 from promptkiln.server.db import store_for
 from promptkiln.server.errors import ApiError
 from promptkiln.server.metrics import Metrics
 from promptkiln.server.tenants import Caller, authenticate
 from promptkiln.server.worker import WorkerPool
-from promptkiln.store import Store
 
 
 @dataclass(frozen=True)

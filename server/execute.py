@@ -20,8 +20,9 @@ from pydantic import ValidationError
 from promptkiln import leftovers
 from promptkiln.config import Settings
 from promptkiln.errors import BackendAtCapacity, ConfigError, PromptkilnError
-from promptkiln.pipeline import Attempt, raise_for_run, run_in_sandbox
-from promptkiln.records import record_sandbox_run
+from promptkiln.making.attempt import Attempt
+from promptkiln.making.pipeline import raise_for_run, run_in_sandbox
+from promptkiln.records.records import record_sandbox_run
 from promptkiln.sandbox.base import InputFile, OutputEntry, ReadsSidecar, RunResult, Sandbox
 from promptkiln.server import files as filestore
 from promptkiln.server import queue
@@ -322,8 +323,8 @@ class JobRun:
     def _turn(
         self, request: dict[str, Any], inputs: list[Path], out: Path
     ) -> tuple[dict[str, Any], str]:
+        from promptkiln.making.sessions import run_turn
         from promptkiln.server.sessions import link_session, new_session_id
-        from promptkiln.sessions import run_turn
 
         session = request.get("session_id")
         sid = session or new_session_id()
@@ -358,7 +359,7 @@ class JobRun:
     def _run_script(
         self, request: dict[str, Any], inputs: list[Path], out: Path
     ) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
-        from promptkiln.pipeline import read_inputs
+        from promptkiln.making.pipeline import read_inputs
 
         script: str = request["script"]
         files = read_inputs(inputs)

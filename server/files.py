@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from promptkiln.records.store import Store
 from promptkiln.sandbox.filetypes import detect
 from promptkiln.sandbox.names import UnsafeName, sanitize_name
 from promptkiln.server.db import blobs_for, new_id, page_rows
 from promptkiln.server.errors import ApiError
-from promptkiln.store import Store
 
 HOUR = 3600.0
 

@@ -1,7 +1,7 @@
 """``promptkiln mcp``: the MCP server (official ``mcp`` SDK, FastMCP) over stdio.
 
-Tools call the same functions the CLI calls — :func:`promptkiln.sessions.run_turn` for
-``make`` and ``continue``, :func:`promptkiln.pipeline.run_in_sandbox` (and the same run record)
+Tools call the same functions the CLI calls — :func:`promptkiln.making.sessions.run_turn` for
+``make`` and ``continue``, :func:`promptkiln.making.pipeline.run_in_sandbox` (and the same run record)
 for ``run`` — never a second pipeline. Produced files come back as MCP resources with their media
 type: small files embedded as blobs, larger ones as resource links to the delivered file.
 
@@ -100,7 +100,7 @@ def make_files(
     settings: Settings, prompt: str, formats: Sequence[str], inputs: Sequence[str]
 ) -> list[ContentBlock]:
     """``promptkiln make``: a new session whose first turn makes the files."""
-    from promptkiln.sessions import run_turn
+    from promptkiln.making.sessions import run_turn
 
     turn = run_turn(
         prompt,
@@ -116,8 +116,8 @@ def continue_session(
     settings: Settings, session: str, prompt: str, formats: Sequence[str], inputs: Sequence[str]
 ) -> list[ContentBlock]:
     """``promptkiln continue``: the model edits the session's latest files."""
-    from promptkiln.sessions import run_turn
-    from promptkiln.store import Store
+    from promptkiln.making.sessions import run_turn
+    from promptkiln.records.store import Store
 
     with Store.open(settings.home) as store:
         sid = store.resolve_session(session)
@@ -134,8 +134,8 @@ def continue_session(
 
 def run_script(settings: Settings, script: str, inputs: Sequence[str]) -> list[ContentBlock]:
     """``promptkiln run``: the caller's own script in the sandbox, recorded like the CLI's."""
-    from promptkiln.pipeline import raise_for_run, read_inputs, run_in_sandbox
-    from promptkiln.records import record_sandbox_run
+    from promptkiln.making.pipeline import raise_for_run, read_inputs, run_in_sandbox
+    from promptkiln.records.records import record_sandbox_run
 
     code = script.encode("utf-8")
     files = read_inputs(_inputs(inputs))
@@ -157,7 +157,7 @@ def run_script(settings: Settings, script: str, inputs: Sequence[str]) -> list[C
 
 def list_sessions(settings: Settings) -> list[dict[str, Any]]:
     """The sessions, newest first, as ``promptkiln sessions --json`` lists them."""
-    from promptkiln.store import Store
+    from promptkiln.records.store import Store
 
     with Store.open(settings.home) as store:
         rows = store.sessions()
@@ -179,8 +179,8 @@ def fetch_file(
     settings: Settings, session: str, name: str, version: int | None
 ) -> list[ContentBlock]:
     """``promptkiln sessions get``: one version of a session's file, as an embedded resource."""
+    from promptkiln.making.sessions import file_version_bytes
     from promptkiln.sandbox.filetypes import detect
-    from promptkiln.sessions import file_version_bytes
 
     data = file_version_bytes(settings, session, name, version)
     uri = f"promptkiln://sessions/{session}/files/{name}"

@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptkiln import leftovers
+from promptkiln.records.store import Store
 from promptkiln.server.db import dumps, new_id, page_rows
 from promptkiln.server.errors import ApiError
 from promptkiln.server.tenants import Caller
-from promptkiln.store import Store
 
 TERMINAL = ("succeeded", "unmet", "failed", "cancelled", "interrupted")
 STATUSES = ("queued", "running", *TERMINAL)

@@ -132,7 +132,7 @@ def validate_job(s: ServerState, who: Caller, body: JobCreate, kind: str) -> dic
     job_settings(s.settings, request)  # a bad value fails here, as a flag would
     filestore.get_files(s.store(), who.tenant.id, body.inputs)
     if kind == "make" and not formats:
-        from promptkiln.sessions import guess_formats
+        from promptkiln.making.sessions import guess_formats
 
         if not guess_formats(body.prompt or "", []):
             raise UsageError(

@@ -11,9 +11,9 @@ import time
 import uuid
 from typing import Any
 
+from promptkiln.records.store import Store
 from promptkiln.server.db import page_rows, strip_prefix
 from promptkiln.server.errors import not_found
-from promptkiln.store import Store
 
 
 def new_session_id() -> str:

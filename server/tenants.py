@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptkiln.errors import UsageError
+from promptkiln.records.store import Store
 from promptkiln.server.db import dumps, loads, new_id
-from promptkiln.store import Store
 
 KEY_PREFIX = "pk_"
 

@@ -9,7 +9,7 @@
     python benchmarks/quality/run.py --recheck r.json --keep kept/ --out r2.json  # judge again
     python benchmarks/quality/run.py --list
 
-Each task runs through the real pipeline (promptkiln.sessions.run_turn: generation, sandbox,
+Each task runs through the real pipeline (promptkiln.making.sessions.run_turn: generation, sandbox,
 validation, repair, delivery) into its own directory, with its own promptkiln home, and its
 checker judges the delivered files' content. Printed: pass rate per category, time and attempts
 per task, and how often attempt N+1 failed on the same line with the same exception as attempt
@@ -88,7 +88,7 @@ def _attempt_rows(attempts: list[Any]) -> list[dict[str, Any]]:
 def run_task(t: Task, settings: Any, workdir: Path, progress: Any) -> dict[str, Any]:
     """Run one task (and its follow-up turn) and judge it; never raises for a model failure."""
     from promptkiln.errors import PromptkilnError
-    from promptkiln.sessions import run_turn
+    from promptkiln.making.sessions import run_turn
 
     inputs_dir = workdir / "inputs"
     inputs_dir.mkdir(parents=True, exist_ok=True)

@@ -126,7 +126,7 @@ def build_wheels(options: Options, dest: Path, progress: Progress) -> list[Part]
 
 def _image(settings: Settings) -> tuple[str, str, int]:
     """(tag, version, size) of the current sandbox image; refuses a missing or stale one."""
-    from promptkiln.image import image_status
+    from promptkiln.image.build import image_status
     from promptkiln.sandbox.docker import connect
 
     status = image_status(connect(settings.docker_host), settings.image)
@@ -203,7 +203,7 @@ def download_debs(names: list[str], kind: str, dest: Path, progress: Progress) -
 
 
 def _manifest(options: Options, image: str, version: str, members: Sequence[Member]) -> Manifest:
-    from promptkiln import __version__
+    from promptkiln.version import __version__
 
     return Manifest(
         promptkiln_version=__version__,
@@ -287,7 +287,7 @@ def plan(settings: Settings, options: Options, progress: Progress) -> list[str]:
 
 
 def default_output() -> Path:
-    from promptkiln import __version__
+    from promptkiln.version import __version__
 
     return Path(f"promptkiln-bundle-{__version__}-py{this_python()}.tar.gz")
 

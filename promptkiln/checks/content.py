@@ -23,8 +23,8 @@ from promptkiln.checks.content_charts import check_chart
 from promptkiln.checks.content_docs import check_table, rows_of
 from promptkiln.checks.content_expected import Expected, Spec
 from promptkiln.checks.placeholders import placeholder_outcomes
+from promptkiln.checks.requirement import Outcome, Requirement
 from promptkiln.plan import Plan
-from promptkiln.requirements import Outcome, Requirement
 
 IMAGE_KINDS = ("png", "jpg", "jpeg", "svg", "gif", "webp")
 

@@ -19,7 +19,7 @@ from itertools import pairwise
 from typing import Any
 
 from promptkiln.checks.content_expected import Expected, Spec
-from promptkiln.checks.numbers import close, norm_label, show
+from promptkiln.checks.numeric import close, norm_label, show
 
 BAR_KINDS = ("bar", "barh", "stacked_bar", "grouped_bar")
 

@@ -3,7 +3,7 @@
 The facts reader (:mod:`promptkiln.facts`) gives each file's table rows (Word and PowerPoint
 tables, worksheet rows, CSV rows) and its text; a PDF's lines and a JSON document's records are
 turned into rows here. A group's value is shown when some row holds the group's label and, in
-another cell (or elsewhere on the line), a number :func:`~promptkiln.checks.numbers.close` to
+another cell (or elsewhere on the line), a number :func:`~promptkiln.checks.numeric.close` to
 the expected one — "East | 3,400.00" and "East: 3400" both show East=3400.
 
     rows_of(facts)                                  -> [["Region", "Revenue"], ["East", "3,400"]]
@@ -21,7 +21,7 @@ from itertools import pairwise
 from typing import Any
 
 from promptkiln.checks.content_expected import Expected, Spec
-from promptkiln.checks.numbers import close, fmt, norm_label, numbers_in, show
+from promptkiln.checks.numeric import close, fmt, norm_label, numbers_in, show
 
 #: Rows looked at per file.
 MAX_ROWS = 5000

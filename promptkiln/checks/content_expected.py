@@ -6,8 +6,9 @@ with a fixed script of ours (:data:`SCRIPT`) run in a fresh sandbox over ``./inp
 inputs are untrusted files, and they are never parsed on the host. Nothing of the model's script
 takes part, so a wrong aggregation in the script cannot make its own expectation.
 
-    specs = specs_for(plan)                       # [Spec(id="f0c0", ...)]
-    expected = compute(specs, inputs, settings)   # {"f0c0": Expected(values={...}, order=[...])}
+    specs = specs_for(plan)                    # [Spec(id="f0c0", ...)]
+    script_for(specs, prompt)                  # run in a sandbox by promptkiln.making.expected
+    parse_answer(stdout)                       # {"f0c0": Expected(values={...}, order=[...])}
 
 A spec whose columns the inputs do not have (the plan checks catch that earlier), or that the
 data cannot answer, gets ``error`` instead of values, and its check is skipped, not failed.
@@ -18,15 +19,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from promptkiln.plan import Chart, Plan, Table
-
-if TYPE_CHECKING:
-    from promptkiln.config import Settings
-    from promptkiln.pipeline import Progress, SandboxFactory
-    from promptkiln.sandbox.base import InputFile
 
 #: Groups kept per spec (and points per series): the checks need no more, and the answer
 #: must fit in the sandbox's captured stdout.
@@ -115,46 +110,22 @@ def _table_spec(sid: str, name: str, source: str | None, t: Table) -> Spec | Non
     return Spec(sid, name, "table", "table", source, t.group, t.value, None, t.agg, t.sort)
 
 
-def compute(
-    specs: Sequence[Spec],
-    inputs: Sequence[InputFile],
-    settings: Settings,
-    *,
-    factory: SandboxFactory | None = None,
-    progress: Progress | None = None,
-    prompt: str = "",
-) -> dict[str, Expected]:
-    """Every spec's expected values: stated ones directly, the others from one run of
-    :data:`SCRIPT` in a fresh sandbox. A sandbox that fails leaves those specs with an error."""
-    import tempfile
+def pending(specs: Sequence[Spec]) -> tuple[dict[str, Expected], list[Spec]]:
+    """The specs whose numbers the request states (answered here), and those the sandbox
+    script must compute from the inputs."""
+    done = {s.id: _stated(s) for s in specs if s.stated}
+    return done, [s for s in specs if not s.stated]
 
-    from promptkiln.pipeline import run_in_sandbox
 
-    out: dict[str, Expected] = {}
-    todo = []
-    for s in specs:
-        if s.stated:
-            out[s.id] = _stated(s)
-        else:
-            todo.append(s)
-    if not todo:
-        return out
-    if progress is not None:
-        progress("computing the numbers the files must show, from the inputs (in the sandbox)")
+def script_for(specs: Sequence[Spec], prompt: str = "") -> bytes:
+    """:data:`SCRIPT` with the specs (and the request, for the subsets it names) filled in."""
     payload = [
         {"id": s.id, "input": s.input, "x": s.x, "y": s.y, "series": s.series,
          "agg": s.agg, "sort": s.sort}
-        for s in todo
+        for s in specs
     ]  # fmt: skip
     script = SCRIPT.replace("SPECS_JSON", json.dumps(json.dumps(payload)))
-    script = script.replace("PROMPT_JSON", json.dumps(json.dumps(prompt[:4000])))
-    with tempfile.TemporaryDirectory(prefix="promptkiln-expected-") as tmp:
-        run = run_in_sandbox(script.encode(), inputs, Path(tmp) / "out", settings, factory=factory)
-    answers = parse_answer(run.result.stdout.text)
-    for s in todo:
-        got = answers.get(s.id)
-        out[s.id] = got if got is not None else Expected(error="could not be computed")
-    return out
+    return script.replace("PROMPT_JSON", json.dumps(json.dumps(prompt[:4000]))).encode()
 
 
 def _stated(s: Spec) -> Expected:

@@ -16,8 +16,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from promptkiln.checks.requirement import Outcome, Requirement
 from promptkiln.plan import Plan
-from promptkiln.requirements import Outcome, Requirement
 
 #: Stand-ins, compared case-insensitively with the whole (stripped) title or label.
 WORDS = frozenset(

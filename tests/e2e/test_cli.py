@@ -162,7 +162,7 @@ def test_doctor_reports_engine_image_and_isolation(workdir: Path) -> None:
 
 BROKEN_BACKEND = """
 import sys
-from promptkiln.cli import main
+from promptkiln.cli.main import main
 from promptkiln.sandbox import register_backend
 
 class Broken:

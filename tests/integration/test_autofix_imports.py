@@ -1,4 +1,4 @@
-"""Every import :mod:`promptkiln.autofix` can add works in the real sandbox image, and a script
+"""Every import :mod:`promptkiln.making.autofix.patch` can add works in the real sandbox image, and a script
 that forgot its imports runs once patched (a fix can never add an import that fails)."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from promptkiln.autofix import _DOCX_PPTX, _IMPORTS, _STDLIB, patch
 from promptkiln.config import load_settings
-from promptkiln.pipeline import run_in_sandbox
+from promptkiln.making.autofix.patch import _DOCX_PPTX, _IMPORTS, _STDLIB, patch
+from promptkiln.making.pipeline import run_in_sandbox
 
 pytestmark = [pytest.mark.docker]
 

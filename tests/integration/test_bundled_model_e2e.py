@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from promptkiln.config import Settings, load_settings
-from promptkiln.pipeline import make
+from promptkiln.making.make import make
 
 # The first use may download and assemble the 1.1 GB model (minutes) before generating.
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.timeout(1800)]

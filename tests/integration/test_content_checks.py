@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 
 from promptkiln.checks.content import check
-from promptkiln.checks.content_expected import compute, specs_for
+from promptkiln.checks.content_expected import specs_for
+from promptkiln.checks.facts import file_facts
 from promptkiln.config import Settings, load_settings
-from promptkiln.facts import file_facts
-from promptkiln.pipeline import run_in_sandbox
+from promptkiln.making.expected import compute
+from promptkiln.making.pipeline import run_in_sandbox
 from promptkiln.plan import Chart, OutputFile, Plan
 from promptkiln.sandbox.base import InputFile
 from promptkiln.sandbox.pool import SandboxPool
@@ -211,7 +212,7 @@ fig.savefig("revenue.png")
 
 
 def test_a_failed_content_check_goes_back_to_the_model(openai_server: Any, tmp_path: Path) -> None:
-    from promptkiln.pipeline import make
+    from promptkiln.making.make import make
 
     openai_server.enqueue(TITLED.format(title="Title"))
     openai_server.enqueue(TITLED.format(title="Revenue per quarter"))

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from promptkiln.config import Settings, load_settings
-from promptkiln.pipeline import run_in_sandbox
+from promptkiln.making.pipeline import run_in_sandbox
 from promptkiln.sandbox.base import InputFile, Termination
 
 SCRIPTS = Path(__file__).parent / "scripts"

@@ -316,9 +316,9 @@ def test_replicas_reap_a_dead_replicas_sandboxes_and_spare_a_live_ones(
     replica's heartbeat in the shared store. A CLI run elsewhere (no heartbeat) is spared."""
     import e2b
 
+    from promptkiln.records.store import Store
     from promptkiln.sandbox.e2b_ops import reap
     from promptkiln.server import queue
-    from promptkiln.store import Store
 
     lease = 30.0
     with Store.open(tmp_path, pg_url) as store:
@@ -532,7 +532,7 @@ def test_no_e2b_exception_is_left_unmapped() -> None:
 
 def test_the_sandbox_dockerfile_converts_to_an_e2b_template() -> None:
     pytest.importorskip("e2b")
-    from promptkiln.e2b_template import check_dockerfile, default_dockerfile
+    from promptkiln.image.e2b_template import check_dockerfile, default_dockerfile
 
     path = default_dockerfile()
     checked = check_dockerfile(path.read_text(), context=path.parent)
@@ -576,7 +576,7 @@ def test_the_sandbox_dockerfile_converts_to_an_e2b_template() -> None:
 )
 def test_unsupported_dockerfile_constructs_fail_the_check(dockerfile: str, problem: str) -> None:
     pytest.importorskip("e2b")
-    from promptkiln.e2b_template import check_dockerfile
+    from promptkiln.image.e2b_template import check_dockerfile
 
     checked = check_dockerfile(dockerfile)
     assert not checked.ok
@@ -585,7 +585,7 @@ def test_unsupported_dockerfile_constructs_fail_the_check(dockerfile: str, probl
 
 def test_template_build_refuses_a_bad_dockerfile_before_calling_e2b(tmp_path: Path) -> None:
     pytest.importorskip("e2b")
-    from promptkiln.e2b_template import build_template, resources
+    from promptkiln.image.e2b_template import build_template, resources
 
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM alpine:3\n")

@@ -220,7 +220,7 @@ def test_make_on_the_stock_template_in_kernel_mode(e2b_env: Any, tmp_path: Path)
     the file is collected, validated and delivered."""
     pytest.importorskip("e2b_code_interpreter")
     from promptkiln.llm.generate import Generation, Message
-    from promptkiln.making import make
+    from promptkiln.making.make import make
     from promptkiln.sandbox import e2b_libraries
 
     e2b_libraries.forget()

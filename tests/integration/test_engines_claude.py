@@ -11,9 +11,9 @@ import pytest
 
 from promptkiln.engines.claude import newest_tool_version
 from promptkiln.errors import ModelAuthError
-from promptkiln.pipeline import make
-from promptkiln.sessions import run_turn
-from promptkiln.store import Store
+from promptkiln.making.make import make
+from promptkiln.making.sessions import run_turn
+from promptkiln.records.store import Store
 
 vf = sys.modules["promptkiln_tests_vendor_fixtures"]
 Turn = vf.Turn

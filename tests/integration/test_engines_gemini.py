@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from promptkiln.errors import SandboxTimeout
-from promptkiln.pipeline import make
+from promptkiln.making.make import make
 
 vf = sys.modules["promptkiln_tests_vendor_fixtures"]
 Turn = vf.Turn

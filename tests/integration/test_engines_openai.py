@@ -10,9 +10,9 @@ from typing import Any
 import openai
 import pytest
 
-from promptkiln.pipeline import make
-from promptkiln.sessions import run_turn
-from promptkiln.store import Store
+from promptkiln.making.make import make
+from promptkiln.making.sessions import run_turn
+from promptkiln.records.store import Store
 
 vf = sys.modules["promptkiln_tests_vendor_fixtures"]
 Turn = vf.Turn

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from promptkiln.errors import ModelAuthError, ModelRateLimited, ModelUnavailable, PromptkilnError
-from promptkiln.pipeline import make
+from promptkiln.making.make import make
 
 vf = sys.modules["promptkiln_tests_vendor_fixtures"]
 Turn = vf.Turn

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from promptkiln.checks.facts import file_facts
+from promptkiln.checks.validate import validate_all
 from promptkiln.config import load_settings
-from promptkiln.facts import file_facts
 from promptkiln.llm.prompts import FORMATS, GENERIC_FORMATS, InputSummary, load_template
 from promptkiln.llm.skeleton_data import (
     INVOICE_DATA,
@@ -26,9 +27,8 @@ from promptkiln.llm.skeleton_data import (
     slides_lines,
     statistics_line,
 )
-from promptkiln.pipeline import run_in_sandbox
+from promptkiln.making.pipeline import run_in_sandbox
 from promptkiln.sandbox.base import InputFile
-from promptkiln.validate import validate_all
 
 pytestmark = [pytest.mark.docker]
 

@@ -14,7 +14,7 @@ import pytest
 
 from promptkiln.config import load_settings
 from promptkiln.errors import AttemptsExhausted
-from promptkiln.pipeline import make
+from promptkiln.making.make import make
 
 pytestmark = [pytest.mark.docker]
 

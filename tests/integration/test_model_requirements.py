@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from promptkiln.config import load_settings
-from promptkiln.pipeline import make
-from promptkiln.requirements_model import SYSTEM
+from promptkiln.making.make import make
+from promptkiln.making.requirements_model import SYSTEM
 
 pytestmark = [pytest.mark.docker]
 

@@ -16,7 +16,7 @@ import pytest
 
 from promptkiln.config import Settings, load_settings
 from promptkiln.errors import OutputRejected, PromptkilnError
-from promptkiln.pipeline import run_in_sandbox
+from promptkiln.making.pipeline import run_in_sandbox
 from promptkiln.sandbox.base import InputFile
 from promptkiln.sandbox.docker import DockerSandbox
 from promptkiln.sandbox.docker_warm import INLINE_INPUT_BYTES

@@ -11,7 +11,7 @@ import pytest
 
 from promptkiln.config import load_settings
 from promptkiln.errors import AttemptsExhausted
-from promptkiln.pipeline import make
+from promptkiln.making.make import make
 
 pytestmark = [pytest.mark.docker]
 
@@ -62,8 +62,9 @@ def test_import_error_gets_the_real_names_from_the_sandbox(
 
     names = [n.strip(" .") for n in listed.split(",")]
     assert names and all(hasattr(openpyxl.styles, n) for n in names), names
-    # only the last script and the error go back, not a growing history
+    # the repair extends the first request: its answer and the error come after it
     assert len(openai_server.history[1]["messages"]) == 4
+    assert openai_server.history[1]["messages"][:2] == openai_server.history[0]["messages"]
     first = result.attempts[0]
     assert first.failure is not None and first.failure.line == 1
     assert first.failure.exc_type == "ImportError"
@@ -92,6 +93,9 @@ def test_same_line_same_error_twice_changes_the_request(openai_server: Any, tmp_
     assert temps[0] == 0 and temps[1] < temps[2]
     assert "SAME error on the SAME line" in last_user(openai_server.history[2])
     assert "SAME error" not in last_user(openai_server.history[1])
+    # each repair extends the conversation the model already read (a prompt cache reuses it)
+    second, third = openai_server.history[1]["messages"], openai_server.history[2]["messages"]
+    assert third[:4] == second and len(third) == 6
 
 
 def test_identical_script_is_not_run_again(openai_server: Any, tmp_path: Path) -> None:
@@ -105,7 +109,7 @@ def test_identical_script_is_not_run_again(openai_server: Any, tmp_path: Path) -
     assert result.attempt_count == 2 and result.attempts[1].repeated_script
     # a fresh request: the repeated answer is not shown again (small models copy it verbatim)
     fresh = openai_server.history[2]["messages"]
-    assert len(fresh) == 2 and "```python" not in fresh[-1]["content"]
+    assert len(fresh) == 2 and "```python\nraise RuntimeError" not in fresh[-1]["content"]
     assert "a script written for this request before failed" in fresh[-1]["content"]
     assert "RuntimeError: boom" in fresh[-1]["content"]
     assert openai_server.history[2]["temperature"] > openai_server.history[1]["temperature"]
@@ -161,7 +165,7 @@ def test_a_stated_pixel_size_is_set_in_the_matplotlib_calls(
 def test_the_token_cap_is_sized_to_the_request_unless_set(
     openai_server: Any, tmp_path: Path
 ) -> None:
-    from promptkiln.repair import token_budget
+    from promptkiln.making.repair import token_budget
 
     openai_server.enqueue("```python\ndata = [\n  1, 2, 3,\n", finish_reason="length")
     openai_server.enqueue(py(CHART.format(size="(6, 4)")))
@@ -278,7 +282,7 @@ def test_continue_after_a_turn_that_made_nothing_says_so(
     openai_server: Any, tmp_path: Path
 ) -> None:
     from promptkiln.errors import UsageError
-    from promptkiln.sessions import run_turn
+    from promptkiln.making.sessions import run_turn
 
     openai_server.enqueue(py("raise RuntimeError('boom')"))
     settings = settings_for(openai_server, attempts=1)
@@ -367,7 +371,7 @@ def test_candidates_of_a_session_turn_are_recorded_as_runs_of_their_own(
 ) -> None:
     # the eval with --candidates 2 crashed with "UNIQUE constraint failed: runs.id" when both
     # candidates of the first round failed: they shared one run id (and one staging directory)
-    from promptkiln.sessions import run_turn
+    from promptkiln.making.sessions import run_turn
 
     openai_server.enqueue(first)
     openai_server.enqueue(second)

@@ -18,10 +18,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from promptkiln.cli_sessions import register
+from promptkiln.cli.sessions import register
 from promptkiln.config import load_settings
-from promptkiln.sessions import file_version_bytes, replay, run_turn
-from promptkiln.store import Store
+from promptkiln.making.sessions import file_version_bytes, replay, run_turn
+from promptkiln.records.store import Store
 
 pytestmark = [pytest.mark.docker]
 
@@ -194,7 +194,7 @@ KILLED_TURN = textwrap.dedent(
     import sys
     from pathlib import Path
     from promptkiln.config import load_settings
-    from promptkiln.sessions import run_turn
+    from promptkiln.making.sessions import run_turn
     settings = load_settings(model="openai/test-model", api_base=sys.argv[1],
                              limits={"timeout": 60})
     run_turn("Make it slower", session=sys.argv[2], out=Path(sys.argv[3]), settings=settings)

@@ -680,7 +680,7 @@ class Checks:
 
     def H_LOG_CAP(self) -> None:
         from promptkiln.config import load_settings
-        from promptkiln.store import Store
+        from promptkiln.records.store import Store
 
         settings = load_settings()
         cap = settings.limits.log_bytes

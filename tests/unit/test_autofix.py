@@ -1,4 +1,4 @@
-"""promptkiln.autofix: the certain NameErrors of a generated script, fixed before it runs."""
+"""promptkiln.making.autofix.patch: the certain NameErrors of a generated script, fixed before it runs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from promptkiln.autofix import patch
+from promptkiln.making.autofix.patch import patch
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 

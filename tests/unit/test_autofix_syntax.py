@@ -1,4 +1,4 @@
-"""promptkiln.autofix_syntax: a wrong closing bracket is fixed; nothing else is guessed."""
+"""promptkiln.making.autofix.syntax: a wrong closing bracket is fixed; nothing else is guessed."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import ast
 
 import pytest
 
-from promptkiln.autofix_syntax import fix_brackets
 from promptkiln.errors import ExtractionError
 from promptkiln.llm.extract import extract
+from promptkiln.making.autofix.syntax import fix_brackets
 
 
 def test_a_wrong_closer_on_a_line_is_replaced() -> None:

@@ -22,15 +22,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from promptkiln.cli_sessions import parse_age, register
+from promptkiln.cli.sessions import parse_age, register
 from promptkiln.config import load_settings
-from promptkiln.dialect import placeholders
 from promptkiln.errors import PlatformError, UsageError
-from promptkiln.pipeline import SandboxRun
-from promptkiln.records import record_sandbox_run, run_body
-from promptkiln.sandbox.base import Artifact, CapturedStream, InputFile, RunResult, SandboxInfo
-from promptkiln.sessions import guess_formats, history_messages, same_content
-from promptkiln.store import (
+from promptkiln.making.pipeline import SandboxRun
+from promptkiln.making.sessions import guess_formats, history_messages, same_content
+from promptkiln.records.dialect import placeholders
+from promptkiln.records.records import record_sandbox_run, run_body
+from promptkiln.records.store import (
     GENESIS,
     MIGRATIONS,
     BlobRef,
@@ -39,6 +38,7 @@ from promptkiln.store import (
     chain_hash,
     sha256_hex,
 )
+from promptkiln.sandbox.base import Artifact, CapturedStream, InputFile, RunResult, SandboxInfo
 
 
 @pytest.fixture
@@ -264,7 +264,7 @@ APPENDER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from promptkiln.store import Store
+    from promptkiln.records.store import Store
     home, tag, n, url = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4] or None
     with Store.open(home, url) as s:
         print("ready", flush=True)
@@ -574,7 +574,7 @@ def test_parse_age() -> None:
 def test_a_config_file_store_url_is_used_and_doctor_reports_it(
     tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from promptkiln.doctor import _store_check
+    from promptkiln.cli.doctor import _store_check
 
     lite = _store_check(load_settings())
     assert lite.status == "ok" and "SQLite" in lite.detail and "promptkiln.db" in lite.detail
@@ -604,7 +604,7 @@ def test_a_bad_store_url_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_sql_is_translated_for_postgresql_outside_quotes() -> None:
-    from promptkiln.dialect import pg_statements
+    from promptkiln.records.dialect import pg_statements
 
     assert placeholders("SELECT '?%' , ? WHERE a LIKE 'x%' AND b = ?") == (
         "SELECT '?%%' , %s WHERE a LIKE 'x%%' AND b = %s"

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promptkiln.validate import (
+from promptkiln.checks.validate import (
     MAX_IMAGE_PIXELS,
     check_file,
     missing_formats,

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from promptkiln.records.store import Store
 from promptkiln.server import queue
-from promptkiln.store import Store
 
 from .conftest import create_key, wait_job
 from .test_server_queue import wait_for

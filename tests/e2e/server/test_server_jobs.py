@@ -199,7 +199,7 @@ def test_failed_job_mirrors_the_cli_error_class(serve: Any, openai_server: Any) 
 
 def test_keys_are_shown_once_stored_hashed_and_revocable(serve: Any) -> None:
     from promptkiln.config import load_settings
-    from promptkiln.store import Store
+    from promptkiln.records.store import Store
 
     server = serve()
     made = cli("keys", "create", "--tenant", "acme")

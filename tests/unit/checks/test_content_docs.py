@@ -11,8 +11,8 @@ import pytest
 
 from promptkiln.checks.content_docs import check_table, rows_of
 from promptkiln.checks.content_expected import Expected, Spec
-from promptkiln.checks.numbers import close, numbers_in
-from promptkiln.facts import file_facts
+from promptkiln.checks.facts import file_facts
+from promptkiln.checks.numeric import close, numbers_in
 
 #: the sum of revenue per region of the input, highest first
 SUMS = {"East": 3400.0, "North": 800.0, "West": 500.0}

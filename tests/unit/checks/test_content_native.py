@@ -7,7 +7,7 @@ from pathlib import Path
 
 from promptkiln.checks.content import check
 from promptkiln.checks.content_expected import Expected, specs_for
-from promptkiln.facts import file_facts
+from promptkiln.checks.facts import file_facts
 from promptkiln.plan import Chart, OutputFile, Plan
 
 PLAN = Plan(files=[OutputFile(name="deck.pptx", title="Revenue", input="sales.csv", charts=[

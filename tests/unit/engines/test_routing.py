@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from promptkiln.cli import app
+from promptkiln.cli.main import app
 from promptkiln.config import load_settings
+from promptkiln.engine_settings import DEFAULT_ROUTING
 from promptkiln.engines.errors import map_vendor_error
 from promptkiln.engines.openai import memory_tier
 from promptkiln.engines.routing import route
-from promptkiln.engines.settings import DEFAULT_ROUTING
 from promptkiln.errors import (
     ConfigError,
     GenerationError,

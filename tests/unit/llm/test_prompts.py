@@ -34,6 +34,19 @@ from promptkiln.llm.skeleton_data import (
 )
 from promptkiln.sandbox.base import InputFile
 
+
+def rendered(
+    formats: list[str],
+    inputs: list[InputSummary] | tuple[InputSummary, ...] = (),
+    *,
+    prompt: str = "a request",
+    **options: object,
+) -> str:
+    """Everything the model reads for a request: the system prompt, then the request's message."""
+    messages = render_messages(prompt, formats, inputs, **options)  # type: ignore[arg-type]
+    return "\n".join(m.content for m in messages)
+
+
 SALES = InputSummary.from_bytes("sales.csv", b"\xef\xbb\xbfregion,month,revenue\nnorth,1,2\n")
 LIBRARIES = (
     "reportlab", "python-docx", "python-pptx", "openpyxl", "XlsxWriter", "pandas", "numpy",
@@ -50,7 +63,7 @@ def test_messages_are_system_then_user() -> None:
 
 
 def test_system_prompt_states_the_contract() -> None:
-    system = render_system(["pdf"], [SALES])
+    system = render_system(["pdf"])
     assert "/home/user/work" in system
     assert "./inputs/" in system
     assert "returned to the user" in system
@@ -65,7 +78,7 @@ def test_system_prompt_states_the_contract() -> None:
 
 def test_inputs_are_listed_with_size_and_csv_header() -> None:
     other = InputSummary.from_bytes("logo.png", b"\x89PNG" + b"\x00" * 2044)
-    system = render_system(["pdf"], [SALES, other])
+    system = rendered(["pdf"], [SALES, other])
     assert "inputs/sales.csv (" in system
     assert "header: region,month,revenue" in system  # the BOM is gone
     assert "inputs/logo.png (2.0 KB)" in system
@@ -74,7 +87,7 @@ def test_inputs_are_listed_with_size_and_csv_header() -> None:
 
 def test_a_csv_input_shows_its_row_count_and_first_rows_and_is_read_as_df() -> None:
     data = b"region,revenue\nNorth,1200\nSouth,950\nEast,1430\n"
-    system = render_system(["pdf"], [InputSummary.from_bytes("sales.csv", data)])
+    system = rendered(["pdf"], [InputSummary.from_bytes("sales.csv", data)])
     assert "header: region,revenue; 3 data rows, the first: North,1200 | South,950" in system
     assert 'df = pd.read_csv("inputs/sales.csv")  # columns: region,revenue' in system
     assert 'label, value = "region", "revenue"' in system
@@ -113,7 +126,7 @@ def test_a_value_per_row_puts_a_formula_column_in_the_xlsx_skeleton(
     prompt: str, csv: bytes | None, expected: str
 ) -> None:
     inputs = [InputSummary.from_bytes("t.csv", csv)] if csv else []
-    system = render_system(["xlsx"], inputs, prompt=prompt)
+    system = rendered(["xlsx"], inputs, prompt=prompt)
     assert expected in system and "$rowformula" not in system
     assert row_formula_lines(inputs, prompt) in system
 
@@ -127,7 +140,7 @@ def test_a_value_per_row_puts_a_formula_column_in_the_xlsx_skeleton(
     ],
 )
 def test_without_a_value_per_row_the_xlsx_skeleton_has_no_formula_column(prompt: str) -> None:
-    system = render_system(["xlsx"], [InputSummary.from_bytes("t.csv", GRADES)], prompt=prompt)
+    system = rendered(["xlsx"], [InputSummary.from_bytes("t.csv", GRADES)], prompt=prompt)
     assert "extra = ws.max_column" not in system and "$rowformula" not in system
     assert row_formula_lines([], prompt) == ""
 
@@ -138,7 +151,7 @@ def test_without_a_value_per_row_the_xlsx_skeleton_has_no_formula_column(prompt:
      ("a PDF summary", 0), ("a 40-page PDF", 0)],
 )  # fmt: skip
 def test_a_stated_page_count_puts_that_many_pages_in_the_pdf_skeleton(prompt: str, n: int) -> None:
-    system = render_system(["pdf"], prompt=prompt)
+    system = rendered(["pdf"], prompt=prompt)
     assert "$pages" not in system
     assert system.count('"Heading of page ') == n
     assert ("story.append(PageBreak())  # ends the page before" in system) == bool(n)
@@ -159,10 +172,9 @@ def test_statistics_named_by_the_prompt_become_the_documents_table(
     prompt: str, stats: str | None
 ) -> None:
     scores = [InputSummary.from_bytes("s.csv", b"student,score\nAna,71\n")]
-    system = render_system(["pdf"], scores, prompt=prompt)
+    system = rendered(["pdf"], scores, prompt=prompt)
     if stats is None:
         assert statistics_line(scores, prompt) == "" and ".agg([" not in system
-        assert 'Paragraph(f"Total {value}: {df[value].sum():,.2f}"' in system
     else:
         assert f"df = df[value].agg({stats})" in system and "groupby" not in system
         assert "Total {value}" not in system and "$headline" not in system
@@ -180,7 +192,7 @@ def test_statistics_named_by_the_prompt_become_the_documents_table(
     ],
 )
 def test_a_slide_per_row_is_in_the_pptx_skeleton_when_asked(prompt: str, wanted: bool) -> None:
-    system = render_system(["pptx"], prompt=prompt)
+    system = rendered(["pptx"], prompt=prompt)
     assert "$perrow" not in system
     assert ("for _, r in df.iterrows():  # one slide per row" in system) == wanted
     assert slide_per_row_lines(prompt) in system
@@ -188,11 +200,9 @@ def test_a_slide_per_row_is_in_the_pptx_skeleton_when_asked(prompt: str, wanted:
 
 @pytest.mark.parametrize("fmt", ["pdf", "docx", "xlsx"])
 def test_an_invoice_without_inputs_gets_lines_with_their_totals(fmt: str) -> None:
-    system = render_system([fmt], prompt="An invoice for ACME Corp: Widget 2 x $10.00")
+    system = rendered([fmt], prompt="An invoice for ACME Corp: Widget 2 x $10.00")
     assert INVOICE_DATA in system and SAMPLE_DATA not in system
-    if fmt != "xlsx":
-        assert 'f"Grand total: {df[value].sum():,.2f}"' in system
-    assert INVOICE_DATA not in render_system([fmt], prompt="a report on revenue")
+    assert INVOICE_DATA not in rendered([fmt], prompt="a report on revenue")
 
 
 @pytest.mark.parametrize(
@@ -211,15 +221,11 @@ def test_a_document_without_data_gets_a_skeleton_without_a_table_or_chart(
 ) -> None:
     assert wants_data([], prompt) == with_data
     for fmt in ("pdf", "docx", "pptx"):
-        system = render_system([fmt], prompt=prompt)
-        assert "#[" not in system
+        system = rendered([fmt], prompt=prompt)
+        assert "#[" not in system and "[data:" not in system
         assert ("pd.DataFrame(" in system) == with_data, fmt
-        assert ('"Paragraph text."' in system) == (not with_data), fmt
+        assert ("has no table of data" in system) == (not with_data), fmt
     assert wants_data([InputSummary.from_bytes("t.csv", b"a,b\n1,2\n")], prompt)
-    docx_note = render_system(["docx"], prompt=prompt)
-    assert "[data:" not in docx_note and "import docx\n" in docx_note
-    assert ("bullets, table, picture)" in docx_note) == with_data
-    assert ("from docx.shared import Inches" in docx_note) == with_data
 
 
 @pytest.mark.parametrize(
@@ -231,18 +237,18 @@ def test_a_document_without_data_gets_a_skeleton_without_a_table_or_chart(
 def test_a_stated_slide_count_puts_the_other_slides_in_the_pptx_skeleton(
     prompt: str, more: int
 ) -> None:
-    system = render_system(["pptx"], prompt=prompt)
+    system = rendered(["pptx"], prompt=prompt)
     assert "$slides" not in system
     assert system.count('"Title of slide ') == more
 
 
 def test_without_inputs_the_skeletons_use_sample_data() -> None:
-    system = render_system(["pdf", "png"], prompt="revenue per region, as a chart and a table")
-    assert system.count(SAMPLE_DATA) == 2 and "read_csv" not in system
+    system = rendered(["pdf", "png"], prompt="revenue per region, as a chart and a table")
+    assert system.count(SAMPLE_DATA) == 1 and "read_csv" not in system
 
 
 def test_no_inputs_says_none() -> None:
-    assert "(none)" in render_system(["csv"], [])
+    assert "Input files: none." in rendered(["csv"], [])
 
 
 def test_summaries_from_input_files() -> None:
@@ -275,7 +281,7 @@ def test_hostile_csv_header_is_one_printable_line() -> None:
     ],
 )
 def test_format_notes(fmt: str, needles: list[str]) -> None:
-    system = render_system([fmt], prompt="a report of the revenue with a chart")
+    system = rendered([fmt], prompt="a report of the revenue with a chart")
     for needle in needles:
         assert needle in system, (fmt, needle)
     assert f".{fmt}" in system
@@ -288,14 +294,14 @@ def test_every_format_has_a_builtin_template() -> None:
 
 
 def test_several_formats_each_once() -> None:
-    system = render_system(["pdf", "PNG", ".png", "jpeg"])
+    system = rendered(["pdf", "PNG", ".png", "jpeg"])
     assert "Create the requested output: .pdf, .png, .jpg." in system
     assert system.count("PNG (.png)") == 1
     assert "JPEG (.jpg)" in system
 
 
 def test_generic_format() -> None:
-    system = render_system(["tsv"])
+    system = rendered(["tsv"])
     assert ".tsv file" in system
     assert "$ext" not in system
 
@@ -320,7 +326,7 @@ def test_aliases() -> None:
 
 def test_user_templates_override_file_by_file(tmp_path: Path) -> None:
     (tmp_path / "png.md").write_text("MY PNG RULES: always 1024x768.\n", encoding="utf-8")
-    system = render_system(["png", "pdf"], templates_dir=tmp_path)
+    system = rendered(["png", "pdf"], templates_dir=tmp_path)
     assert "MY PNG RULES" in system
     assert "bbox_inches" not in system  # the built-in png note was replaced
     assert "SimpleDocTemplate" in system  # pdf fell back to the built-in one
@@ -329,7 +335,7 @@ def test_user_templates_override_file_by_file(tmp_path: Path) -> None:
 
 def test_user_system_template(tmp_path: Path) -> None:
     (tmp_path / "system.md").write_text("House rules. Make $formats.\n$notes\n", encoding="utf-8")
-    system = render_system(["csv"], templates_dir=tmp_path)
+    system = rendered(["csv"], templates_dir=tmp_path)
     assert system.startswith("House rules. Make .csv.")
     assert "index=False" in system
 
@@ -337,20 +343,20 @@ def test_user_system_template(tmp_path: Path) -> None:
 def test_unreadable_user_template_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "csv.md").write_bytes(b"\xff\xfe\xfa not utf-8")
     with pytest.raises(UsageError, match=r"csv\.md"):
-        render_system(["csv"], templates_dir=tmp_path)
+        rendered(["csv"], templates_dir=tmp_path)
 
 
 def test_existing_files_are_mentioned_only_when_present() -> None:
-    assert "earlier steps" not in render_system(["pdf"])
-    system = render_system(["pdf"], existing_files=["chart.png", "data.csv"])
+    assert "earlier steps" not in rendered(["pdf"])
+    system = rendered(["pdf"], existing_files=["chart.png", "data.csv"])
     assert "earlier steps" in system and "chart.png, data.csv" in system
 
 
 def test_token_budget() -> None:
     # The bundled model has ~8k tokens of context and writes ~10 tokens/s: keep the prompt lean.
-    typical = render_system(["png"], [SALES])
-    assert estimate_tokens(typical) < 600
-    heavy = render_system(["pdf", "xlsx", "docx", "pptx", "png", "csv"], [SALES] * 5)
+    typical = rendered(["png"], [SALES])
+    assert estimate_tokens(typical) < 650
+    heavy = rendered(["pdf", "xlsx", "docx", "pptx", "png", "csv"], [SALES] * 5)
     assert estimate_tokens(heavy) < 1500
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from promptkiln.failure import Failure, parse_failure
-from promptkiln.hints import format_hint, known_trap, parse_answer, query_for
 from promptkiln.llm.stream_guard import StreamGuard
-from promptkiln.repair import Feedback, repair_message, sampling_for, token_budget
+from promptkiln.making.failure import Failure, parse_failure
+from promptkiln.making.hints import format_hint, known_trap, parse_answer, query_for
+from promptkiln.making.repair import Feedback, repair_message, sampling_for, token_budget
 
 
 def feed_all(text: str, step: int = 5, **kw: bool) -> StreamGuard:

@@ -1,7 +1,7 @@
 """Every requirement rule: what it reads from a prompt, and how it judges real files.
 
 Files are made here with the real libraries and read by the real facts child
-(:func:`promptkiln.facts.file_facts`), so a rule is tested end to end without a sandbox."""
+(:func:`promptkiln.checks.facts.file_facts`), so a rule is tested end to end without a sandbox."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from promptkiln.facts import file_facts
-from promptkiln.requirements import Requirement, check, feedback, parse
+from promptkiln.checks.facts import file_facts
+from promptkiln.checks.requirements import Requirement, check, feedback, parse
 
 
 def kinds(reqs: list[Requirement]) -> list[tuple[str, dict[str, Any]]]:
@@ -68,7 +68,7 @@ def test_one_row_per_x_counts_the_input_column() -> None:
 
 
 def facts_of(*paths: Path) -> dict[str, dict[str, Any]]:
-    from promptkiln.validate import normalize
+    from promptkiln.checks.validate import normalize
 
     return {p.name: file_facts(p, normalize(p.suffix)) for p in paths}
 
@@ -230,7 +230,7 @@ def test_hostile_files_give_no_facts(tmp_path: Path) -> None:
 def test_every_unmet_requirement_says_how_to_meet_it(
     prompt: str, formats: list[str], needle: str
 ) -> None:
-    from promptkiln.requirements import how_to_meet
+    from promptkiln.checks.requirements import how_to_meet
 
     reqs = parse(prompt, formats)
     assert reqs, prompt

@@ -1,12 +1,12 @@
-"""promptkiln.requirements_model: the model's list of exact words, kept only where the prompt
+"""promptkiln.making.requirements_model: the model's list of exact words, kept only where the prompt
 really says them."""
 
 from __future__ import annotations
 
 import pytest
 
-from promptkiln.requirements import Requirement
-from promptkiln.requirements_model import MAX_WORDS, from_answer
+from promptkiln.checks.requirements import Requirement
+from promptkiln.making.requirements_model import MAX_WORDS, from_answer
 
 PROMPT = "A letter as PDF confirming the meeting with the Lisbon office on 12 March 2025"
 

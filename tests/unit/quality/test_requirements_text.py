@@ -1,4 +1,4 @@
-"""promptkiln.requirements_text: a stated number of bullets; no placeholder text of the notes."""
+"""promptkiln.checks.requirements_text: a stated number of bullets; no placeholder text of the notes."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from promptkiln.requirements import check, feedback, parse
-from promptkiln.requirements_text import PLACEHOLDERS, placeholder_check, placeholder_lines
+from promptkiln.checks.requirements import check, feedback, parse
+from promptkiln.checks.requirements_text import PLACEHOLDERS, placeholder_check, placeholder_lines
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 

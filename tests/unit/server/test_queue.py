@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from promptkiln.records.store import Store
 from promptkiln.server import queue
 from promptkiln.server.errors import ApiError
 from promptkiln.server.tenants import Caller, Caps, authenticate, create_key, ensure_tenant
-from promptkiln.store import Store
 
 
 def callers(store: Store, *names: str, caps: Caps | None = None) -> dict[str, Caller]:

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from promptkiln.records.store import Store
 from promptkiln.server import queue
 from promptkiln.server.errors import ApiError
 from promptkiln.server.tenants import Caps
-from promptkiln.store import Store
 
 from .test_queue import callers
 
