@@ -269,25 +269,6 @@ def render_system(
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
-def render_messages(
-    prompt: str,
-    formats: Sequence[str],
-    inputs: Sequence[InputSummary],
-    *,
-    templates_dir: Path | None = None,
-    existing_files: Sequence[str] = (),
-    libraries: Sequence[str] | None = None,
-) -> list[Message]:
-    """The first request: the system prompt (the same for every request of these formats), then
-    everything about this request in the user message, last (see
-    :func:`promptkiln.llm.request_prompt.render_request`)."""
-    from promptkiln.llm.request_prompt import render_request
-
-    system = render_system(formats, templates_dir=templates_dir, libraries=libraries)
-    user = render_request(prompt, format_names(formats), inputs, existing_files=existing_files)
-    return [Message("system", system), Message("user", user)]
-
-
 def short_note(note: str) -> str:
     """A format note without its code skeleton (and the sentence that introduces it)."""
     prose = note.split("```", 1)[0].strip()

@@ -10,8 +10,17 @@ follow them better when they are the last thing they read).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
-from promptkiln.llm.prompts import InputSummary, _format_label, _printable, _size
+from promptkiln.llm.generate import Message
+from promptkiln.llm.prompts import (
+    InputSummary,
+    _format_label,
+    _printable,
+    _size,
+    format_names,
+    render_system,
+)
 from promptkiln.llm.skeleton_data import (
     data_lines,
     pages_lines,
@@ -100,3 +109,20 @@ def render_request(
     parts.append(skeleton_block(names, inputs, prompt))
     parts.append(f"Output: {_format_label(names)}")
     return "\n\n".join(p for p in parts if p)
+
+
+def render_messages(
+    prompt: str,
+    formats: Sequence[str],
+    inputs: Sequence[InputSummary],
+    *,
+    templates_dir: Path | None = None,
+    existing_files: Sequence[str] = (),
+    libraries: Sequence[str] | None = None,
+) -> list[Message]:
+    """The first request: the system prompt (the same for every request of these formats), then
+    everything about this request in the user message, last (see
+    :func:`render_request`)."""
+    system = render_system(formats, templates_dir=templates_dir, libraries=libraries)
+    user = render_request(prompt, format_names(formats), inputs, existing_files=existing_files)
+    return [Message("system", system), Message("user", user)]

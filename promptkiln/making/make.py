@@ -78,7 +78,8 @@ def make(
     ``out`` only with ``settings.accept_unmet`` or ``keep_unmet`` (a session keeps them),
     else ``files`` is empty and the caller says which checks failed.
     """
-    from promptkiln.llm.prompts import InputSummary, render_messages
+    from promptkiln.llm.prompts import InputSummary
+    from promptkiln.llm.request_prompt import render_messages
 
     settings = settings or load_settings()
     if not prompt.strip():

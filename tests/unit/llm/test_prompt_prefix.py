@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from promptkiln.llm.generate import Message
-from promptkiln.llm.prompts import InputSummary, render_messages
-from promptkiln.repair import Feedback, as_answer, repair_request
+from promptkiln.llm.prompts import InputSummary
+from promptkiln.llm.request_prompt import render_messages
+from promptkiln.making.repair import Feedback, as_answer, repair_request
 
 SALES = InputSummary.from_bytes("sales.csv", b"region,revenue\nNorth,1200\nSouth,950\n")
 GRADES = InputSummary.from_bytes("grades.tsv", b"student\ttest1\ttest2\nAna\t80\t85\n")

@@ -16,12 +16,12 @@ from promptkiln.llm.prompts import (
     InputSummary,
     estimate_tokens,
     normalize_format,
-    render_messages,
     render_system,
     repair_message,
     summarize_inputs,
     tail,
 )
+from promptkiln.llm.request_prompt import render_messages
 from promptkiln.llm.skeleton_data import (
     INVOICE_DATA,
     SAMPLE_DATA,
