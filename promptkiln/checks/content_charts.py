@@ -118,7 +118,7 @@ def _bars(spec: Spec, expected: Expected, ax: dict[str, Any]) -> str | None:
     series = _bar_series(ax)
     if not series:
         return _NOTHING
-    if spec.series and expected.series:
+    if expected.series:
         return _per_series(spec, expected, [(n, _mapping(b)) for n, b in series], "bar groups")
     drawn: dict[str, float] = {}
     for _, bars in series:
@@ -152,7 +152,7 @@ def _per_series(
     if len(drawn) < len(want):
         return (
             f"it draws {len(drawn)} {what[:-1] if len(drawn) == 1 else what}, expected "
-            f"{len(want)}, one per {spec.series}: {', '.join(list(want)[:8])}"
+            f"{len(want)}, one per {spec.series or 'column'}: {', '.join(list(want)[:8])}"
         )
     by_name = {norm_label(n): m for n, m in drawn if n}
     problems = []
@@ -193,7 +193,7 @@ def _lines(spec: Spec, expected: Expected, ax: dict[str, Any]) -> str | None:
         (ln.get("label") or (legend[i] if i < len(legend) else None), _line_mapping(ln))
         for i, ln in enumerate(lines)
     ]
-    if spec.series and expected.series:
+    if expected.series:
         return _per_series(spec, expected, named, "lines")
     problems = [compare(m, expected.values) for _, m in named]
     if any(p is None for p in problems):

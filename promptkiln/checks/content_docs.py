@@ -91,9 +91,23 @@ def _numbers_besides(row: Sequence[str], index: int, label: str) -> list[float]:
 
 
 def check_table(spec: Spec, expected: Expected, rows: Sequence[Sequence[str]]) -> str | None:
-    """None when every group's value is shown next to its label (and in order, if sorted)."""
-    if expected.error or not expected.values:
+    """None when every group's value is shown next to its label (and in order, if sorted);
+    several aggregations per group each in the group's row; single figures anywhere."""
+    if expected.error:
         return None
+    if expected.series and not expected.values:
+        problems = [
+            f"{name}: {p}"
+            for name, values in expected.series.items()
+            if (p := check_table(spec, Expected(values=values, order=list(values)), rows))
+        ]
+        return "; ".join(problems[:3]) or None
+    if not expected.values:
+        return None
+    if spec.x is None:
+        shown = [n for row in rows for n in numbers_in(" ".join(str(c) for c in row))]
+        absent = {k: v for k, v in expected.values.items() if not any(close(n, v) for n in shown)}
+        return f"it does not show {show(absent)}" if absent else None
     wrong: dict[str, float] = {}
     missing: list[str] = []
     where: dict[str, int] = {}

@@ -45,11 +45,25 @@ class Spec:
     sort: str
     #: numbers the request itself states (``Chart.values``): no computation needed
     stated: dict[str, float] | None = None
+    #: several value columns, one series each (``Chart.ys``)
+    ys: tuple[str, ...] = ()
+    #: several aggregations of ``y`` (``Table.aggs``): one series (column) each per group, or,
+    #: without ``x``, one figure each
+    aggs: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """The spec in words: "the sum of Revenue per Region, highest first"."""
+        aggs = ", ".join(self.aggs or (self.agg,))
         if self.stated:
             what = "the numbers the request states"
+        elif self.x is None:
+            what = f"the {aggs} of {self.y}"
+        elif self.ys:
+            what = f"{', '.join(self.ys)} per {self.x}" + (
+                f" ({self.agg})" if self.agg != "none" else ""
+            )
+        elif self.aggs:
+            what = f"the {aggs} of {self.y} per {self.x}"
         elif self.agg == "count":
             what = f"the count of rows per {self.x}"
         elif self.agg != "none":
@@ -99,15 +113,22 @@ def specs_for(plan: Plan) -> list[Spec]:
 def _chart_spec(sid: str, name: str, source: str | None, c: Chart) -> Spec | None:
     if c.values:
         return Spec(sid, name, "chart", c.kind, None, c.x, c.y, None, "none", c.sort, c.values)
-    if c.x is None or (c.y is None and c.agg != "count") or c.kind == "hist":
+    ys = tuple(getattr(c, "ys", None) or ())  # a field of the plan branch (wide data)
+    if c.x is None or (c.y is None and not ys and c.agg != "count") or c.kind == "hist":
         return None  # a histogram's bins are the library's choice: its title is still checked
-    return Spec(sid, name, "chart", c.kind, source, c.x, c.y, c.series, c.agg, c.sort)
+    series = None if ys else c.series
+    return Spec(sid, name, "chart", c.kind, source, c.x, c.y, series, c.agg, c.sort, ys=ys)
 
 
 def _table_spec(sid: str, name: str, source: str | None, t: Table) -> Spec | None:
-    if t.group is None or t.agg == "none" or (t.value is None and t.agg != "count"):
+    aggs = tuple(getattr(t, "aggs", None) or ())  # a field of the plan branch
+    if t.agg == "none" and not aggs:
         return None  # a plain listing of input rows: its columns are checked, not its numbers
-    return Spec(sid, name, "table", "table", source, t.group, t.value, None, t.agg, t.sort)
+    if t.value is None and (t.agg != "count" or t.group is None):
+        return None
+    agg = t.agg if t.agg != "none" else aggs[0]
+    return Spec(sid, name, "table", "table", source, t.group, t.value, None, agg, t.sort,
+                aggs=aggs)  # fmt: skip
 
 
 def pending(specs: Sequence[Spec]) -> tuple[dict[str, Expected], list[Spec]]:
@@ -121,7 +142,7 @@ def script_for(specs: Sequence[Spec], prompt: str = "") -> bytes:
     """:data:`SCRIPT` with the specs (and the request, for the subsets it names) filled in."""
     payload = [
         {"id": s.id, "input": s.input, "x": s.x, "y": s.y, "series": s.series,
-         "agg": s.agg, "sort": s.sort}
+         "agg": s.agg, "sort": s.sort, "ys": list(s.ys), "aggs": list(s.aggs)}
         for s in specs
     ]  # fmt: skip
     script = SCRIPT.replace("SPECS_JSON", json.dumps(json.dumps(payload)))
@@ -309,13 +330,29 @@ def compute(spec):
     return out
 
 
+def as_map(s):
+    return {label(k): number(v) for k, v in list(s.items())[:MAX_GROUPS * 4]}
+
+
 def compute_on(df, spec):
-    x = column(df, spec["x"])
+    x = column(df, spec["x"]) if spec.get("x") else None
     y = column(df, spec["y"]) if spec.get("y") else None
+    ys = [column(df, c) for c in spec.get("ys") or []]
+    aggs = list(spec.get("aggs") or [])
     agg = spec["agg"]
-    if y is not None and agg not in ("count",):
-        df = df.assign(**{y: pd.to_numeric(df[y], errors="coerce")})
+    for col in ys + ([y] if y is not None and (agg != "count" or aggs) else []):
+        df = df.assign(**{col: pd.to_numeric(df[col], errors="coerce")})
     out = {"rows": int(len(df))}
+    if x is None:  # one figure per aggregation of y: the total, the mean
+        names = aggs or [agg]
+        out["values"] = {a: number(df[y].count() if a == "count" else df[y].agg(a)) for a in names}
+        out["order"] = list(out["values"])
+        return out
+    if ys or aggs:  # several columns, or several aggregations: one series each
+        series = {col: as_map(aggregate(df, x, col, agg)) for col in ys}
+        series.update({a: as_map(aggregate(df, x, y, a)) for a in aggs})
+        out["series"] = series
+        return out
     if spec.get("series"):
         ser = column(df, spec["series"])
         groups = {}

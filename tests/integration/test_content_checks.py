@@ -224,3 +224,24 @@ def test_a_failed_content_check_goes_back_to_the_model(openai_server: Any, tmp_p
     feedback = str(openai_server.history[1]["messages"][-1]["content"])
     assert "revenue.png has real titles and labels, not placeholders" in feedback
     assert "its chart's title is 'Title'" in feedback and "ax.set_title(" in feedback
+
+
+def test_expected_numbers_for_several_columns_aggregations_and_single_figures(
+    settings: Settings,
+) -> None:
+    from promptkiln.checks.content_expected import Spec
+
+    specs = [
+        Spec("wide", "c.png", "chart", "bar", "sales.csv", "region", None, None, "sum", "none",
+             ys=("revenue", "temp")),
+        Spec("aggs", "t.docx", "table", "table", "sales.csv", "region", "revenue", None, "mean",
+             "none", aggs=("mean", "max")),
+        Spec("one", "t.docx", "table", "table", "sales.csv", None, "revenue", None, "sum", "none"),
+    ]  # fmt: skip
+    got = compute(specs, [SALES], settings)
+    assert got["wide"].series == {
+        "revenue": {"East": 3400, "West": 1200, "North": 1000},
+        "temp": {"East": 8, "West": 26, "North": 3},
+    }
+    assert got["aggs"].series["max"] == {"East": 2400, "West": 700, "North": 800}
+    assert got["one"].values == {"sum": 5600}

@@ -127,3 +127,21 @@ def test_close_allows_rounding_not_another_number(
     shown: float, expected: float, same: bool
 ) -> None:
     assert close(shown, expected) is same
+
+
+def test_several_aggregations_per_group_and_a_single_figure(tmp_path: Path) -> None:
+    spec = Spec("t", "x", "table", "table", "s.csv", "region", "revenue", None, "mean", "none",
+                aggs=("mean", "max"))  # fmt: skip
+    expected = Expected(series={"mean": {"East": 1700.0, "West": 500.0},
+                                "max": {"East": 2400.0, "West": 500.0}})  # fmt: skip
+    path = tmp_path / "t.csv"
+    path.write_text("region,mean,max\nEast,1700,2400\nWest,500,500\n")
+    assert check_table(spec, expected, rows_of(file_facts(path, "csv"))) is None
+    path.write_text("region,mean,max\nEast,1700,1700\nWest,500,500\n")
+    problem = check_table(spec, expected, rows_of(file_facts(path, "csv")))
+    assert problem == "max: it shows East=1700 (expected East=2400)"
+    one = Spec("o", "x", "table", "table", "s.csv", None, "revenue", None, "sum", "none")
+    _pdf(tmp_path / "o.pdf", {"Total revenue": 5600.0})
+    rows = rows_of(file_facts(tmp_path / "o.pdf", "pdf"))
+    assert check_table(one, Expected(values={"sum": 5600.0}), rows) is None
+    assert check_table(one, Expected(values={"sum": 5200.0}), rows) == "it does not show sum=5200"
