@@ -387,7 +387,7 @@ class RepairLoop:
         if not usable:
             return None
         best = min(usable, key=lambda c: (c.crashed, c.unmet, -c.attempt.number))
-        self.progress(f"delivering the files of attempt {best.attempt.number}, with warnings")
+        self.progress(f"keeping the files of attempt {best.attempt.number}: the best that opened")
         return best
 
     def warnings(self, winner: Candidate) -> list[str]:

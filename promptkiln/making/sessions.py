@@ -284,6 +284,11 @@ def run_turn(
                 )
                 # files that fail a check stay in the session, not in ``out`` (--accept-unmet)
                 held = result.status == "unmet" and not settings.accept_unmet
+                if held:
+                    progress(
+                        f"not writing the files to {out}: they fail {len(result.unmet)} "
+                        "check(s) (kept in the session; --accept-unmet writes them)"
+                    )
                 delivered = [] if held else deliver_dir(staging, out, settings, overwrite, fmts)
             except BaseException as exc:
                 store.end_turn(sid, number, ok=False, run_ids=run_ids, problem=str(exc)[:2000])
