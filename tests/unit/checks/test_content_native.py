@@ -51,3 +51,19 @@ def test_native_chart_right_and_wrong(tmp_path: Path) -> None:
     assert wrong["data"] == (False, "it shows East=1700, West=600 (expected East=3400, West=1200)")
     assert not wrong["placeholders"][0]
     assert "its chart's title is 'Chart title'" in wrong["placeholders"][1]
+
+
+def test_numbers_the_request_states_are_checked_the_same_way(tmp_path: Path) -> None:
+    from promptkiln.checks.content_expected import pending
+
+    plan = Plan(files=[OutputFile(name="deck.pptx", title="Revenue", charts=[
+        Chart(kind="bar", title="Revenue", values={"East": 3400, "West": 1200})])])  # fmt: skip
+    specs = specs_for(plan)
+    expected, todo = pending(specs)  # stated: nothing to compute in a sandbox
+    assert todo == [] and expected["f0c0"].values == {"East": 3400, "West": 1200}
+    path = tmp_path / "deck.pptx"
+    for values, met in (([3400, 1200], True), ([3400, 1300], False)):
+        _deck(path, values, "Revenue per region")
+        facts = {"deck.pptx": file_facts(path, "pptx")}
+        found = check(plan, specs, expected, facts, [], "East 3400, West 1200")
+        assert [o.met for o in found if o.requirement.params.get("spec")] == [met]
