@@ -12,7 +12,7 @@ ENGINE_FLAGS ?= --debootstrap $(if $(CI),--gvisor,)
 PYTEST_ARGS ?=
 DEMO_PROMPT ?= Bar chart of quarterly revenue: Q1=2.1M, Q2=2.8M, Q3=3.2M, Q4=3.9M
 
-.PHONY: install engine image postgres browser test lint bench bench-server eval demo
+.PHONY: install engine image postgres browser test lint bench bench-server eval demo fuzz faults
 
 install: $(VENV)/.installed
 
@@ -57,6 +57,19 @@ bench: install engine image
 
 bench-server: install engine image postgres
 	$(BIN)/python benchmarks/bench_server.py
+
+# The API fuzz run at length: Schemathesis against /openapi.json (tests/e2e/server/test_server_fuzz.py,
+# which `make test` runs with 3 examples per operation), FUZZ_EXAMPLES per operation, summary printed.
+FUZZ_EXAMPLES ?= 50
+fuzz: install engine image postgres
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/e2e/server/test_server_fuzz.py -q -s -o timeout=3600
+
+# Faults under load (benchmarks/bench_faults.py): 50 run jobs from 5 tenants on 2 replicas over one
+# PostgreSQL while a replica is kill -9ed, PostgreSQL restarts, a private Docker engine restarts and the
+# data directory's own tmpfs fills up; prints the fault table. FAULTS_ARGS="--faults kill9,postgres"
+FAULTS_ARGS ?=
+faults: install engine image postgres
+	$(BIN)/python benchmarks/bench_faults.py $(FAULTS_ARGS)
 
 # The output-quality evaluation (benchmarks/quality/): ~1 h on 2 cores with the bundled model.
 # make eval EVAL_ARGS="--model openai/m --api-base http://host:8000/v1 --category pdf"

@@ -39,6 +39,7 @@ from promptkiln.server import errors as api_errors
 from promptkiln.server.deps import ServerOptions, ServerState
 from promptkiln.server.errors import ApiError
 from promptkiln.server.metrics import Metrics
+from promptkiln.server.responses import with_bearer_auth
 from promptkiln.server.worker import WorkerPool
 from promptkiln.version import __version__
 
@@ -90,6 +91,7 @@ def create_app(
     )
     app.state.promptkiln = server
     _install_errors(app)
+    with_bearer_auth(app)
     for module in (routes_ops, routes_files, routes_jobs, routes_records):
         app.include_router(module.router)
     if extend is not None:
@@ -133,11 +135,26 @@ def _install_errors(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         hint = "see /docs for the API's paths" if exc.status_code in (404, 405) else None
-        return respond(request, ApiError(exc.status_code, code, str(exc.detail), hint=hint))
+        # Starlette's 405 names the allowed methods in `Allow` (RFC 9110 requires it): keep it.
+        headers = dict(exc.headers or {})
+        err = ApiError(exc.status_code, code, str(exc.detail), hint=hint, headers=headers)
+        return respond(request, err)
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         rid = _request_id(request)
+        if db.is_store_outage(exc):  # PostgreSQL restarting: the next connection may work
+            log.warning("request %s: the store is unreachable: %s", rid, exc)
+            return respond(
+                request,
+                ApiError(
+                    503,
+                    "store_unavailable",
+                    "the server's database is unreachable",
+                    hint="retry after the Retry-After seconds",
+                    headers={"Retry-After": "2"},
+                ),
+            )
         log.error("request %s failed", rid, exc_info=exc)
         err = ApiError(
             500,

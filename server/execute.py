@@ -1,6 +1,7 @@
 """Run one job with the same functions the CLI calls: ``sessions.run_turn`` for ``make`` and
 ``continue`` (as ``promptkiln make`` / ``promptkiln continue``), ``pipeline.run_in_sandbox`` for
-``run``. Progress lines, the token meter and attempt outcomes become the job's events.
+``run``. Progress lines, the token meter, the script's output while it runs
+(:mod:`promptkiln.server.live_output`) and attempt outcomes become the job's events.
 
 Cancelling sets a flag every callback checks and closes the job's sandbox from the canceller's
 thread at once; files are registered only for a finished job, so nothing partial is delivered.
@@ -8,6 +9,7 @@ thread at once; files are registered only for a finished job, so nothing partial
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 import time
@@ -19,22 +21,33 @@ from pydantic import ValidationError
 
 from promptkiln import leftovers
 from promptkiln.config import Settings
-from promptkiln.errors import BackendAtCapacity, ConfigError, PromptkilnError
+from promptkiln.errors import (
+    BackendAtCapacity,
+    ConfigError,
+    EngineError,
+    PlatformError,
+    PromptkilnError,
+)
 from promptkiln.making.attempt import Attempt
 from promptkiln.making.pipeline import raise_for_run, run_in_sandbox
 from promptkiln.records.records import record_sandbox_run
 from promptkiln.sandbox.base import InputFile, OutputEntry, ReadsSidecar, RunResult, Sandbox
+from promptkiln.sandbox.live import OutputSink, Throttle, run_live
 from promptkiln.server import files as filestore
 from promptkiln.server import queue
 from promptkiln.server.capacity import Capacity
-from promptkiln.server.db import loads, store_for
+from promptkiln.server.db import loads, store_for, store_unreachable, through_outage
 from promptkiln.server.errors import ApiError, job_error
+from promptkiln.server.failures import explain_attempt, explain_run
+from promptkiln.server.live_output import OutputEvents
 from promptkiln.server.metrics import Metrics
 
 if TYPE_CHECKING:
+    from promptkiln.records.store import Store
     from promptkiln.sandbox.pool import SandboxPool
 
 TOKEN_EVENT_INTERVAL_S = 0.5
+log = logging.getLogger("promptkiln.server")
 
 
 class JobCancelled(BaseException):
@@ -61,6 +74,10 @@ def job_settings(base: Settings, request: dict[str, Any]) -> Settings:
         raise ConfigError(f"invalid {where}: {first['msg']}", hint="fix the value") from exc
 
 
+def reason_of(error: dict[str, Any] | None) -> str:
+    return "capacity" if error is None or error.get("code") == "capacity" else "engine"
+
+
 class CancellableSandbox:
     """A sandbox another thread can stop at once: :meth:`kill` closes the inner one."""
 
@@ -78,12 +95,32 @@ class CancellableSandbox:
             self._started = True
         self.job.check()
 
+    @property
+    def started(self) -> bool:
+        with self._lock:
+            return self._started
+
     def put_inputs(self, files: Sequence[InputFile], script: bytes) -> None:
         self.inner.put_inputs(files, script)
 
-    def run(self, argv: Sequence[str], *, timeout_s: float) -> RunResult:
+    def run(
+        self, argv: Sequence[str], *, timeout_s: float, on_output: OutputSink | None = None
+    ) -> RunResult:
+        """The run, its output streamed as the job's ``output`` events while it runs."""
         self.job.check()
-        return self.inner.run(argv, timeout_s=timeout_s)
+        events = OutputEvents(self.job.home, self.job.id)
+        throttle = Throttle(events.emit)
+
+        def sink(stream: str, data: bytes) -> None:
+            throttle(stream, data)
+            if on_output is not None:
+                on_output(stream, data)
+
+        try:
+            return run_live(self.inner, argv, timeout_s=timeout_s, on_output=sink)
+        finally:
+            throttle.close()
+            events.close()
 
     def outputs(self) -> Iterator[OutputEntry]:
         self.job.check()
@@ -138,6 +175,7 @@ class JobRun:
         self.token_started = 0.0
         self.token_sent = 0.0
         self.session_id: str | None = None
+        self.last_attempt: Attempt | None = None  #: what a failed job's error explains
 
     # -- hooks the pipeline calls -------------------------------------------------------------
 
@@ -163,7 +201,14 @@ class JobRun:
         return sandbox
 
     def event(self, type_: str, data: dict[str, Any]) -> None:
-        queue.append_event(store_for(self.home), self.id, type_, data)
+        """Record an event; while the store is unreachable (a PostgreSQL restart) a progress
+        line is dropped rather than failing the job (the job's end is recorded after it)."""
+        try:
+            queue.append_event(store_for(self.home), self.id, type_, data)
+        except Exception as exc:
+            if not store_unreachable(exc):
+                raise
+            log.warning("job %s: event %s not recorded: the store is unreachable", self.id, type_)
 
     def progress(self, message: str) -> None:
         self.check()
@@ -184,6 +229,7 @@ class JobRun:
         self.event("tokens", {"count": self.tokens, "tokens_per_s": round(rate, 1)})
 
     def on_attempt(self, attempt: Attempt, run_id: str) -> None:
+        self.last_attempt = attempt
         self._link_run(run_id)
         run = attempt.run
         if run is not None:
@@ -201,7 +247,9 @@ class JobRun:
         from promptkiln.server.sessions import link_run
 
         job = self.job
-        link_run(store_for(self.home), run_id, job["tenant_id"], job["key_id"], self.id)
+        through_outage(
+            self.home, lambda s: link_run(s, run_id, job["tenant_id"], job["key_id"], self.id)
+        )
         self.runs_linked += 1
 
     @property
@@ -231,27 +279,25 @@ class JobRun:
                 if result["status"] == "unmet":
                     status, error = unmet_status(result, self.settings)
             self.check()
-            for path in sorted(p for p in out.rglob("*") if p.is_file()):
-                filestore.add_file(
-                    store,
-                    self.home,
-                    self.job["tenant_id"],
-                    path.relative_to(out).as_posix(),
-                    path.read_bytes(),
-                    role="output",
-                    job_id=self.id,
-                )
+            through_outage(self.home, lambda s: self._register(s, out))
         except JobCancelled:
             status, error = "cancelled", None
-        except BackendAtCapacity as exc:
-            requeued = self._requeue(exc)
+        except (BackendAtCapacity, EngineError) as exc:
+            # Refused before its sandbox started (the cluster at capacity, the engine down or
+            # restarting): back in the queue while the workers hold off. Lost mid-run: failed.
+            refused = isinstance(exc, BackendAtCapacity) or not any(
+                s.started for s in self.sandboxes
+            )
+            requeued = refused and self._requeue(exc)
             asked = self.cancelled.is_set() or queue.job_status(store, self.id)[1]
-            status, error = ("cancelled", None) if asked else ("failed", None)
-            if status == "failed":
-                error = job_error(exc)
+            status, error = ("cancelled", None) if asked else ("failed", job_error(exc))
+            if error is not None and refused:
                 error["hint"] = (
                     "the sandbox cluster stayed at capacity; submit the job again in a minute "
                     "(the operator can raise the cluster's concurrent sandbox limit)"
+                    if isinstance(exc, BackendAtCapacity)
+                    else "the Docker engine stayed unreachable; submit the job again once it is "
+                    "back (`promptkiln doctor` checks it)"
                 )
         except ApiError as exc:  # an input file that is gone
             status = "failed"
@@ -260,6 +306,8 @@ class JobRun:
             status, error = (
                 ("cancelled", None) if self.cancelled.is_set() else ("failed", job_error(exc))
             )
+            if error is not None and (why := explain_attempt(self.last_attempt)) is not None:
+                error.update(why.to_json())
         except Exception as exc:  # a bug of ours: the job says so, the log has the traceback
             import logging
 
@@ -278,29 +326,48 @@ class JobRun:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         if requeued:
-            self.metrics.inc("promptkiln_jobs_requeued_total", reason="capacity")
+            self.metrics.inc("promptkiln_jobs_requeued_total", reason=reason_of(error))
             return
         if status == "cancelled":
-            filestore.drop_job_files(store, self.id)  # nothing partial is delivered
+            through_outage(self.home, lambda s: filestore.drop_job_files(s, self.id))
         self.metrics.inc("promptkiln_jobs_finished_total", status=status, kind=self.job["kind"])
-        queue.finish_job(
-            store,
-            self.id,
-            status,
-            result=result,
-            error=error,
-            session_id=session_id or self.session_id,
+        through_outage(
+            self.home,
+            lambda s: queue.finish_job(
+                s,
+                self.id,
+                status,
+                result=result,
+                error=error,
+                session_id=session_id or self.session_id,
+            ),
         )
 
-    def _requeue(self, exc: BackendAtCapacity) -> bool:
-        """The cluster refused this job's sandbox: tell the replica, and put the job back in
-        the queue if nothing was recorded for it yet (see :mod:`promptkiln.server.capacity`)."""
+    def _register(self, store: Store, out: Path) -> None:
+        """The job's output files, all or (after an outage, tried again) none twice."""
+        filestore.drop_job_files(store, self.id)
+        for path in sorted(p for p in out.rglob("*") if p.is_file()):
+            filestore.add_file(
+                store,
+                self.home,
+                self.job["tenant_id"],
+                path.relative_to(out).as_posix(),
+                path.read_bytes(),
+                role="output",
+                job_id=self.id,
+            )
+
+    def _requeue(self, exc: PlatformError) -> bool:
+        """The cluster refused this job's sandbox, or the engine could not start it: tell the
+        replica (its workers hold off for the cooldown), and put the job back in the queue if
+        nothing was recorded for it yet (see :mod:`promptkiln.server.capacity`)."""
         if self.capacity is not None:
             self.capacity.note_full(exc.message)
         if self.runs_linked or self.cancelled.is_set():
             return False
         store = store_for(self.home)
-        reason = {"code": "capacity", "message": exc.message}
+        code = "capacity" if isinstance(exc, BackendAtCapacity) else "engine_unreachable"
+        reason = {"code": code, "message": exc.message}
         if not queue.requeue_job(store, self.id, reason, self.settings.e2b.capacity_requeues):
             return False
         if self.session_id is not None and not loads(self.job["request"]).get("session_id"):
@@ -374,8 +441,11 @@ class JobRun:
             allow_extensions=request.get("allow_ext") or (),
         )
         self.check()
-        record_sandbox_run(
-            self.settings, "run", run, script=script, inputs=files, extra=self.record_extra
+        through_outage(  # one transaction: after an outage it is either there or not
+            self.home,
+            lambda _: record_sandbox_run(
+                self.settings, "run", run, script=script, inputs=files, extra=self.record_extra
+            ),
         )
         self._link_run(run.run_id)
         self.metrics.observe("promptkiln_sandbox_start_seconds", run.timings.get("start_s", 0))
@@ -402,7 +472,10 @@ class JobRun:
         try:
             raise_for_run(run, self.settings)
         except PromptkilnError as exc:
-            return "failed", result, job_error(exc)
+            error = job_error(exc)
+            if (why := explain_run(run, script)) is not None:
+                error.update(why.to_json())
+            return "failed", result, error
         return "succeeded", result, None
 
 

@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from promptkiln.server import files as filestore
 from promptkiln.server.deps import ServerState, caller, page, state
 from promptkiln.server.errors import ApiError, not_found
+from promptkiln.server.responses import ANY_BYTES, FileList, FileObject, documented, file_links
 from promptkiln.server.schemas import ERRORS, FileCreated
 from promptkiln.server.tenants import Caller
 
@@ -52,7 +53,13 @@ async def store_upload(upload: StarletteUpload, who: Caller, s: ServerState) -> 
     return await run_in_threadpool(save)
 
 
-@router.post("/files", status_code=201, response_model=FileCreated, summary="Upload a file")
+@router.post(
+    "/files",
+    status_code=201,
+    response_model=FileCreated,
+    summary="Upload a file",
+    responses={201: {"links": file_links("$response.body#/id")}},
+)
 async def upload_file(
     request: Request,
     file: UploadFile,
@@ -61,7 +68,11 @@ async def upload_file(
     return await store_upload(file, who, state(request))
 
 
-@router.get("/files", summary="List your files")
+@router.get(
+    "/files",
+    summary="List your files",
+    responses=documented(FileList, links=file_links("$response.body#/data/0/id")),
+)
 def list_files(
     request: Request,
     who: Annotated[Caller, Depends(caller)],
@@ -81,7 +92,7 @@ def _owned(request: Request, who: Caller, file_id: str) -> Any:
     return row
 
 
-@router.get("/files/{file_id}", summary="A file's metadata")
+@router.get("/files/{file_id}", summary="A file's metadata", responses=documented(FileObject))
 def get_file(
     request: Request, file_id: str, who: Annotated[Caller, Depends(caller)]
 ) -> dict[str, Any]:
@@ -96,7 +107,7 @@ def attachment(name: str) -> str:
     return f"attachment; filename=\"{ascii_name or 'file'}\"; filename*=UTF-8''{quoted}"
 
 
-@router.get("/files/{file_id}/content", summary="A file's bytes")
+@router.get("/files/{file_id}/content", summary="A file's bytes", responses=ANY_BYTES)
 def get_content(
     request: Request, file_id: str, who: Annotated[Caller, Depends(caller)]
 ) -> Response:

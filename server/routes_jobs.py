@@ -21,6 +21,15 @@ from promptkiln.server.db import loads
 from promptkiln.server.deps import ServerState, caller, page, state
 from promptkiln.server.errors import ApiError, not_found
 from promptkiln.server.execute import job_settings
+from promptkiln.server.responses import (
+    EVENTS,
+    ZIP,
+    Job,
+    JobList,
+    documented,
+    job_links,
+    session_links,
+)
 from promptkiln.server.routes_files import attachment, store_upload
 from promptkiln.server.schemas import ERRORS, JobCreate, JobCreated
 from promptkiln.server.tenants import Caller
@@ -216,6 +225,7 @@ async def parse_job(request: Request, s: ServerState, who: Caller) -> JobCreate:
     response_model=JobCreated,
     summary="Submit a job",
     openapi_extra=_JOB_BODY,
+    responses={202: {"links": job_links("$response.body#/id")}},
 )
 async def create_job(
     request: Request,
@@ -283,7 +293,11 @@ def job_json(s: ServerState, row: Any) -> dict[str, Any]:
     }
 
 
-@router.get("/jobs", summary="List your jobs")
+@router.get(
+    "/jobs",
+    summary="List your jobs",
+    responses=documented(JobList, links=job_links("$response.body#/data/0/id")),
+)
 def list_jobs(
     request: Request,
     who: Annotated[Caller, Depends(caller)],
@@ -295,7 +309,11 @@ def list_jobs(
     return page(rows, limit, lambda r: job_json(s, r))
 
 
-@router.get("/jobs/{job_id}", summary="A job: status, attempts, files, timings, error")
+@router.get(
+    "/jobs/{job_id}",
+    summary="A job: status, attempts, files, timings, error",
+    responses=documented(Job, links=session_links("$response.body#/session_id")),
+)
 def get_job(
     request: Request, job_id: str, who: Annotated[Caller, Depends(caller)]
 ) -> dict[str, Any]:
@@ -303,7 +321,11 @@ def get_job(
     return job_json(s, owned_job(s, who, job_id))
 
 
-@router.post("/jobs/{job_id}/cancel", summary="Cancel a job (its sandbox stops at once)")
+@router.post(
+    "/jobs/{job_id}/cancel",
+    summary="Cancel a job (its sandbox stops at once)",
+    responses=documented(Job),
+)
 def cancel_job(
     request: Request, job_id: str, who: Annotated[Caller, Depends(caller)]
 ) -> dict[str, Any]:
@@ -314,7 +336,7 @@ def cancel_job(
     return job_json(s, owned_job(s, who, job_id))
 
 
-@router.get("/jobs/{job_id}/files.zip", summary="All files of a job, as one zip")
+@router.get("/jobs/{job_id}/files.zip", summary="All files of a job, as one zip", responses=ZIP)
 def job_zip(request: Request, job_id: str, who: Annotated[Caller, Depends(caller)]) -> Response:
     s = state(request)
     owned_job(s, who, job_id)
@@ -330,6 +352,7 @@ def job_zip(request: Request, job_id: str, who: Annotated[Caller, Depends(caller
     "/jobs/{job_id}/events",
     summary="Live progress as Server-Sent Events (resumable with Last-Event-ID)",
     response_class=StreamingResponse,
+    responses=EVENTS,
 )
 async def job_events(
     request: Request,

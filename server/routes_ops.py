@@ -38,7 +38,7 @@ def readiness(settings: Settings) -> dict[str, Any]:
 
 def _docker(settings: Settings) -> dict[str, dict[str, Any]]:
     from promptkiln.errors import PromptkilnError
-    from promptkiln.image.build import image_status
+    from promptkiln.image.status import image_status
     from promptkiln.sandbox.docker import connect
 
     try:
@@ -93,7 +93,11 @@ def _model(settings: Settings) -> dict[str, Any]:
     return {"ok": True, "detail": f"bundled {desc['name']}"}
 
 
-@router.get("/readyz", summary="Engine, image and model ready (503 with what is missing)")
+@router.get(
+    "/readyz",
+    summary="Engine, image and model ready (503 with what is missing)",
+    responses={503: {"description": "Not ready: the checks say what is missing"}},
+)
 def readyz(request: Request) -> JSONResponse:
     settings = state(request).settings
     key = str(settings.home)

@@ -10,6 +10,17 @@ from fastapi.responses import JSONResponse
 
 from promptkiln.server import sessions as ses
 from promptkiln.server.deps import caller, page, state
+from promptkiln.server.responses import (
+    Run,
+    RunList,
+    Session,
+    SessionList,
+    Verify,
+    documented,
+    job_links,
+    run_links,
+    session_links,
+)
 from promptkiln.server.routes_jobs import submit_job, validate_job
 from promptkiln.server.schemas import ERRORS, JobCreate, JobCreated, TurnCreate
 from promptkiln.server.tenants import Caller
@@ -17,7 +28,12 @@ from promptkiln.server.tenants import Caller
 router = APIRouter(prefix="/v1", responses=ERRORS)
 
 
-@router.get("/sessions", tags=["sessions"], summary="List your sessions")
+@router.get(
+    "/sessions",
+    tags=["sessions"],
+    summary="List your sessions",
+    responses=documented(SessionList, links=session_links("$response.body#/data/0/id")),
+)
 def list_sessions(
     request: Request,
     who: Annotated[Caller, Depends(caller)],
@@ -30,7 +46,12 @@ def list_sessions(
     return page(rows, limit)
 
 
-@router.get("/sessions/{session_id}", tags=["sessions"], summary="A session: turns and files")
+@router.get(
+    "/sessions/{session_id}",
+    tags=["sessions"],
+    summary="A session: turns and files",
+    responses=documented(Session, links=session_links("$request.path.session_id")),
+)
 def get_session(
     request: Request, session_id: str, who: Annotated[Caller, Depends(caller)]
 ) -> dict[str, Any]:
@@ -45,6 +66,7 @@ def get_session(
     status_code=202,
     response_model=JobCreated,
     summary="Continue a session (like `promptkiln continue`): queues a job",
+    responses={202: {"links": job_links("$response.body#/id")}},
 )
 async def create_turn(
     request: Request,
@@ -71,7 +93,12 @@ async def create_turn(
     return await run_in_threadpool(submit)
 
 
-@router.get("/runs", tags=["runs"], summary="Your run records (the audit trail)")
+@router.get(
+    "/runs",
+    tags=["runs"],
+    summary="Your run records (the audit trail)",
+    responses=documented(RunList, links=run_links("$response.body#/data/0/id")),
+)
 def list_runs(
     request: Request,
     who: Annotated[Caller, Depends(caller)],
@@ -84,12 +111,17 @@ def list_runs(
     return page(rows, limit)
 
 
-@router.get("/runs/verify", tags=["runs"], summary="Verify the hash chain of run records")
+@router.get(
+    "/runs/verify",
+    tags=["runs"],
+    summary="Verify the hash chain of run records",
+    responses=documented(Verify),
+)
 def verify_runs(request: Request, who: Annotated[Caller, Depends(caller)]) -> dict[str, Any]:
     return ses.verify_runs(state(request).store(), who.tenant.id)
 
 
-@router.get("/runs/{run_id}", tags=["runs"], summary="One run record")
+@router.get("/runs/{run_id}", tags=["runs"], summary="One run record", responses=documented(Run))
 def get_run(
     request: Request, run_id: str, who: Annotated[Caller, Depends(caller)]
 ) -> dict[str, Any]:

@@ -4,18 +4,44 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _format_names() -> list[JsonValue]:
+    from promptkiln.llm.prompts import ALIASES, FORMATS, GENERIC_FORMATS
+
+    return [*sorted({*FORMATS, *GENERIC_FORMATS, *ALIASES})]
+
+
+#: ``formats`` as documented: the names ``promptkiln make -f`` takes (upper case and a leading
+#: dot are accepted too).
+_FORMATS: Any = Field(
+    default_factory=list,
+    max_length=20,
+    json_schema_extra={"items": {"type": "string", "enum": _format_names()}},
+)
+
+
 class JobCreate(_Strict):
-    """A prompt -> files job (``prompt``) or a run of your own script (``script``)."""
+    """A prompt -> files job (``prompt``) or a run of your own script (``script``): exactly one."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [{"required": ["prompt"]}, {"required": ["script"]}],
+            "examples": [
+                {"script": "open('out.csv', 'w').write('n,sq\\n2,4\\n')\n"},
+                {"prompt": "a table of the squares of 1 to 5", "formats": ["csv"]},
+            ],
+        },
+    )
 
     prompt: str | None = Field(None, max_length=100_000, description="What to make.")
-    formats: list[str] = Field(default_factory=list, max_length=20)
+    formats: list[str] = _FORMATS
     inputs: list[str] = Field(default_factory=list, max_length=100, description="file ids")
     model: str | None = Field(None, description="One of the models the server allows.")
     engine: str | None = Field(
@@ -38,7 +64,7 @@ class TurnCreate(_Strict):
     """A follow-up turn: the model edits the session's latest files."""
 
     prompt: str = Field(..., max_length=100_000)
-    formats: list[str] = Field(default_factory=list, max_length=20)
+    formats: list[str] = _FORMATS
     inputs: list[str] = Field(default_factory=list, max_length=100)
     attempts: int | None = Field(None, ge=1, le=10)
     limits: dict[str, float | int | str] | None = None

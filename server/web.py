@@ -19,6 +19,8 @@ from fastapi.responses import Response
 from promptkiln.server import files as filestore
 from promptkiln.server.deps import caller, state
 from promptkiln.server.errors import ApiError, not_found
+from promptkiln.server.responses import PREVIEW
+from promptkiln.server.schemas import ERRORS
 from promptkiln.server.tenants import Caller
 
 #: The page runs only its own script and style, talks only to this server, and shows images
@@ -100,7 +102,12 @@ def xlsx_first_rows(data: bytes) -> list[list[str]]:
         book.close()
 
 
-@router.get("/v1/files/{file_id}/preview", tags=["files"], summary="A preview of a PDF or XLSX")
+@router.get(
+    "/v1/files/{file_id}/preview",
+    tags=["files"],
+    summary="A preview of a PDF or XLSX",
+    responses={**ERRORS, **PREVIEW},
+)
 def preview(request: Request, file_id: str, who: Annotated[Caller, Depends(caller)]) -> Response:
     s = state(request)
     row = filestore.get_file(s.store(), who.tenant.id, file_id)

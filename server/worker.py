@@ -28,7 +28,7 @@ from promptkiln.config import Settings
 from promptkiln.sandbox.pool import SandboxPool
 from promptkiln.server import files, queue
 from promptkiln.server.capacity import Capacity
-from promptkiln.server.db import close_thread_stores, loads, store_for
+from promptkiln.server.db import close_thread_stores, loads, store_for, store_unreachable
 from promptkiln.server.execute import JobRun, job_settings
 from promptkiln.server.metrics import Metrics
 
@@ -167,8 +167,12 @@ class WorkerPool:
                     job = queue.claim_next_job(
                         store_for(self.home), self.owner, self.settings.job_lease
                     )
-                except Exception:
-                    log.exception("claiming a job failed")
+                except Exception as exc:
+                    if not store_unreachable(exc):
+                        log.exception("claiming a job failed")
+                    else:  # PostgreSQL restarting: wait for it, quietly
+                        log.warning("claiming a job: the store is unreachable")
+                        self._stopping.wait(1.0)
                     job = None
                 if job is None:
                     self._wake.wait(IDLE_POLL_S)

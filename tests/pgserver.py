@@ -64,17 +64,21 @@ class PgServer:
                 "--no-sync",
             ]
         )
-        opts = (
+        self.opts = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
+        self.start()
+
+    def start(self) -> None:
+        """Start the server (again, after :meth:`halt`), on the same port and data."""
         self._run(
             [
-                pg_ctl,
+                self.pg_ctl,
                 "-D",
                 str(self.data),
                 "-o",
-                opts,
+                self.opts,
                 "-l",
                 str(self.root / "log"),
                 "-w",
@@ -83,6 +87,11 @@ class PgServer:
                 "start",
             ]
         )
+
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server, keeping its data (``fast``: like a service restart, which ends
+        every connection; ``immediate``: like a crash)."""
+        self._run([self.pg_ctl, "-D", str(self.data), "-m", mode, "-w", "stop"])
 
     def _run(self, cmd: list[str]) -> None:
         proc = subprocess.run(self.as_user + cmd, capture_output=True, text=True, timeout=120)

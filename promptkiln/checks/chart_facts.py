@@ -26,9 +26,14 @@ def read(sandbox: Sandbox) -> list[dict[str, Any]] | None:
     """The figures saved during the run (``[{"file", "suptitle", "axes": [...]}]``), ``[]``
     when none was saved, None when the backend cannot tell (no hook in its image, no
     ``read_sidecar``)."""
-    if not isinstance(sandbox, ReadsSidecar):
+    found: object = sandbox
+    for _ in range(4):  # a wrapper (pool, live output, cancellable) without the method
+        if isinstance(found, ReadsSidecar):
+            break
+        found = getattr(found, "inner", None)
+    if not isinstance(found, ReadsSidecar):
         return None
-    data = sandbox.read_sidecar(CHART_FACTS_PATH, MAX_BYTES)
+    data = found.read_sidecar(CHART_FACTS_PATH, MAX_BYTES)
     if data is None:
         return []
     return parse(data)

@@ -93,3 +93,12 @@ def test_extend_adds_routes_and_a_500_carries_only_a_request_id(
     logged = [rec for rec in caplog.records if "req_test123" in rec.getMessage()]
     assert logged and logged[0].exc_info is not None
     assert "secret detail from deep inside" in str(logged[0].exc_info[1])
+
+
+def test_a_method_the_path_does_not_take_answers_405_with_allow(app_url: str) -> None:
+    """Found by the API fuzz run (Schemathesis's unsupported_method check): the error handler
+    dropped Starlette's ``Allow`` header, which RFC 9110 requires on a 405."""
+    r = httpx.request("TRACE", f"{app_url}/healthz")
+    assert r.status_code == 405
+    assert r.headers["allow"] == "GET"
+    assert r.json()["error"]["code"] == "method_not_allowed"
