@@ -105,8 +105,8 @@ def check_table(spec: Spec, expected: Expected, rows: Sequence[Sequence[str]]) -
     if not expected.values:
         return None
     if spec.x is None:
-        shown = [n for row in rows for n in numbers_in(" ".join(str(c) for c in row))]
-        absent = {k: v for k, v in expected.values.items() if not any(close(n, v) for n in shown)}
+        seen = [n for row in rows for n in numbers_in(" ".join(str(c) for c in row))]
+        absent = {k: v for k, v in expected.values.items() if not any(close(n, v) for n in seen)}
         return f"it does not show {show(absent)}" if absent else None
     wrong: dict[str, float] = {}
     missing: list[str] = []
