@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from promptkiln.llm.generate import CodeGenerator, Generation, Message, Sampling
     from promptkiln.making.failure import Failure
     from promptkiln.making.repair import Feedback
-    from promptkiln.plan import Plan, Profile
 
 
 @dataclass
@@ -76,9 +75,6 @@ class RepairLoop:
         self.size = raster_size(wanted, formats)
         from promptkiln.making.content_judge import ContentJudge
 
-        #: the model's checked plan and the inputs' profile, when there are (branch ``plan``)
-        self.plan: Plan | None = None
-        self.profile: Profile | None = None
         self.content = ContentJudge(settings, inputs, prompt, factory=factory, progress=progress)
         self.ceiling = settings.max_tokens or MAX_TOKENS_CEILING
         self.max_tokens = settings.max_tokens or token_budget(
@@ -335,8 +331,10 @@ class RepairLoop:
             facts = files_facts(run.artifacts)
             if self.wanted:
                 attempt.requirements = reqs_mod.check(self.wanted, facts)
-            # what the files show against what the data gives (promptkiln.checks.content)
-            self.content.plan, self.content.profile = self.plan, self.profile
+            # what the files show against what the data gives (promptkiln.checks.content), from
+            # the checked plan and the profile make() sets on the loop (None without a plan)
+            self.content.plan = getattr(self, "plan", None)
+            self.content.profile = getattr(self, "profile", None)
             attempt.requirements += self.content.outcomes(facts, run.chart_facts)
             unmet = reqs_mod.feedback(attempt.requirements, self.formats)
         if files_valid:

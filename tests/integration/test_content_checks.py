@@ -245,3 +245,42 @@ def test_expected_numbers_for_several_columns_aggregations_and_single_figures(
     }
     assert got["aggs"].series["max"] == {"East": 2400, "West": 700, "North": 800}
     assert got["one"].values == {"sum": 5600}
+
+
+def wrap(script: bytes) -> str:
+    return "```python\n" + script.decode() + "\n```"
+
+
+def test_the_repair_loop_feeds_a_wrong_aggregation_back_and_keeps_the_right_chart(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    """The loop as make() drives it, with the plan set on it (the plan branch's make() sets
+    it from the model's checked plan): a chart of means where sums were planned is unmet, its
+    numbers go back to the model, the next answer is right."""
+    from promptkiln.llm.generate import Message
+    from promptkiln.making.attempt_loop import RepairLoop
+    from promptkiln.making.pipeline import make_generator
+
+    plan = Plan(files=[PLAN.files[0]])
+    settings = load_settings(model="openai/test-model", api_base=openai_server.url, time_budget=0)
+    gen, _ = make_generator(None, settings, lambda _: None)
+    bar = b"""
+import pandas as pd, matplotlib.pyplot as plt
+df = pd.read_csv("inputs/sales.csv")
+t = df.groupby("region")["revenue"].%s().sort_values(ascending=False)
+fig, ax = plt.subplots(); ax.bar(t.index, t.values); ax.set_title("Revenue by region")
+fig.savefig("bar.png")
+"""
+    openai_server.enqueue(wrap(bar % b"mean"))
+    openai_server.enqueue(wrap(bar % b"sum"))
+    prompt = "a bar chart of total revenue per region, highest first"
+    loop = RepairLoop(settings, gen, None, lambda _: None, None, [SALES], ["png"], [], prompt)
+    loop.plan = plan  # type: ignore[attr-defined]  # set by make() on the plan branch
+    loop.staging_root = tmp_path / "staging"
+    winner = loop.run([Message("system", "write python"), Message("user", prompt)], None)
+    assert winner is not None and winner.attempt.number == 2
+    first = loop.attempts[0].requirements
+    assert [o.met for o in first if o.requirement.kind == "content"] == [False, True]
+    feedback = str(openai_server.history[1]["messages"][-1]["content"])
+    assert "the bar chart in bar.png shows the sum of revenue per region, highest first" in feedback
+    assert "East=1700" in feedback and "expected East=3400" in feedback
