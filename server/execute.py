@@ -13,7 +13,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,15 +31,14 @@ from promptkiln.errors import (
 from promptkiln.making.attempt import Attempt
 from promptkiln.making.pipeline import raise_for_run, run_in_sandbox
 from promptkiln.records.records import record_sandbox_run
-from promptkiln.sandbox.base import InputFile, OutputEntry, ReadsSidecar, RunResult, Sandbox
-from promptkiln.sandbox.live import OutputSink, Throttle, run_live
+from promptkiln.sandbox.base import Sandbox
 from promptkiln.server import files as filestore
 from promptkiln.server import queue
 from promptkiln.server.capacity import Capacity
 from promptkiln.server.db import loads, store_for, store_unreachable, through_outage
 from promptkiln.server.errors import ApiError, job_error
 from promptkiln.server.failures import explain_attempt, explain_run
-from promptkiln.server.live_output import OutputEvents
+from promptkiln.server.job_sandbox import CancellableSandbox, JobCancelled
 from promptkiln.server.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -48,10 +47,6 @@ if TYPE_CHECKING:
 
 TOKEN_EVENT_INTERVAL_S = 0.5
 log = logging.getLogger("promptkiln.server")
-
-
-class JobCancelled(BaseException):
-    """Raised inside a cancelled job's thread (a BaseException, so no handler swallows it)."""
 
 
 def job_settings(base: Settings, request: dict[str, Any]) -> Settings:
@@ -76,76 +71,6 @@ def job_settings(base: Settings, request: dict[str, Any]) -> Settings:
 
 def reason_of(error: dict[str, Any] | None) -> str:
     return "capacity" if error is None or error.get("code") == "capacity" else "engine"
-
-
-class CancellableSandbox:
-    """A sandbox another thread can stop at once: :meth:`kill` closes the inner one."""
-
-    def __init__(self, inner: Sandbox, job: JobRun) -> None:
-        self.inner = inner
-        self.info = inner.info
-        self.job = job
-        self._lock = threading.Lock()
-        self._started = False
-
-    def start(self) -> None:
-        self.job.check()
-        self.inner.start()
-        with self._lock:
-            self._started = True
-        self.job.check()
-
-    @property
-    def started(self) -> bool:
-        with self._lock:
-            return self._started
-
-    def put_inputs(self, files: Sequence[InputFile], script: bytes) -> None:
-        self.inner.put_inputs(files, script)
-
-    def run(
-        self, argv: Sequence[str], *, timeout_s: float, on_output: OutputSink | None = None
-    ) -> RunResult:
-        """The run, its output streamed as the job's ``output`` events while it runs."""
-        self.job.check()
-        events = OutputEvents(self.job.home, self.job.id)
-        throttle = Throttle(events.emit)
-
-        def sink(stream: str, data: bytes) -> None:
-            throttle(stream, data)
-            if on_output is not None:
-                on_output(stream, data)
-
-        try:
-            return run_live(self.inner, argv, timeout_s=timeout_s, on_output=sink)
-        finally:
-            throttle.close()
-            events.close()
-
-    def outputs(self) -> Iterator[OutputEntry]:
-        self.job.check()
-        return self.inner.outputs()
-
-    def read_sidecar(self, path: str, limit: int) -> bytes | None:
-        if not isinstance(self.inner, ReadsSidecar):
-            return None
-        return self.inner.read_sidecar(path, limit)
-
-    def kill(self) -> None:
-        with self._lock:
-            if self._started:
-                # A pooled sandbox closes in the background; a cancel removes it now.
-                getattr(self.inner, "remove_now", self.inner.close)()
-
-    def close(self) -> None:
-        with self._lock:
-            self.inner.close()
-
-    def __enter__(self) -> CancellableSandbox:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class JobRun:
