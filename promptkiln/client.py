@@ -32,7 +32,7 @@ from promptkiln.sandbox.base import Artifact
 
 Progress = Callable[[str], None]
 EventHook = Callable[[str, dict[str, Any]], None]
-TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
+TERMINAL = ("succeeded", "unmet", "failed", "cancelled", "interrupted")
 RETRY_MAX_S = 10.0  #: a 429/503 asking to wait longer than this is not retried
 
 

@@ -186,6 +186,10 @@ class Settings(BaseSettings):
     #: When every attempt fails but one wrote valid files before its script crashed, deliver
     #: those files with a warning (``--keep-valid-on-crash``). Off: nothing is delivered.
     keep_valid_on_crash: bool = False
+    #: Deliver files that fail a requirement or a content check anyway, with warnings and exit
+    #: status 0 (``--accept-unmet``). Off: they are kept in the run record and the session,
+    #: not written to ``--out``, and the command exits with :data:`~promptkiln.errors.EXIT_UNMET`.
+    accept_unmet: bool = False
     #: Also ask the model, in one short call, which exact words the files must hold (names,
     #: titles, dates the prompt states that no rule reads) (``--model-requirements``).
     model_requirements: bool = False

@@ -18,6 +18,8 @@ litellm, OS errors) are translated at the boundary that meets them, with ``raise
     │   ├── SandboxTimeout              wall-clock limit hit, sandbox killed            (124)
     │   └── LimitExceeded               memory / process / disk limit hit               (125)
     ├── ScriptFailed                    the script exited non-zero                      (1)
+    ├── Unmet                           files made, but a requirement or content check  (3)
+    │                                   failed; not delivered without --accept-unmet
     ├── OutputError                     output could not be delivered                   (73)
     │   ├── OutputRejected              every output was rejected by collection rules   (65)
     │   └── DestinationError            --out is not writable, is a link, disk full     (73)
@@ -36,6 +38,9 @@ an exception, so the repair loop can use it; the CLI turns the final outcome int
 """
 
 from __future__ import annotations
+
+#: The exit status of a request whose files fail a check (``status: unmet``).
+EXIT_UNMET = 3
 
 
 class PromptkilnError(Exception):
@@ -227,3 +232,23 @@ class AttemptsExhausted(GenerationError):
         self.attempts = attempts
         self.budget = budget
         self.last_problem = last_problem
+
+
+class Unmet(PromptkilnError):
+    """The files were made and open, but ``checks`` (requirement and content checks) failed:
+    they are kept in the run record and the session, not delivered to ``--out``."""
+
+    exit_code = EXIT_UNMET
+
+    def __init__(self, checks: list[str], *, session: str | None = None) -> None:
+        listed = "; ".join(checks[:5]) + (
+            f"; and {len(checks) - 5} more" if len(checks) > 5 else ""
+        )
+        where = f" (kept in session {session[:12]})" if session else ""
+        super().__init__(
+            f"the files were not delivered{where}: {len(checks)} check(s) failed: {listed}",
+            hint="rephrase the prompt or try a stronger --model; --accept-unmet to deliver "
+            "them anyway",
+        )
+        self.checks = checks
+        self.session = session

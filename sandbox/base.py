@@ -43,6 +43,9 @@ WORKDIR = "/home/user/work"
 INPUTS_DIR = "inputs"
 #: Where the script itself is placed: outside the working directory, so it is never an output.
 SCRIPT_PATH = "/home/user/.promptkiln/main.py"
+#: Where the image's chart-facts hook writes what matplotlib drew (images/promptkiln_chartfacts.py):
+#: outside the working directory, so it is never an output; read back with ``read_sidecar``.
+CHART_FACTS_PATH = "/home/user/.promptkiln/chart-facts.json"
 
 
 class Termination(enum.Enum):
@@ -155,6 +158,17 @@ class SandboxInfo:
     runtime: str
     network: str = "none"
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class ReadsSidecar(Protocol):
+    """A backend that can hand back one small file the image's own hooks wrote outside the
+    working directory (the chart facts), after the run and before ``close``. Optional: the
+    content checks that need it are skipped on a backend without it."""
+
+    def read_sidecar(self, path: str, limit: int) -> bytes | None:
+        """The file's bytes, or None when it is missing, not a regular file, or over ``limit``
+        bytes. Never raises for the file's absence or the sandbox's state."""
 
 
 @runtime_checkable

@@ -27,6 +27,7 @@ Shape of a run::
 
 from __future__ import annotations
 
+import tarfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -62,6 +63,7 @@ from promptkiln.sandbox.docker_files import (
     max_entries,
     outputs_cap,
     put_archive,
+    single_file,
     workdir_entries,
 )
 from promptkiln.sandbox.docker_parts import UID, StreamReader, interrupts_deferred
@@ -367,6 +369,19 @@ class DockerSandbox:
             finally:
                 self._hang_up()
                 self.steps["archive_s"] = time.monotonic() - t0
+
+    def read_sidecar(self, path: str, limit: int) -> bytes | None:
+        """A small file the image's hooks wrote outside the working directory (the chart
+        facts), read from the volume after the run; None if missing or too large."""
+        import docker.errors
+
+        if self._dead or self._closed or self._container is None:
+            return None
+        try:
+            chunks, _stat = self._container.get_archive(path)
+            return single_file(chunks, limit)
+        except (docker.errors.DockerException, tarfile.TarError, OSError):
+            return None
 
 
 def create(settings: Settings, run_id: str) -> DockerSandbox:

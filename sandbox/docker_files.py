@@ -137,3 +137,19 @@ __all__ = [
     "put_archive",
     "workdir_entries",
 ]
+
+
+def single_file(chunks: Iterable[bytes], limit: int) -> bytes | None:
+    """The one regular file in a ``get_archive`` tar of a file, or None if it is not one or is
+    larger than ``limit`` bytes (the stream is not read past the limit and a header)."""
+    buf = bytearray()
+    for chunk in chunks:
+        buf += chunk
+        if len(buf) > limit + 64 * 1024:
+            return None
+    with tarfile.open(fileobj=io.BytesIO(bytes(buf)), mode="r:") as tar:
+        member = tar.next()
+        if member is None or not member.isreg() or member.size > limit:
+            return None
+        f = tar.extractfile(member)
+        return f.read(limit + 1) if f is not None else None

@@ -387,6 +387,17 @@ class E2BSandbox:
                 self.sbx.files.read(path, format="stream", user=self._files_user), limit
             )
 
+    def read_sidecar(self, path: str, limit: int) -> bytes | None:
+        """A small file the template's hooks wrote outside the working directory (the chart
+        facts); None if missing, unreadable or larger than ``limit`` bytes."""
+        if self._dead or self._sbx is None:
+            return None
+        try:
+            data = b"".join(self._read_chunks(path, limit))
+        except Exception:  # missing file, a sandbox gone meanwhile: no facts, not an error
+            return None
+        return data if len(data) <= limit else None
+
 
 def create(settings: Settings, run_id: str) -> E2BSandbox:
     """Registry factory for the ``e2b`` backend."""

@@ -186,6 +186,10 @@ class LiveSandbox:
     def outputs(self) -> Any:
         return self.inner.outputs()
 
+    def read_sidecar(self, path: str, limit: int) -> bytes | None:
+        read = getattr(self.inner, "read_sidecar", None)
+        return read(path, limit) if callable(read) else None
+
     def close(self) -> None:
         self.inner.close()
 

@@ -82,6 +82,9 @@ class PooledSandbox:
     def outputs(self) -> Iterator[OutputEntry]:
         return self.inner.outputs()
 
+    def read_sidecar(self, path: str, limit: int) -> bytes | None:
+        return self.inner.read_sidecar(path, limit)
+
     def close(self) -> None:
         """Remove the sandbox on a background thread (off the job's critical path)."""
         self._close(self._pool._background)

@@ -67,6 +67,7 @@ _CODES: tuple[tuple[type[e.PromptkilnError], str], ...] = (
     (e.LimitExceeded, "limit_exceeded"),
     (e.SandboxError, "sandbox_error"),
     (e.ScriptFailed, "script_failed"),
+    (e.Unmet, "unmet"),
     (e.OutputRejected, "output_rejected"),
     (e.DestinationError, "destination_error"),
     (e.OutputError, "output_error"),

@@ -58,6 +58,8 @@ def job_settings(base: Settings, request: dict[str, Any]) -> Settings:
         data["engine"] = request["engine"]
     if request.get("attempts"):
         data["attempts"] = request["attempts"]
+    if request.get("accept_unmet"):
+        data["accept_unmet"] = True
     data["limits"].update(request.get("limits") or {})
     try:
         return Settings.model_validate(data)
@@ -199,6 +201,8 @@ class JobRun:
             else:
                 result, session_id = self._turn(request, inputs, out)
                 status = "succeeded"
+                if result["status"] == "unmet":
+                    status, error = unmet_status(result, self.settings)
             self.check()
             through_outage(self.home, lambda s: self._register(s, out))
         except JobCancelled:
@@ -340,6 +344,8 @@ class JobRun:
             "model": r.model,
             "timings": {k: round(v, 3) for k, v in r.timings.items()},
             "script": r.script,
+            "status": r.status,
+            "checks": [o.to_dict() for o in r.unmet],
         }, sid
 
     def _run_script(
@@ -396,6 +402,20 @@ class JobRun:
                 error.update(why.to_json())
             return "failed", result, error
         return "succeeded", result, None
+
+
+def unmet_status(result: dict[str, Any], settings: Any) -> tuple[str, dict[str, Any] | None]:
+    """A turn whose files fail a check: ``succeeded`` with ``accept_unmet`` (the files are
+    attached, the result still says ``"status": "unmet"``), else ``unmet`` with an error that
+    names each failed check (the files stay in the session)."""
+    if settings.accept_unmet:
+        return "succeeded", None
+    from promptkiln.errors import Unmet
+
+    named = [f"{c['requirement']}: {c['detail']}" if c["detail"] else c["requirement"]
+             for c in result["checks"]]  # fmt: skip
+    exc = Unmet(named, session=result["session_id"].removeprefix("ses_"))
+    return "unmet", job_error(exc)
 
 
 def attempt_json(attempt: Attempt, run_id: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from promptkiln.sandbox.base import InputFile, OutputEntry, RunResult, Sandbox
+from promptkiln.sandbox.base import InputFile, OutputEntry, ReadsSidecar, RunResult, Sandbox
 from promptkiln.sandbox.live import OutputSink, Throttle, run_live
 from promptkiln.server.live_output import OutputEvents
 
@@ -72,6 +72,11 @@ class CancellableSandbox:
     def outputs(self) -> Iterator[OutputEntry]:
         self.job.check()
         return self.inner.outputs()
+
+    def read_sidecar(self, path: str, limit: int) -> bytes | None:
+        if not isinstance(self.inner, ReadsSidecar):
+            return None
+        return self.inner.read_sidecar(path, limit)
 
     def kill(self) -> None:
         with self._lock:

@@ -13,6 +13,7 @@ failed on (:mod:`promptkiln.server.failures`): an MCP client has no terminal "ab
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -86,7 +87,16 @@ def _turn_result(turn: Any) -> list[ContentBlock]:
         *(f"- {a.name} ({a.media_type}, {a.size:,} bytes)" for a in turn.delivered),
         *(f"- not delivered: {r.name}: {r.reason}" for r in result.rejections),
     ]
-    blocks: list[ContentBlock] = [TextContent(type="text", text="\n".join(lines))]
+    status = getattr(result, "status", "ok")
+    checks = [o.to_dict() for o in result.requirements if not o.met]
+    if status == "unmet":
+        held = "delivered anyway (accept_unmet)" if turn.delivered else "kept in the session"
+        lines.insert(0, f"status: unmet — the files fail {len(checks)} check(s), {held}")
+        lines += [f"- unmet: {c['requirement']}: {c['detail']}" for c in checks]
+    blocks: list[ContentBlock] = [
+        TextContent(type="text", text="\n".join(lines)),
+        TextContent(type="text", text=json.dumps({"status": status, "checks": checks})),
+    ]
     return blocks + [file_content(a) for a in turn.delivered]
 
 

@@ -18,7 +18,9 @@ and an Idempotency-Key is inserted ``ON CONFLICT DO NOTHING`` so a concurrent id
 gets the first one's job. The global ``max_queue`` bound is counted without a lock: replicas
 submitting at the same instant may overshoot it by their number.
 
-Statuses: queued -> running -> succeeded | failed | cancelled | interrupted; queued -> cancelled;
+Statuses: queued -> running -> succeeded | unmet | failed | cancelled | interrupted; queued ->
+cancelled; ``unmet``: the files were made but fail a requirement or content check (kept in the
+session, not attached to the job unless the server runs with ``accept_unmet``);
 running -> queued when the sandbox cluster refused the job's sandbox (:func:`requeue_job`).
 """
 
@@ -37,7 +39,7 @@ from promptkiln.server.db import dumps, new_id, page_rows
 from promptkiln.server.errors import ApiError
 from promptkiln.server.tenants import Caller
 
-TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
+TERMINAL = ("succeeded", "unmet", "failed", "cancelled", "interrupted")
 STATUSES = ("queued", "running", *TERMINAL)
 HOUR = 3600.0
 

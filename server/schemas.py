@@ -53,6 +53,11 @@ class JobCreate(_Strict):
     )
     script: str | None = Field(None, max_length=1_000_000, description="Your own Python script.")
     allow_ext: list[str] = Field(default_factory=list, max_length=20)
+    accept_unmet: bool = Field(
+        False,
+        description="Attach files that fail a requirement or content check anyway (the job "
+        'succeeds, its result still says "status": "unmet").',
+    )
 
 
 class TurnCreate(_Strict):

@@ -77,12 +77,59 @@ def _zip_names(path: Path) -> list[str]:
         return zf.namelist()
 
 
+#: Table rows kept per file (the content checks look for a group's label and value in one).
+MAX_ROWS = 2000
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _formula_results(path: Path) -> dict[tuple[str, str], Any]:
+    """Each formula cell's value, computed by our evaluator (openpyxl keeps no results)."""
+    from openpyxl import load_workbook
+
+    here = Path(__file__).resolve().parent
+    for d in (here, here / "checks"):
+        if (d / "formula.py").exists():
+            sys.path.insert(0, str(d))
+    import formula  # type: ignore[import-not-found]
+
+    wb = load_workbook(str(path), data_only=False)
+    try:
+        return dict(formula.evaluate_workbook(wb))
+    finally:
+        wb.close()
+
+
+def _xlsx_rows(path: Path, rows: list[tuple[str, list[Any]]]) -> list[list[str]]:
+    """The worksheets' rows, a formula shown as its computed value when it has one."""
+    results: dict[tuple[str, str], Any] = {}
+    if any(isinstance(v, str) and v.startswith("=") for _, row in rows for v in row):
+        with contextlib.suppress(Exception):
+            results = _formula_results(path)
+    from openpyxl.utils import get_column_letter
+
+    out: list[list[str]] = []
+    numbers: dict[str, int] = {}
+    for sheet, row in rows:
+        n = numbers[sheet] = numbers.get(sheet, 0) + 1
+        cells = []
+        for c, v in enumerate(row, start=1):
+            if isinstance(v, str) and v.startswith("="):
+                v = results.get((sheet, f"{get_column_letter(c)}{n}"), v)
+            cells.append(_cell(v))
+        out.append(cells)
+    return out
+
+
 def _xlsx(path: Path) -> dict[str, Any]:
     from openpyxl import load_workbook
 
     wb = load_workbook(str(path), read_only=True, data_only=False)
     sheets = []
     texts: list[str] = []
+    kept: list[tuple[str, list[Any]]] = []
     try:
         for ws in wb.worksheets:
             formulas: list[str] = []
@@ -93,6 +140,8 @@ def _xlsx(path: Path) -> dict[str, Any]:
                     break
                 if any(v is not None for v in row):
                     rows += 1
+                if len(kept) < MAX_ROWS:
+                    kept.append((ws.title, list(row)))
                 for value in row:
                     cells += 1
                     if isinstance(value, str) and value.startswith("="):
@@ -104,7 +153,8 @@ def _xlsx(path: Path) -> dict[str, Any]:
         wb.close()
     names = _zip_names(path)
     charts = sum(1 for n in names if n.startswith("xl/charts/chart"))
-    return {"sheets": sheets, "text": _cap(texts), "charts": charts}
+    rows_out = _xlsx_rows(path, kept)
+    return {"sheets": sheets, "text": _cap(texts), "charts": charts, "rows": rows_out}
 
 
 def _docx(path: Path) -> dict[str, Any]:
@@ -118,9 +168,13 @@ def _docx(path: Path) -> dict[str, Any]:
     bullets = sum(
         1 for p in doc.paragraphs if p.style is not None and "List" in (p.style.name or "")
     )
+    rows: list[list[str]] = []
     for table in doc.tables:
         for row in table.rows:
-            texts.extend(cell.text for cell in row.cells)
+            cells = [cell.text for cell in row.cells]
+            texts.extend(cells)
+            if len(rows) < MAX_ROWS:
+                rows.append(cells)
     images = sum(1 for n in _zip_names(path) if n.startswith("word/media/"))
     return {
         "text": _cap(texts),
@@ -128,6 +182,7 @@ def _docx(path: Path) -> dict[str, Any]:
         "headings": headings,
         "bullets": bullets,
         "images": images,
+        "rows": rows,
     }
 
 
@@ -137,6 +192,8 @@ def _pptx(path: Path) -> dict[str, Any]:
     prs = Presentation(str(path))
     texts: list[str] = []
     notes = charts = tables = pictures = 0
+    rows: list[list[str]] = []
+    native: list[dict[str, Any]] = []
     for slide in prs.slides:
         for shape in slide.shapes:
             if shape.has_text_frame:
@@ -149,10 +206,15 @@ def _pptx(path: Path) -> dict[str, Any]:
                         texts.append(title.text_frame.text)
                 except Exception:
                     pass
+                with contextlib.suppress(Exception):
+                    native.append(_native_chart(shape.chart))
             if getattr(shape, "has_table", False) and shape.has_table:
                 tables += 1
                 for row in shape.table.rows:
-                    texts.extend(cell.text for cell in row.cells)
+                    cells = [cell.text for cell in row.cells]
+                    texts.extend(cells)
+                    if len(rows) < MAX_ROWS:
+                        rows.append(cells)
             if shape.shape_type == 13:  # MSO_SHAPE_TYPE.PICTURE
                 pictures += 1
         if slide.has_notes_slide and slide.notes_slide.notes_text_frame.text.strip():
@@ -164,7 +226,25 @@ def _pptx(path: Path) -> dict[str, Any]:
         "charts": charts,
         "tables": tables,
         "pictures": pictures,
+        "rows": rows,
+        "native_charts": native[:20],
     }
+
+
+def _native_chart(chart: Any) -> dict[str, Any]:
+    """A native (python-pptx) chart's type, title and series: what it shows, as data."""
+    title = ""
+    with contextlib.suppress(Exception):
+        if chart.has_title and chart.chart_title.has_text_frame:
+            title = chart.chart_title.text_frame.text
+    series = []
+    for plot in list(chart.plots)[:8]:
+        categories = [str(c) for c in list(plot.categories)[:500]]
+        for s in list(plot.series)[:50]:
+            values = [float(v) if isinstance(v, int | float) else None for v in s.values][:500]
+            series.append({"name": str(s.name or ""), "categories": categories, "values": values})
+    kind = getattr(chart.chart_type, "name", str(chart.chart_type))
+    return {"kind": str(kind), "title": title, "series": series}
 
 
 def _image(path: Path) -> dict[str, Any]:

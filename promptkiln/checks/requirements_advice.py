@@ -90,6 +90,17 @@ def how_to_meet(req: Requirement, formats: Sequence[str] = ()) -> str:
         return f"save the file under exactly that name: {p.get('name')!r}"
     if req.kind in ("table", "chart", "image"):
         return _OBJECT_CALLS.get((req.kind, p.get("format", "")), "")
+    if req.kind == "content":  # promptkiln.checks.content
+        if p.get("check") == "placeholders":
+            return (
+                "name the chart and its axes in the request's own words: ax.set_title(...), "
+                "ax.set_xlabel(...), ax.set_ylabel(...), never a stand-in like 'Title'"
+            )
+        return (
+            "compute exactly these numbers from the input rows in the script (group by the "
+            "column, aggregate as stated, sort as stated) and show them, one bar/line/slice or "
+            "row per group"
+        )
     if req.kind == "rows":
         return f"write exactly {p.get('n')} data rows after the header"
     return requirements_text.how_to_meet(req)

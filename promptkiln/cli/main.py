@@ -46,6 +46,7 @@ from promptkiln.cli.options import (
 )
 from promptkiln.cli.render import clean_line, say
 from promptkiln.cli.report import (
+    AcceptUnmetOpt,
     CandidatesOpt,
     KeepValidOpt,
     ModelRequirementsOpt,
@@ -53,6 +54,7 @@ from promptkiln.cli.report import (
     TimeBudgetOpt,
     print_quality,
     quality_json,
+    raise_if_unmet,
 )
 from promptkiln.cli.runs import register as register_runs
 from promptkiln.cli.server import register as register_server
@@ -214,6 +216,7 @@ def make(
     model_requirements: ModelRequirementsOpt = False,
     no_plan: NoPlanOpt = False,
     live: LiveOpt = False,
+    accept_unmet: AcceptUnmetOpt = False,
 ) -> None:
     """Turn a prompt into files: generate a script, run it in the sandbox, check the files."""
     from promptkiln.making.sessions import run_turn
@@ -233,6 +236,7 @@ def make(
         time_budget=time_budget,
         model_requirements=model_requirements or None,
         plan=False if no_plan else None,
+        accept_unmet=accept_unmet or None,
     )
     progress = progress_printer(quiet or json_)
     tokens = _TokenMeter(enabled=not (quiet or json_))
@@ -272,6 +276,7 @@ def make(
         say(
             f'session {turn.session_id} (continue it: promptkiln continue {turn.session_id[:8]} "...")'
         )
+    raise_if_unmet(result, settings, turn.session_id)
 
 
 class _TokenMeter:

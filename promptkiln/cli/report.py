@@ -22,6 +22,16 @@ KeepValidOpt = Annotated[
 ]
 
 
+AcceptUnmetOpt = Annotated[
+    bool,
+    typer.Option(
+        "--accept-unmet",
+        help="Deliver files that fail a requirement or content check anyway (with warnings, "
+        "exit 0). Default: they are kept in the session, not written to --out, exit 3.",
+    ),
+]
+
+
 CandidatesOpt = Annotated[
     int | None,
     typer.Option(
@@ -62,6 +72,8 @@ TimeBudgetOpt = Annotated[
 
 def quality_json(result: Any) -> dict[str, Any]:
     return {
+        "status": getattr(result, "status", "ok"),
+        "checks": [o.to_dict() for o in result.requirements if not o.met],
         "requirements": [o.to_dict() for o in result.requirements],
         "warnings": list(result.warnings),
         "attempt_details": [a.to_dict() for a in result.attempts],
@@ -93,3 +105,18 @@ def print_quality(result: Any) -> None:
                 for a in result.attempts
             )
         )
+
+
+def raise_if_unmet(result: Any, settings: Any, session: str | None) -> None:
+    """Exit :data:`~promptkiln.errors.EXIT_UNMET`, naming each failed check, when the files
+    fail a check and were therefore not delivered (no ``--accept-unmet``)."""
+    from promptkiln.errors import Unmet
+
+    if getattr(result, "status", "ok") != "unmet" or settings.accept_unmet:
+        return
+    checks = [
+        f"{o.requirement.text}: {o.detail}" if o.detail else o.requirement.text
+        for o in result.requirements
+        if not o.met
+    ]
+    raise Unmet([clean_line(c, 300) for c in checks], session=session)

@@ -25,6 +25,7 @@ from promptkiln.cli.common import (
 )
 from promptkiln.cli.render import clean_line, clean_text, say
 from promptkiln.cli.report import (
+    AcceptUnmetOpt,
     CandidatesOpt,
     KeepValidOpt,
     ModelRequirementsOpt,
@@ -32,6 +33,7 @@ from promptkiln.cli.report import (
     TimeBudgetOpt,
     print_quality,
     quality_json,
+    raise_if_unmet,
 )
 from promptkiln.errors import UsageError
 
@@ -103,6 +105,7 @@ def continue_(
     time_budget: TimeBudgetOpt = None,
     model_requirements: ModelRequirementsOpt = False,
     no_plan: NoPlanOpt = False,
+    accept_unmet: AcceptUnmetOpt = False,
 ) -> None:
     """Continue a session: the model edits the session's latest files."""
     from promptkiln.config import load_settings
@@ -139,6 +142,7 @@ def continue_(
         time_budget=time_budget,
         model_requirements=model_requirements or None,
         plan=False if no_plan else None,
+        accept_unmet=accept_unmet or None,
     )
     turn = run_turn(
         text,
@@ -165,11 +169,12 @@ def continue_(
 
         manifest.update(engine_of(turn.result))
         typer.echo(json.dumps(manifest, indent=2))
-        return
-    print_manifest(turn.delivered, turn.result.rejections)
-    print_quality(turn.result)
-    changed = ", ".join(f"{clean_line(n, 80)} v{v}" for n, v in turn.versions) or "no file changed"
-    say(f"session {sid} turn {turn.turn}: {changed}")
+    else:
+        print_manifest(turn.delivered, turn.result.rejections)
+        print_quality(turn.result)
+        changed = ", ".join(f"{clean_line(n, 80)} v{v}" for n, v in turn.versions)
+        say(f"session {sid} turn {turn.turn}: {changed or 'no file changed'}")
+    raise_if_unmet(turn.result, settings, sid)
 
 
 @sessions_app.callback()

@@ -31,6 +31,7 @@ CONTEXT_FILES = (
     "requirements.txt",
     "build-requirements.txt",
     "promptkiln_seed.py",
+    "promptkiln_chartfacts.py",
     "promptkiln-seed.pth",
     "promptkiln_warm.py",
 )

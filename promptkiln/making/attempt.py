@@ -100,6 +100,14 @@ class MakeResult:
     #: profile (None: no inputs).
     plan: Plan | None = None
     profile: Profile | None = None
+    #: "ok" when every requirement and content check holds, else "unmet" (the files are then
+    #: in ``files`` only with ``accept_unmet``; see :attr:`unmet`).
+    status: str = "ok"
+
+    @property
+    def unmet(self) -> list[Outcome]:
+        """The requirement and content checks the files fail."""
+        return [o for o in self.requirements if not o.met]
 
     @property
     def attempt_count(self) -> int:

@@ -78,6 +78,9 @@ class RepairLoop:
         self.spent: Spent | None = None
         self.answer_cached = False  #: the next request shows the last answer as it was written
         self.size = raster_size(wanted, formats)
+        from promptkiln.making.content_judge import ContentJudge
+
+        self.content = ContentJudge(settings, inputs, prompt, factory=factory, progress=progress)
         self.ceiling = settings.max_tokens or MAX_TOKENS_CEILING
         self.max_tokens = settings.max_tokens or token_budget(
             formats, len(inputs), prompt, MAX_TOKENS_CEILING
@@ -348,8 +351,15 @@ class RepairLoop:
             problems = ["the script wrote no files in the working directory"]
         files_valid = bool(run.artifacts) and not problems
         unmet: list[str] = []
-        if files_valid and self.wanted:
-            attempt.requirements = reqs_mod.check(self.wanted, files_facts(run.artifacts))
+        if files_valid:
+            facts = files_facts(run.artifacts)
+            if self.wanted:
+                attempt.requirements = reqs_mod.check(self.wanted, facts)
+            # what the files show against what the data gives (promptkiln.checks.content), from
+            # the checked plan and the profile make() sets on the loop (None without a plan)
+            self.content.plan = self.plan
+            self.content.profile = self.profile
+            attempt.requirements += self.content.outcomes(facts, run.chart_facts)
             unmet = reqs_mod.feedback(attempt.requirements, self.formats)
         if files_valid:
             candidate = Candidate(attempt, staging, len(unmet), bool(crashed))
@@ -399,7 +409,7 @@ class RepairLoop:
         if not usable:
             return None
         best = min(usable, key=lambda c: (c.crashed, c.unmet, -c.attempt.number))
-        self.progress(f"delivering the files of attempt {best.attempt.number}, with warnings")
+        self.progress(f"keeping the files of attempt {best.attempt.number}: the best that opened")
         return best
 
     def warnings(self, winner: Candidate) -> list[str]:

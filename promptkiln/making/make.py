@@ -35,7 +35,7 @@ from promptkiln.making.pipeline import (
     prewarm,
     read_inputs,
 )
-from promptkiln.sandbox.base import InputFile
+from promptkiln.sandbox.base import Artifact, InputFile
 
 if TYPE_CHECKING:
     from promptkiln.llm.generate import CodeGenerator
@@ -56,6 +56,7 @@ def make(
     existing: Sequence[InputFile] = (),
     on_attempt: Callable[[Attempt], None] | None = None,
     session_id: str | None = None,
+    keep_unmet: bool = False,
 ) -> MakeResult:
     """Turn a prompt into files in ``out``: generate, extract, run, validate, repair.
 
@@ -70,8 +71,12 @@ def make(
     Files of failed attempts never reach ``out``: each attempt collects into a private staging
     directory, and only the accepted attempt's files are delivered (atomically, never
     overwriting unless ``overwrite``). When every attempt fails, the best attempt whose files
-    were valid is delivered with warnings if it only missed stated requirements, or — with
+    were valid is kept if it only missed requirement or content checks, or — with
     ``settings.keep_valid_on_crash`` — if its script crashed after writing them.
+
+    A result whose files fail a check has ``status == "unmet"``; its files are delivered to
+    ``out`` only with ``settings.accept_unmet`` or ``keep_unmet`` (a session keeps them),
+    else ``files`` is empty and the caller says which checks failed.
     """
     settings = settings or load_settings()
     if not prompt.strip():
@@ -160,8 +165,13 @@ def make(
             last = loop.attempts[-1].problem if loop.attempts else "no attempt was made"
             rounds = len({a.number for a in loop.attempts})
             raise AttemptsExhausted(rounds, (last or "").splitlines()[0], budget=loop.out_of_time)
-        files = deliver_dir(winner.staging, out, settings, overwrite, formats)
         attempt = winner.attempt
+        status = "unmet" if any(not o.met for o in attempt.requirements) else "ok"
+        files: list[Artifact] = []
+        if status == "ok" or settings.accept_unmet or keep_unmet:
+            files = deliver_dir(winner.staging, out, settings, overwrite, formats)
+        else:
+            progress("not delivering the files: they fail a check (--accept-unmet delivers them)")
         assert attempt.run is not None and attempt.script is not None
         return MakeResult(
             files,
@@ -173,8 +183,9 @@ def make(
             attempt.run.rejections,
             attempt.requirements,
             loop.warnings(winner),
-            prepared.plan,
-            prepared.profile,
+            plan=prepared.plan,
+            profile=prepared.profile,
+            status=status,
         )
     finally:
         if pool is not None:

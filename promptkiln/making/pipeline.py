@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from promptkiln.config import MAX_TOKENS_CEILING, Settings
 from promptkiln.errors import (
@@ -89,6 +89,9 @@ class SandboxRun:
     rejections: list[Rejection]
     sandbox: SandboxInfo
     timings: dict[str, float] = field(default_factory=dict)
+    #: What matplotlib drew, per saved figure (:mod:`promptkiln.checks.chart_facts`); None
+    #: when the backend could not tell.
+    chart_facts: list[dict[str, Any]] | None = None
 
     def problem(self, timeout_s: float) -> str | None:
         """What went wrong, as one short sentence for a person or a repair prompt; None if fine."""
@@ -140,6 +143,7 @@ def run_in_sandbox(
         timings["run_s"] = time.monotonic() - t1
         artifacts: list[Artifact] = []
         rejections: list[Rejection] = []
+        figures: list[dict[str, Any]] | None = None
         if result.termination is Termination.EXITED:
             t2 = time.monotonic()
             progress("collecting the files")
@@ -156,11 +160,14 @@ def run_in_sandbox(
                 raise
             artifacts, rejections = list(collected.artifacts), list(collected.rejections)
             timings["collect_s"] = time.monotonic() - t2
+            from promptkiln.checks import chart_facts
+
+            figures = chart_facts.read(sandbox)
     finally:
         t3 = time.monotonic()
         sandbox.close()
         timings["close_s"] = time.monotonic() - t3
-    return SandboxRun(run_id, result, artifacts, rejections, sandbox.info, timings)
+    return SandboxRun(run_id, result, artifacts, rejections, sandbox.info, timings, figures)
 
 
 def deliverable(extra: Sequence[str] = ()) -> frozenset[str]:

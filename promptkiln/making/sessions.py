@@ -287,8 +287,16 @@ def run_turn(
                     existing=restored,
                     on_attempt=record,
                     session_id=sid,
+                    keep_unmet=True,
                 )
-                delivered = deliver_dir(staging, out, settings, overwrite, fmts)
+                # files that fail a check stay in the session, not in ``out`` (--accept-unmet)
+                held = result.status == "unmet" and not settings.accept_unmet
+                if held:
+                    progress(
+                        f"not writing the files to {out}: they fail {len(result.unmet)} "
+                        "check(s) (kept in the session; --accept-unmet writes them)"
+                    )
+                delivered = [] if held else deliver_dir(staging, out, settings, overwrite, fmts)
             except BaseException as exc:
                 store.end_turn(sid, number, ok=False, run_ids=run_ids, problem=str(exc)[:2000])
                 raise

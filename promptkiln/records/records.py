@@ -107,6 +107,8 @@ def run_body(
             ],
             rejected=[{"name": x.name, "reason": x.reason} for x in run.rejections],
         )
+        if getattr(run, "chart_facts", None):
+            body["chart_facts"] = run.chart_facts
     body.update(extra or {})
     return body
 

@@ -119,7 +119,7 @@ async function follow(jobId) {
           step("attempt " + data.number + " problem: " + (data.problem || "failed"));
         } else if (event.type === "status") {
           setStatus(data.status);
-          if (["succeeded", "failed", "cancelled", "interrupted"].includes(data.status)) return;
+          if (["succeeded", "unmet", "failed", "cancelled", "interrupted"].includes(data.status)) return;
         }
       }
     }

@@ -121,6 +121,13 @@ print(len(rows), 'bars')
     data = png.read(10_000_000)
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) == png.size
     assert png.read(7) == data[:8]  # capped at limit + 1
+    # what matplotlib drew comes back through the files API (the template's chart-facts hook)
+    from promptkiln.checks.chart_facts import read
+
+    [figure] = read(sandbox) or [None]
+    bars = figure["axes"][0]["bars"][0]["bars"]
+    assert figure["file"] == "charts/sales.png"
+    assert [(b["category"], b["value"]) for b in bars] == [("North", 21), ("South", 28)]
 
 
 @pytest.mark.e2b

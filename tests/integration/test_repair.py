@@ -224,7 +224,7 @@ def test_unmet_requirement_is_fed_back_then_met(openai_server: Any, tmp_path: Pa
     assert result.warnings == []
 
 
-def test_unmet_requirement_after_all_attempts_delivers_with_a_warning(
+def test_unmet_requirement_after_all_attempts_is_held_back_unless_accepted(
     openai_server: Any, tmp_path: Path
 ) -> None:
     openai_server.enqueue(py(PIXELS.format(size="(640, 480)")))
@@ -234,6 +234,17 @@ def test_unmet_requirement_after_all_attempts_delivers_with_a_warning(
         out=tmp_path / "o",
         settings=settings_for(openai_server, attempts=1),
     )
+    assert result.status == "unmet" and result.files == []
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+    assert [o.requirement.text for o in result.unmet] == ["image is 800x600 px"]
+    openai_server.enqueue(py(PIXELS.format(size="(640, 480)")))
+    result = make(
+        "A bar chart, 800x600 pixels",
+        formats=["png"],
+        out=tmp_path / "o",
+        settings=settings_for(openai_server, attempts=1, accept_unmet=True),
+    )
+    assert result.status == "unmet"
     assert [f.name for f in result.files] == ["revenue.png"]
     assert result.warnings == [
         "requirement not met: image is 800x600 px (revenue.png is 640x480 px)"

@@ -145,7 +145,7 @@ def wait_job(http: httpx.Client, job_id: str, timeout: float = 180) -> dict[str,
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job: dict[str, Any] = http.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in ("succeeded", "failed", "cancelled", "interrupted"):
+        if job["status"] in ("succeeded", "unmet", "failed", "cancelled", "interrupted"):
             return job
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} did not finish: {job}")

@@ -1,0 +1,286 @@
+"""The chart-facts hook and the content checks, with real matplotlib in the real image.
+
+The hook records what each savefig drew (cold and warm interpreter alike); the expected numbers
+are computed by our own script in a fresh sandbox; a right chart passes and a wrong one (wrong
+aggregation, wrong sort, a missing series, a placeholder title) fails with what it shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promptkiln.checks.content import check
+from promptkiln.checks.content_expected import specs_for
+from promptkiln.checks.facts import file_facts
+from promptkiln.config import Settings, load_settings
+from promptkiln.making.expected import compute
+from promptkiln.making.pipeline import run_in_sandbox
+from promptkiln.plan import Chart, OutputFile, Plan
+from promptkiln.sandbox.base import InputFile
+from promptkiln.sandbox.pool import SandboxPool
+
+pytestmark = [pytest.mark.docker]
+
+SALES = InputFile(
+    "sales.csv",
+    b"region,city,day,revenue,temp,channel\n"
+    b"East,Oslo,2024-01-01,1000,3,web\nEast,Oslo,2024-01-02,2400,5,shop\n"
+    b"West,Rome,2024-01-01,500,12,web\nNorth,Bergen,2024-01-01,800,1,web\n"
+    b"North,Bergen,2024-01-02,200,2,phone\nWest,Rome,2024-01-02,700,14,web\n",
+)
+
+ALL_KINDS = b"""
+import numpy as np, pandas as pd, matplotlib.pyplot as plt
+df = pd.read_csv("inputs/sales.csv")
+t = df.groupby("region")["revenue"].sum()
+fig, ax = plt.subplots(); ax.bar(t.index, t.values, label="Revenue"); ax.set_title("Revenue")
+ax.set_xlabel("Region"); ax.legend(); fig.savefig("bar.png")
+fig, ax = plt.subplots()
+for city, part in df.groupby("city"):
+    ax.plot(part["day"], part["temp"], label=city)
+ax.legend(); fig.savefig("line.png")
+fig, ax = plt.subplots(); c = df["channel"].value_counts()
+ax.pie(c.values, labels=c.index, autopct="%1.0f%%"); fig.savefig("pie.png")
+fig, ax = plt.subplots(); ax.scatter(df["temp"], df["revenue"]); fig.savefig("scatter.png")
+fig, ax = plt.subplots(); ax.hist(df["revenue"], bins=3); fig.savefig("hist.png")
+p = df.pivot_table(index="region", columns="channel", values="revenue", aggfunc="sum").fillna(0)
+p.plot.bar(stacked=True); plt.savefig("stacked.png")
+p.plot.bar(); plt.savefig("grouped.png")
+fig, ax = plt.subplots(); ax.plot(pd.to_datetime(df["day"]), df["temp"]); fig.savefig("dates.png")
+"""
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return load_settings(limits={"timeout": 120})
+
+
+def _facts(settings: Settings, script: bytes, tmp_path: Path, **kw: Any) -> Any:
+    run = run_in_sandbox(script, [SALES], tmp_path / "out", settings, **kw)
+    assert run.result.exit_code == 0, run.result.stderr.text
+    return run
+
+
+def test_the_hook_records_every_kind_of_chart(settings: Settings, tmp_path: Path) -> None:
+    run = _facts(settings, ALL_KINDS, tmp_path)
+    assert "chart-facts" not in " ".join(a.name for a in run.artifacts)  # never delivered
+    figs = {f["file"]: f["axes"][0] for f in run.chart_facts}
+    bar = figs["bar.png"]
+    assert bar["title"] == "Revenue" and bar["xlabel"] == "Region" and bar["legend"] == ["Revenue"]
+    assert {b["category"]: b["value"] for b in bar["bars"][0]["bars"]} == {
+        "East": 3400, "North": 1000, "West": 1200
+    }  # fmt: skip
+    lines = {ln["label"]: ln for ln in figs["line.png"]["lines"]}
+    assert set(lines) == {"Bergen", "Oslo", "Rome"}
+    assert lines["Oslo"]["x"] == ["2024-01-01", "2024-01-02"] and lines["Oslo"]["y"] == [3, 5]
+    assert figs["dates.png"]["lines"][0]["x"][:2] == ["2024-01-01", "2024-01-02"]
+    wedges = {w["label"]: round(w["fraction"], 3) for w in figs["pie.png"]["wedges"]}
+    assert wedges == {"web": 0.667, "shop": 0.167, "phone": 0.167}
+    assert sorted(p[1] for p in figs["scatter.png"]["scatter"][0]["points"]) == [
+        200, 500, 700, 800, 1000, 2400
+    ]  # fmt: skip
+    assert sum(b["value"] for b in figs["hist.png"]["bars"][0]["bars"]) == 6
+    stacked = figs["stacked.png"]["bars"]
+    assert [s["label"] for s in stacked] == ["phone", "shop", "web"]
+    web = {b["category"]: (b["value"], b["bottom"]) for b in stacked[2]["bars"]}
+    assert web["East"] == (1000, 2400) and web["West"] == (1200, 0)
+    grouped = figs["grouped.png"]["bars"]
+    assert len(grouped) == 3 and all(b["bottom"] == 0 for s in grouped for b in s["bars"])
+    assert {b["category"] for b in grouped[0]["bars"]} == {"East", "North", "West"}
+
+
+def test_the_hook_works_in_the_warm_interpreter(settings: Settings, tmp_path: Path) -> None:
+    pool = SandboxPool(settings, size=1, idle_s=600)
+    try:
+        assert pool.wait_ready(), pool.last_error
+        run = _facts(settings, ALL_KINDS, tmp_path, factory=pool.factory)
+        assert "warm" in run.sandbox.extra  # the job ran in the warm interpreter
+        assert {f["file"] for f in run.chart_facts} >= {"bar.png", "pie.png", "grouped.png"}
+    finally:
+        pool.close(wait=True)
+
+
+RIGHT = """
+import pandas as pd, matplotlib.pyplot as plt
+df = pd.read_csv("inputs/sales.csv")
+t = df.groupby("region")["revenue"].{agg}(){sort}
+fig, ax = plt.subplots(); ax.bar(t.index, t.values); ax.set_title({title!r}); fig.savefig("bar.png")
+fig, ax = plt.subplots()
+{lines}
+ax.set_title("Temperature per day"); ax.legend(); fig.savefig("line.png")
+c = df["channel"].value_counts() if {count} else df.groupby("channel")["temp"].sum()
+fig, ax = plt.subplots(); ax.pie(c.values, labels=c.index); ax.set_title("Responses by channel")
+fig.savefig("pie.png")
+"""
+PER_CITY = """for city, part in df.groupby("city"):
+    ax.plot(part["day"], part["temp"], label=city)"""
+ONE_LINE = """s = df.groupby("city")["temp"].sum()
+ax.plot(s.index, s.values, label="temp")"""
+
+
+def _script(**kw: Any) -> bytes:
+    args = {"agg": "sum", "sort": '.sort_values(ascending=False)', "title": "Revenue by region",
+            "lines": PER_CITY, "count": True, **kw}  # fmt: skip
+    return RIGHT.format(**args).encode()
+
+
+PLAN = Plan(
+    files=[
+        OutputFile(name="bar.png", title="Revenue by region", input="sales.csv", charts=[
+            Chart(kind="bar", title="Revenue by region", x="region", y="revenue", agg="sum",
+                  sort="desc")]),
+        OutputFile(name="line.png", title="Temperature", input="sales.csv", charts=[
+            Chart(kind="line", title="Temperature per day", x="day", y="temp", series="city")]),
+        OutputFile(name="pie.png", title="Channels", input="sales.csv", charts=[
+            Chart(kind="pie", title="Responses by channel", x="channel", agg="count")]),
+    ]
+)  # fmt: skip
+
+
+def test_right_charts_pass_and_wrong_ones_fail(settings: Settings, tmp_path: Path) -> None:
+    specs = specs_for(PLAN)
+    expected = compute(specs, [SALES], settings)
+    assert expected["f0c0"].values == {"East": 3400, "West": 1200, "North": 1000}
+    assert expected["f1c0"].series["Oslo"] == {"2024-01-01": 3, "2024-01-02": 5}
+
+    def outcomes(script: bytes, name: str) -> dict[str, Any]:
+        run = _facts(settings, script, tmp_path / name)
+        facts = {a.name: file_facts(Path(a.path), a.name.rsplit(".", 1)[1]) for a in run.artifacts}
+        found = check(PLAN, specs, expected, facts, run.chart_facts, "charts of sales.csv")
+        return {o.requirement.params["file"] + ":" + o.requirement.params.get("check", "data"): o
+                for o in found}  # fmt: skip
+
+    right = outcomes(_script(), "right")
+    assert all(o.met for o in right.values()), [o.detail for o in right.values() if not o.met]
+    assert {"bar.png:data", "line.png:data", "pie.png:data", "bar.png:placeholders"} <= set(right)
+
+    wrong = outcomes(
+        _script(agg="mean", sort="", title="Title", lines=ONE_LINE, count=False), "wrong"
+    )
+    bar = wrong["bar.png:data"]
+    assert not bar.met and "East=1700" in bar.detail and "expected East=3400" in bar.detail
+    assert bar.requirement.text == (
+        "the bar chart in bar.png shows the sum of revenue per region, highest first"
+    )
+    line = wrong["line.png:data"]
+    assert not line.met and "1 line, expected 3, one per city" in line.detail
+    assert not wrong["pie.png:data"].met
+    assert wrong["bar.png:placeholders"].detail == "its chart's title is 'Title'"
+
+    unsorted = outcomes(_script(sort=""), "unsorted")["bar.png:data"]
+    assert not unsorted.met and "not sorted highest first" in unsorted.detail
+
+
+WEB_ONLY = b"""
+import pandas as pd, matplotlib.pyplot as plt
+df = pd.read_csv("inputs/sales.csv")
+t = df[df["channel"] == "web"].groupby("region")["revenue"].sum().sort_values(ascending=False)
+t = t.head(2)
+fig, ax = plt.subplots(); ax.bar(t.index, t.values); ax.set_title("Web revenue"); fig.savefig("bar.png")
+"""
+
+
+def test_a_subset_the_prompt_names_and_the_top_n_of_a_sorted_chart_pass(
+    settings: Settings, tmp_path: Path
+) -> None:
+    plan = Plan(files=[PLAN.files[0]])
+    specs = specs_for(plan)
+    run = _facts(settings, WEB_ONLY, tmp_path)
+    facts = {a.name: file_facts(Path(a.path), "png") for a in run.artifacts}
+
+    def verdict(prompt: str) -> Any:
+        expected = compute(specs, [SALES], settings, prompt=prompt)
+        found = check(plan, specs, expected, facts, run.chart_facts, prompt)
+        return next(o for o in found if o.requirement.params.get("spec") == "f0c0")
+
+    # web: West 1200, East 1000, North 800 -> the two highest drawn
+    assert verdict("the two regions with the most web revenue, highest first").met
+    wrong = verdict("the two regions with the most revenue, highest first")
+    assert not wrong.met and "East=1000" in wrong.detail and "expected East=3400" in wrong.detail
+
+
+TITLED = """```python
+import matplotlib.pyplot as plt
+fig, ax = plt.subplots()
+ax.bar(["Q1", "Q2"], [2.1, 2.8])
+ax.set_title({title!r})
+fig.savefig("revenue.png")
+```"""
+
+
+def test_a_failed_content_check_goes_back_to_the_model(openai_server: Any, tmp_path: Path) -> None:
+    from promptkiln.making.make import make
+
+    openai_server.enqueue(TITLED.format(title="Title"))
+    openai_server.enqueue(TITLED.format(title="Revenue per quarter"))
+    settings = load_settings(model="openai/test-model", api_base=openai_server.url)
+    result = make("a bar chart of revenue per quarter", formats=["png"], out=tmp_path / "o",
+                  settings=settings)  # fmt: skip
+    assert result.status == "ok" and result.attempt_count == 2
+    assert [f.name for f in result.files] == ["revenue.png"]
+    feedback = str(openai_server.history[1]["messages"][-1]["content"])
+    assert "revenue.png has real titles and labels, not placeholders" in feedback
+    assert "its chart's title is 'Title'" in feedback and "ax.set_title(" in feedback
+
+
+def test_expected_numbers_for_several_columns_aggregations_and_single_figures(
+    settings: Settings,
+) -> None:
+    from promptkiln.checks.content_expected import Spec
+
+    specs = [
+        Spec("wide", "c.png", "chart", "bar", "sales.csv", "region", None, None, "sum", "none",
+             ys=("revenue", "temp")),
+        Spec("aggs", "t.docx", "table", "table", "sales.csv", "region", "revenue", None, "mean",
+             "none", aggs=("mean", "max")),
+        Spec("one", "t.docx", "table", "table", "sales.csv", None, "revenue", None, "sum", "none"),
+    ]  # fmt: skip
+    got = compute(specs, [SALES], settings)
+    assert got["wide"].series == {
+        "revenue": {"East": 3400, "West": 1200, "North": 1000},
+        "temp": {"East": 8, "West": 26, "North": 3},
+    }
+    assert got["aggs"].series["max"] == {"East": 2400, "West": 700, "North": 800}
+    assert got["one"].values == {"sum": 5600}
+
+
+def wrap(script: bytes) -> str:
+    return "```python\n" + script.decode() + "\n```"
+
+
+def test_the_repair_loop_feeds_a_wrong_aggregation_back_and_keeps_the_right_chart(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    """The loop as make() drives it, with the plan set on it (the plan branch's make() sets
+    it from the model's checked plan): a chart of means where sums were planned is unmet, its
+    numbers go back to the model, the next answer is right."""
+    from promptkiln.llm.generate import Message
+    from promptkiln.making.attempt_loop import RepairLoop
+    from promptkiln.making.pipeline import make_generator
+
+    plan = Plan(files=[PLAN.files[0]])
+    settings = load_settings(model="openai/test-model", api_base=openai_server.url, time_budget=0)
+    gen, _ = make_generator(None, settings, lambda _: None)
+    bar = b"""
+import pandas as pd, matplotlib.pyplot as plt
+df = pd.read_csv("inputs/sales.csv")
+t = df.groupby("region")["revenue"].%s().sort_values(ascending=False)
+fig, ax = plt.subplots(); ax.bar(t.index, t.values); ax.set_title("Revenue by region")
+fig.savefig("bar.png")
+"""
+    openai_server.enqueue(wrap(bar % b"mean"))
+    openai_server.enqueue(wrap(bar % b"sum"))
+    prompt = "a bar chart of total revenue per region, highest first"
+    loop = RepairLoop(settings, gen, None, lambda _: None, None, [SALES], ["png"], [], prompt)
+    loop.plan = plan  # type: ignore[attr-defined]  # set by make() on the plan branch
+    loop.staging_root = tmp_path / "staging"
+    winner = loop.run([Message("system", "write python"), Message("user", prompt)], None)
+    assert winner is not None and winner.attempt.number == 2
+    first = loop.attempts[0].requirements
+    assert [o.met for o in first if o.requirement.kind == "content"] == [False, True]
+    feedback = str(openai_server.history[1]["messages"][-1]["content"])
+    assert "the bar chart in bar.png shows the sum of revenue per region, highest first" in feedback
+    assert "East=1700" in feedback and "expected East=3400" in feedback
