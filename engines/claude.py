@@ -35,6 +35,10 @@ from promptkiln.sandbox.base import InputFile
 
 FILES_BETA = "files-api-2025-04-14"
 OLDEST_TOOL = "20250825"
+#: The code-execution tool versions that are still in beta and the header each one needs, as
+#: Anthropic's code execution tool docs list them; every newer version needs no beta header.
+#: (Never build a header name from the version: an unknown ``anthropic-beta`` name is a 400.)
+TOOL_BETAS = {"20250522": "code-execution-2025-05-22", "20250825": "code-execution-2025-08-25"}
 INPUT_DIR = "$INPUT_DIR (the container's input directory)"
 
 
@@ -48,6 +52,28 @@ def newest_tool_version() -> str:
         if (m := re.fullmatch(r"beta_code_execution_tool_(\d{8})", info.name))
     ]
     return max([v for v in found if v >= OLDEST_TOOL], default=OLDEST_TOOL)
+
+
+def sdk_betas() -> frozenset[str]:
+    """The beta names the installed anthropic SDK knows (its ``AnthropicBetaParam`` literals)."""
+    import typing
+
+    from anthropic.types import AnthropicBetaParam
+
+    names: set[str] = set()
+    for arg in typing.get_args(AnthropicBetaParam):
+        names.update(a for a in typing.get_args(arg) if isinstance(a, str))
+    return frozenset(names)
+
+
+def betas_for(version: str) -> list[str]:
+    """The ``anthropic-beta`` names a request with the code-execution tool ``version`` sends:
+    the tool's documented header (none for the versions after 20250825), and the Files API's
+    while the SDK lists it as a beta."""
+    betas = [TOOL_BETAS[version]] if version in TOOL_BETAS else []
+    if FILES_BETA in sdk_betas():
+        betas.append(FILES_BETA)
+    return betas
 
 
 def _sha(data: bytes) -> str:
@@ -74,7 +100,7 @@ class ClaudeEngine:
         )
         version = newest_tool_version()
         self.tool = {"type": f"code_execution_{version}", "name": "code_execution"}
-        self.betas = [f"code-execution-{version[:4]}-{version[4:6]}-{version[6:]}", FILES_BETA]
+        self.betas = betas_for(version)
         self.messages: list[dict[str, Any]] = []
 
     # -- one request ------------------------------------------------------------------------

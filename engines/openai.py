@@ -4,16 +4,19 @@ Inputs are uploaded with purpose ``user_data`` and passed in the container's ``f
 container's memory tier follows ``[limits] memory`` (1g/4g/16g/64g). Produced files come from
 ``container_file_citation`` annotations and are downloaded at once (containers expire after 20
 idle minutes) from the **containers** files endpoint: the plain files endpoint answers 404 for
-``cfile_`` ids. When annotations are missing, the container's file listing is used, taking only
-files the assistant created during this call. ``continue`` reuses the container while it lives,
-and after expiry uploads the session's files into a new one.
+``cfile_`` ids. Citations are not enough: an answer often cites one file and not the others the
+code saved, or none at all, so the container's file listing is always read too and merged with
+the citations by file id. Of the listing only files the assistant made (``source`` is not
+``user``) and that this session has not seen (ids in the session's known set) are taken; never a
+``created_at`` compared with the local clock, which a vendor clock a second behind defeats.
+``continue`` reuses the container while it lives, and after expiry uploads the session's files
+into a new one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import posixpath
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -118,7 +121,6 @@ class OpenAIEngine:
         text = repair or (
             prompt + "\n\n" + instructions(formats, [f.name for f in inputs], INPUT_DIR)
         )
-        self.started = int(time.time())
         try:
             return self.client.responses.create(
                 model=self.model,
@@ -159,9 +161,18 @@ class OpenAIEngine:
                     for a in part.annotations:
                         if a.type == "container_file_citation":
                             cited.append((a.container_id, a.file_id, a.filename))
-        if not cited and state.container_id:  # the known missing-annotation case
-            out.notes.append("no file citations in the answer; listing the container's files")
-            cited = self._created_files(state.container_id, state)
+        if state.container_id:
+            uncited = [
+                f
+                for f in self._made_files(state.container_id, state)
+                if f[1] not in {c[1] for c in cited}
+            ]
+            if uncited:
+                out.notes.append(
+                    f"{len(uncited)} file(s) in the container were not cited in the answer: "
+                    + ", ".join(name for _, _, name in uncited)
+                )
+            cited += uncited
         seen: set[str] = set()
         for container_id, file_id, name in cited:
             if file_id in seen:
@@ -175,12 +186,13 @@ class OpenAIEngine:
             out.file_ids.append(file_id)
             state.known.update((_sha(blob), file_id))
 
-    def _created_files(self, container_id: str, state: EngineState) -> list[tuple[str, str, str]]:
-        """Files the assistant created in the container during this call (not inputs, not
-        files of earlier turns)."""
+    def _made_files(self, container_id: str, state: EngineState) -> list[tuple[str, str, str]]:
+        """Files the assistant made in the container that this session has not seen: not the
+        uploaded inputs (``source`` "user"), not the files of earlier turns (their ids are in
+        ``state.known``). Decided by ids alone: the vendor's ``created_at`` is its own clock."""
         found = []
         for f in self.client.containers.files.list(container_id):
-            if f.source == "user" or f.created_at < self.started or f.id in state.known:
+            if f.source == "user" or f.id in state.known:
                 continue
             found.append((container_id, f.id, posixpath.basename(f.path)))
         return found

@@ -1,4 +1,6 @@
-"""The code writer: prompts, generation through litellm, code extraction, the bundled local model."""
+"""The code writer: prompts, generation through litellm, code extraction, the bundled local model.
+May import checks, sandbox and the bottom; never making, engines, the builders, cli or server,
+which sit above it (make lint checks it)."""
 
 import os
 

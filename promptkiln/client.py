@@ -49,6 +49,11 @@ class RemoteJobFailed(PromptkilnError):
         self.job = dict(job)
         self.code = err.get("code") or status
         self.exit_code = int(err.get("exit_code") or (130 if status != "failed" else 70))
+        #: Where the script failed (``{"line", "code", "exception"}``) and the tails of its
+        #: stderr and stdout, when the server's error carries them.
+        self.failing_line: dict[str, Any] | None = err.get("failing_line")
+        self.stderr_tail: str = err.get("stderr_tail") or ""
+        self.stdout_tail: str = err.get("stdout_tail") or ""
 
 
 class ApiRequestError(PromptkilnError):

@@ -113,10 +113,12 @@ class SandboxError(PromptkilnError):
 class SandboxTimeout(SandboxError):
     exit_code = 124
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(
+        self, seconds: float, *, message: str | None = None, hint: str | None = None
+    ) -> None:
         super().__init__(
-            f"the script ran longer than {seconds:g} s and the sandbox was killed",
-            hint="make the script faster or raise the limit with --timeout",
+            message or f"the script ran longer than {seconds:g} s and the sandbox was killed",
+            hint=hint or "make the script faster or raise the limit with --timeout",
         )
         self.seconds = seconds
 
@@ -135,7 +137,7 @@ class ScriptFailed(PromptkilnError):
     def __init__(self, exit_status: int, stderr_tail: str) -> None:
         super().__init__(
             f"the script exited with status {exit_status}",
-            hint="see its stderr above; fix the script and run again",
+            hint="its stderr says where it failed; fix the script and run again",
         )
         self.exit_status = exit_status
         self.stderr_tail = stderr_tail

@@ -1,4 +1,6 @@
-"""Sandboxes: the Sandbox protocol, its types, and the backend registry.
+"""Sandboxes: the Sandbox protocol, its types, the backends, safe collection of their outputs.
+May import only the bottom (config, errors, limits, leftovers); every room above may import it,
+it imports none of them (make lint checks it).
 
 Backends are registered by name. The built-in ones (``docker``, ``e2b``) go through the same
 registration path a third-party backend uses, and their SDKs are imported only when asked for.

@@ -17,7 +17,7 @@ The sandbox contract, the same for every backend:
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, runtime_checkable
@@ -169,8 +169,16 @@ class Sandbox(Protocol):
     def put_inputs(self, files: Sequence[InputFile], script: bytes) -> None:
         """Place input files under ``inputs/`` and the script at :data:`SCRIPT_PATH`."""
 
-    def run(self, argv: Sequence[str], *, timeout_s: float) -> RunResult:
-        """Run a command in the working directory. The timeout is enforced from outside."""
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout_s: float,
+        on_output: Callable[[str, bytes], None] | None = None,
+    ) -> RunResult:
+        """Run a command in the working directory. The timeout is enforced from outside.
+        ``on_output(stream, data)``, when given, receives the output the run keeps while it
+        runs (see :mod:`promptkiln.sandbox.live`)."""
 
     def outputs(self) -> Iterator[OutputEntry]:
         """Stop every process in the sandbox, then yield the raw entries of the working directory

@@ -47,6 +47,7 @@ from pathlib import Path
 from promptkiln.errors import OutputError
 from promptkiln.sandbox.base import Artifact, EntryKind, Limits, OutputEntry, Rejection
 from promptkiln.sandbox.destination import Destination, Staged
+from promptkiln.sandbox.entries import ChunkedEntry, RejectedEntry
 from promptkiln.sandbox.names import (
     MAX_COMPONENT_BYTES,
     MAX_DEPTH,
@@ -56,7 +57,6 @@ from promptkiln.sandbox.names import (
     printable,
     sanitize_name,
 )
-from promptkiln.sandbox.tarentries import ChunkedEntry, RejectedEntry
 
 __all__ = [
     "DELIVERABLE_EXTENSIONS",

@@ -73,6 +73,7 @@ from promptkiln.sandbox.docker_warm import (
     WarmReader,
     job_line,
 )
+from promptkiln.sandbox.live import OutputSink
 from promptkiln.sandbox.syscall_guard import guarded
 
 if TYPE_CHECKING:
@@ -260,7 +261,9 @@ class DockerSandbox:
 
     # -- run ---------------------------------------------------------------------------------
 
-    def run(self, argv: Sequence[str], *, timeout_s: float) -> RunResult:
+    def run(
+        self, argv: Sequence[str], *, timeout_s: float, on_output: OutputSink | None = None
+    ) -> RunResult:
         api = self.client.api
         started = time.monotonic()
         warm, self._warm = self._warm, None
@@ -277,6 +280,8 @@ class DockerSandbox:
                     outputs_cap=outputs_cap(self.limits),
                     max_entries=max_entries(self.limits),
                 )
+                if warm.reader is not None:
+                    warm.reader.sink = on_output  # before the job starts writing
                 reader = warm.go(line)  # its reader is already listening
                 exec_id, closer = warm.exec_id, warm
             else:
@@ -293,7 +298,7 @@ class DockerSandbox:
                     environment=dict(SANDBOX_ENV),
                 )["Id"]
                 closer = api.exec_start(exec_id, stream=True, demux=True)
-                reader = StreamReader(closer, self.limits.log_bytes)
+                reader = StreamReader(closer, self.limits.log_bytes, on_output)
                 reader.start()
         try:
             termination, exit_code = watch(

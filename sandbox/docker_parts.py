@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import tarfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,20 +27,39 @@ def keep_capped(buf: bytearray, chunk: bytes, cap: int) -> int:
     return max(0, len(chunk) - max(room, 0))
 
 
-class StreamReader(threading.Thread):
-    """Drains a demuxed exec stream into two capped buffers; the rest is counted, not kept."""
+def keep_and_show(
+    buf: bytearray, chunk: bytes, cap: int, sink: Callable[[str, bytes], None] | None, index: int
+) -> int:
+    """:func:`keep_capped`, and hand what was kept to the live-output ``sink`` (if any) as
+    stream ``STREAMS[index]``; return the bytes dropped."""
+    before = len(buf)
+    dropped = keep_capped(buf, chunk, cap)
+    if sink is not None and len(buf) > before:
+        sink(STREAMS[index], bytes(buf[before:]))
+    return dropped
 
-    def __init__(self, stream: Any, cap: int) -> None:
+
+STREAMS = ("stdout", "stderr")
+
+
+class StreamReader(threading.Thread):
+    """Drains a demuxed exec stream into two capped buffers; the rest is counted, not kept.
+    What is kept also goes to ``sink`` as it comes (live output), when one is set."""
+
+    def __init__(
+        self, stream: Any, cap: int, sink: Callable[[str, bytes], None] | None = None
+    ) -> None:
         super().__init__(name="promptkiln-exec-reader", daemon=True)
         self._stream = stream
         self._cap = cap
+        self.sink = sink
         self.out = bytearray()
         self.err = bytearray()
         self.dropped = [0, 0]
         self.error: BaseException | None = None
 
     def _keep(self, index: int, buf: bytearray, chunk: bytes) -> None:
-        self.dropped[index] += keep_capped(buf, chunk, self._cap)
+        self.dropped[index] += keep_and_show(buf, chunk, self._cap, self.sink, index)
 
     def run(self) -> None:
         try:
@@ -144,6 +163,7 @@ __all__ = [
     "capped",
     "host_pids",
     "interrupts_deferred",
+    "keep_and_show",
     "no_log",
     "tarinfo",
     "ulimits",

@@ -29,14 +29,14 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import suppress
 from typing import IO, Any
 
 from promptkiln.errors import SandboxError
 from promptkiln.sandbox.base import INPUTS_DIR, SCRIPT_PATH, WORKDIR, InputFile, MiB
-from promptkiln.sandbox.docker_parts import keep_capped
-from promptkiln.sandbox.tarentries import MAX_DIRS
+from promptkiln.sandbox.docker_parts import keep_and_show
+from promptkiln.sandbox.entries import MAX_DIRS
 
 #: Where the image keeps the warm interpreter, and the line it writes once it is ready.
 WARM_PROGRAM = "/opt/promptkiln/warm.py"
@@ -189,6 +189,16 @@ class WarmExec:
             self._sock.close()
 
 
+def _marker_start(data: bytes, marker: bytes) -> int:
+    """The length of the longest end of ``data`` that is a beginning of ``marker``."""
+    first = data.find(marker[:1], max(0, len(data) - len(marker) + 1))
+    while first >= 0:
+        if marker.startswith(data[first:]):
+            return len(data) - first
+        first = data.find(marker[:1], first + 1)
+    return 0
+
+
 class WarmReader(threading.Thread):
     """Reads the warm exec's stream: stdout and stderr into two capped buffers (the rest is
     counted, not kept), as :class:`promptkiln.sandbox.docker_parts.StreamReader` does, until
@@ -205,6 +215,8 @@ class WarmReader(threading.Thread):
         self.err = bytearray()
         self.dropped = [0, 0]
         self.error: BaseException | None = None
+        #: Live output: what is kept also goes here as it comes (set before the job is sent).
+        self.sink: Callable[[str, bytes], None] | None = None
         self._pending = b""  # stdout bytes that may be the start of the marker
         self._buf = bytearray()  # undecoded frame bytes
         self._need: int | None = None  # bytes left of the current frame's data
@@ -219,7 +231,7 @@ class WarmReader(threading.Thread):
         return self._done and not self._broken and self.error is None and not self.is_alive()
 
     def _keep(self, index: int, buf: bytearray, chunk: bytes) -> None:
-        self.dropped[index] += keep_capped(buf, chunk, self._cap)
+        self.dropped[index] += keep_and_show(buf, chunk, self._cap, self.sink, index)
 
     def run(self) -> None:
         from docker.utils.socket import frames_iter_no_tty
@@ -248,8 +260,9 @@ class WarmReader(threading.Thread):
         data = self._pending + chunk
         at = data.find(self._marker)
         if at < 0:
-            tail = len(self._marker) - 1
-            keep, self._pending = data[:-tail] if len(data) > tail else b"", data[-tail:]
+            # hold back only what may be the start of the marker (live output must not wait)
+            tail = _marker_start(data, self._marker)
+            keep, self._pending = data[: len(data) - tail], data[len(data) - tail :]
             if keep:
                 self._keep(0, self.out, keep)
             return

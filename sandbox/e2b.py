@@ -71,6 +71,7 @@ from promptkiln.sandbox.e2b_parts import (
     read_capped,
 )
 from promptkiln.sandbox.e2b_scripts import BASELINE_SCRIPT, SPECIAL_KINDS, STOP_SCRIPT
+from promptkiln.sandbox.live import OutputSink
 
 if TYPE_CHECKING:
     import e2b
@@ -218,9 +219,12 @@ class E2BSandbox:
 
     # -- run ---------------------------------------------------------------------------------
 
-    def run(self, argv: Sequence[str], *, timeout_s: float) -> RunResult:
+    def run(
+        self, argv: Sequence[str], *, timeout_s: float, on_output: OutputSink | None = None
+    ) -> RunResult:
         sbx = self.sbx
-        out, err = Capture(self.limits.log_bytes), Capture(self.limits.log_bytes)
+        cap = self.limits.log_bytes
+        out, err = Capture(cap, on_output, "stdout"), Capture(cap, on_output, "stderr")
         outcome = Outcome()
         e2b = _sdk()
         command = "exec " + shlex.join(list(argv))

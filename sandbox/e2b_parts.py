@@ -4,7 +4,7 @@ entries of the working directory as envd's ListDir reports them."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,12 +17,18 @@ LIFETIME_MARGIN_S = 120
 
 
 class Capture:
-    """Keeps the first ``cap`` bytes of a stream and counts the rest."""
+    """Keeps the first ``cap`` bytes of a stream and counts the rest; what is kept also goes
+    to the live-output ``sink`` as ``stream`` (the SDK's ``on_stdout``/``on_stderr`` call this
+    while the command runs)."""
 
-    def __init__(self, cap: int) -> None:
+    def __init__(
+        self, cap: int, sink: Callable[[str, bytes], None] | None = None, stream: str = "stdout"
+    ) -> None:
         self.cap = cap
         self.data = bytearray()
         self.dropped = 0
+        self._sink = sink
+        self._stream = stream
         self._lock = threading.Lock()
 
     def __call__(self, text: str) -> None:
@@ -30,9 +36,12 @@ class Capture:
         chunk = text.encode("utf-8")
         with self._lock:
             room = self.cap - len(self.data)
-            if room > 0:
-                self.data += chunk[:room]
-            self.dropped += max(0, len(chunk) - max(room, 0))
+            kept = chunk[: max(room, 0)]
+            if kept:
+                self.data += kept
+            self.dropped += len(chunk) - len(kept)
+            if kept and self._sink is not None:
+                self._sink(self._stream, kept)
 
     def result(self) -> CapturedStream:
         with self._lock:

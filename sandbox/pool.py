@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 from promptkiln.errors import PromptkilnError
 from promptkiln.sandbox.base import InputFile, OutputEntry, RunResult, SandboxInfo
 from promptkiln.sandbox.docker import DockerSandbox
+from promptkiln.sandbox.live import OutputSink
 
 if TYPE_CHECKING:
     from promptkiln.config import Settings
@@ -73,8 +74,10 @@ class PooledSandbox:
     def put_inputs(self, files: Sequence[InputFile], script: bytes) -> None:
         self.inner.put_inputs(files, script)
 
-    def run(self, argv: Sequence[str], *, timeout_s: float) -> RunResult:
-        return self.inner.run(argv, timeout_s=timeout_s)
+    def run(
+        self, argv: Sequence[str], *, timeout_s: float, on_output: OutputSink | None = None
+    ) -> RunResult:
+        return self.inner.run(argv, timeout_s=timeout_s, on_output=on_output)
 
     def outputs(self) -> Iterator[OutputEntry]:
         return self.inner.outputs()

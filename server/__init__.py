@@ -1,4 +1,5 @@
-"""promptkiln.server: the HTTP API over the one pipeline.
+"""promptkiln.server: the HTTP API over the one pipeline. May import making, engines and every
+room below them; only cli imports it (``promptkiln serve``); it never imports cli.
 
 ``create_app(settings, options)`` returns a FastAPI app (see :mod:`promptkiln.server.app` for
 where to add routers, mounts and static files); ``promptkiln serve`` runs it under uvicorn.

@@ -1,6 +1,7 @@
 """Run one job with the same functions the CLI calls: ``sessions.run_turn`` for ``make`` and
 ``continue`` (as ``promptkiln make`` / ``promptkiln continue``), ``pipeline.run_in_sandbox`` for
-``run``. Progress lines, the token meter and attempt outcomes become the job's events.
+``run``. Progress lines, the token meter, the script's output while it runs
+(:mod:`promptkiln.server.live_output`) and attempt outcomes become the job's events.
 
 Cancelling sets a flag every callback checks and closes the job's sandbox from the canceller's
 thread at once; files are registered only for a finished job, so nothing partial is delivered.
@@ -36,6 +37,7 @@ from promptkiln.server import queue
 from promptkiln.server.capacity import Capacity
 from promptkiln.server.db import loads, store_for, store_unreachable, through_outage
 from promptkiln.server.errors import ApiError, job_error
+from promptkiln.server.failures import explain_attempt, explain_run
 from promptkiln.server.job_sandbox import CancellableSandbox, JobCancelled
 from promptkiln.server.metrics import Metrics
 
@@ -96,6 +98,7 @@ class JobRun:
         self.token_started = 0.0
         self.token_sent = 0.0
         self.session_id: str | None = None
+        self.last_attempt: Attempt | None = None  #: what a failed job's error explains
 
     # -- hooks the pipeline calls -------------------------------------------------------------
 
@@ -149,6 +152,7 @@ class JobRun:
         self.event("tokens", {"count": self.tokens, "tokens_per_s": round(rate, 1)})
 
     def on_attempt(self, attempt: Attempt, run_id: str) -> None:
+        self.last_attempt = attempt
         self._link_run(run_id)
         run = attempt.run
         if run is not None:
@@ -223,6 +227,8 @@ class JobRun:
             status, error = (
                 ("cancelled", None) if self.cancelled.is_set() else ("failed", job_error(exc))
             )
+            if error is not None and (why := explain_attempt(self.last_attempt)) is not None:
+                error.update(why.to_json())
         except Exception as exc:  # a bug of ours: the job says so, the log has the traceback
             import logging
 
@@ -385,7 +391,10 @@ class JobRun:
         try:
             raise_for_run(run, self.settings)
         except PromptkilnError as exc:
-            return "failed", result, job_error(exc)
+            error = job_error(exc)
+            if (why := explain_run(run, script)) is not None:
+                error.update(why.to_json())
+            return "failed", result, error
         return "succeeded", result, None
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from promptkiln.sandbox.base import InputFile, OutputEntry, RunResult, Sandbox
+from promptkiln.sandbox.live import OutputSink, Throttle, run_live
+from promptkiln.server.live_output import OutputEvents
 
 
 class JobCancelled(BaseException):
@@ -15,6 +18,11 @@ class JobCancelled(BaseException):
 
 
 class Checked(Protocol):
+    """The job that holds the sandbox (:class:`promptkiln.server.execute.JobRun`)."""
+
+    id: str
+    home: Path
+
     def check(self) -> None:
         """Raise :class:`JobCancelled` if the job was cancelled."""
 
@@ -44,9 +52,24 @@ class CancellableSandbox:
     def put_inputs(self, files: Sequence[InputFile], script: bytes) -> None:
         self.inner.put_inputs(files, script)
 
-    def run(self, argv: Sequence[str], *, timeout_s: float) -> RunResult:
+    def run(
+        self, argv: Sequence[str], *, timeout_s: float, on_output: OutputSink | None = None
+    ) -> RunResult:
+        """The run, its output streamed as the job's ``output`` events while it runs."""
         self.job.check()
-        return self.inner.run(argv, timeout_s=timeout_s)
+        events = OutputEvents(self.job.home, self.job.id)
+        throttle = Throttle(events.emit)
+
+        def sink(stream: str, data: bytes) -> None:
+            throttle(stream, data)
+            if on_output is not None:
+                on_output(stream, data)
+
+        try:
+            return run_live(self.inner, argv, timeout_s=timeout_s, on_output=sink)
+        finally:
+            throttle.close()
+            events.close()
 
     def outputs(self) -> Iterator[OutputEntry]:
         self.job.check()

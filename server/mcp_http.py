@@ -18,6 +18,7 @@ from typing import Any
 from anyio import to_thread
 from fastapi import FastAPI
 from mcp.server.fastmcp import Context, FastMCP
+from mcp.server.fastmcp.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import (
     ContentBlock,
@@ -31,6 +32,7 @@ from promptkiln.server import queue
 from promptkiln.server import sessions as ses
 from promptkiln.server.deps import ServerState
 from promptkiln.server.errors import ApiError, not_found
+from promptkiln.server.failures import error_text
 from promptkiln.server.mcp_server import resource
 from promptkiln.server.routes_jobs import job_json, submit_job, validate_job
 from promptkiln.server.schemas import JobCreate
@@ -104,9 +106,8 @@ class TenantTools:
     def result(self, who: Caller, job: dict[str, Any], base: str) -> list[ContentBlock]:
         lines = [f"job {job['id']} {job['status']}, session {job['session_id']}"]
         lines += [f"- {f['name']} ({f['media_type']}, {f['size']:,} bytes)" for f in job["files"]]
-        if job["error"]:
-            err = job["error"]
-            raise ApiError(400, str(err.get("code")), str(err.get("message")), hint=err.get("hint"))
+        if job["error"]:  # the message, the failing line and the output tails, as text
+            raise ToolError(error_text(job["error"]))
         blocks: list[ContentBlock] = [TextContent(type="text", text="\n".join(lines))]
         for f in job["files"]:
             blocks.append(self.file_block(who, f["id"], base))

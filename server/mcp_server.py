@@ -5,7 +5,9 @@ Tools call the same functions the CLI calls — :func:`promptkiln.making.session
 for ``run`` — never a second pipeline. Produced files come back as MCP resources with their media
 type: small files embedded as blobs, larger ones as resource links to the delivered file.
 
-Files are delivered under ``<home>/mcp/<call id>/`` (never overwriting anything).
+Files are delivered under ``<home>/mcp/<call id>/`` (never overwriting anything). A failed tool
+call is a tool error whose text carries the script's stderr and stdout tail and the line it
+failed on (:mod:`promptkiln.server.failures`): an MCP client has no terminal "above".
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from anyio import to_thread
 from mcp.server.fastmcp import FastMCP
+from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import (
     BlobResourceContents,
     ContentBlock,
@@ -28,8 +31,9 @@ from mcp.types import (
 from pydantic import AnyUrl
 
 from promptkiln.config import Settings
-from promptkiln.errors import UsageError
+from promptkiln.errors import PromptkilnError, UsageError
 from promptkiln.sandbox.base import Artifact
+from promptkiln.server.failures import explain_attempt, explain_run, tool_error
 
 EMBED_MAX_BYTES = 1024 * 1024  #: files up to this size are embedded; larger ones are links
 
@@ -86,40 +90,42 @@ def _turn_result(turn: Any) -> list[ContentBlock]:
     return blocks + [file_content(a) for a in turn.delivered]
 
 
+def _turn(settings: Settings, prompt: str, **kw: Any) -> list[ContentBlock]:
+    """One turn; a failure is a tool error that carries the last attempt's stderr and stdout
+    tail and its failing line (an MCP client has no terminal to read them in)."""
+    from promptkiln.making.sessions import run_turn
+
+    attempts: list[Any] = []
+    try:
+        turn = run_turn(
+            prompt,
+            out=_out_dir(settings),
+            settings=settings,
+            on_record=lambda attempt, _: attempts.append(attempt),
+            **kw,
+        )
+    except PromptkilnError as exc:
+        why = explain_attempt(attempts[-1] if attempts else None)
+        raise ToolError(tool_error(exc, why)) from exc
+    return _turn_result(turn)
+
+
 def make_files(
     settings: Settings, prompt: str, formats: Sequence[str], inputs: Sequence[str]
 ) -> list[ContentBlock]:
     """``promptkiln make``: a new session whose first turn makes the files."""
-    from promptkiln.making.sessions import run_turn
-
-    turn = run_turn(
-        prompt,
-        formats=list(formats),
-        inputs=_inputs(inputs),
-        out=_out_dir(settings),
-        settings=settings,
-    )
-    return _turn_result(turn)
+    return _turn(settings, prompt, formats=list(formats), inputs=_inputs(inputs))
 
 
 def continue_session(
     settings: Settings, session: str, prompt: str, formats: Sequence[str], inputs: Sequence[str]
 ) -> list[ContentBlock]:
     """``promptkiln continue``: the model edits the session's latest files."""
-    from promptkiln.making.sessions import run_turn
     from promptkiln.records.store import Store
 
     with Store.open(settings.home) as store:
         sid = store.resolve_session(session)
-    turn = run_turn(
-        prompt,
-        session=sid,
-        formats=list(formats),
-        inputs=_inputs(inputs),
-        out=_out_dir(settings),
-        settings=settings,
-    )
-    return _turn_result(turn)
+    return _turn(settings, prompt, session=sid, formats=list(formats), inputs=_inputs(inputs))
 
 
 def run_script(settings: Settings, script: str, inputs: Sequence[str]) -> list[ContentBlock]:
@@ -132,6 +138,8 @@ def run_script(settings: Settings, script: str, inputs: Sequence[str]) -> list[C
     run = run_in_sandbox(code, files, _out_dir(settings), settings)
     try:
         raise_for_run(run, settings)
+    except PromptkilnError as exc:  # what the CLI prints above its error line, here in it
+        raise ToolError(tool_error(exc, explain_run(run, script))) from exc
     finally:
         record_sandbox_run(settings, "run", run, script=script, inputs=files)
     res = run.result
@@ -169,7 +177,7 @@ def fetch_file(
     settings: Settings, session: str, name: str, version: int | None
 ) -> list[ContentBlock]:
     """``promptkiln sessions get``: one version of a session's file, as an embedded resource."""
-    from promptkiln.making.sessions import file_version_bytes
+    from promptkiln.records.sessions import file_version_bytes
     from promptkiln.sandbox.filetypes import detect
 
     data = file_version_bytes(settings, session, name, version)

@@ -38,7 +38,7 @@ def readiness(settings: Settings) -> dict[str, Any]:
 
 def _docker(settings: Settings) -> dict[str, dict[str, Any]]:
     from promptkiln.errors import PromptkilnError
-    from promptkiln.image.build import image_status
+    from promptkiln.image.status import image_status
     from promptkiln.sandbox.docker import connect
 
     try:

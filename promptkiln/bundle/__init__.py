@@ -1,4 +1,5 @@
 """Air-gap bundles: one file that carries promptkiln, its sandbox image and its model.
+May import image, llm, sandbox and the bottom; only cli imports it.
 
 :mod:`~promptkiln.bundle.archive` is the file format (a tar.gz whose first member is a manifest
 of every other member's size and sha256) with its streaming check; :mod:`.create` gathers the

@@ -126,7 +126,7 @@ def build_wheels(options: Options, dest: Path, progress: Progress) -> list[Part]
 
 def _image(settings: Settings) -> tuple[str, str, int]:
     """(tag, version, size) of the current sandbox image; refuses a missing or stale one."""
-    from promptkiln.image.build import image_status
+    from promptkiln.image.status import image_status
     from promptkiln.sandbox.docker import connect
 
     status = image_status(connect(settings.docker_host), settings.image)

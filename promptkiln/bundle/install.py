@@ -108,7 +108,7 @@ def _load_image(settings: Settings, manifest: Manifest, staging: Path, progress:
     """``docker load`` the image; True when this command added the tag (for the rollback)."""
     import docker.errors
 
-    from promptkiln.image.build import VERSION_LABEL
+    from promptkiln.image.status import VERSION_LABEL
     from promptkiln.sandbox.docker import connect
 
     (member,) = manifest.of_kind("image")

@@ -38,7 +38,7 @@ def register(app: typer.Typer, image_app: typer.Typer) -> None:
     @image_app.command("status")
     def image_status_cmd() -> None:
         """Show whether the sandbox image exists and is current."""
-        from promptkiln.image.build import image_status
+        from promptkiln.image.status import image_status
         from promptkiln.sandbox.docker import connect
 
         settings = load_cli_settings()

@@ -3,12 +3,15 @@ run record. Every module of :mod:`promptkiln.cli` may import this one; it import
 
 from __future__ import annotations
 
+import datetime
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from promptkiln.cli.render import clean_line, clean_text, say
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
 
 def load_cli_settings(**overrides: Any) -> Any:
@@ -54,11 +57,14 @@ def print_manifest(artifacts: list[Any], rejections: list[Any]) -> None:
         say(f"rejected {clean_line(r.name, 120)}: {clean_line(r.reason, 200)}")
 
 
-def show_streams(result: Any) -> None:
+def show_streams(result: Any, *, live: bool = False) -> None:
+    """The script's output after the run (with ``--live`` it was shown already: only what
+    the log cap cut off is said)."""
     for label, stream in (("stdout", result.stdout), ("stderr", result.stderr)):
         if stream.data:
-            say(f"--- script {label} ---")
-            say(clean_text(stream.text).rstrip("\n"))
+            if not live:
+                say(f"--- script {label} ---")
+                say(clean_text(stream.text).rstrip("\n"))
             if stream.truncated:
                 say(f"--- {label} truncated: {stream.dropped:,} more bytes not shown ---")
 
@@ -68,3 +74,15 @@ def record_run(settings: Any, kind: str, run: Any, **extra: Any) -> None:
     from promptkiln.records.records import record_sandbox_run
 
     record_sandbox_run(settings, kind, run, **extra)
+
+
+def open_cli_store(settings: Any) -> Any:
+    """The store the settings name (``with open_cli_store(settings) as store:``)."""
+    from promptkiln.records.store import open_store
+
+    return open_store(settings)
+
+
+def when(ts: float) -> str:
+    """A record's time as the lists show it: ``2026-12-07 07:40`` (local time)."""
+    return datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")

@@ -79,7 +79,7 @@ def _docker_checks(settings: Settings) -> list[Check]:
             )
         )
     try:
-        from promptkiln.image.build import image_status
+        from promptkiln.image.status import image_status
 
         status = image_status(client, settings.image)
         ok = bool(getattr(status, "exists", False))

@@ -29,6 +29,9 @@ from promptkiln.cli.common import (
     record_run,
     show_streams,
 )
+from promptkiln.cli.engines import engine_of
+from promptkiln.cli.engines import register as register_engines
+from promptkiln.cli.live import LiveOpt, live_factory
 from promptkiln.cli.mcp import register as register_mcp
 from promptkiln.cli.options import (
     ApiBaseOpt,
@@ -50,10 +53,9 @@ from promptkiln.cli.report import (
     print_quality,
     quality_json,
 )
+from promptkiln.cli.runs import register as register_runs
 from promptkiln.cli.server import register as register_server
 from promptkiln.cli.sessions import register as register_sessions
-from promptkiln.engines.cli import engine_of
-from promptkiln.engines.cli import register as register_engines
 from promptkiln.errors import OutputError, PromptkilnError, UsageError
 
 app = typer.Typer(
@@ -107,6 +109,7 @@ def run(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    live: LiveOpt = False,
     warm: Annotated[
         bool,
         typer.Option(
@@ -142,6 +145,8 @@ def run(
         def factory(s: Any, run_id: str) -> Any:
             return DockerSandbox(s, run_id, warm=True)
 
+    if live:
+        factory = live_factory(factory)
     try:
         result = run_in_sandbox(
             code,
@@ -155,9 +160,9 @@ def run(
         )
     except OutputError as exc:  # e.g. a full disk: still show what the script printed
         if exc.run_result is not None:
-            show_streams(exc.run_result)
+            show_streams(exc.run_result, live=live)
         raise
-    show_streams(result.result)
+    show_streams(result.result, live=live)
     if json_:
         manifest = files_manifest(result.artifacts, result.rejections)
         manifest.update(
@@ -206,6 +211,7 @@ def make(
     candidates: CandidatesOpt = None,
     time_budget: TimeBudgetOpt = None,
     model_requirements: ModelRequirementsOpt = False,
+    live: LiveOpt = False,
 ) -> None:
     """Turn a prompt into files: generate a script, run it in the sandbox, check the files."""
     from promptkiln.making.sessions import run_turn
@@ -236,6 +242,7 @@ def make(
         overwrite=overwrite,
         progress=progress,
         on_token=tokens,
+        factory=live_factory() if live else None,
     )
     result = turn.result
     files = list(turn.delivered)
@@ -316,6 +323,7 @@ def doctor(
 
 register_admin(app, image_app)
 register_sessions(app)
+register_runs(app)
 register_server(app)
 register_engines(app)
 register_mcp(app)

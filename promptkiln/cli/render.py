@@ -49,5 +49,8 @@ def clean_line(text: str, limit: int = 300) -> str:
 
 
 def say(message: str, *, stream: TextIO | None = None) -> None:
-    """Print one progress or status line to stderr (stdout stays clean for --json)."""
-    print(message, file=stream or sys.stderr, flush=True)
+    """Print one progress or status line to stderr (stdout stays clean for --json). One write
+    of the line with its newline, so ``--live`` output from another thread never lands inside."""
+    out = stream or sys.stderr
+    out.write(message + "\n")
+    out.flush()

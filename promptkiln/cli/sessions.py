@@ -1,4 +1,4 @@
-"""The ``continue``, ``sessions …`` and ``runs …`` commands; :func:`register` adds them to the app.
+"""The ``continue`` and ``sessions …`` commands; :func:`register` adds them to the app.
 
 Ids are accepted as unique prefixes, like git. Output is made printable with
 :mod:`promptkiln.cli.render` (prompts, scripts and streams are untrusted text).
@@ -6,17 +6,23 @@ Ids are accepted as unique prefixes, like git. Output is made printable with
 
 from __future__ import annotations
 
-import datetime
 import json
 import re
-import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from promptkiln import leftovers
-from promptkiln.cli.common import files_manifest, print_manifest, progress_printer
+from promptkiln.cli.common import (
+    JsonOpt,
+    files_manifest,
+    load_cli_settings,
+    open_cli_store,
+    print_manifest,
+    progress_printer,
+    when,
+)
 from promptkiln.cli.render import clean_line, clean_text, say
 from promptkiln.cli.report import (
     CandidatesOpt,
@@ -31,27 +37,6 @@ from promptkiln.errors import UsageError
 sessions_app = typer.Typer(
     help="Sessions: follow-up turns on the same files.", invoke_without_command=True
 )
-runs_app = typer.Typer(
-    help="The audit trail: every run, newest first.", invoke_without_command=True
-)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
-
-
-def _settings(**overrides: Any) -> Any:
-    from promptkiln.config import load_settings
-
-    return load_settings(**overrides)
-
-
-def _store(settings: Any) -> Any:
-    from promptkiln.records.store import open_store
-
-    return open_store(settings)
-
-
-def _when(ts: float) -> str:
-    return datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
 def parse_age(text: str) -> float:
@@ -133,7 +118,7 @@ def continue_(
             )
         ref, text = first, prompt
     base = load_settings()
-    with _store(base) as store:
+    with open_cli_store(base) as store:
         sid = store.last_session() if last else store.resolve_session(ref or "")
         row = store.session(sid)
         if engine is None:
@@ -173,7 +158,7 @@ def continue_(
             model=turn.result.model,
             **quality_json(turn.result),
         )
-        from promptkiln.engines.cli import engine_of
+        from promptkiln.cli.engines import engine_of
 
         manifest.update(engine_of(turn.result))
         typer.echo(json.dumps(manifest, indent=2))
@@ -189,8 +174,8 @@ def sessions_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """List sessions: id, title, model, backend, files, last used."""
     if ctx.invoked_subcommand is not None:
         return
-    settings = _settings()
-    with _store(settings) as store:
+    settings = load_cli_settings()
+    with open_cli_store(settings) as store:
         rows = store.sessions()
     if json_:
         typer.echo(
@@ -217,7 +202,7 @@ def sessions_list(ctx: typer.Context, json_: JsonOpt = False) -> None:
     typer.echo(f"{'ID':<12}  {'LAST USED':<16}  {'MODEL':<20}  {'BACKEND':<7}  FILES  TURNS  TITLE")
     for r in rows:
         typer.echo(
-            f"{r['id'][:12]:<12}  {_when(r['updated']):<16}  {clean_line(r['model'] or 'bundled', 20):<20}  "
+            f"{r['id'][:12]:<12}  {when(r['updated']):<16}  {clean_line(r['model'] or 'bundled', 20):<20}  "
             f"{r['backend']:<7}  {r['nfiles']:>5}  {r['nturns']:>5}  {clean_line(r['title'], 60)}"
         )
 
@@ -227,8 +212,8 @@ def sessions_show(
     ref: Annotated[str, typer.Argument(help="Session id or unique prefix.")], json_: JsonOpt = False
 ) -> None:
     """Turns, scripts, files and their versions."""
-    settings = _settings()
-    with _store(settings) as store:
+    settings = load_cli_settings()
+    with open_cli_store(settings) as store:
         sid = store.resolve_session(ref)
         s, turns, files = store.session(sid), store.turns(sid), store.files(sid)
     statuses = {
@@ -253,11 +238,11 @@ def sessions_show(
         return
     typer.echo(f"session {s['id']}  {clean_line(s['title'], 80)}")
     typer.echo(
-        f"model {s['model'] or 'bundled'}  backend {s['backend']}  created {_when(s['created'])}  last used {_when(s['updated'])}"
+        f"model {s['model'] or 'bundled'}  backend {s['backend']}  created {when(s['created'])}  last used {when(s['updated'])}"
     )
     for t in turns:
         typer.echo(
-            f"\nturn {t['number']}  {statuses[t['number']]}  {_when(t['created'])}  formats {', '.join(json.loads(t['formats']))}"
+            f"\nturn {t['number']}  {statuses[t['number']]}  {when(t['created'])}  formats {', '.join(json.loads(t['formats']))}"
         )
         typer.echo(
             "  prompt: "
@@ -287,9 +272,9 @@ def sessions_get(
     ] = None,
 ) -> None:
     """Write one version of a session's file (v1, v2, …) to a path."""
-    from promptkiln.making.sessions import file_version_bytes
+    from promptkiln.records.sessions import file_version_bytes
 
-    data = file_version_bytes(_settings(), ref, name, version)
+    data = file_version_bytes(load_cli_settings(), ref, name, version)
     if dest.exists():
         raise UsageError(f"{dest} already exists", hint="choose another path")
     dest.write_bytes(data)
@@ -301,8 +286,8 @@ def sessions_rm(
     refs: Annotated[list[str], typer.Argument(help="Session ids or prefixes.")],
 ) -> None:
     """Delete sessions and every stored file no other session or run references."""
-    settings = _settings()
-    with _store(settings) as store:
+    settings = load_cli_settings()
+    with open_cli_store(settings) as store:
         for ref in refs:
             sid = store.resolve_session(ref)
             n = store.remove_session(sid)
@@ -314,152 +299,13 @@ def sessions_gc(
     older_than: Annotated[str, typer.Option("--older-than", help="Age, e.g. 30d, 12h.")] = "30d",
 ) -> None:
     """Remove sessions unused for a while, and stored files nothing references."""
-    settings = _settings()
-    with _store(settings) as store:
+    settings = load_cli_settings()
+    with open_cli_store(settings) as store:
         removed, blobs = store.gc(parse_age(older_than))
     typer.echo(f"removed {len(removed)} session(s), {blobs} stored file(s)")
 
 
-@runs_app.callback()
-def runs_list(
-    ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many.")] = 30,
-    json_: JsonOpt = False,
-) -> None:
-    """Every run, newest first."""
-    if ctx.invoked_subcommand is not None:
-        return
-    settings = _settings()
-    with _store(settings) as store:
-        records = store.runs(limit=limit)
-    if json_:
-        typer.echo(json.dumps([r.body | {"hash": r.hash} for r in records], indent=2))
-        return
-    typer.echo(
-        f"{'RUN':<15}  {'TIME':<16}  {'KIND':<8}  {'SESSION':<12}  {'EXIT':<9}  FILES  MODEL"
-    )
-    for r in records:
-        b = r.body
-        status = b.get("termination") or "no run"
-        if status == "exited":
-            status = f"exit {b.get('exit_code')}"
-        typer.echo(
-            f"{r.id:<15}  {_when(r.created):<16}  {r.kind:<8}  {(r.session_id or '')[:12]:<12}  "
-            f"{status:<9}  {len(b.get('outputs') or []):>5}  {clean_line(b.get('model') or '', 30)}"
-        )
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, dict):
-        return f"(hash only) sha256 {value.get('sha256')}, {value.get('chars')} chars"
-    return clean_text(str(value)) if value is not None else "(none)"
-
-
-@runs_app.command("show")
-def runs_show(
-    ref: Annotated[str, typer.Argument(help="Run id or unique prefix.")], json_: JsonOpt = False
-) -> None:
-    """Prompt, model, script, image, limits, exit, stdout/stderr, file hashes."""
-    settings = _settings()
-    with _store(settings) as store:
-        rec = store.get_run(ref)
-    b = rec.body
-    if json_:
-        typer.echo(
-            json.dumps(b | {"seq": rec.seq, "hash": rec.hash, "prev_hash": rec.prev_hash}, indent=2)
-        )
-        return
-    sb = b.get("sandbox") or {}
-    typer.echo(f"run {rec.id}  #{rec.seq}  {b.get('kind')}  {b.get('time')}  user {b.get('user')}")
-    if b.get("session_id"):
-        typer.echo(f"session {b['session_id']}  turn {b.get('turn')}  attempt {b.get('attempt')}")
-    typer.echo(f"model {b.get('model') or '-'}")
-    typer.echo(
-        f"backend {sb.get('backend', b.get('backend'))}  image {sb.get('image')}  id {sb.get('image_id')}  runtime {sb.get('runtime')}  network {b.get('network')}"
-    )
-    typer.echo("limits " + ", ".join(f"{k}={v}" for k, v in (b.get("limits") or {}).items()))
-    typer.echo(
-        f"exit {b.get('exit_code')}  termination {b.get('termination')}  duration {b.get('duration_s')} s"
-    )
-    if b.get("problem"):
-        typer.echo("problem: " + clean_line(b["problem"], 500))
-    for label in ("prompt", "script", "response"):
-        typer.echo(f"--- {label} ---\n{_text(b.get(label))}")
-    for label in ("stdout", "stderr"):
-        s = b.get(label) or {}
-        typer.echo(f"--- {label} ({s.get('dropped', 0)} bytes dropped) ---\n{_text(s.get('text'))}")
-    typer.echo("--- inputs ---")
-    for f in b.get("inputs") or []:
-        typer.echo(f"{clean_line(f['name'], 60):<30} {f['bytes']:>10,} B  {f['sha256']}")
-    typer.echo("--- outputs ---")
-    for f in b.get("outputs") or []:
-        typer.echo(
-            f"{clean_line(f['name'], 60):<30} {f['bytes']:>10,} B  {f['type']:<28} {f['sha256']}"
-        )
-    typer.echo(f"--- record hash {rec.hash} (previous {rec.prev_hash[:16]}…)")
-
-
-@runs_app.command("replay")
-def runs_replay(
-    ref: Annotated[str, typer.Argument(help="Run id or unique prefix.")],
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="Directory for the replay's files.")
-    ] = Path("replay"),
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
-    json_: JsonOpt = False,
-) -> None:
-    """Re-run a recorded script with its recorded inputs in a fresh sandbox; compare hashes."""
-    from promptkiln.making.sessions import replay
-
-    result = replay(ref, out, _settings(), progress=progress_printer(quiet or json_))
-    if json_:
-        typer.echo(
-            json.dumps(
-                {
-                    "run": result.record.id,
-                    "matches": result.matches,
-                    "notes": result.notes,
-                    "exit_code": result.run.result.exit_code,
-                    "outputs": [
-                        {"name": c.name, "status": c.status, "detail": c.detail}
-                        for c in result.comparisons
-                    ],
-                },
-                indent=2,
-            )
-        )
-    else:
-        for note in result.notes:
-            say(note)
-        for c in result.comparisons:
-            typer.echo(f"{clean_line(c.name, 60):<30} {c.status:<14} {c.detail}")
-        typer.echo("all outputs match" if result.matches else "outputs differ")
-    if not result.matches:
-        raise typer.Exit(1)
-
-
-@runs_app.command("verify")
-def runs_verify() -> None:
-    """Recompute the hash chain of the run records; name the first one that was tampered with."""
-    settings = _settings()
-    started = time.monotonic()
-    with _store(settings) as store:
-        report = store.verify()
-    if report.ok:
-        typer.echo(
-            f"ok: {report.checked} record(s), chain intact ({time.monotonic() - started:.2f} s)"
-        )
-        return
-    typer.echo(
-        f"TAMPERED: record #{report.first_bad_seq}"
-        + (f" ({report.first_bad_id})" if report.first_bad_id else "")
-        + f": {report.reason}"
-    )
-    raise typer.Exit(2)
-
-
 def register(app: typer.Typer) -> None:
-    """Add ``continue``, ``sessions`` and ``runs`` to the promptkiln app."""
+    """Add ``continue`` and ``sessions`` to the promptkiln app."""
     app.command("continue")(continue_)
     app.add_typer(sessions_app, name="sessions")
-    app.add_typer(runs_app, name="runs")

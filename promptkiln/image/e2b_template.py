@@ -176,7 +176,7 @@ def _structure(rendered: str, checked: Checked) -> None:
 
 
 def default_dockerfile() -> Path:
-    from promptkiln.image.build import images_dir
+    from promptkiln.image.status import images_dir
 
     return images_dir() / "Dockerfile"
 

@@ -207,7 +207,7 @@ def deliver_dir(
 ) -> list[Artifact]:
     """Move files from a private directory into the user's, under the same collection rules."""
     from promptkiln.sandbox.collect import collect
-    from promptkiln.sandbox.tarentries import dir_entries
+    from promptkiln.sandbox.direntries import dir_entries
 
     result = collect(
         dir_entries(staging, skip_dirs=()),

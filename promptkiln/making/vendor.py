@@ -98,9 +98,15 @@ def make_with_engine(
         if attempts and all(
             a.run is not None and a.run.result.termination is Termination.TIMEOUT for a in attempts
         ):
-            raise SandboxTimeout(
-                settings.engines.gemini_time_limit if name == "gemini" else settings.limits.timeout
-            )
+            if name == "gemini":  # the vendor's own limit: --timeout cannot change it
+                limit = settings.engines.gemini_time_limit
+                raise SandboxTimeout(
+                    limit,
+                    message=f"the code ran longer than Gemini's fixed {limit:g} s limit",
+                    hint="ask for less work per file, or use another --engine "
+                    "(Gemini's code-execution limit is set by Google and cannot be raised)",
+                )
+            raise SandboxTimeout(settings.limits.timeout)
         raise AttemptsExhausted(len(attempts), (problem or "").splitlines()[0])
     finally:
         shutil.rmtree(staging_root, ignore_errors=True)

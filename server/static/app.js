@@ -35,10 +35,34 @@ function showError(message) {
   $("error").textContent = message;
 }
 
+// A failed job's error as the CLI shows it: the message, the failing line, the output tails.
+function errorText(e) {
+  let text = e.message + (e.hint ? " — " + e.hint : "");
+  const at = e.failing_line;
+  if (at) {
+    text += "\nfailed at " + (at.line ? "line " + at.line : "the script") +
+      (at.code ? " (" + at.code + ")" : "") + (at.exception ? ": " + at.exception : "");
+  }
+  if (e.stderr_tail) text += "\n--- script stderr (last lines) ---\n" + e.stderr_tail;
+  if (e.stdout_tail) text += "\n--- script stdout (last lines) ---\n" + e.stdout_tail;
+  return text;
+}
+
 function step(text) {
   const li = el("li", text);
   $("progress").appendChild(li);
   li.scrollIntoView({ block: "nearest" });
+}
+
+// The script's own stdout and stderr while it runs (the job's "output" events), capped on the
+// page too: the server sends at most the log cap per stream and run.
+const OUTPUT_MAX_CHARS = 200000;
+function output(stream, text) {
+  $("output-box").hidden = false;
+  const pre = $("output");
+  pre.appendChild(el("span", text, stream === "stderr" ? "stderr" : "stdout"));
+  while (pre.textContent.length > OUTPUT_MAX_CHARS && pre.firstChild) pre.removeChild(pre.firstChild);
+  pre.scrollTop = pre.scrollHeight;
 }
 
 function setStatus(status) {
@@ -90,6 +114,7 @@ async function follow(jobId) {
         const data = JSON.parse(event.data);
         if (event.type === "progress") step(data.message);
         else if (event.type === "tokens") setStatus("running · " + data.count + " tokens");
+        else if (event.type === "output") output(data.stream, data.text);
         else if (event.type === "attempt" && !data.ok) {
           step("attempt " + data.number + " problem: " + (data.problem || "failed"));
         } else if (event.type === "status") {
@@ -200,6 +225,8 @@ async function runJob(start, button) {
   if (!apiKey()) { showError("enter an API key first (promptkiln keys create --tenant NAME)"); return; }
   button.disabled = true;
   $("progress").replaceChildren();
+  $("output").replaceChildren();
+  $("output-box").hidden = true;
   $("error").textContent = "";
   $("progress-section").hidden = false;
   setStatus("queued");
@@ -208,7 +235,7 @@ async function runJob(start, button) {
     await follow(job.id);
     const done = await (await api("/v1/jobs/" + encodeURIComponent(job.id))).json();
     setStatus(done.status);
-    if (done.error) showError(done.error.message + (done.error.hint ? " — " + done.error.hint : ""));
+    if (done.error) showError(errorText(done.error));
     showFiles(done.files || []);
     if (done.session_id) await showSession(done.session_id);
   } catch (e) {

@@ -58,6 +58,8 @@ def test_an_inline_image_becomes_a_png_and_the_text_output_is_kept(
 
 @pytest.mark.docker
 def test_gemini_time_limit_is_a_timeout(fake_gemini: Any, tmp_path: Path) -> None:
+    """Gemini's code execution has a fixed 30 s limit (ai.google.dev/gemini-api/docs/
+    code-execution, "Limitations"): the message names it and does not offer --timeout."""
     fake_gemini.time_limit = 2.0
     fake_gemini.enqueue(Turn("import time\ntime.sleep(30)\n"))
     settings = vf.load_settings(
@@ -71,6 +73,7 @@ def test_gemini_time_limit_is_a_timeout(fake_gemini: Any, tmp_path: Path) -> Non
     with pytest.raises(SandboxTimeout) as info:
         make("a slow chart", formats=["png"], out=tmp_path / "out", settings=settings)
     assert info.value.exit_code == 124 and info.value.seconds == 2.0
+    assert "Gemini's fixed 2 s limit" in str(info.value) and "--timeout" not in str(info.value)
     assert not (tmp_path / "out").exists()
 
 

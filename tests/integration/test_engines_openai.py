@@ -95,7 +95,7 @@ def test_missing_annotations_fall_back_to_files_created_in_this_call(
     )
     # the uploaded input is in the container listing too, but was not created by this call
     assert sorted(a.name for a in result.files) == ["report.md", "summary.csv"]
-    assert any("no file citations" in line for line in lines)
+    assert any("not cited in the answer" in line for line in lines)
     assert any(
         p.startswith("GET /v1/containers/") and p.endswith("/files") for p in _paths(fake_openai)
     )

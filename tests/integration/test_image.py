@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from promptkiln.image.build import DEFAULT_TAG, VERSION_LABEL, image_status, images_dir
+from promptkiln.image.status import DEFAULT_TAG, VERSION_LABEL, image_status, images_dir
 
 pytestmark = [pytest.mark.docker]
 

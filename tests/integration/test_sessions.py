@@ -18,9 +18,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from promptkiln.cli.runs import register as register_runs
 from promptkiln.cli.sessions import register
 from promptkiln.config import load_settings
-from promptkiln.making.sessions import file_version_bytes, replay, run_turn
+from promptkiln.making.replay import replay
+from promptkiln.making.sessions import run_turn
+from promptkiln.records.sessions import file_version_bytes
 from promptkiln.records.store import Store
 
 pytestmark = [pytest.mark.docker]
@@ -105,6 +108,7 @@ def cli_app() -> typer.Typer:
         pass
 
     register(app)
+    register_runs(app)
     return app
 
 

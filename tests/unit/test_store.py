@@ -22,11 +22,13 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from promptkiln.cli.runs import register as register_runs
 from promptkiln.cli.sessions import parse_age, register
 from promptkiln.config import load_settings
 from promptkiln.errors import PlatformError, UsageError
 from promptkiln.making.pipeline import SandboxRun
-from promptkiln.making.sessions import guess_formats, history_messages, same_content
+from promptkiln.making.replay import same_content
+from promptkiln.making.sessions import guess_formats, history_messages
 from promptkiln.records.dialect import placeholders
 from promptkiln.records.records import record_sandbox_run, run_body
 from promptkiln.records.store import (
@@ -537,6 +539,7 @@ def _app() -> typer.Typer:
         pass
 
     register(app)
+    register_runs(app)
     return app
 
 

@@ -15,13 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from promptkiln.checks.validate import (
-    MAX_IMAGE_PIXELS,
-    check_file,
-    missing_formats,
-    validate,
-    validate_all,
-)
+from promptkiln.checks.file_checks import MAX_IMAGE_PIXELS, check_file
+from promptkiln.checks.validate import missing_formats, validate, validate_all
 
 # -- good files, made with the real libraries ---------------------------------------------------
 

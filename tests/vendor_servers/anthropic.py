@@ -12,19 +12,39 @@ parse fails here. Endpoints (``?beta=true`` as the SDK sends it):
   request's ``container`` (if any) is reused; ``container_upload`` blocks copy files into it;
   an expired or unknown container answers 404 ``not_found_error``. A turn scripted with
   ``pause`` answers ``pause_turn`` first, then the rest when the client continues.
+
+The ``anthropic-beta`` header is checked as the API checks it (docs.anthropic.com/en/api/beta-headers):
+a name the API does not know is a 400 ``invalid_request_error`` ("Unexpected value(s) ... for
+the `anthropic-beta` header"). The known names are the SDK's ``AnthropicBetaParam`` list plus
+the documented ``code-execution-2025-08-25``. A code-execution tool version that is still in
+beta (``code_execution_20250522``, ``code_execution_20250825``; docs.anthropic.com/en/docs/
+agents-and-tools/tool-use/code-execution-tool) without its header is a 400 too; newer
+versions need none.
 """
 
 from __future__ import annotations
 
 import datetime
 import mimetypes
+import typing
 from typing import Any
 
+from anthropic.types import AnthropicBetaParam
 from anthropic.types.beta import BetaFileMetadata, BetaMessage
 
 from .common import Container, Error, FakeVendor, StoredFile, Turn, json_reply, multipart, new_id
 
 STATUS_TYPES = {401: "authentication_error", 429: "rate_limit_error", 529: "overloaded_error"}
+#: The tool versions still in beta, and the header each needs (Anthropic's code execution docs).
+TOOL_BETAS = {
+    "code_execution_20250522": "code-execution-2025-05-22",
+    "code_execution_20250825": "code-execution-2025-08-25",
+}
+
+
+def known_betas() -> set[str]:
+    literal = next(a for a in typing.get_args(AnthropicBetaParam) if a is not str)
+    return set(typing.get_args(literal)) | set(TOOL_BETAS.values())
 
 
 class FakeAnthropic(FakeVendor):
@@ -69,8 +89,37 @@ class FakeAnthropic(FakeVendor):
                 return 200, "application/octet-stream", f.data
             return json_reply(200, self._meta(f))
         if method == "POST" and path == "/v1/messages":
-            return self._message(self.requests[-1]["body"])
+            refused = self._check_betas(headers, self.requests[-1]["body"])
+            return refused or self._message(self.requests[-1]["body"])
         return json_reply(404, self.error_body(404, "not_found_error", f"no route {path}"))
+
+    def _check_betas(self, headers: Any, req: dict[str, Any]) -> tuple[int, str, bytes] | None:
+        given = [b.strip() for b in (headers.get("anthropic-beta") or "").split(",") if b.strip()]
+        unknown = [b for b in given if b not in known_betas()]
+        if unknown:
+            names = ", ".join(f"`{b}`" for b in unknown)
+            return json_reply(
+                400,
+                self.error_body(
+                    400,
+                    "invalid_request_error",
+                    f"Unexpected value(s) {names} for the `anthropic-beta` header. Please "
+                    "consult our documentation at docs.anthropic.com or try again without the "
+                    "header.",
+                ),
+            )
+        for i, tool in enumerate(req.get("tools") or []):
+            needed = TOOL_BETAS.get(str(tool.get("type")))
+            if needed and needed not in given:
+                return json_reply(
+                    400,
+                    self.error_body(
+                        400,
+                        "invalid_request_error",
+                        f"tools.{i}: the tool `{tool['type']}` requires the beta header `{needed}`",
+                    ),
+                )
+        return None
 
     def _message(self, req: dict[str, Any]) -> tuple[int, str, bytes]:
         if self._paused is not None and req["messages"][-1]["role"] == "assistant":

@@ -40,7 +40,8 @@ class Turn:
     ``code`` runs in the container; ``text`` is the model's words. ``rename`` maps a produced
     file's real name to the name the vendor reports (hostile-name tests). ``pause`` answers
     ``pause_turn`` first (Claude). ``cite`` False leaves out file citations (OpenAI's known
-    missing-annotation case). ``json`` is a structured answer (Gemini).
+    missing-annotation case); ``cite_only`` cites just those names (the answer mentions one file
+    and not the others the code saved). ``json`` is a structured answer (Gemini).
     """
 
     code: str = ""
@@ -48,6 +49,7 @@ class Turn:
     rename: dict[str, str] = field(default_factory=dict)
     pause: bool = False
     cite: bool = True
+    cite_only: tuple[str, ...] | None = None
     json: Any = None
 
 
@@ -120,7 +122,7 @@ class FakeVendor:
 
     def __init__(self) -> None:
         self.turns: deque[Turn | Error] = deque()
-        self.requests: list[dict[str, Any]] = []  # {"method", "path", "body"}
+        self.requests: list[dict[str, Any]] = []  # {"method", "path", "body", "headers"}
         self.connections = 0
         self.containers: dict[str, Container] = {}
         self.files: dict[str, StoredFile] = {}
@@ -180,6 +182,10 @@ class FakeVendor:
     def authorised(self, headers: Any) -> bool:
         raise NotImplementedError
 
+    def unauthorised(self) -> tuple[int, str, bytes]:
+        """The vendor's answer to a wrong key (401 unless a vendor documents otherwise)."""
+        return json_reply(401, self.error_body(401, "authentication_error", "invalid x-api-key"))
+
     def next_turn(self) -> Turn | Error:
         if not self.turns:
             return Error(418, self.error_body(418, "test_error", "no scripted turn left"))
@@ -217,11 +223,16 @@ def _handler(vendor: FakeVendor) -> type[BaseHTTPRequestHandler]:
             if body and "json" in (self.headers.get("Content-Type") or ""):
                 parsed = json.loads(body)
             with vendor._lock:
-                vendor.requests.append({"method": method, "path": path, "body": parsed})
-            if not vendor.authorised(self.headers):
-                status, ctype, data = json_reply(
-                    401, vendor.error_body(401, "authentication_error", "invalid x-api-key")
+                vendor.requests.append(
+                    {
+                        "method": method,
+                        "path": path,
+                        "body": parsed,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                    }
                 )
+            if not vendor.authorised(self.headers):
+                status, ctype, data = vendor.unauthorised()
             else:
                 status, ctype, data = vendor.handle(method, path, self.headers, body)
             self.send_response(status)

@@ -11,7 +11,10 @@ base64). ``POST /v1beta/models/{model}:generateContent``:
   seconds) + one ``inlineData`` image part per PNG/JPEG the code wrote + the text;
 * with ``responseMimeType: application/json``: the scripted JSON as the text part.
 
-Errors are Google's shape: ``{"error": {"code", "message", "status"}}``.
+Errors are Google's shape: ``{"error": {"code", "message", "status"}}``. A wrong or missing
+``x-goog-api-key`` is answered as the Gemini API answers it: not 401 but 400
+``INVALID_ARGUMENT`` with an ``ErrorInfo`` detail whose reason is ``API_KEY_INVALID``
+("API key not valid. Please pass a valid API key.").
 """
 
 from __future__ import annotations
@@ -38,6 +41,20 @@ class FakeGemini(FakeVendor):
 
     def error_body(self, status: int, kind: str, message: str) -> dict[str, Any]:
         return {"error": {"code": status, "message": message, "status": STATUS.get(status, kind)}}
+
+    def unauthorised(self) -> tuple[int, str, bytes]:
+        body = self.error_body(
+            400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key."
+        )
+        body["error"]["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+                "metadata": {"service": "generativelanguage.googleapis.com"},
+            }
+        ]
+        return json_reply(400, body)
 
     def handle(self, method: str, path: str, headers: Any, body: bytes) -> tuple[int, str, bytes]:
         if method == "POST" and path.endswith(":generateContent"):

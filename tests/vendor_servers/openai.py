@@ -7,11 +7,15 @@ The real ``openai`` SDK talks to it over TCP; every response is validated as the
 * ``GET /v1/files/{id}/content`` -> bytes for ``file-…`` ids, **404 for ``cfile_…``** (the real
   API's trap: container files live only under the containers endpoint).
 * ``POST /v1/responses`` -> ``code_interpreter_call`` + ``message`` with
-  ``container_file_citation`` annotations (left out when the turn says ``cite=False``). The
+  ``container_file_citation`` annotations (left out when the turn says ``cite=False``, only
+  the named files with ``cite_only``: the model decides what it cites). The
   tool's ``container`` is a container id (reused; expired/unknown answers 404) or
   ``{"type": "auto", "file_ids", "memory_limit"}`` (a new container with those files).
 * ``POST /v1/containers/{id}/files`` (multipart), ``GET /v1/containers/{id}/files``,
   ``GET /v1/containers/{id}/files/{cfile}/content``.
+
+``created_at`` is the vendor's clock (Unix seconds): ``clock_skew_s`` sets it apart from the
+local one, as a real server's clock is.
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ class FakeOpenAI(FakeVendor):
         self.memory_limits: list[str | None] = []
         #: Set to 413 to refuse uploads as too large (the real API's limit is 512 MB per file).
         self.upload_status = 200
+        #: The vendor's clock minus the local one, in seconds (negative: the vendor is behind).
+        self.clock_skew_s = 0.0
+
+    def now(self) -> int:
+        return int(time.time() + self.clock_skew_s)
 
     @property
     def base_url(self) -> str:
@@ -70,7 +79,7 @@ class FakeOpenAI(FakeVendor):
             form = multipart(headers, body)
             name, data = form["file"]
             purpose = form["purpose"][1].decode()
-            f = StoredFile(new_id("file-"), name or "upload", data, "user")
+            f = StoredFile(new_id("file-"), name or "upload", data, "user", self.now())
             self.files[f.id] = f
             obj = {
                 "id": f.id,
@@ -100,7 +109,7 @@ class FakeOpenAI(FakeVendor):
                 return self._gone(parts[2])
             if method == "POST" and len(parts) == 4:
                 name, data = multipart(headers, body)["file"]
-                f = StoredFile(new_id("cfile_"), name or "upload", data, "user")
+                f = StoredFile(new_id("cfile_"), name or "upload", data, "user", self.now())
                 box.add(f)
                 made = FileCreateResponse.model_validate(self._cfile(box, f))
                 return json_reply(200, made.model_dump(mode="json"))
@@ -134,7 +143,7 @@ class FakeOpenAI(FakeVendor):
             self.memory_limits.append(spec.get("memory_limit"))
             for fid in spec.get("file_ids", []):
                 src = self.files[fid]
-                box.add(StoredFile(new_id("cfile_"), src.name, src.data, "user"))
+                box.add(StoredFile(new_id("cfile_"), src.name, src.data, "user", self.now()))
         turn = self.next_turn()
         if isinstance(turn, Error):
             return json_reply(turn.status, turn.body)
@@ -142,8 +151,10 @@ class FakeOpenAI(FakeVendor):
         annotations = []
         text = turn.text
         for name, data in run.new:
-            f = StoredFile(new_id("cfile_"), name, data, "assistant")
+            f = StoredFile(new_id("cfile_"), name, data, "assistant", self.now())
             box.add(f)
+            if turn.cite_only is not None and name not in turn.cite_only:
+                continue
             shown = turn.rename.get(name, name)
             start = len(text)
             text += f" [{shown}](sandbox:/mnt/data/{shown})"

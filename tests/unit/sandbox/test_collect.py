@@ -34,7 +34,9 @@ from promptkiln.sandbox.collect import (
     sanitize_name,
 )
 from promptkiln.sandbox.destination import STAGING_PREFIX
-from promptkiln.sandbox.tarentries import CorruptArchive, RejectedEntry, dir_entries, tar_entries
+from promptkiln.sandbox.direntries import dir_entries
+from promptkiln.sandbox.entries import RejectedEntry
+from promptkiln.sandbox.tarentries import CorruptArchive, tar_entries
 
 LIMITS = Limits()
 ROOT = os.geteuid() == 0

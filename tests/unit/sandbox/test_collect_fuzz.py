@@ -34,7 +34,8 @@ from promptkiln.sandbox.collect import (
     printable,
     sanitize_name,
 )
-from promptkiln.sandbox.tarentries import dir_entries, tar_entries
+from promptkiln.sandbox.direntries import dir_entries
+from promptkiln.sandbox.tarentries import tar_entries
 
 SAFE = [
     "report.txt",
