@@ -18,8 +18,6 @@ class JobCancelled(BaseException):
 
 
 class Checked(Protocol):
-    """The job that holds the sandbox (:class:`promptkiln.server.execute.JobRun`)."""
-
     id: str
     home: Path
 

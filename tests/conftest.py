@@ -11,6 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# Property tests check behaviour, not speed: on a loaded 2-core machine one example can take longer
+# than hypothesis' 200 ms default deadline, which then fails as "flaky" (speed lives in benchmarks).
+hypothesis_settings.register_profile("promptkiln", deadline=None)
+hypothesis_settings.load_profile("promptkiln")
 
 # A shell starts background jobs (`make test &`, nohup, some CI runners) with SIGINT ignored, and
 # an ignored signal stays ignored across exec: the CLI processes the Ctrl-C tests start would
