@@ -101,3 +101,19 @@ def test_schemathesis_finds_no_failure(
     assert selected and tested, summary
     # every operation but /readyz, and every selected one tested
     assert int(selected[1]) == int(selected[2]) - 1 == int(tested[1]) >= 19, summary
+
+
+def test_events_after_a_number_past_any_event_answers_400_not_a_broken_stream(serve: Any) -> None:
+    """Found by ``make fuzz``: ``?after=9238392082949734400`` (past a 64-bit integer) passed
+    validation, and the stream's query failed after the headers were sent: a chunked response
+    cut off mid-stream. A Last-Event-ID past it is ignored, as any unusable one is."""
+    server = serve("--workers", "1")
+    with server.client(create_key("acme")) as http:
+        job_id = http.post("/v1/jobs", json={"script": "print(1)\n"}).json()["id"]
+        wait_job(http, job_id)
+        huge = "9238392082949734400"
+        r = http.get(f"/v1/jobs/{job_id}/events", params={"after": huge})
+        assert r.status_code == 400 and r.json()["error"]["param"] == "query.after", r.text
+        r = http.get(f"/v1/jobs/{job_id}/events", headers={"Last-Event-ID": huge})
+        assert r.status_code == 200 and "event: status" in r.text
+        assert '"succeeded"' in r.text or '"failed"' in r.text
