@@ -12,7 +12,7 @@ ENGINE_FLAGS ?= --debootstrap $(if $(CI),--gvisor,)
 PYTEST_ARGS ?=
 DEMO_PROMPT ?= Bar chart of quarterly revenue: Q1=2.1M, Q2=2.8M, Q3=3.2M, Q4=3.9M
 
-.PHONY: install engine image postgres browser test lint bench bench-server eval demo fuzz faults
+.PHONY: install engine image postgres browser test lint bench bench-server eval demo fuzz faults bench-model
 
 install: $(VENV)/.installed
 
@@ -57,6 +57,12 @@ bench: install engine image
 
 bench-server: install engine image postgres
 	$(BIN)/python benchmarks/bench_server.py
+
+# The bundled model's speed: llama-bench (built once from source, ~30 min on 2 cores) next to the
+# server, prompt tokens reused on a repair, a new request and after a restart; ends with JSON.
+BENCH_MODEL_ARGS ?=
+bench-model: install engine image
+	$(BIN)/python benchmarks/bench_model.py $(BENCH_MODEL_ARGS)
 
 # The API fuzz run at length: Schemathesis against /openapi.json (tests/e2e/server/test_server_fuzz.py,
 # which `make test` runs with 3 examples per operation), FUZZ_EXAMPLES per operation, summary printed.

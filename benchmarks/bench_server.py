@@ -98,13 +98,15 @@ def server_runs(
     return latencies, time.monotonic() - t0
 
 
-def start_server(env: dict[str, str], workers: int, log_path: Path) -> tuple[Any, str]:
+def start_server(
+    env: dict[str, str], workers: int, log_path: Path, extra: tuple[str, ...] = ()
+) -> tuple[Any, str]:
     """A ``promptkiln serve`` subprocess on a free port, once it answers /healthz."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with log_path.open("ab") as log:
         server = subprocess.Popen(
-            [*CLI, "serve", "--port", str(port), "--workers", str(workers)],
+            [*CLI, "serve", "--port", str(port), "--workers", str(workers), *extra],
             stdout=log, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -165,6 +167,10 @@ def main() -> None:
     parser.add_argument("--cli-runs", type=int, default=5)
     parser.add_argument("--levels", default="1,4,20")
     parser.add_argument("--no-replicas", action="store_true", help="skip the PostgreSQL rows")
+    parser.add_argument("--no-e2b", action="store_true", help="skip the E2B-protocol rows")
+    parser.add_argument("--e2b-runs", type=int, default=10, help="sandboxes per E2B latency row")
+    parser.add_argument("--e2b-concurrent", type=int, default=20)
+    parser.add_argument("--only-e2b", action="store_true", help="only the E2B-protocol rows")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
     with tempfile.TemporaryDirectory(prefix="promptkiln-bench-server-") as tmp:
@@ -176,6 +182,18 @@ def main() -> None:
             check=True, capture_output=True, text=True, env=env,
         )  # fmt: skip
         key = made.stdout.strip().splitlines()[-1]
+        if not args.no_e2b:
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from bench_e2b import e2b_rows
+
+            e2b_rows(
+                lambda extra: start_server(env, 2, work / "e2b-server.log", tuple(extra)),
+                key,
+                args.e2b_runs,
+                args.e2b_concurrent,
+            )
+        if args.only_e2b:
+            return
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         workers = os.cpu_count() or 2

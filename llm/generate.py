@@ -27,12 +27,13 @@ import random
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from promptkiln.errors import GenerationError, ModelRateLimited, ModelUnavailable
 from promptkiln.llm.errormap import EXCEPTION_MAP, _retry_after, map_litellm_error, one_line
 from promptkiln.llm.stream_guard import StreamGuard
+from promptkiln.llm.timings import Timings
 
 #: Characters of response kept; past this the stream is abandoned and ``truncated`` is set.
 MAX_RESPONSE_CHARS = 1_000_000
@@ -76,6 +77,8 @@ class Generation:
     stopped: str | None = None
     #: With ``stopped == "repetition"``: one line of the loop, for the repair message.
     loop_line: str = ""
+    #: Prompt tokens reused from the server's cache, speeds, time to first token (what is known).
+    timings: Timings = field(default_factory=Timings)
 
 
 @dataclass(frozen=True)
@@ -198,7 +201,7 @@ class LiteLLMGenerator:
                     wait = min(MAX_BACKOFF_S, max(wait, hinted))
                 time.sleep(wait * (1 + random.random() * 0.1))
                 continue
-            text, finish, usage, chunks, truncated, guard = result
+            text, finish, usage, chunks, truncated, guard, timings = result
             if guard.stop == "repetition" and guard.keep_chars is not None:
                 text = text[: guard.keep_chars]
             return Generation(
@@ -213,6 +216,7 @@ class LiteLLMGenerator:
                 attempts=attempt,
                 stopped=guard.stop,
                 loop_line=guard.loop_line,
+                timings=timings,
             )
 
     def _request(self, messages: Sequence[Message]) -> dict[str, Any]:
@@ -242,7 +246,7 @@ class LiteLLMGenerator:
         messages: Sequence[Message],
         on_token: Callable[[str], None] | None,
         streamed: list[int],
-    ) -> tuple[str, str | None, tuple[int | None, int | None], int, bool, StreamGuard]:
+    ) -> tuple[str, str | None, tuple[int | None, int | None], int, bool, StreamGuard, Timings]:
         with warnings.catch_warnings():
             # litellm's lazy imports and response models trip pydantic UserWarnings (ReadOnly
             # TypedDicts, serializer warnings) that would print to the user's terminal.
@@ -254,8 +258,10 @@ class LiteLLMGenerator:
         messages: Sequence[Message],
         on_token: Callable[[str], None] | None,
         streamed: list[int],
-    ) -> tuple[str, str | None, tuple[int | None, int | None], int, bool, StreamGuard]:
+    ) -> tuple[str, str | None, tuple[int | None, int | None], int, bool, StreamGuard, Timings]:
         litellm = _litellm()
+        started = time.monotonic()
+        timings = Timings()
         parts: list[str] = []
         size = 0
         finish: str | None = None
@@ -267,6 +273,7 @@ class LiteLLMGenerator:
             stream = litellm.completion(**self._request(messages))
             for chunk in _iterate(stream):
                 piece, chunk_finish, chunk_usage = _read_chunk(chunk)
+                timings = timings.merge(chunk)
                 if chunk_usage != (None, None):
                     usage = chunk_usage
                 if chunk_finish:
@@ -277,6 +284,8 @@ class LiteLLMGenerator:
                     parts.append(piece[: MAX_RESPONSE_CHARS - size])
                     truncated = True
                     break
+                if not parts:
+                    timings = replace(timings, first_token_s=time.monotonic() - started)
                 parts.append(piece)
                 size += len(piece)
                 streamed[0] += 1
@@ -302,7 +311,7 @@ class LiteLLMGenerator:
                 hint="check that --api-base points at an OpenAI-compatible /v1 endpoint "
                 "and that the model name is right",
             )
-        return "".join(parts), finish, usage, streamed[0], truncated, guard
+        return "".join(parts), finish, usage, streamed[0], truncated, guard, timings
 
 
 def _supports_stream_usage(model: str) -> bool:

@@ -37,19 +37,19 @@ from promptkiln.llm.local_model import (
     cached_model_path,
     ensure_model,
 )
-from promptkiln.llm.local_serve import serve
+from promptkiln.llm.local_serve import ServeOptions, serve
 from promptkiln.llm.local_server import (
     DEFAULT_CTX_SIZE,
     DEFAULT_IDLE_TIMEOUT,
     KEY_ENV,
     SERVE_ARGV,
     _pid_alive,
-    default_threads,
     ensure_server,
     server_status,
     state_file,
     stop_server,
 )
+from promptkiln.llm.local_tuning import DEFAULT_BATCH, DEFAULT_UBATCH, default_threads
 
 if TYPE_CHECKING:
     from promptkiln.config import Settings
@@ -77,14 +77,19 @@ def litellm_params(
 ) -> dict[str, Any]:
     """Keyword arguments for ``litellm.completion`` that reach a local server at ``api_base``.
 
-    ``api_key`` is the server's key (:func:`server_api_key`). ``cache_prompt: false`` keeps
-    outputs reproducible (the server's prompt cache otherwise changes them).
+    ``api_key`` is the server's key (:func:`server_api_key`). ``cache_prompt`` lets the server
+    reuse the KV cache of the prompt's common prefix (the system prompt, or the whole
+    conversation a repair extends): only new tokens are evaluated. The price is that two runs of
+    the same request may differ slightly at temperature 0 (llama.cpp's results depend a little
+    on how a prompt was split into batches). ``timings_per_token`` puts the server's figures
+    (tokens reused from the cache, tokens/s) in every stream chunk, read by
+    :class:`~promptkiln.llm.timings.Timings`.
     """
     return {
         "model": f"openai/{spec.name}",
         "api_base": api_base,
         "api_key": api_key,
-        "extra_body": {"cache_prompt": False},
+        "extra_body": {"cache_prompt": True, "timings_per_token": True},
     }
 
 
@@ -99,7 +104,9 @@ def local_model_params(
     cache_dir = settings.cache if settings else None
     home = settings.home if settings else None
     path = ensure_model(local_model, cache_dir=cache_dir, progress=progress)
-    url = ensure_server(path, sha256=QWEN_CODER_1_5B.sha256, home=home, progress=progress)
+    url = ensure_server(
+        path, sha256=QWEN_CODER_1_5B.sha256, home=home, progress=progress, cache_dir=cache_dir
+    )
     return litellm_params(url, server_api_key(home))
 
 
@@ -148,19 +155,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     run.add_argument("--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT)
     run.add_argument("--threads", type=int, default=default_threads())
     run.add_argument("--ctx-size", type=int, default=DEFAULT_CTX_SIZE)
+    run.add_argument("--batch", type=int, default=DEFAULT_BATCH)
+    run.add_argument("--ubatch", type=int, default=DEFAULT_UBATCH)
+    run.add_argument("--kv-dir", type=Path, default=None, help="slot files (saved prefixes)")
+    run.add_argument("--cache-ram", type=int, default=0, help="MiB for recent prompts")
     sub.add_parser("fetch", help="assemble and verify the model into the cache")
     sub.add_parser("stop", help="stop the running local model server")
     args = parser.parse_args(argv)
     if args.command == "serve":
-        serve(args.model, args.ready_file, args.idle_timeout, args.threads, args.ctx_size)
+        serve(
+            ServeOptions(
+                args.model, args.ready_file, args.idle_timeout, args.threads, args.ctx_size,
+                args.batch, args.ubatch, args.kv_dir, args.cache_ram,
+            )
+        )  # fmt: skip
     elif args.command == "fetch":
         print(ensure_model(progress=print))
     else:
         print("stopped" if stop_server() else "no server was running")
 
-
-if __name__ == "__main__":
-    main()
 
 __all__ = [
     "BIGGER_MODEL",
@@ -172,6 +185,7 @@ __all__ = [
     "SERVE_ARGV",
     "ModelSpec",
     "Progress",
+    "ServeOptions",
     "_pid_alive",
     "assemble_model",
     "cached_model_path",
@@ -188,3 +202,7 @@ __all__ = [
     "state_file",
     "stop_server",
 ]
+
+
+if __name__ == "__main__":
+    main()

@@ -24,6 +24,12 @@ from promptkiln import leftovers
 from promptkiln.config import default_home
 from promptkiln.errors import LocalModelError
 from promptkiln.llm.local_files import Progress, locked, read_json, say, write_json_atomic
+from promptkiln.llm.local_slots import kv_dir_for
+from promptkiln.llm.local_tuning import Tuning, load_tuning
+
+#: Host memory (MiB) for llama.cpp's cache of recent prompts besides the slot's own: the prefixes
+#: of other formats stay warm (~28 KiB a token: 512 MiB holds ~18k tokens).
+CACHE_RAM_MIB = 512
 
 DEFAULT_IDLE_TIMEOUT = 900.0  #: seconds without requests before a reused server exits
 DEFAULT_CTX_SIZE = 8192  #: tokens: system prompt + prompt + 4k generated
@@ -120,16 +126,6 @@ def _log_tail(log: Path, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def default_threads() -> int:
-    """Threads for generation: every core this process may use, at most 8 (llama.cpp gains little
-    beyond the physical cores, and hyper-threads slow it down)."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 8))
-
-
 SERVE_ARGV: tuple[str, ...] = (sys.executable, "-m", "promptkiln.llm.local", "serve")
 #: The serve process reads its API key from this variable (never from argv, which others can see).
 KEY_ENV = "PROMPTKILN_LOCAL_SERVER_KEY"
@@ -146,20 +142,29 @@ def ensure_server(
     ctx_size: int = DEFAULT_CTX_SIZE,
     start_timeout: float = 300.0,
     serve_argv: Sequence[str] = SERVE_ARGV,
+    cache_dir: Path | None = None,
 ) -> str:
     """Return the base URL (``http://127.0.0.1:PORT/v1``) of a server for ``model``.
 
     Reuses the server a previous command started when it is alive, healthy and serves the same
-    model (path and ``sha256``); otherwise stops it and starts a new one in its own process, which
-    exits by itself after ``idle_timeout`` **seconds** without requests. Waits at most
+    model (path and ``sha256``) with the same settings; otherwise stops it and starts a new one in
+    its own process, which exits by itself after ``idle_timeout`` **seconds** without requests.
+    Threads, batch and ubatch are the ones ``make bench-model`` measured fastest on this machine
+    (:mod:`.local_tuning`, in ``cache_dir``) unless ``threads`` is given. The server keeps its
+    prompt cache on disk under the run directory (:mod:`.local_slots`). Waits at most
     ``start_timeout`` seconds for the model to load. Raises
     :class:`~promptkiln.errors.LocalModelError` with the tail of the server log if it fails.
     """
     path = state_file(home)
     model = Path(model).resolve()
+    tuning = Tuning(threads) if threads else load_tuning(cache_dir, sha256)
+    kv_dir = kv_dir_for(_run_dir(home), sha256)
+    config = [*tuning.argv(), "--ctx-size", str(ctx_size), "--kv-dir", str(kv_dir),
+              "--cache-ram", str(CACHE_RAM_MIB)]  # fmt: skip
     with locked(path.with_suffix(".lock")):
         state = read_json(path)
         same = state.get("model") == str(model) and state.get("model_sha256") == sha256
+        same = same and state.get("config") == config
         if state and same and _healthy(state):
             # A lease: the server's idle watchdog leaves it running for another idle_timeout.
             with contextlib.suppress(OSError):
@@ -171,9 +176,10 @@ def ensure_server(
             say(progress, f"stopping the old local model server (pid {old})")
             _terminate(old)
         path.unlink(missing_ok=True)
-        state = _start(model, path, serve_argv, idle_timeout, threads or default_threads(),
-                       ctx_size, start_timeout, progress)  # fmt: skip
-        state["model_sha256"] = sha256
+        say(progress, f"loading the local model ({model.name}, {tuning.threads} threads, batch "
+                      f"{tuning.batch}/{tuning.ubatch}: {tuning.source})…")  # fmt: skip
+        state = _start(model, path, serve_argv, idle_timeout, config, start_timeout, progress)
+        state["model_sha256"], state["config"] = sha256, config
         write_json_atomic(path, state)
     return f"http://127.0.0.1:{state['port']}/v1"
 
@@ -210,8 +216,7 @@ def _start(
     path: Path,
     serve_argv: Sequence[str],
     idle_timeout: float,
-    threads: int,
-    ctx_size: int,
+    config: Sequence[str],
     start_timeout: float,
     progress: Progress | None,
 ) -> dict[str, Any]:
@@ -220,10 +225,8 @@ def _start(
     ready.unlink(missing_ok=True)
     argv = [
         *serve_argv, "--model", str(model), "--ready-file", str(ready),
-        "--idle-timeout", str(idle_timeout), "--threads", str(threads),
-        "--ctx-size", str(ctx_size),
+        "--idle-timeout", str(idle_timeout), *config,
     ]  # fmt: skip
-    say(progress, f"loading the local model ({model.name}, {threads} threads)…")
     started = time.monotonic()
     # A per-server key: other users of this machine, and web pages in its browser, cannot use
     # the server. It is kept in the state file, which only this user can read.

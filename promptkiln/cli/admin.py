@@ -96,6 +96,10 @@ def register(app: typer.Typer, image_app: typer.Typer) -> None:
         from promptkiln import leftovers
 
         removed += leftovers.sweep()
+        from promptkiln.server.e2b.reap import reap as reap_served
+        from promptkiln.server.e2b.service import live_server
+
+        removed += reap_served(everything=everything, live_servers=live_server(settings))
         typer.echo(
             f"removed {len(removed)} leftover(s)" + (": " + ", ".join(removed) if removed else "")
         )

@@ -76,6 +76,26 @@ def serve(
             "a vendor engine sends the job's data to that vendor).",
         ),
     ] = None,
+    e2b: Annotated[
+        bool,
+        typer.Option(
+            "--e2b/--no-e2b",
+            help="Also answer the E2B protocol (E2B_API_URL and E2B_SANDBOX_URL = this server).",
+        ),
+    ] = True,
+    e2b_pool: Annotated[
+        int, typer.Option("--e2b-pool", help="Warm E2B sandboxes kept ready per template.")
+    ] = 1,
+    e2b_max_sandboxes: Annotated[
+        int, typer.Option("--e2b-max-sandboxes", help="Live E2B sandboxes at most; then 503.")
+    ] = 64,
+    e2b_allow_internet: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--e2b-allow-internet",
+            help="A tenant whose E2B sandboxes may ask for internet access (repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (jobs, files, sessions, runs) on HOST:PORT."""
     import uvicorn
@@ -117,12 +137,15 @@ def serve(
     )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     mcp, mount_mcp = mcp_http.build()
+    lifespans: list[Any] = [mcp_http.lifespan(mcp)]
 
     def extend(app: Any) -> None:
         web.install(app)
         mount_mcp(app)
+        if e2b:
+            lifespans.append(_e2b(app, settings, e2b_pool, e2b_max_sandboxes, e2b_allow_internet))
 
-    app = create_app(settings, options, extend=extend, lifespans=[mcp_http.lifespan(mcp)])
+    app = create_app(settings, options, extend=extend, lifespans=lifespans)
     config = uvicorn.Config(
         app,
         host=host,
@@ -141,6 +164,29 @@ def serve(
             "no API keys yet: create one with `promptkiln keys create --tenant NAME`"
         )
     server.run()
+
+
+def _e2b(
+    app: Any, settings: Any, pool: int, max_sandboxes: int, allow_internet: list[str] | None
+) -> Any:
+    """Mount the E2B protocol (promptkiln.server.e2b); the SDK's protocol modules come with the
+    ``e2b`` extra."""
+    try:
+        import e2b  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            "serving the E2B protocol needs the e2b SDK's protocol modules",
+            hint="pip install 'promptkiln[e2b]', or start the server with --no-e2b",
+        ) from exc
+    from promptkiln.server.e2b.service import E2BOptions, install
+
+    if pool < 0 or max_sandboxes < 1:
+        raise ConfigError(
+            "--e2b-pool must be 0 or more and --e2b-max-sandboxes 1 or more",
+            hint="e.g. --e2b-pool 1 --e2b-max-sandboxes 64",
+        )
+    options = E2BOptions(True, pool, max_sandboxes, tuple(allow_internet or ()))
+    return install(app, settings, options)
 
 
 @keys_app.command("create")

@@ -37,6 +37,8 @@ class Attempt:
     candidate: int = 0
     chosen: bool = False  #: the candidate that was kept (delivered, or repaired)
     seconds: float = 0.0  #: the whole attempt: generation, run, validation
+    prompt_tokens: int | None = None  #: the request's prompt tokens, when the server said
+    prompt_cached: int | None = None  #: of them, reused from the server's prompt cache
 
     @property
     def key(self) -> str:
@@ -50,6 +52,8 @@ class Attempt:
             "problem": self.problem,
             "seconds": round(self.seconds, 2),
             "generation_s": round(self.generation_s, 2),
+            "prompt_tokens": self.prompt_tokens,
+            "prompt_cached": self.prompt_cached,
             "temperature": self.temperature,
             "script_sha256": self.script_sha256,
             "failure": None

@@ -16,6 +16,7 @@ from promptkiln.checks.requirements import Requirement
 from promptkiln.config import MAX_TOKENS_CEILING, Settings
 from promptkiln.errors import ContextOverflow, ExtractionError
 from promptkiln.making.attempt import Attempt
+from promptkiln.making.attempt_cost import Spent, expected_seconds
 from promptkiln.making.attempt_judge import (
     CANDIDATE_TEMPERATURE,
     files_facts,
@@ -72,6 +73,9 @@ class RepairLoop:
         #: The time budget, when it stopped the repairs before the last attempt.
         self.out_of_time: float | None = None
         self.base: list[Message] = []
+        #: The last attempt's request and figures, to price the next one (the time budget).
+        self.spent: Spent | None = None
+        self.answer_cached = False  #: the next request shows the last answer as it was written
         self.size = raster_size(wanted, formats)
         self.ceiling = settings.max_tokens or MAX_TOKENS_CEILING
         self.max_tokens = settings.max_tokens or token_budget(
@@ -116,7 +120,7 @@ class RepairLoop:
         self.started = time.monotonic()
         total = self.settings.attempts
         for number in range(1, total + 1):
-            if number > 1 and self._past_budget(number):
+            if number > 1 and self._past_budget(number, messages):
                 break
             width = self.settings.candidates if number == 1 else 1
             best: tuple[int, Attempt, Feedback | None] | None = None
@@ -145,23 +149,30 @@ class RepairLoop:
                 self.progress(f"repairing candidate {attempt.candidate}: it got furthest")
             assert feedback is not None
             answer = as_answer(attempt.script, attempt.response, patched=bool(attempt.fixes))
+            self.answer_cached = answer == attempt.response
             messages = repair_request(messages, answer, feedback, base=len(base))
         return self._fallback()
 
-    def _past_budget(self, number: int) -> bool:
-        """Whether attempt ``number`` would likely end past the time budget (the slowest
-        attempt so far is the estimate); says so in the progress when it would."""
+    def _past_budget(self, number: int, messages: list[Message]) -> bool:
+        """Whether attempt ``number``, sending ``messages``, would likely end past the time
+        budget; says so in the progress when it would. The estimate is what the attempt will
+        cost (:mod:`promptkiln.making.attempt_cost`): a repair the server's cache mostly holds costs
+        its new tokens and its answer; without the server's figures, the slowest attempt."""
         budget = self.settings.time_budget
         if not budget or not self.attempts:
             return False
         spent = time.monotonic() - self.started
-        slowest = max(a.seconds for a in self.attempts)
-        if spent + slowest <= budget:
+        likely = slowest = max(a.seconds for a in self.attempts)
+        if self.spent is not None:
+            likely = expected_seconds(
+                self.spent, messages, answer_cached=self.answer_cached, slowest=slowest
+            )
+        if spent + likely <= budget:
             return False
         self.out_of_time = budget
         self.progress(
             f"not starting attempt {number}: {spent:.0f} s spent, and it would likely take "
-            f"{slowest:.0f} s more, past the {budget:g} s time budget (--time-budget)"
+            f"{likely:.0f} s more, past the {budget:g} s time budget (--time-budget)"
         )
         return True
 
@@ -198,7 +209,12 @@ class RepairLoop:
         attempt.temperature, attempt.candidate = sampling.temperature, candidate
         attempt.stopped = generation.stopped
         self.attempts.append(attempt)
-        self.progress(f"generated in {generation.duration_s:.1f} s")
+        timings = generation.timings
+        attempt.prompt_tokens, attempt.prompt_cached = timings.prompt, timings.cached
+        said = timings.describe()
+        self.progress(
+            f"generated in {generation.duration_s:.1f} s" + (f" ({said})" if said else "")
+        )
         script = self._extract(generation, attempt)
         if script is not None and script_hash(script) in failed:
             # the very script that already failed: do not run it again, ask once more, warmer
@@ -243,6 +259,7 @@ class RepairLoop:
             if winner is None:
                 failed[attempt.script_sha256] = attempt
         attempt.seconds = time.monotonic() - started
+        self.spent = Spent(messages, generation.timings, attempt.generation_s, attempt.seconds)
         return winner, attempt, feedback
 
     def _extract(self, generation: Generation, attempt: Attempt) -> str | None:

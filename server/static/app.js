@@ -277,4 +277,18 @@ document.addEventListener("DOMContentLoaded", () => {
       })).json();
     }, $("continue-button"));
   });
+  $("e2b-refresh").addEventListener("click", () => showSandboxes().catch((e) => showError(e.message)));
+  if (apiKey()) showSandboxes().catch(() => {});
 });
+
+// The tenant's live E2B sandboxes (promptkiln serve speaks the E2B protocol).
+async function showSandboxes() {
+  const list = $("e2b-sandboxes");
+  const body = await (await api("/v1/e2b/sandboxes")).json();
+  list.replaceChildren();
+  if (!body.data.length) list.append(el("li", "no live sandboxes"));
+  for (const s of body.data) {
+    const ends = new Date(s.end_at * 1000).toLocaleTimeString();
+    list.append(el("li", s.id + " — " + s.template + " — ends " + ends));
+  }
+}

@@ -39,7 +39,7 @@ def test_local_model_writes_a_script_and_the_server_is_reused(settings: Settings
     assert any("model loaded in" in m for m in messages)
     assert params["model"] == "openai/qwen2.5-coder-1.5b-instruct"
     assert params["api_base"].startswith("http://127.0.0.1:")
-    assert params["extra_body"] == {"cache_prompt": False}
+    assert params["extra_body"] == {"cache_prompt": True, "timings_per_token": True}
     state = json.loads(local.state_file(settings.home).read_text())
     print(f"model ready and server up in {time.monotonic() - started:.1f} s")
 

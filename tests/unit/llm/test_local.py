@@ -220,7 +220,8 @@ FAKE_SERVER = textwrap.dedent(
 
     p = argparse.ArgumentParser()
     p.add_argument("serve")
-    for name in ("--model", "--ready-file", "--idle-timeout", "--threads", "--ctx-size"):
+    for name in ("--model", "--ready-file", "--idle-timeout", "--threads", "--ctx-size",
+                 "--batch", "--ubatch", "--kv-dir", "--cache-ram"):
         p.add_argument(name)
     args = p.parse_args()
     mode = os.environ.get("FAKE_MODE", "ok")
@@ -317,7 +318,7 @@ def test_starts_records_reuses_and_stops(tmp_path: Path, fake_serve: tuple[str, 
         "model": "openai/qwen2.5-coder-1.5b-instruct",
         "api_base": url,
         "api_key": key,
-        "extra_body": {"cache_prompt": False},
+        "extra_body": {"cache_prompt": True, "timings_per_token": True},
     }
 
     assert local.stop_server(home) is True

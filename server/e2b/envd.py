@@ -3,7 +3,9 @@
 Served on "port 49983" of each sandbox, i.e. every request that carries ``E2b-Sandbox-Id`` and
 ``E2b-Sandbox-Port: 49983``: ``GET /health``, ``GET``/``POST /files``, and the Connect services
 ``process.Process`` (Start, List, SendSignal) and ``filesystem.Filesystem`` (Stat, ListDir,
-MakeDir, Remove), mounted from the SDK's own generated WSGI server classes with the JSON codec.
+MakeDir, Move, Remove), mounted from the SDK's own generated WSGI server classes with the JSON
+codec. Other methods (process Connect and stdin, PTYs, directory watches) answer UNIMPLEMENTED.
+Every process that ends is a run record (fleet.py's recorder).
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from e2b.envd.process import process_connect, process_pb
 from protobuf import Oneof
 from protobuf.wkt.google.protobuf.timestamp_pb import Timestamp
 
-from .box import Box, BoxError, Entry
+from promptkiln.server.e2b import boxfiles
+from promptkiln.server.e2b.box import Box, BoxError
+from promptkiln.server.e2b.boxfiles import Entry
 
 if TYPE_CHECKING:
-    from .server import FakeE2B
+    from promptkiln.server.e2b.fleet import Fleet
 
 ENVD_PORT = "49983"
 
@@ -87,11 +91,11 @@ def entry_info(entry: Entry) -> filesystem_pb.EntryInfo:
 
 
 class _Common:
-    def __init__(self, fake: FakeE2B) -> None:
-        self.fake = fake
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
 
     def box(self, ctx: Any) -> tuple[Box, str]:
-        box = self.fake.box_for(ctx.request_headers.get("e2b-sandbox-id"))
+        box = self.fleet.box_for(ctx.request_headers.get("e2b-sandbox-id"))
         if box is None:
             raise ConnectError(Code.UNAVAILABLE, "sandbox was not found")
         return box, user_from_headers(ctx.request_headers.get)
@@ -104,7 +108,7 @@ class ProcessService(_Common):
         box, user = self.box(ctx)
         config = request.process or process_pb.ProcessConfig()
         if request.has_field("pty") and request.pty is not None:
-            raise ConnectError(Code.UNIMPLEMENTED, "the fake envd has no PTY")
+            raise ConnectError(Code.UNIMPLEMENTED, "PTYs are not available on this server")
         try:
             proc = box.start_process(
                 config.cmd,
@@ -120,9 +124,11 @@ class ProcessService(_Common):
 
         def event(**kw: Any) -> process_pb.StartResponse:
             ((name, value),) = kw.items()
-            return process_pb.StartResponse(event=process_pb.ProcessEvent(event=Oneof(name, value)))
+            return process_pb.StartResponse(event=process_pb.ProcessEvent(event=Oneof(name, value)))  # type: ignore[arg-type]
 
         yield event(start=process_pb.ProcessEvent.StartEvent(pid=proc.pid))
+        out: list[bytes] = []
+        script = " ".join([config.cmd, *config.args])
         while True:
             try:
                 kind, value = proc.events.get(timeout=interval)
@@ -130,10 +136,20 @@ class ProcessService(_Common):
                 yield event(keepalive=process_pb.ProcessEvent.KeepAlive())
                 continue
             if kind in ("stdout", "stderr"):
-                data = process_pb.ProcessEvent.DataEvent(output=Oneof(kind, value))
+                out.append(b"\x00" + value if kind == "stderr" else value)
+                data = process_pb.ProcessEvent.DataEvent(output=Oneof(kind, value))  # type: ignore[arg-type]
                 yield event(data=data)
             elif kind == "end":
                 code = int(value)
+                self.fleet.recorded(
+                    box.sandbox_id,
+                    "e2b-process",
+                    script,
+                    code,
+                    b"".join(b for b in out if not b.startswith(b"\x00")).decode(errors="replace"),
+                    b"".join(b[1:] for b in out if b.startswith(b"\x00")).decode(errors="replace"),
+                    proc.started,
+                )
                 yield event(
                     end=process_pb.ProcessEvent.EndEvent(
                         exit_code=code, exited=True, status=f"exit status {code}"
@@ -141,6 +157,9 @@ class ProcessService(_Common):
                 )
                 return
             else:  # the sandbox is gone: envd's connection just drops
+                self.fleet.recorded(
+                    box.sandbox_id, "e2b-process", script, None, "", "", proc.started
+                )
                 raise ConnectError(
                     Code.UNAVAILABLE,
                     f"the connection to sandbox {box.sandbox_id} ended before the stream completed",
@@ -165,7 +184,7 @@ class ProcessService(_Common):
         box, _ = self.box(ctx)
         selector = request.process.selector if request.process is not None else None
         if not isinstance(selector, Oneof) or selector.field != "pid":
-            raise ConnectError(Code.INVALID_ARGUMENT, "the fake envd selects processes by pid")
+            raise ConnectError(Code.INVALID_ARGUMENT, "this envd selects processes by pid")
         name = _SIGNALS.get(int(request.signal))
         if name is None:
             raise ConnectError(Code.INVALID_ARGUMENT, f"invalid signal: {request.signal}")
@@ -183,7 +202,7 @@ class FilesystemService(_Common):
 
     def stat(self, request: filesystem_pb.StatRequest, ctx: Any) -> filesystem_pb.StatResponse:
         box, user = self.box(ctx)
-        entry = self._call(lambda: box.stat(request.path, user=user))
+        entry = self._call(lambda: boxfiles.stat(box, request.path, user=user))
         return filesystem_pb.StatResponse(entry=entry_info(entry))
 
     def list_dir(
@@ -191,26 +210,33 @@ class FilesystemService(_Common):
     ) -> filesystem_pb.ListDirResponse:
         box, user = self.box(ctx)
         depth = request.depth or 1
-        entries = self._call(lambda: box.list_dir(request.path, depth, user=user))
+        entries = self._call(lambda: boxfiles.list_dir(box, request.path, depth, user=user))
         return filesystem_pb.ListDirResponse(entries=[entry_info(e) for e in entries])
 
     def make_dir(
         self, request: filesystem_pb.MakeDirRequest, ctx: Any
     ) -> filesystem_pb.MakeDirResponse:
         box, user = self.box(ctx)
-        entry = self._call(lambda: box.make_dir(request.path, user=user))
+        entry = self._call(lambda: boxfiles.make_dir(box, request.path, user=user))
         return filesystem_pb.MakeDirResponse(entry=entry_info(entry))
 
     def remove(
         self, request: filesystem_pb.RemoveRequest, ctx: Any
     ) -> filesystem_pb.RemoveResponse:
         box, user = self.box(ctx)
-        self._call(lambda: box.remove(request.path, user=user))
+        self._call(lambda: boxfiles.remove(box, request.path, user=user))
         return filesystem_pb.RemoveResponse()
+
+    def move(self, request: filesystem_pb.MoveRequest, ctx: Any) -> filesystem_pb.MoveResponse:
+        box, user = self.box(ctx)
+        entry = self._call(
+            lambda: boxfiles.move(box, request.source, request.destination, user=user)
+        )
+        return filesystem_pb.MoveResponse(entry=entry_info(entry))
 
 
 def _unimplemented(*_: Any) -> Any:
-    raise ConnectError(Code.UNIMPLEMENTED, "not implemented by the fake envd")
+    raise ConnectError(Code.UNIMPLEMENTED, "not implemented by promptkiln's envd")
 
 
 class _Complete:
@@ -232,13 +258,13 @@ def _json(start_response: Callable[..., Any], status: str, body: Any) -> list[by
 
 
 class Envd:
-    """The WSGI app for envd's port, shared by every fake sandbox."""
+    """The WSGI app for envd's port, shared by every sandbox."""
 
-    def __init__(self, fake: FakeE2B) -> None:
-        self.fake = fake
-        self.process_app = process_connect.ProcessWSGIApplication(_Complete(ProcessService(fake)))
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self.process_app = process_connect.ProcessWSGIApplication(_Complete(ProcessService(fleet)))  # type: ignore[arg-type]
         self.filesystem_app = filesystem_connect.FilesystemWSGIApplication(
-            _Complete(FilesystemService(fake))
+            _Complete(FilesystemService(fleet))  # type: ignore[arg-type]
         )
 
     def __call__(
@@ -259,7 +285,7 @@ class Envd:
     def _files(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        box = self.fake.box_for(environ.get("HTTP_E2B_SANDBOX_ID"))
+        box = self.fleet.box_for(environ.get("HTTP_E2B_SANDBOX_ID"))
         assert box is not None  # checked by the router
         query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
         names = query.get("username")
@@ -276,7 +302,7 @@ class Envd:
         path = (query.get("path") or [""])[0]
         try:
             if environ["REQUEST_METHOD"] == "GET":
-                size, body = box.read_file(path, user=user)
+                size, body = boxfiles.read_file(box, path, user=user)
                 start_response(
                     "200 OK",
                     [("Content-Type", "application/octet-stream"), ("Content-Length", str(size))],
@@ -309,14 +335,14 @@ class Envd:
             for part in message.iter_parts():
                 name = part.get_filename() or ""
                 data = part.get_payload(decode=True) or b""
-                files.append((path or name, data))
+                files.append((path or name, data))  # type: ignore[arg-type]
         else:
             files.append((path, body))
         written = []
         for file_path, data in files:
             if not file_path.startswith("/"):
                 file_path = "/home/user/" + file_path
-            box.write_file(file_path, data, user=user)
+            boxfiles.write_file(box, file_path, data, user=user)
             written.append(
                 {"name": file_path.rsplit("/", 1)[-1], "type": "file", "path": file_path}
             )
