@@ -37,6 +37,7 @@ from promptkiln.server.tenants import Caller
 router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERRORS)
 SSE_POLL_S = 0.25
 SSE_KEEPALIVE_S = 15.0
+MAX_SEQ = 2**63 - 1  #: the largest event number a store can hold (BIGINT)
 
 _JOB_BODY = {
     "requestBody": {
@@ -359,13 +360,15 @@ async def job_events(
     job_id: str,
     who: Annotated[Caller, Depends(caller)],
     last_event_id: Annotated[str | None, Header()] = None,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
 ) -> StreamingResponse:
     s = state(request)
     await run_in_threadpool(owned_job, s, who, job_id)
     try:
         start = int(last_event_id) if last_event_id else (after or 0)
     except ValueError:
+        start = after or 0
+    if not 0 <= start <= MAX_SEQ:  # a database integer; past it the stream's query would fail
         start = after or 0
     return StreamingResponse(
         _sse(request, s, job_id, start),
