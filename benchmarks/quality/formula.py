@@ -12,6 +12,7 @@ parser.
 from __future__ import annotations
 
 import re
+import statistics
 from typing import Any
 
 _TOKEN = re.compile(
@@ -244,7 +245,19 @@ class _Parser:
             return abs(_num(args[0]))
         if name == "IF":
             return args[1] if args[0] else (args[2] if len(args) > 2 else False)
+        if name == "MEDIAN" and nums:
+            return statistics.median(nums)
+        if name == "PMT" and len(args) >= 3:
+            return _pmt(*(_num(a) for a in args[:4]))
         raise _Fail(name)
+
+
+def _pmt(rate: float, nper: float, pv: float, fv: float = 0.0) -> float:
+    """Excel's PMT (payments at the end of each period)."""
+    if rate == 0:
+        return -(pv + fv) / nper
+    growth = (1 + rate) ** nper
+    return -(pv * growth + fv) * rate / (growth - 1)
 
 
 def _matches(value: Any, criterion: Any) -> bool:
