@@ -41,6 +41,8 @@ def default_tol(want: float) -> float:
 def shows(value: float, decimals: int, want: float, tol: float | None = None) -> bool:
     """A number written with ``decimals`` shows ``want``: it is ``want`` rounded to at least
     the precision ``tol`` asks for (3.71 shows 3.714; 4 does not)."""
+    if abs(value - want) <= 1e-9 * max(1.0, abs(want)):
+        return True  # exactly it (a count written as 20)
     tol = default_tol(want) if tol is None else tol
     step = 0.5 * 10**-decimals
     if step > tol + 1e-12:
@@ -143,7 +145,7 @@ def _cell(v: Any) -> str:
 def lines_of(path: Path) -> list[str]:
     ext = path.suffix.lower().lstrip(".")
     if ext == "pdf":
-        return pdf_info(path)[1].splitlines()
+        return pdf_rows(path)
     if ext == "docx":
         info = docx_info(path)
         table_rows = [" | ".join(row) for t in info["tables"] for row in t]
@@ -153,7 +155,11 @@ def lines_of(path: Path) -> list[str]:
     if ext == "xlsx":
         return [line for rows in sheet_rows(path).values() for line in rows]
     if ext == "csv":
-        return path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+        import csv
+        import io
+
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+        return [" | ".join(row) for row in csv.reader(io.StringIO(text))]
     if ext == "json":
         return json_lines(json_load(path))
     if ext == "parquet":
@@ -164,6 +170,21 @@ def lines_of(path: Path) -> list[str]:
     if ext in ("md", "txt", "html"):
         return path.read_text(errors="replace").splitlines()
     return []
+
+
+def pdf_rows(path: Path) -> list[str]:
+    """A PDF's lines as laid out on the page (a table's cells on one line); the plain text when
+    the layout cannot be read."""
+    import logging
+
+    from pypdf import PdfReader
+
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
+    try:
+        pages = PdfReader(str(path)).pages
+        return [x for p in pages for x in p.extract_text(extraction_mode="layout").splitlines()]
+    except Exception:  # a page the layout mode cannot read: the plain text
+        return pdf_info(path)[1].splitlines()
 
 
 def slide_lines(slide: dict[str, Any]) -> list[str]:

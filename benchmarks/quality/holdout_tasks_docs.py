@@ -182,7 +182,11 @@ TASKS = [
         j.every(
             j.words("pdf", "Lumen Studio", "Harbor & Pine", "INV-2024-117"),
             j.values("pdf", lambda: {"subtotal": 1200.0, "vat": 252.0, "total": 1452.0}),
-            j.values("pdf", lambda: {"design": 1020.0, "photo": 60.0, "hosting": 120.0}),
+            j.values(
+                "pdf",
+                lambda: {"design": 1020.0, "photo": 60.0, "hosting": 120.0},
+                aliases=lambda: {"photo": ["photos"]},
+            ),
         ),
     ),
     task(
