@@ -67,9 +67,8 @@ def find_row(
     for i, line in enumerate(lines):
         low = line.casefold()
         for pat in pats:
-            if pat.search(low):
-                if want is None or has_value(pat.sub(" ", low), want, tol):
-                    return i
+            if pat.search(low) and (want is None or has_value(pat.sub(" ", low), want, tol)):
+                return i
     return None
 
 
@@ -100,7 +99,11 @@ def labeled_values(
 
 
 def row_has_all(
-    lines: list[str], labels: list[str], wants: list[float], tol: float | None = None, what: str = ""
+    lines: list[str],
+    labels: list[str],
+    wants: list[float],
+    tol: float | None = None,
+    what: str = "",
 ) -> list[str]:
     """A line holding one of ``labels`` and every one of ``wants`` (a table row of several
     numbers)."""
@@ -149,7 +152,13 @@ def lines_of(path: Path) -> list[str]:
     if ext == "docx":
         info = docx_info(path)
         table_rows = [" | ".join(row) for t in info["tables"] for row in t]
-        return [t for _, t in info["paras"]] + table_rows
+        under, heading = [], ""
+        for style, text in info["paras"]:
+            if style.startswith(("Heading", "Title")):
+                heading = text.strip()
+            elif heading and text.strip():
+                under.append(f"{heading} | {text}")  # a value under its heading
+        return [t for _, t in info["paras"]] + table_rows + under
     if ext == "pptx":
         return [line for s in pptx_info(path)["slides"] for line in slide_lines(s)]
     if ext == "xlsx":
@@ -188,7 +197,11 @@ def pdf_rows(path: Path) -> list[str]:
 
 
 def slide_lines(slide: dict[str, Any]) -> list[str]:
-    out = slide["text"].splitlines()
+    """A slide's lines, each body line led by the slide's title ("Q1 | Total: 1,247,000")."""
+    title = slide["title"].strip()
+    out = [title] + [
+        f"{title} | {x}" if title and x.strip() != title else x for x in slide["text"].splitlines()
+    ]
     out += [" | ".join(row) for t in slide["tables"] for row in t]
     for chart in slide["charts"]:
         for i, cat in enumerate(chart["categories"]):

@@ -15,7 +15,13 @@ import random
 import zipfile
 from collections.abc import Callable
 
-CITIES = {"Lisbon": "West", "Madrid": "West", "Berlin": "Central", "Warsaw": "East", "Oslo": "North"}
+CITIES = {
+    "Lisbon": "West",
+    "Madrid": "West",
+    "Berlin": "Central",
+    "Warsaw": "East",
+    "Oslo": "North",
+}
 CATEGORIES = {
     "Furniture": ["Desk", "Chair", "Shelf"],
     "Electronics": ["Monitor", "Keyboard", "Headset"],
@@ -119,7 +125,9 @@ def web_traffic() -> bytes:
     for i in range(24):
         visits = int(visits * rng.uniform(0.93, 1.12))
         signups = int(visits * rng.uniform(0.02, 0.035))
-        rows.append([f"{2023 + i // 12}-{i % 12 + 1:02d}", visits, signups, round(signups * 31.5, 2)])
+        rows.append(
+            [f"{2023 + i // 12}-{i % 12 + 1:02d}", visits, signups, round(signups * 31.5, 2)]
+        )
     return _csv(["month", "visits", "signups", "revenue"], rows)
 
 

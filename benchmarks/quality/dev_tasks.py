@@ -24,11 +24,17 @@ def _grade_means() -> dict[str, float]:
 
 
 def _quarters() -> dict[str, list[float]]:
-    return {r["region"]: [float(r[q]) for q in ("q1", "q2", "q3", "q4")] for r in rows("sales_by_region.csv")}
+    return {
+        r["region"]: [float(r[q]) for q in ("q1", "q2", "q3", "q4")]
+        for r in rows("sales_by_region.csv")
+    }
 
 
 def _quarter_totals() -> dict[str, float]:
-    return {q.upper(): sum(float(r[q]) for r in rows("sales_by_region.csv")) for q in ("q1", "q2", "q3", "q4")}
+    return {
+        q.upper(): sum(float(r[q]) for r in rows("sales_by_region.csv"))
+        for q in ("q1", "q2", "q3", "q4")
+    }
 
 
 def _sumif(out: Path) -> list[str]:
@@ -53,9 +59,11 @@ def _ranked_pdf(out: Path) -> list[str]:
 def _offer_letter(out: Path) -> list[str]:
     lines, problems = doc_lines(out, "docx")
     text = "\n".join(lines)
-    return problems or has_text(text, "Northwind Traders", "Elena Petrova", "Data Analyst") + has_date(
-        text, 1, 9, 2025
-    ) + labeled_values(text.splitlines() + [text.replace("\n", " ")], {"salary": 58000.0})
+    return problems or has_text(
+        text, "Northwind Traders", "Elena Petrova", "Data Analyst"
+    ) + has_date(text, 1, 9, 2025) + labeled_values(
+        [*text.splitlines(), text.replace("\n", " ")], {"salary": 58000.0}
+    )
 
 
 def _recent_hires() -> list[dict[str, str]]:
@@ -69,8 +77,19 @@ def _hires(out: Path) -> list[str]:
     text = "\n".join(lines)
     want = _recent_hires()
     missing = [r["name"] for r in want if r["name"] not in text]
-    earlier = [r["name"] for r in rows("employees.csv") if r["hire_date"] < "2020" and r["name"] not in {w["name"] for w in want} and r["name"] in text]
-    n = sum(1 for x in lines if "department" in x.casefold() or any(d in x for d in ("Engineering", "Sales", "Finance", "Support")))
+    earlier = [
+        r["name"]
+        for r in rows("employees.csv")
+        if r["hire_date"] < "2020"
+        and r["name"] not in {w["name"] for w in want}
+        and r["name"] in text
+    ]
+    n = sum(
+        1
+        for x in lines
+        if "department" in x.casefold()
+        or any(d in x for d in ("Engineering", "Sales", "Finance", "Support"))
+    )
     return (
         ([f"missing: {missing[:4]}"] if missing else [])
         + ([f"hired before 2020 but listed: {earlier[:4]}"] if earlier else [])
@@ -124,7 +143,11 @@ TASKS = [
         "chart",
         "SVG bar chart of the price of each product in products.csv, cheapest first.",
         "svg",
-        j.bars("svg", lambda: {r["product"]: float(r["price"]) for r in rows("products.csv")}, order="asc"),
+        j.bars(
+            "svg",
+            lambda: {r["product"]: float(r["price"]) for r in rows("products.csv")},
+            order="asc",
+        ),
         ("products.csv",),
     ),
     task(
@@ -134,7 +157,9 @@ TASKS = [
         "png",
         j.line(
             "png",
-            lambda: [float(r["temp_c"]) for r in rows("temperatures.csv", lambda r: r["city"] == "Oslo")],
+            lambda: [
+                float(r["temp_c"]) for r in rows("temperatures.csv", lambda r: r["city"] == "Oslo")
+            ],
             title=("Oslo",),
         ),
         ("temperatures.csv",),
@@ -244,9 +269,11 @@ TASKS = [
         "Short Word summary of region_revenue.csv: one bullet per region with its revenue, "
         "from the highest to the lowest.",
         "docx",
-        j.values("docx", lambda: {r["region"]: float(r["revenue"]) for r in rows("region_revenue.csv")}, order="desc"),
+        j.values(
+            "docx",
+            lambda: {r["region"]: float(r["revenue"]) for r in rows("region_revenue.csv")},
+            order="desc",
+        ),
         ("region_revenue.csv",),
     ),
 ]
-
-

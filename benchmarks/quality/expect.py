@@ -6,6 +6,7 @@ right file has to show, from the same seeded inputs the task hands to the pipeli
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -99,9 +100,9 @@ def shares(values: dict[str, float]) -> dict[str, float]:
 
 def changes(values: list[float]) -> list[float | None]:
     """Percent change of each value from the one before (None for the first)."""
-    return [None] + [100 * (b - a) / a for a, b in zip(values, values[1:], strict=False)]
+    return [None, *(100 * (b - a) / a for a, b in itertools.pairwise(values))]
 
 
 def month(row: Row, col: str = "order_date") -> str:
-    """"2024-03" of a "2024-03-17" date."""
+    """ "2024-03" of a "2024-03-17" date."""
     return row[col][:7]

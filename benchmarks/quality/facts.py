@@ -44,9 +44,13 @@ def chart(out: Path, ext: str, name: str | None = None) -> tuple[list[Axes], lis
     if not delivered:
         return [], [f"no file named {name}" if name else f"no .{ext} file"]
     names = {p.name for p in delivered}
-    for entry in load(out):
-        if Path(str(entry.get("file", ""))).name in names:
-            axes = [a for a in entry.get("axes", []) if isinstance(a, dict)]
+    for entry in reversed(load(out)):  # the last save of a file is what it holds
+        if Path(str(entry.get("file") or "")).name in names:
+            axes = [
+                {"suptitle": entry.get("suptitle", ""), **a}
+                for a in entry.get("axes", [])
+                if isinstance(a, dict)
+            ]
             if axes:
                 return axes, []
     return [], [f"{delivered[0].name}: no chart facts recorded (what it drew is not verified)"]
@@ -56,26 +60,72 @@ def _text(v: Any) -> str:
     return "" if v is None else str(v)
 
 
-def bar_series(ax: Axes) -> list[tuple[str, dict[str, float]]]:
-    """(series label, {category: height}) of each bar container, horizontal bars included."""
-    out = []
+def normal(ax: Axes) -> Axes:
+    """One axes' facts in one shape, whichever the platform wrote: bar containers as
+    ``{"label", "x", "heights", "pos", "horizontal"}`` and wedges as ``"pie"``. The hook of
+    branch ``checks`` writes ``bars: [{"label", "horizontal", "bars": [{"category", "pos",
+    "value", ...}]}]`` and ``wedges: [{"label", "fraction"}]``."""
+    out = dict(ax)
+    bars = []
     for b in ax.get("bars") or []:
-        cats = [_text(x) for x in b.get("x") or b.get("labels") or b.get("categories") or []]
-        vals = b.get("heights") or b.get("values") or b.get("widths") or []
-        out.append((_text(b.get("label")), dict(zip(cats, map(float, vals), strict=False))))
+        if isinstance(b.get("bars"), list):  # the hook's shape: one entry per bar
+            each = [x for x in b["bars"] if isinstance(x, dict)]
+            bars.append(
+                {
+                    "label": b.get("label"),
+                    "x": [_text(x.get("category")) for x in each],
+                    "heights": [float(x.get("value") or 0.0) for x in each],
+                    "pos": [x.get("pos") for x in each],
+                    "horizontal": bool(b.get("horizontal")),
+                }
+            )
+        else:
+            cats = b.get("x") or b.get("labels") or b.get("categories") or []
+            vals = b.get("heights") or b.get("values") or b.get("widths") or []
+            horizontal = b.get("orientation") == "horizontal" or bool(b.get("horizontal"))
+            bars.append(
+                {
+                    "label": b.get("label"),
+                    "x": [_text(x) for x in cats],
+                    "heights": [float(v) for v in vals],
+                    "pos": list(range(len(cats))),
+                    "horizontal": horizontal,
+                }
+            )
+    out["bars"] = bars
+    wedges = [w for w in ax.get("wedges") or [] if isinstance(w, dict)]
+    if wedges and not ax.get("pie"):
+        out["pie"] = {
+            "labels": [_text(w.get("label")) for w in wedges],
+            "fractions": [float(w.get("fraction") or 0.0) for w in wedges],
+        }
     return out
 
 
-def bar_order(ax: Axes) -> list[str]:
-    """Categories of the first bar series in drawing order; a horizontal chart is read top to
-    bottom when the facts say it is horizontal (matplotlib draws barh bottom-up)."""
-    bars = ax.get("bars") or []
+def bar_series(ax: Axes) -> list[tuple[str, dict[str, float]]]:
+    """(series label, {category: height}) of each bar container, horizontal bars included."""
+    return [
+        (_text(b["label"]), dict(zip(b["x"], b["heights"], strict=False)))
+        for b in normal(ax)["bars"]
+    ]
+
+
+def bar_orders(ax: Axes) -> list[list[str]]:
+    """The readings of the first bar series' order: left to right for upright bars; for
+    horizontal bars top to bottom and bottom to top (whether the y axis is inverted is not
+    recorded, and a right chart may be drawn either way)."""
+    bars = normal(ax)["bars"]
     if not bars:
         return []
-    cats = [_text(x) for x in bars[0].get("x") or bars[0].get("labels") or []]
-    horizontal = bars[0].get("orientation") == "horizontal" or bars[0].get("horizontal")
-    inverted = bool(ax.get("yaxis_inverted") or ax.get("y_inverted"))
-    return cats[::-1] if horizontal and not inverted else cats
+    b = bars[0]
+    by_pos = [c for _, c in sorted(zip(_positions(b["pos"]), b["x"], strict=False))]
+    if ax.get("yaxis_inverted") is not None and b["horizontal"]:
+        return [by_pos if ax["yaxis_inverted"] else by_pos[::-1]]
+    return [by_pos, by_pos[::-1]] if b["horizontal"] else [by_pos]
+
+
+def _positions(pos: list[Any]) -> list[float]:
+    return [float(p) if isinstance(p, (int, float)) else float(i) for i, p in enumerate(pos)]
 
 
 def match_labels(got: dict[str, float], want_label: str) -> float | None:
@@ -103,9 +153,10 @@ def bars(
                 continue
             problems = _values(got, expected, tol, "bar")
             if not problems and order:
-                drawn = [c for c in bar_order(ax) if match_labels(got, c) is not None]
                 want = [c.casefold() for c in order]
-                if [c.casefold() for c in drawn] != want:
+                readings = [[c.casefold() for c in r] for r in bar_orders(ax)]
+                if want not in readings:
+                    drawn = bar_orders(ax)[0] if readings else []
                     problems.append(f"bars drawn in the order {drawn}, expected {order}")
             if not problems:
                 return []
@@ -114,7 +165,9 @@ def bars(
     return [f"no bar series with the {len(expected)} expected bars; drawn: {_short(drawn)}"]
 
 
-def _values(got: dict[str, float], expected: dict[str, float], tol: float | None, what: str) -> list[str]:
+def _values(
+    got: dict[str, float], expected: dict[str, float], tol: float | None, what: str
+) -> list[str]:
     problems = []
     for label, want in expected.items():
         v = match_labels(got, label)
@@ -125,7 +178,9 @@ def _values(got: dict[str, float], expected: dict[str, float], tol: float | None
     return problems
 
 
-def grouped(axes: list[Axes], expected: dict[str, dict[str, float]], tol: float | None = None) -> list[str]:
+def grouped(
+    axes: list[Axes], expected: dict[str, dict[str, float]], tol: float | None = None
+) -> list[str]:
     """A bar series per expected series name ({series: {category: height}})."""
     series = [(label, got) for ax in axes for label, got in bar_series(ax)]
     problems = []
@@ -138,12 +193,16 @@ def grouped(axes: list[Axes], expected: dict[str, dict[str, float]], tol: float 
     return problems
 
 
-def lines(axes: list[Axes], expected: dict[str, list[float]], tol: float | None = None) -> list[str]:
+def lines(
+    axes: list[Axes], expected: dict[str, list[float]], tol: float | None = None
+) -> list[str]:
     """One line per expected series, labelled with its name, through the expected points."""
     drawn = [ln for ax in axes for ln in ax.get("lines") or [] if len(ln.get("y") or []) > 1]
     problems = []
     if len(drawn) != len(expected):
-        problems.append(f"{len(drawn)} lines drawn, expected {len(expected)} ({', '.join(expected)})")
+        problems.append(
+            f"{len(drawn)} lines drawn, expected {len(expected)} ({', '.join(expected)})"
+        )
     for name, ys in expected.items():
         match = [ln for ln in drawn if _text(ln.get("label")).strip().casefold() == name.casefold()]
         if not match:
@@ -162,7 +221,9 @@ def line(axes: list[Axes], ys: list[float], tol: float | None = None) -> list[st
     for ax in axes:
         for ln in ax.get("lines") or []:
             got = [float(y) for y in ln.get("y") or [] if y is not None]
-            if len(got) == len(ys) and all(shows(a, 9, b, tol) for a, b in zip(got, ys, strict=True)):
+            if len(got) == len(ys) and all(
+                shows(a, 9, b, tol) for a, b in zip(got, ys, strict=True)
+            ):
                 return []
     return [f"no line through the {len(ys)} expected points ({ys[:3]}...)"]
 
@@ -171,11 +232,15 @@ def pie(axes: list[Axes], expected: dict[str, float], tol: float = 0.005) -> lis
     """A pie with one wedge per expected label, each the expected fraction of the whole."""
     total = sum(expected.values())
     for ax in axes:
-        p = ax.get("pie")
+        p = normal(ax).get("pie")
         if not p:
             continue
-        got = dict(zip((_text(x) for x in p.get("labels") or []), p.get("fractions") or [], strict=False))
-        problems = [] if len(got) == len(expected) else [f"{len(got)} wedges, expected {len(expected)}"]
+        got = dict(
+            zip((_text(x) for x in p.get("labels") or []), p.get("fractions") or [], strict=False)
+        )
+        problems = (
+            [] if len(got) == len(expected) else [f"{len(got)} wedges, expected {len(expected)}"]
+        )
         for label, v in expected.items():
             f = match_labels(got, label)
             if f is None:
@@ -188,14 +253,16 @@ def pie(axes: list[Axes], expected: dict[str, float], tol: float = 0.005) -> lis
 
 def titled(axes: list[Axes], *words: str) -> list[str]:
     """The chart's title (any axes' or the figure's) says ``words``; never a placeholder."""
-    titles = [_text(ax.get("title")) for ax in axes] + [_text(ax.get("suptitle")) for ax in axes]
+    titles = [_text(ax.get(k)) for ax in axes for k in ("title", "suptitle")]
     titles = [t for t in titles if t.strip()]
     if not titles:
         return ["the chart has no title"]
     if any(placeholder(t) for t in titles):
         return [f"placeholder title {titles[0]!r}"]
     flat = " ".join(titles).casefold()
-    return [f"the title {titles[0]!r} does not say {w!r}" for w in words if w.casefold() not in flat]
+    return [
+        f"the title {titles[0]!r} does not say {w!r}" for w in words if w.casefold() not in flat
+    ]
 
 
 def no_placeholders(axes: list[Axes]) -> list[str]:

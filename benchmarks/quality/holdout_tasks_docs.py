@@ -54,7 +54,9 @@ def _line_totals(out: Path) -> list[str]:
     numbers = [float(v) for v in results if isinstance(v, (int, float))]
     want = [_plain(r) for r in rows("orders.csv")]
     missing = [w for w in want if not any(abs(n - w) < 0.01 for n in numbers)]
-    problems = [f"{len(missing)} of {len(want)} line totals are not formula results"] if missing else []
+    problems = (
+        [f"{len(missing)} of {len(want)} line totals are not formula results"] if missing else []
+    )
     total = sum(want)
     if not any(abs(n - total) < 0.01 for n in numbers):
         problems.append(f"no formula gives the grand total {total:,.2f}")
@@ -79,7 +81,9 @@ def _yoy(out: Path) -> list[str]:
         elif not any(has_value(x, change, 0.0005) or has_value(x, 100 * change, 0.05) for x in row):
             problems.append(f"{store}: the change {100 * change:.1f} % is not in its row")
     wb, _ = xlsx_book(found[0])
-    pct = any("%" in str(c.number_format) for ws in wb.worksheets for r in ws.iter_rows() for c in r)
+    pct = any(
+        "%" in str(c.number_format) for ws in wb.worksheets for r in ws.iter_rows() for c in r
+    )
     return problems + ([] if pct else ["no percentage format"])
 
 
@@ -92,9 +96,17 @@ def _native_line(out: Path) -> list[str]:
     if not series:
         return ["no native chart in the workbook"]
     for s in series:
-        if len(s["values"]) == len(want) and all(abs(a - b) < 0.5 for a, b in zip(s["values"], want, strict=True)):
-            return [] if s["kind"] == "line" else [f"the chart is a {s['kind']} chart, not a line chart"]
-    return [f"no chart series holds the {len(want)} monthly visits (series: {[s['values'][:3] for s in series]})"]
+        if len(s["values"]) == len(want) and all(
+            abs(a - b) < 0.5 for a, b in zip(s["values"], want, strict=True)
+        ):
+            return (
+                []
+                if s["kind"] == "line"
+                else [f"the chart is a {s['kind']} chart, not a line chart"]
+            )
+    return [
+        f"no chart series holds the {len(want)} monthly visits (series: {[s['values'][:3] for s in series]})"
+    ]
 
 
 def _countif(out: Path) -> list[str]:
@@ -132,9 +144,14 @@ def _native_city_chart(out: Path) -> list[str]:
     for c in charts:
         for vals in c["values"]:
             got = dict(zip(c["categories"], vals, strict=False))
-            if len(got) == len(want) and all(abs(float(got.get(k) or -1) - v) < 0.01 for k, v in want.items()):
+            if len(got) == len(want) and all(
+                abs(float(got.get(k) or -1) - v) < 0.01 for k, v in want.items()
+            ):
                 return []
-    return ["no native chart with the number of orders per city" + (f" (charts: {charts})"[:200] if charts else "")]
+    return [
+        "no native chart with the number of orders per city"
+        + (f" (charts: {charts})"[:200] if charts else "")
+    ]
 
 
 def _pdf_two_pages_chart(out: Path) -> list[str]:
@@ -160,7 +177,11 @@ def _employee_book(out: Path) -> list[str]:
     ]
 
 
-_REV24 = lambda: {r["month"]: float(r["revenue"]) for r in rows("web_traffic.csv") if r["month"] >= "2024"}  # noqa: E731
+def _revenue_2024() -> dict[str, float]:
+    return {
+        r["month"]: float(r["revenue"]) for r in rows("web_traffic.csv") if r["month"] >= "2024"
+    }
+
 
 TASKS = [
     task(
@@ -224,7 +245,7 @@ TASKS = [
         "pdf",
         j.every(
             _pdf_two_pages_chart,
-            j.values("pdf", _REV24, aliases=lambda: j.month_aliases(list(_REV24()))),
+            j.values("pdf", _revenue_2024, aliases=lambda: j.month_aliases(list(_revenue_2024()))),
         ),
         ("web_traffic.csv",),
     ),
@@ -234,7 +255,9 @@ TASKS = [
         "Memo to the Finance team from Priya Raman, subject 'Q3 close', asking everyone to hand "
         "in their expense reports by 15 October 2024.",
         "docx",
-        j.every(j.words("docx", "Finance", "Priya Raman", "Q3 close"), _dates("docx", (15, 10, 2024))),
+        j.every(
+            j.words("docx", "Finance", "Priya Raman", "Q3 close"), _dates("docx", (15, 10, 2024))
+        ),
     ),
     task(
         "ho_docx_department_table",
@@ -243,8 +266,12 @@ TASKS = [
         "and its average salary, sorted by average salary, highest first.",
         "docx",
         j.every(
-            j.values("docx", lambda: group("employees.csv", "department", "salary", "mean"), order="desc"),
-            j.values("docx", lambda: group("employees.csv", "department", agg="count"), what="headcount "),
+            j.values(
+                "docx", lambda: group("employees.csv", "department", "salary", "mean"), order="desc"
+            ),
+            j.values(
+                "docx", lambda: group("employees.csv", "department", agg="count"), what="headcount "
+            ),
         ),
         ("employees.csv",),
     ),
@@ -254,7 +281,9 @@ TASKS = [
         "A one-page Word brief on our three biggest customers by number of orders, with a "
         "table of their order counts.",
         "docx",
-        j.values("docx", lambda: top(group("orders.csv", "customer", agg="count"), 3), order="desc"),
+        j.values(
+            "docx", lambda: top(group("orders.csv", "customer", agg="count"), 3), order="desc"
+        ),
         ("orders.csv",),
     ),
     task(
@@ -316,7 +345,9 @@ TASKS = [
             "xlsx",
             lambda: {
                 reg: [
-                    group("orders.csv", "category", _plain, where=lambda r, g=reg: r["region"] == g).get(c, 0.0)  # type: ignore[misc]
+                    group(
+                        "orders.csv", "category", _plain, where=lambda r, g=reg: r["region"] == g
+                    ).get(c, 0.0)  # type: ignore[misc]
                     for c in ("Furniture", "Electronics", "Stationery")
                 ]
                 for reg in sorted(_region_revenue())

@@ -138,7 +138,11 @@ def slides(n: int, notes: bool = False) -> Check:
             return ["no .pptx file"]
         s = pptx_info(found[0])["slides"]
         problems = [] if len(s) == n else [f"{len(s)} slides, not {n}"]
-        problems += [f"slide {i + 1} has the placeholder title {x['title']!r}" for i, x in enumerate(s) if placeholder(x["title"])]
+        problems += [
+            f"slide {i + 1} has the placeholder title {x['title']!r}"
+            for i, x in enumerate(s)
+            if placeholder(x["title"])
+        ]
         if notes:
             missing = [i + 1 for i, x in enumerate(s) if not x["notes"].strip()]
             problems += [f"slides without notes: {missing}"] if missing else []
@@ -168,7 +172,9 @@ def bars(
     return check
 
 
-def grouped(ext: str, expected: Callable[[], dict[str, dict[str, float]]], title: tuple[str, ...] = ()) -> Check:
+def grouped(
+    ext: str, expected: Callable[[], dict[str, dict[str, float]]], title: tuple[str, ...] = ()
+) -> Check:
     def check(out: Path) -> list[str]:
         axes, problems = facts.chart(out, ext)
         return problems or facts.grouped(axes, expected()) + _titled(axes, title)
@@ -176,7 +182,9 @@ def grouped(ext: str, expected: Callable[[], dict[str, dict[str, float]]], title
     return check
 
 
-def lines(ext: str, expected: Callable[[], dict[str, list[float]]], title: tuple[str, ...] = ()) -> Check:
+def lines(
+    ext: str, expected: Callable[[], dict[str, list[float]]], title: tuple[str, ...] = ()
+) -> Check:
     def check(out: Path) -> list[str]:
         axes, problems = facts.chart(out, ext)
         return problems or facts.lines(axes, expected()) + _titled(axes, title)
@@ -207,12 +215,11 @@ def histogram(ext: str, n: int, bins: int) -> Check:
         axes, problems = facts.chart(out, ext)
         if problems:
             return problems
-        heights = [h for ax in axes for _, got in facts.bar_series(ax) for h in got.values()]
-        drawn = [b for ax in axes for b in ax.get("bars") or []]
-        count = sum(len(b.get("heights") or b.get("values") or []) for b in drawn)
+        drawn = [b for ax in axes for b in facts.normal(ax)["bars"]]
+        count = sum(len(b["heights"]) for b in drawn)
         problems = [] if count == bins else [f"{count} bins drawn, expected {bins}"]
-        total = sum(float(h) for b in drawn for h in b.get("heights") or b.get("values") or [])
-        if abs(total - n) > 0.5 and heights:
+        total = sum(h for b in drawn for h in b["heights"])
+        if abs(total - n) > 0.5:
             problems.append(f"the bins hold {total:g} values, expected {n}")
         return problems + facts.no_placeholders(axes)
 
@@ -226,7 +233,7 @@ def _titled(axes: list[facts.Axes], title: tuple[str, ...]) -> list[str]:
 
 
 def month_aliases(months: list[str], with_year: bool = False) -> dict[str, list[str]]:
-    """"2024-03" is also written 2024-03-01, Mar 2024, March 2024, 03/2024 (and, when the data
+    """ "2024-03" is also written 2024-03-01, Mar 2024, March 2024, 03/2024 (and, when the data
     spans one year, Mar, March)."""
     names = ["January", "February", "March", "April", "May", "June", "July", "August",
              "September", "October", "November", "December"]  # fmt: skip

@@ -157,7 +157,8 @@ def compare(old_path: Path, new_path: Path) -> None:
         for cat, cb in [*sb["categories"].items(), ("all", sb)]:
             ca = sa if cat == "all" else sa["categories"].get(cat, {})
             cells = [
-                f"{pct(ca.get(k))} -> {pct(cb[k])}" for k in ("precision", "pass_rate", "abstention")
+                f"{pct(ca.get(k))} -> {pct(cb[k])}"
+                for k in ("precision", "pass_rate", "abstention")
             ]
             print(f"{split + ' ' + cat:<20} {cells[0]:>19} {cells[1]:>15} {cells[2]:>15}")
     before = {r["id"]: r["passed"] for r in old["tasks"]}

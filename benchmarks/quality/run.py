@@ -37,7 +37,6 @@ from inputs import INPUTS  # noqa: E402
 from metrics import compare, print_summary, summarise  # noqa: E402
 from task import Task  # noqa: E402
 
-
 DEV_MODULES = ("tasks_charts", "tasks_pdf", "tasks_xlsx", "tasks_office", "tasks_data", "dev_tasks")
 #: The holdout split: run only to report, never read while changing the platform.
 HOLDOUT_MODULES = ("holdout_tasks", "holdout_tasks_docs")
@@ -174,7 +173,7 @@ def run_task(t: Task, settings: Any, workdir: Path, progress: Any) -> dict[str, 
 
 
 def turn_status(turn: Any) -> str:
-    """"ok" or "unmet": the platform's status of a returned turn (older pipelines: "ok")."""
+    """ "ok" or "unmet": the platform's status of a returned turn (older pipelines: "ok")."""
     for obj in (turn, getattr(turn, "result", None)):
         status = getattr(obj, "status", None)
         if isinstance(status, str) and status:
@@ -187,8 +186,17 @@ def is_unmet(exc: Exception) -> bool:
 
 
 def collect_facts(obj: Any) -> list[dict[str, Any]]:
-    """The chart facts the platform recorded for a turn (or carried on its error): looked for
-    on the result, its files and its attempts' runs, under the names the platform uses."""
+    """The chart facts the platform recorded for a turn's delivered files: the winning
+    attempt's ``run.chart_facts`` (branch ``checks``), else any ``chart_facts``/``facts`` on the
+    result, its files or its attempts' runs."""
+    result = getattr(obj, "result", None)
+    script = getattr(result, "script", None)
+    for a in reversed(getattr(result, "attempts", None) or []):
+        run = getattr(a, "run", None)
+        if run is not None and getattr(a, "script", None) == script:
+            chosen = getattr(run, "chart_facts", None)
+            if isinstance(chosen, list):
+                return [f for f in chosen if isinstance(f, dict)]
     found: list[dict[str, Any]] = []
     seen: set[int] = set()
 
@@ -199,18 +207,17 @@ def collect_facts(obj: Any) -> list[dict[str, Any]]:
         for name in ("chart_facts", "facts"):
             v = o.get(name) if isinstance(o, dict) else getattr(o, name, None)
             if isinstance(v, dict):
-                v = v.get("charts") or ([v] if "axes" in v else list(v.values()))
+                v = v.get("figures") or v.get("charts") or ([v] if "axes" in v else [])
             if isinstance(v, list):
                 found.extend(x for x in v if isinstance(x, dict) and "axes" in x)
-        for name in ("result", "run", "files", "attempts", "artifacts", "checks", "record"):
+        for name in ("result", "run", "files", "attempts", "artifacts", "record"):
             v = o.get(name) if isinstance(o, dict) else getattr(o, name, None)
             for item in v if isinstance(v, list) else [v]:
                 if item is not None and not isinstance(item, (str, bytes, int, float)):
                     visit(item, depth + 1)
 
     visit(obj, 0)
-    unique = {json.dumps(f, sort_keys=True, default=str): f for f in found}
-    return list(unique.values())
+    return found
 
 
 def write_facts(out: Path, found: list[dict[str, Any]]) -> None:
@@ -320,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
             attempts=args.attempts,
             candidates=args.candidates,
         )
+        if "accept_unmet" in type(settings).model_fields:
+            # files that fail a check are still judged (the outcome stays "unmet")
+            settings = settings.model_copy(update={"accept_unmet": True})
         model = settings.model or "bundled"
         print(
             f"evaluating {len(tasks)} tasks with {model}, {settings.attempts} attempts each, "

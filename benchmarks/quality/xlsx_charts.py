@@ -47,7 +47,9 @@ def _float(v: Any) -> float:
         return float("nan")
 
 
-def _data(ser: Any, names: tuple[str, ...], wb: Any, values: dict[tuple[str, str], Any]) -> list[Any]:
+def _data(
+    ser: Any, names: tuple[str, ...], wb: Any, values: dict[tuple[str, str], Any]
+) -> list[Any]:
     for name in names:
         node = ser.find(f"{_C}{name}")
         if node is None:
