@@ -237,9 +237,10 @@ def json_lines(data: Any, path: str = "") -> list[str]:
     if isinstance(data, dict):
         scalars = {k: v for k, v in data.items() if not isinstance(v, (dict, list))}
         out = []
-        if scalars:
+        record = path or any(isinstance(v, str) for v in scalars.values())
+        if scalars and record:  # a record: its fields on one line; a {label: number} map: not
             out.append(" | ".join([path] + [f"{k} | {_cell(v)}" for k, v in scalars.items()]))
-            out += [f"{path} {k} | {_cell(v)}".strip() for k, v in scalars.items()]
+        out += [f"{path} {k} | {_cell(v)}".strip() for k, v in scalars.items()]
         for k, v in data.items():
             if isinstance(v, (dict, list)):
                 out += json_lines(v, k)
