@@ -92,16 +92,21 @@ def top5(out: Path) -> list[str]:
     return j.bars("svg", lambda: top(units, 5), order="desc", title=("Top 5 Products",))(out)
 
 
-CHART_SOLUTION = """
+SCATTER_SOLUTION = """
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
-df = pd.read_csv("inputs/monthly.csv")
-fig, ax = plt.subplots(figsize=(12, 6), dpi=100)
-ax.plot(df["month"], df["visitors"], marker="o")
-ax.set_title("Visitors by month")
-fig.savefig("visitors.png")
+df = pd.read_csv("inputs/measurements.csv")
+slope, intercept = np.polyfit(df["x"], df["y"], 1)
+fig, ax = plt.subplots()
+ax.scatter(df["x"], df["y"])
+ax.plot(df["x"], slope * df["x"] + intercept, color="red")
+ax.set_xlabel("x")
+ax.set_ylabel("y")
+ax.set_title("y against x")
+fig.savefig("scatter.svg")
 """
 
 TASKS = [
@@ -120,7 +125,6 @@ TASKS = [
         "png",
         line_size,
         ("monthly.csv",),
-        solution=CHART_SOLUTION,
     ),
     task(
         "chart_pie_svg",
@@ -138,6 +142,7 @@ TASKS = [
         "svg",
         scatter_svg,
         ("measurements.csv",),
+        solution=SCATTER_SOLUTION,
     ),
     task(
         "chart_grouped_bar",
