@@ -85,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", type=Path, required=True, help="where the run kept its files")
     ap.add_argument("--image", required=True, help="a sandbox image with the chart-facts hook")
     args = ap.parse_args(argv)
-    from promptkiln.config import load_settings
     from run import all_tasks
+
+    from promptkiln.config import load_settings
 
     settings = load_settings().model_copy(update={"image": args.image})
     tasks = {t.id: t for t in all_tasks()}
