@@ -50,8 +50,12 @@ def delivered_script(kept: Path, record: dict[str, Any]) -> Path | None:
 
 def refacts(record: dict[str, Any], task: Any, kept: Path, settings: Any) -> str:
     """Facts for one kept task; returns what happened, in a few words."""
-    from promptkiln.pipeline import run_in_sandbox
     from promptkiln.sandbox.base import InputFile
+
+    try:
+        from promptkiln.making.pipeline import run_in_sandbox
+    except ImportError:  # the layout before the rooms
+        from promptkiln.pipeline import run_in_sandbox  # type: ignore[no-redef]
 
     charts = {"png", "svg"} & set(task.formats)
     out = kept / record["id"] / "out1"

@@ -94,7 +94,8 @@ def run_task(t: Task, settings: Any, workdir: Path, progress: Any) -> dict[str, 
     check: not a success), ``error`` (a clear error), ``crash``. The checker judges whatever
     files there are (``right``); the task passes when it is a success and right."""
     from promptkiln.errors import PromptkilnError
-    from promptkiln.sessions import run_turn
+
+    run_turn = _run_turn()
 
     inputs_dir = workdir / "inputs"
     inputs_dir.mkdir(parents=True, exist_ok=True)
@@ -170,6 +171,15 @@ def run_task(t: Task, settings: Any, workdir: Path, progress: Any) -> dict[str, 
         attempt_details=_attempt_rows(attempts),
     )
     return record
+
+
+def _run_turn() -> Any:
+    """The pipeline's run_turn, wherever this checkout keeps it (the rooms layout or before)."""
+    try:
+        from promptkiln.making.sessions import run_turn
+    except ImportError:  # the layout before the rooms (promptkiln/making.py, sessions.py)
+        from promptkiln.sessions import run_turn  # type: ignore[no-redef]
+    return run_turn
 
 
 def turn_status(turn: Any) -> str:
