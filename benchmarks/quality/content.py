@@ -47,7 +47,7 @@ def shows(value: float, decimals: int, want: float, tol: float | None = None) ->
     step = 0.5 * 10**-decimals
     if step > tol + 1e-12:
         return False
-    return abs(value - want) <= step + 1e-9 + abs(want) * 1e-9
+    return bool(abs(value - want) <= step + 1e-9 + abs(want) * 1e-9)
 
 
 def has_value(text: str, want: float, tol: float | None = None) -> bool:

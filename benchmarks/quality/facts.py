@@ -156,8 +156,8 @@ def bars(
                 want = [c.casefold() for c in order]
                 readings = [[c.casefold() for c in r] for r in bar_orders(ax)]
                 if want not in readings:
-                    drawn = bar_orders(ax)[0] if readings else []
-                    problems.append(f"bars drawn in the order {drawn}, expected {order}")
+                    seen = bar_orders(ax)[0] if readings else []
+                    problems.append(f"bars drawn in the order {seen}, expected {order}")
             if not problems:
                 return []
             return problems

@@ -36,10 +36,27 @@ def _pdf_total(out: Path) -> list[str]:
     return problems or labeled_values(lines, {"total": total})
 
 
+def _region_by_category() -> dict[str, list[float]]:
+    """Each region's revenue in Furniture, Electronics and Stationery."""
+    out: dict[str, list[float]] = {}
+    for region in sorted(_region_revenue()):
+
+        def here(r: dict[str, str], g: str = region) -> bool:
+            return r["region"] == g
+
+        cats = group("orders.csv", "category", _plain, where=here)
+        out[region] = [cats.get(c, 0.0) for c in ("Furniture", "Electronics", "Stationery")]
+    return out
+
+
 def _temp_stats() -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
     for city in ("Oslo", "Madrid", "Cairo"):
-        ts = column("temperatures.csv", "temp_c", lambda r, c=city: r["city"] == c)  # type: ignore[misc]
+
+        def there(r: dict[str, str], c: str = city) -> bool:
+            return r["city"] == c
+
+        ts = column("temperatures.csv", "temp_c", there)
         out[city] = [aggregate(ts, "mean"), min(ts), max(ts)]
     return out
 
@@ -341,18 +358,7 @@ TASKS = [
         "Workbook with a sheet showing revenue (quantity × unit price) for each region broken "
         "down by category, one row per region and one column per category.",
         "xlsx",
-        j.rows_with(
-            "xlsx",
-            lambda: {
-                reg: [
-                    group(
-                        "orders.csv", "category", _plain, where=lambda r, g=reg: r["region"] == g
-                    ).get(c, 0.0)  # type: ignore[misc]
-                    for c in ("Furniture", "Electronics", "Stationery")
-                ]
-                for reg in sorted(_region_revenue())
-            },
-        ),
+        j.rows_with("xlsx", _region_by_category),
         ("orders.csv",),
     ),
     task(

@@ -39,10 +39,10 @@ finally:
 def delivered_script(kept: Path, record: dict[str, Any]) -> Path | None:
     """The kept script of the attempt whose files were delivered: the last one without a
     problem, else the last one (delivered with unmet requirements)."""
-    details = record.get("attempt_details") or []
+    details: list[dict[str, Any]] = record.get("attempt_details") or []
     ok = [i for i, a in enumerate(details, 1) if not a.get("problem")]
     for i in [*reversed(ok), len(details)]:
-        path = kept / record["id"] / "scripts" / f"attempt-{i}.py"
+        path = kept / str(record["id"]) / "scripts" / f"attempt-{i}.py"
         if path.is_file():
             return path
     return None
@@ -55,7 +55,7 @@ def refacts(record: dict[str, Any], task: Any, kept: Path, settings: Any) -> str
     try:
         from promptkiln.making.pipeline import run_in_sandbox
     except ImportError:  # the layout before the rooms
-        from promptkiln.pipeline import run_in_sandbox  # type: ignore[no-redef]
+        from promptkiln.pipeline import run_in_sandbox  # type: ignore[no-redef,unused-ignore]
 
     charts = {"png", "svg"} & set(task.formats)
     out = kept / record["id"] / "out1"

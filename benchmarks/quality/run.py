@@ -74,7 +74,7 @@ def select(tasks: list[Task], ids: str | None, categories: list[str]) -> list[Ta
 
 def _attempt_rows(attempts: list[Any]) -> list[dict[str, Any]]:
     """Per-attempt details; older pipelines (for a baseline run) only have number and problem."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for a in attempts:
         if a is None:  # a baseline's failed turn: only the count is known
             rows.append({"number": len(rows) + 1, "problem": "failed"})
@@ -178,7 +178,7 @@ def _run_turn() -> Any:
     try:
         from promptkiln.making.sessions import run_turn
     except ImportError:  # the layout before the rooms (promptkiln/making.py, sessions.py)
-        from promptkiln.sessions import run_turn  # type: ignore[no-redef]
+        from promptkiln.sessions import run_turn  # type: ignore[no-redef,unused-ignore]
     return run_turn
 
 
