@@ -66,7 +66,8 @@ def select(tasks: list[Task], ids: str | None, categories: list[str]) -> list[Ta
         unknown = sorted(set(wanted) - {t.id for t in tasks})
         if unknown:
             raise SystemExit(f"error: unknown task ids: {', '.join(unknown)} (see --list)")
-        tasks = [t for t in tasks if t.id in wanted]
+        by_id = {t.id: t for t in tasks}
+        tasks = [by_id[i] for i in dict.fromkeys(wanted)]  # in the order given
     if categories:
         tasks = [t for t in tasks if t.category in categories]
     return tasks
