@@ -36,11 +36,9 @@ def rejudge(record: dict[str, Any], task: Task, kept: Path) -> dict[str, Any]:
         if not out.is_dir():
             return {**record, "rechecked": False}
         try:
-            problems = [f"step {number}: {p}" for p in check(out)]
+            problems += [f"step {number}: {p}" for p in check(out)]
         except Exception as exc:  # a file the reader cannot parse is a failed task
-            problems = [f"step {number}: the checker could not read the files: {exc}"]
-        if problems:
-            break
+            problems += [f"step {number}: the checker could not read the files: {exc}"]
     ok = record.get("outcome", "ok") == "ok"
     return {
         **record,

@@ -157,10 +157,10 @@ def run_task(t: Task, settings: Any, workdir: Path, progress: Any) -> dict[str, 
             found = [
                 f"step {number}: the checker could not read the files: {type(exc).__name__}: {exc}"
             ]
-        right = not found
+        right = (right is not False) and not found  # every step's files must be right
         problems = problems + found
-        if problems or result != "ok":
-            break
+        if result != "ok":
+            break  # a follow-up turn only after a success (a wrong one is still judged)
     _write_scripts(workdir / "scripts", attempts)
     record.update(
         outcome=result,
