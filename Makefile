@@ -77,7 +77,8 @@ FAULTS_ARGS ?=
 faults: install engine image postgres
 	$(BIN)/python benchmarks/bench_faults.py $(FAULTS_ARGS)
 
-# The output-quality evaluation (benchmarks/quality/): ~1 h on 2 cores with the bundled model.
+# The output-quality evaluation (benchmarks/quality/): 102 tasks in a dev and a holdout split,
+# 2-4 h on 2 cores with the bundled model; EVAL_ARGS="--split holdout" runs one split.
 # make eval EVAL_ARGS="--model openai/m --api-base http://host:8000/v1 --category pdf"
 EVAL_ARGS ?=
 eval: install engine image

@@ -139,37 +139,6 @@ def size_is(path: Path, width: int, height: int, slack: int = 2) -> list[str]:
     return []
 
 
-def bar_count(path: Path) -> int:
-    """Bars of a bar chart: runs of pixel columns holding coloured (saturated) pixels between 30 %
-    and 85 % of the height (clear of a title and of tick labels), each at least 2 % of the width
-    wide; when fewer than two such runs exist the chart is read as horizontal and rows are
-    counted instead. Text, axes and grid lines are grey; 0 means no coloured (grey) bars."""
-    import numpy as np
-    from PIL import Image
-
-    with Image.open(path) as img:
-        hsv = np.asarray(img.convert("RGB").convert("HSV"))
-    h, w = hsv.shape[:2]
-    mask = (hsv[:, :, 1] > 80) & (hsv[:, :, 2] > 40)
-    cols = mask[int(h * 0.3) : int(h * 0.85), :].any(axis=0).tolist()
-    upright = _runs(cols, max(4, w // 50))
-    if upright >= 2:
-        return upright
-    rows = mask[int(h * 0.12) : int(h * 0.9), int(w * 0.2) : int(w * 0.95)].any(axis=1).tolist()
-    return max(upright, _runs(rows, max(4, h // 50)))
-
-
-def _runs(filled: list[bool], min_width: int) -> int:
-    runs, width = 0, 0
-    for on in [*filled, False]:
-        if on:
-            width += 1
-            continue
-        runs += width >= min_width
-        width = 0
-    return runs
-
-
 def svg_labels(path: Path) -> set[str]:
     """Each separate text item of an SVG (a label, a tick, a title), stripped."""
     data = path.read_text(errors="replace")

@@ -11,6 +11,8 @@ import io
 import random
 from collections.abc import Callable
 
+from datasets import DATASETS
+
 REGIONS = ["North", "South", "East", "West", "Central"]
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -119,9 +121,17 @@ INPUTS: dict[str, Callable[[], bytes]] = {
     "scores.csv": scores,
     "grades.csv": grades,
     "measurements.csv": measurements,
+    **DATASETS,
 }
 
 
 def table(name: str) -> list[dict[str, str]]:
-    """The rows of input ``name`` as dicts (header -> text)."""
+    """The rows of input ``name`` as dicts (header -> text; a JSON null is "")."""
+    if name.endswith(".json"):
+        import json
+
+        return [
+            {k: "" if v is None else str(v) for k, v in row.items()}
+            for row in json.loads(INPUTS[name]())
+        ]
     return list(csv.DictReader(io.StringIO(INPUTS[name]().decode())))

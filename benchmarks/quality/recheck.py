@@ -19,6 +19,9 @@ def keep(workdir: Path, dest: Path) -> None:
     for out in [*sorted(workdir.glob("out*")), workdir / "scripts"]:
         if out.is_dir():
             shutil.copytree(out, dest / out.name, dirs_exist_ok=True)
+        elif out.is_file():  # the chart facts of a step (out1.facts.json)
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(out, dest / out.name)
 
 
 def rejudge(record: dict[str, Any], task: Task, kept: Path) -> dict[str, Any]:
@@ -26,14 +29,22 @@ def rejudge(record: dict[str, Any], task: Task, kept: Path) -> dict[str, Any]:
     files were kept; otherwise unchanged (marked ``rechecked: False``)."""
     checks = [task.check] + ([task.then.check] if task.then is not None else [])
     problems: list[str] = []
+    if record.get("outcome") in ("error", "crash"):
+        return {**record, "rechecked": False}
     for number, check in enumerate(checks, 1):
         out = kept / task.id / f"out{number}"
         if not out.is_dir():
             return {**record, "rechecked": False}
         try:
-            problems = [f"step {number}: {p}" for p in check(out)]
+            problems += [f"step {number}: {p}" for p in check(out)]
         except Exception as exc:  # a file the reader cannot parse is a failed task
-            problems = [f"step {number}: the checker could not read the files: {exc}"]
-        if problems:
-            break
-    return {**record, "passed": not problems, "problems": problems, "rechecked": True}
+            problems += [f"step {number}: the checker could not read the files: {exc}"]
+    ok = record.get("outcome", "ok") == "ok"
+    return {
+        **record,
+        "split": task.split,
+        "right": not problems,
+        "passed": ok and not problems,
+        "problems": problems,
+        "rechecked": True,
+    }

@@ -20,7 +20,6 @@ so runs can be compared.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import platform
@@ -28,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -36,22 +34,26 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from inputs import INPUTS  # noqa: E402
+from metrics import compare, print_summary, summarise  # noqa: E402
 from task import Task  # noqa: E402
 
+DEV_MODULES = ("tasks_charts", "tasks_pdf", "tasks_xlsx", "tasks_office", "tasks_data", "dev_tasks")
+#: The holdout split: run only to report, never read while changing the platform.
+HOLDOUT_MODULES = ("holdout_tasks", "holdout_tasks_docs", "holdout_tasks_xlsx")
 
-def all_tasks() -> list[Task]:
-    import tasks_charts
-    import tasks_data
-    import tasks_office
-    import tasks_pdf
-    import tasks_xlsx
 
+def all_tasks(split: str = "all") -> list[Task]:
+    """The tasks of ``split`` ("dev", "holdout" or "all"), each marked with its split."""
+    import dataclasses
+    import importlib
+
+    modules = {"dev": DEV_MODULES, "holdout": HOLDOUT_MODULES}
     tasks = [
-        *tasks_charts.TASKS,
-        *tasks_pdf.TASKS,
-        *tasks_xlsx.TASKS,
-        *tasks_office.TASKS,
-        *tasks_data.TASKS,
+        dataclasses.replace(t, split=name)
+        for name, mods in modules.items()
+        if split in (name, "all")
+        for m in mods
+        for t in importlib.import_module(m).TASKS
     ]
     ids = [t.id for t in tasks]
     assert len(ids) == len(set(ids)), "task ids must be unique"
@@ -64,7 +66,8 @@ def select(tasks: list[Task], ids: str | None, categories: list[str]) -> list[Ta
         unknown = sorted(set(wanted) - {t.id for t in tasks})
         if unknown:
             raise SystemExit(f"error: unknown task ids: {', '.join(unknown)} (see --list)")
-        tasks = [t for t in tasks if t.id in wanted]
+        by_id = {t.id: t for t in tasks}
+        tasks = [by_id[i] for i in dict.fromkeys(wanted)]  # in the order given
     if categories:
         tasks = [t for t in tasks if t.category in categories]
     return tasks
@@ -72,7 +75,7 @@ def select(tasks: list[Task], ids: str | None, categories: list[str]) -> list[Ta
 
 def _attempt_rows(attempts: list[Any]) -> list[dict[str, Any]]:
     """Per-attempt details; older pipelines (for a baseline run) only have number and problem."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for a in attempts:
         if a is None:  # a baseline's failed turn: only the count is known
             rows.append({"number": len(rows) + 1, "problem": "failed"})
@@ -86,9 +89,14 @@ def _attempt_rows(attempts: list[Any]) -> list[dict[str, Any]]:
 
 
 def run_task(t: Task, settings: Any, workdir: Path, progress: Any) -> dict[str, Any]:
-    """Run one task (and its follow-up turn) and judge it; never raises for a model failure."""
+    """Run one task (and its follow-up turn) and judge it; never raises for a model failure.
+
+    The outcome is the pipeline's: ``ok`` (a success), ``unmet`` (files delivered with an unmet
+    check: not a success), ``error`` (a clear error), ``crash``. The checker judges whatever
+    files there are (``right``); the task passes when it is a success and right."""
     from promptkiln.errors import PromptkilnError
-    from promptkiln.making.sessions import run_turn
+
+    run_turn = _run_turn()
 
     inputs_dir = workdir / "inputs"
     inputs_dir.mkdir(parents=True, exist_ok=True)
@@ -96,7 +104,7 @@ def run_task(t: Task, settings: Any, workdir: Path, progress: Any) -> dict[str, 
     for name in t.inputs:
         (inputs_dir / name).write_bytes(INPUTS[name]())
         paths.append(inputs_dir / name)
-    record: dict[str, Any] = {"id": t.id, "category": t.category, "passed": False}
+    record: dict[str, Any] = {"id": t.id, "category": t.category, "split": t.split}
     attempts: list[Any] = []
     started = time.monotonic()
     steps = [(t.prompt, t.formats, t.check)]
@@ -104,6 +112,8 @@ def run_task(t: Task, settings: Any, workdir: Path, progress: Any) -> dict[str, 
         steps.append((t.then.prompt, t.then.formats, t.then.check))
     session = None
     problems: list[str] = []
+    result = "ok"
+    right: bool | None = None
     import inspect
 
     hook = {"on_attempt": attempts.append}
@@ -124,33 +134,108 @@ def run_task(t: Task, settings: Any, workdir: Path, progress: Any) -> dict[str, 
             )
             session = turn.session_id
             record["warnings"] = list(getattr(turn.result, "warnings", []))
+            result = turn_status(turn)
+            write_facts(out, collect_facts(turn))
             if not hook:
                 attempts.extend(turn.result.attempts)
         except PromptkilnError as exc:
+            result = "unmet" if is_unmet(exc) else "error"
             problems = [f"step {number}: {type(exc).__name__}: {exc.message}"]
+            write_facts(out, collect_facts(exc))
             if not hook:
                 attempts.extend([None] * int(getattr(exc, "attempts", 1) or 1))
-            break
         except Exception as exc:  # a checker or platform bug: keep going with the next task
+            result = "crash"
             problems = [f"step {number}: crashed: {type(exc).__name__}: {exc}"]
             break
+        if result == "error" or not out.is_dir():
+            right = None
+            break
         try:
-            problems = [f"step {number}: {p}" for p in check(out)]
+            found = [f"step {number}: {p}" for p in check(out)]
         except Exception as exc:
-            problems = [
+            found = [
                 f"step {number}: the checker could not read the files: {type(exc).__name__}: {exc}"
             ]
-        if problems:
-            break
+        right = (right is not False) and not found  # every step's files must be right
+        problems = problems + found
+        if result != "ok":
+            break  # a follow-up turn only after a success (a wrong one is still judged)
     _write_scripts(workdir / "scripts", attempts)
     record.update(
-        passed=not problems,
+        outcome=result,
+        right=right,
+        passed=result == "ok" and bool(right) and not problems,
         problems=problems,
         seconds=round(time.monotonic() - started, 1),
         attempts=len({getattr(a, "number", i) for i, a in enumerate(attempts)}),
         attempt_details=_attempt_rows(attempts),
     )
     return record
+
+
+def _run_turn() -> Any:
+    """The pipeline's run_turn, wherever this checkout keeps it (the rooms layout or before)."""
+    try:
+        from promptkiln.making.sessions import run_turn
+    except ImportError:  # the layout before the rooms (promptkiln/making.py, sessions.py)
+        from promptkiln.sessions import run_turn  # type: ignore[no-redef,unused-ignore]
+    return run_turn
+
+
+def turn_status(turn: Any) -> str:
+    """ "ok" or "unmet": the platform's status of a returned turn (older pipelines: "ok")."""
+    for obj in (turn, getattr(turn, "result", None)):
+        status = getattr(obj, "status", None)
+        if isinstance(status, str) and status:
+            return "ok" if status == "ok" else "unmet"
+    return "ok"
+
+
+def is_unmet(exc: Exception) -> bool:
+    return getattr(exc, "status", None) == "unmet" or "unmet" in type(exc).__name__.lower()
+
+
+def collect_facts(obj: Any) -> list[dict[str, Any]]:
+    """The chart facts the platform recorded for a turn's delivered files: the winning
+    attempt's ``run.chart_facts`` (branch ``checks``), else any ``chart_facts``/``facts`` on the
+    result, its files or its attempts' runs."""
+    result = getattr(obj, "result", None)
+    script = getattr(result, "script", None)
+    for a in reversed(getattr(result, "attempts", None) or []):
+        run = getattr(a, "run", None)
+        if run is not None and getattr(a, "script", None) == script:
+            chosen = getattr(run, "chart_facts", None)
+            if isinstance(chosen, list):
+                return [f for f in chosen if isinstance(f, dict)]
+    found: list[dict[str, Any]] = []
+    seen: set[int] = set()
+
+    def visit(o: Any, depth: int) -> None:
+        if o is None or depth > 4 or id(o) in seen:
+            return
+        seen.add(id(o))
+        for name in ("chart_facts", "facts"):
+            v = o.get(name) if isinstance(o, dict) else getattr(o, name, None)
+            if isinstance(v, dict):
+                v = v.get("figures") or v.get("charts") or ([v] if "axes" in v else [])
+            if isinstance(v, list):
+                found.extend(x for x in v if isinstance(x, dict) and "axes" in x)
+        for name in ("result", "run", "files", "attempts", "artifacts", "record"):
+            v = o.get(name) if isinstance(o, dict) else getattr(o, name, None)
+            for item in v if isinstance(v, list) else [v]:
+                if item is not None and not isinstance(item, (str, bytes, int, float)):
+                    visit(item, depth + 1)
+
+    visit(obj, 0)
+    return found
+
+
+def write_facts(out: Path, found: list[dict[str, Any]]) -> None:
+    from facts import sidecar
+
+    if found:
+        sidecar(out).write_text(json.dumps(found, indent=1, default=str))
 
 
 def _write_scripts(where: Path, attempts: list[Any]) -> None:
@@ -164,97 +249,6 @@ def _write_scripts(where: Path, attempts: list[Any]) -> None:
         run = getattr(a, "run", None)
         stderr = run.result.stderr.text[-3000:] if run is not None else ""
         (where / f"attempt-{i}.txt").write_text(f"{a.problem or 'ok'}\n\n{stderr}")
-
-
-def same_line_rate(records: list[dict[str, Any]]) -> tuple[int, int]:
-    """(pairs where attempt N+1 failed like attempt N, pairs of consecutive failed attempts)."""
-    same = pairs = 0
-    for r in records:
-        details = r.get("attempt_details", [])
-        for a, b in itertools.pairwise(details):
-            if a["problem"] and b["problem"]:
-                pairs += 1
-                if b.get("same_failure_as_previous") or b.get("repeated_script"):
-                    same += 1
-    return same, pairs
-
-
-def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
-    by_cat: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in records:
-        by_cat[r["category"]].append(r)
-    same, pairs = same_line_rate(records)
-    return {
-        "tasks": len(records),
-        "passed": sum(r["passed"] for r in records),
-        "pass_rate": round(sum(r["passed"] for r in records) / max(1, len(records)), 3),
-        "categories": {
-            c: {
-                "tasks": len(rs),
-                "passed": sum(r["passed"] for r in rs),
-                "pass_rate": round(sum(r["passed"] for r in rs) / len(rs), 3),
-            }
-            for c, rs in sorted(by_cat.items())
-        },
-        "seconds_median": sorted(r["seconds"] for r in records)[len(records) // 2]
-        if records
-        else 0,
-        "seconds_max": max((r["seconds"] for r in records), default=0),
-        "over_3_minutes": [r["id"] for r in records if r["seconds"] > 180],
-        "attempts_mean": round(sum(r["attempts"] for r in records) / max(1, len(records)), 2),
-        # tasks won by a 2nd..Nth sampled candidate (--candidates): where sampling paid off
-        "candidate_wins": sum(
-            1
-            for r in records
-            if r["passed"]
-            and any(a.get("chosen") and a.get("candidate", 0) > 1 for a in r["attempt_details"])
-        ),
-        "same_failure_pairs": same,
-        "failed_pairs": pairs,
-    }
-
-
-def print_summary(summary: dict[str, Any], records: list[dict[str, Any]]) -> None:
-    print("\ntask                         result  seconds  attempts  problem")
-    for r in records:
-        first = r["problems"][0][:70] if r["problems"] else ""
-        print(
-            f"{r['id']:<28} {'pass' if r['passed'] else 'FAIL':<6} {r['seconds']:>8.1f} "
-            f"{r['attempts']:>9}  {first}"
-        )
-    print("\ncategory     passed / tasks   rate")
-    for cat, c in summary["categories"].items():
-        print(f"{cat:<12} {c['passed']:>6} / {c['tasks']:<6} {c['pass_rate'] * 100:5.0f} %")
-    print(
-        f"{'all':<12} {summary['passed']:>6} / {summary['tasks']:<6} "
-        f"{summary['pass_rate'] * 100:5.0f} %"
-    )
-    print(
-        f"time per task: median {summary['seconds_median']:.0f} s, max "
-        f"{summary['seconds_max']:.0f} s; over 3 minutes: {summary['over_3_minutes'] or 'none'}"
-    )
-    print(
-        f"attempts per task: {summary['attempts_mean']}; attempt N+1 failed like attempt N: "
-        f"{summary['same_failure_pairs']} of {summary['failed_pairs']} failed pairs"
-    )
-
-
-def compare(old_path: Path, new_path: Path) -> None:
-    old, new = (json.loads(p.read_text()) for p in (old_path, new_path))
-    print(f"{'category':<12} {'before':>8} {'after':>8}")
-    cats = sorted(set(old["summary"]["categories"]) | set(new["summary"]["categories"]))
-    for c in cats:
-        a = old["summary"]["categories"].get(c, {}).get("pass_rate")
-        b = new["summary"]["categories"].get(c, {}).get("pass_rate")
-        fmt = lambda v: "-" if v is None else f"{v * 100:.0f} %"  # noqa: E731
-        print(f"{c:<12} {fmt(a):>8} {fmt(b):>8}")
-    print(
-        f"{'all':<12} {old['summary']['pass_rate'] * 100:>6.0f} % {new['summary']['pass_rate'] * 100:>6.0f} %"
-    )
-    before = {r["id"]: r["passed"] for r in old["tasks"]}
-    for r in new["tasks"]:
-        if r["id"] in before and before[r["id"]] != r["passed"]:
-            print(f"  {r['id']}: {'FAIL -> pass' if r['passed'] else 'pass -> FAIL'}")
 
 
 def recheck(results: Path, kept: Path | None, out: Path | None) -> int:
@@ -273,6 +267,13 @@ def recheck(results: Path, kept: Path | None, out: Path | None) -> int:
     (out or results).write_text(json.dumps(doc, indent=2))
     print_summary(doc["summary"], doc["tasks"])
     return 0
+
+
+def _load() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
 
 
 def _commit() -> str:
@@ -298,6 +299,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--tasks", default=None, help="comma-separated task ids")
     ap.add_argument("--category", action="append", default=[])
+    ap.add_argument(
+        "--split",
+        choices=("dev", "holdout", "all"),
+        default="all",
+        help="dev: to iterate on; holdout: run only to report (default: all)",
+    )
     ap.add_argument("--out", type=Path, default=None, help="results JSON")
     ap.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
     ap.add_argument("--list", action="store_true")
@@ -312,10 +319,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.recheck:
         return recheck(args.recheck, args.keep, args.out)
-    tasks = select(all_tasks(), args.tasks, args.category)
+    tasks = select(all_tasks(args.split), args.tasks, args.category)
     if args.list:
         for t in tasks:
-            print(f"{t.id:<28} {t.category:<8} {' '.join(t.formats):<9} {t.prompt[:80]}")
+            print(
+                f"{t.id:<28} {t.split:<8} {t.category:<8} {' '.join(t.formats):<9} {t.prompt[:70]}"
+            )
         return 0
     from promptkiln.config import load_settings
 
@@ -329,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
             attempts=args.attempts,
             candidates=args.candidates,
         )
+        if "accept_unmet" in type(settings).model_fields:
+            # files that fail a check are still judged (the outcome stays "unmet")
+            settings = settings.model_copy(update={"accept_unmet": True})
         model = settings.model or "bundled"
         print(
             f"evaluating {len(tasks)} tasks with {model}, {settings.attempts} attempts each, "
@@ -348,8 +360,8 @@ def main(argv: list[str] | None = None) -> int:
                 keep(Path(tmp) / t.id, args.keep / t.id)
             records.append(rec)
             print(
-                f" {'pass' if rec['passed'] else 'FAIL'} in {rec['seconds']:.0f} s, "
-                f"{rec['attempts']} attempt(s)",
+                f" {'pass' if rec['passed'] else 'FAIL'} ({rec['outcome']}, right: "
+                f"{rec['right']}) in {rec['seconds']:.0f} s, {rec['attempts']} attempt(s)",
                 flush=True,
             )
             summary = summarise(records)
@@ -357,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
                 "model": model,
                 "api_base": settings.api_base,
                 "candidates": settings.candidates,
+                "split": args.split,
+                "load": _load(),
                 "commit": _commit(),
                 "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
                 "machine": platform.node(),

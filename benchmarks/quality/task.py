@@ -29,6 +29,8 @@ class Task:
     then: Step | None = None
     #: A known-good script (for the checker's own test: a checker must be passable).
     solution: str | None = field(default=None, repr=False)
+    #: "dev" (iterate on it) or "holdout" (run only to report); set by run.all_tasks.
+    split: str = "dev"
 
 
 def task(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checks import bar_count, has_text, image_colors, need, size_is, svg_labels, svg_text
+import facts
+import judge as j
+from checks import image_colors, need, size_is, svg_labels
+from expect import top
 from inputs import table
 from task import task
 
@@ -17,23 +20,28 @@ def _png(out: Path, name: str | None = None) -> list[str]:
 
 
 def bar_numbers(out: Path) -> list[str]:
-    problems = _png(out)
+    """Four bars, Q1..Q4, at 2.1/2.8/3.2/3.9 (in millions, or written out in full)."""
+    axes, problems = facts.chart(out, "png")
     if problems:
         return problems
-    path, _ = need(out, "png")
-    assert path is not None
-    bars = bar_count(path)  # 0: grey bars, which are not counted
-    return [] if bars in (0, 4) else [f"{bars} bars drawn, not one per quarter (4)"]
+    want = dict(zip(("Q1", "Q2", "Q3", "Q4"), (2.1, 2.8, 3.2, 3.9), strict=True))
+    in_full = {k: v * 1e6 for k, v in want.items()}
+    found = facts.bars(axes, want, list(want))
+    if found and not facts.bars(axes, in_full, list(want)):
+        found = []
+    return found + facts.titled(axes, "Quarterly Revenue 2024")
 
 
 def line_size(out: Path) -> list[str]:
     path, problems = need(out, "png")
-    return problems if path is None else size_is(path, 1200, 600) + _png(out)
+    if path is None:
+        return problems
+    visitors = [float(r["visitors"]) for r in table("monthly.csv")]
+    return size_is(path, 1200, 600) + j.line("png", lambda: visitors)(out)
 
 
 def pie_svg(out: Path) -> list[str]:
-    path, problems = need(out, "svg")
-    return problems if path is None else has_text(svg_text(path), "Market Share")
+    return j.pie("svg", lambda: {"Alpha": 40, "Beta": 35, "Gamma": 25}, ("Market Share",))(out)
 
 
 def scatter_svg(out: Path) -> list[str]:
@@ -44,37 +52,61 @@ def scatter_svg(out: Path) -> list[str]:
     return [f"no axis label {a!r}" for a in ("x", "y") if a not in labels]
 
 
+def _quarters() -> dict[str, dict[str, float]]:
+    rows = table("sales_by_region.csv")
+    return {q: {r["region"]: float(r[q]) for r in rows} for q in ("q1", "q2", "q3", "q4")}
+
+
 def grouped(out: Path) -> list[str]:
-    return _png(out, "regions.png")
+    """A bar series per quarter over the regions, or one per region over the quarters."""
+    axes, problems = facts.chart(out, "png", "regions.png")
+    if problems:
+        return problems
+    by_quarter = _quarters()
+    by_region: dict[str, dict[str, float]] = {}
+    for q, values in by_quarter.items():
+        for region, v in values.items():
+            by_region.setdefault(region, {})[q] = v
+    one = facts.grouped(axes, by_quarter)
+    return [] if not one or not facts.grouped(axes, by_region) else one
+
+
+_MONTHS = {"Jan": 10.0, "Feb": 12.0, "Mar": 9.0, "Apr": 15.0}
 
 
 def two_files(out: Path) -> list[str]:
-    return _png(out, "revenue.png") + _png(out, "trend.png")
+    bars = j.bars("png", lambda: _MONTHS, name="revenue.png")(out)
+    axes, problems = facts.chart(out, "png", "trend.png")
+    return bars + (problems or facts.line(axes, list(_MONTHS.values())))
 
 
 def histogram(out: Path) -> list[str]:
     path, problems = need(out, "png")
-    return problems if path is None else size_is(path, 800, 400)
+    if path is None:
+        return problems
+    return size_is(path, 800, 400) + j.histogram("png", len(table("scores.csv")), 10)(out)
 
 
 def top5(out: Path) -> list[str]:
-    path, problems = need(out, "svg")
-    if path is None:
-        return problems
-    best = max(table("products.csv"), key=lambda r: int(r["units"]))["product"]
-    return has_text(svg_text(path), "Top 5 Products", best)
+    units = {r["product"]: float(r["units"]) for r in table("products.csv")}
+    return j.bars("svg", lambda: top(units, 5), order="desc", title=("Top 5 Products",))(out)
 
 
-CHART_SOLUTION = """
+SCATTER_SOLUTION = """
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
-df = pd.read_csv("inputs/monthly.csv")
-fig, ax = plt.subplots(figsize=(12, 6), dpi=100)
-ax.plot(df["month"], df["visitors"], marker="o")
-ax.set_title("Visitors by month")
-fig.savefig("visitors.png")
+df = pd.read_csv("inputs/measurements.csv")
+slope, intercept = np.polyfit(df["x"], df["y"], 1)
+fig, ax = plt.subplots()
+ax.scatter(df["x"], df["y"])
+ax.plot(df["x"], slope * df["x"] + intercept, color="red")
+ax.set_xlabel("x")
+ax.set_ylabel("y")
+ax.set_title("y against x")
+fig.savefig("scatter.svg")
 """
 
 TASKS = [
@@ -93,7 +125,6 @@ TASKS = [
         "png",
         line_size,
         ("monthly.csv",),
-        solution=CHART_SOLUTION,
     ),
     task(
         "chart_pie_svg",
@@ -111,6 +142,7 @@ TASKS = [
         "svg",
         scatter_svg,
         ("measurements.csv",),
+        solution=SCATTER_SOLUTION,
     ),
     task(
         "chart_grouped_bar",

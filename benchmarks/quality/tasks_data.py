@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import judge as j
 from checks import close, csv_rows, formulas, json_load, need, pdf_info, xlsx_book
 from inputs import table
 from task import Step, task
@@ -68,7 +69,14 @@ def parquet(out: Path) -> list[str]:
     t = pq.read_table(path)
     want = len(table("sales.csv"))
     problems = [] if t.num_rows == want else [f"{t.num_rows} rows, not {want}"]
-    return problems + [f"no column {c!r}" for c in ("region", "revenue") if c not in t.column_names]
+    problems += [f"no column {c!r}" for c in ("region", "revenue") if c not in t.column_names]
+    if not problems:
+        total = sum(float(r["revenue"]) for r in table("sales.csv"))
+        got = sum(float(v or 0) for v in t.column("revenue").to_pylist())
+        problems += (
+            [] if close(got, total) else [f"revenue adds up to {got:,.2f}, not {total:,.2f}"]
+        )
+    return problems
 
 
 def filtered(out: Path) -> list[str]:
@@ -93,7 +101,7 @@ def chart_and_pdf(out: Path) -> list[str]:
         return problems + _png(out)
     pages, _, images = pdf_info(path)
     return (
-        _png(out)
+        j.bars("png", sales_totals)(out)
         + ([] if pages == 1 else [f"{pages} pages"])
         + ([] if images else ["the PDF has no chart image"])
     )
@@ -110,7 +118,12 @@ def pie_and_csv(out: Path) -> list[str]:
     if path is None:
         return problems + _png(out)
     rows = csv_rows(path)
-    return _png(out) + ([] if len(rows) == 4 else [f"the CSV has {len(rows)} rows, not 4"])
+    want = dict(zip(("Q1", "Q2", "Q3", "Q4"), (2.1, 2.8, 3.2, 3.9), strict=True))
+    return (
+        j.pie("png", lambda: want)(out)
+        + ([] if len(rows) == 4 else [f"the CSV has {len(rows)} rows, not 4"])
+        + j.values("csv", lambda: want)(out)
+    )
 
 
 def added_total(out: Path) -> list[str]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import judge as j
 from checks import docx_info, docx_title, has_date, has_text, need, pptx_info
 from inputs import REGIONS, table
 from task import task
+from tasks_pdf import quarters
 
 
 def _docx(out: Path) -> tuple[dict[str, Any] | None, list[str]]:
@@ -46,8 +48,7 @@ def docx_table(out: Path) -> list[str]:
         return problems
     if not info["tables"]:
         return ["no table"]
-    cells = " ".join(c for t in info["tables"] for row in t for c in row)
-    return has_text(cells, *REGIONS)
+    return j.rows_with("docx", quarters)(out)
 
 
 def bullets(out: Path) -> list[str]:
@@ -116,7 +117,10 @@ def table_slide(out: Path) -> list[str]:
     tables = [t for s in info["slides"] for t in s["tables"]]
     if not tables:
         return ["no table on any slide"]
-    return has_text(" ".join(c for t in tables for row in t for c in row), *REGIONS)
+    q1 = {r: v[0] for r, v in quarters().items()}
+    return has_text(" ".join(c for t in tables for row in t for c in row), *REGIONS) + j.values(
+        "pptx", lambda: q1
+    )(out)
 
 
 def slide_per_region(out: Path) -> list[str]:
@@ -125,7 +129,8 @@ def slide_per_region(out: Path) -> list[str]:
         return problems
     titles = [s["title"] for s in info["slides"]]
     regions = [r["region"] for r in table("sales_by_region.csv")]
-    return [f"no slide titled {r!r}" for r in regions if not any(r in t for t in titles)]
+    problems = [f"no slide titled {r!r}" for r in regions if not any(r in t for t in titles)]
+    return problems or j.rows_with("pptx", quarters)(out)
 
 
 DOCX_SOLUTION = """

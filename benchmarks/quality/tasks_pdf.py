@@ -6,8 +6,9 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
+import judge as j
 from checks import has_date, has_number, has_text, need, pdf_info
-from inputs import REGIONS, table
+from inputs import table
 from task import task
 
 
@@ -37,12 +38,23 @@ def summary(out: Path) -> list[str]:
         _pages(info, 1)
         + has_text(info[1], "Sales Summary", best)
         + has_number(info[1], sum(totals.values()), 2 if sum(totals.values()) % 1 else 0)
+        + j.values("pdf", sales_totals)(out)
     )
+
+
+def quarters() -> dict[str, list[float]]:
+    """Each region's q1..q4 of sales_by_region.csv."""
+    return {
+        r["region"]: [float(r[q]) for q in ("q1", "q2", "q3", "q4")]
+        for r in table("sales_by_region.csv")
+    }
 
 
 def region_table(out: Path) -> list[str]:
     info, problems = _pdf(out)
-    return problems if info is None else has_text(info[1], "Region", *REGIONS)
+    if info is None:
+        return problems
+    return has_text(info[1], "Region") + j.rows_with("pdf", quarters)(out)
 
 
 def three_pages(out: Path) -> list[str]:

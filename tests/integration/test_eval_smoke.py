@@ -33,6 +33,7 @@ def test_solution_passes_through_the_pipeline(
     settings = load_settings(model="openai/test-model", api_base=openai_server.url, attempts=1)
     record = eval_run.run_task(task, settings, tmp_path, lambda _: None)
     assert record["passed"], record["problems"]
+    assert (record["outcome"], record["right"], record["split"]) == ("ok", True, "dev")
     assert record["attempts"] == 1 and record["attempt_details"][0]["problem"] is None
 
 
@@ -42,7 +43,7 @@ def test_a_wrong_answer_fails_its_checker(openai_server: Any, tmp_path: Path) ->
     openai_server.enqueue(f"```python\n{wrong}\n```")
     settings = load_settings(model="openai/test-model", api_base=openai_server.url, attempts=1)
     record = eval_run.run_task(task, settings, tmp_path, lambda _: None)
-    assert not record["passed"]
+    assert not record["passed"] and (record["outcome"], record["right"]) == ("ok", False)
     assert "step 1: the PDF has 3 pages, not 5" in record["problems"]
 
 
@@ -71,5 +72,8 @@ def test_summary_counts_same_line_repeats() -> None:
     ]
     summary = eval_run.summarise(records)
     assert (summary["same_failure_pairs"], summary["failed_pairs"]) == (1, 2)
-    assert summary["categories"]["pdf"] == {"tasks": 2, "passed": 1, "pass_rate": 0.5}
+    pdf = summary["categories"]["pdf"]
+    assert (pdf["tasks"], pdf["passed"], pdf["pass_rate"]) == (2, 1, 0.5)
+    # records of an older harness (no outcome): a pass was a success, a failure is unknown
+    assert (pdf["successes"], pdf["precision"], pdf["outcomes"]["?"]) == (1, 1.0, 1)
     assert summary["over_3_minutes"] == ["b"]

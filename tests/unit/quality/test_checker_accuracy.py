@@ -206,38 +206,6 @@ def test_svg_text_unescapes_entities_and_reads_titles(tmp_path: Path) -> None:
     assert "R&D spend" in text and "Q1 < Q2" in text
 
 
-def _bars(
-    path: Path, heights: list[float], color: str = "C0", title_color: str = "k", flat: bool = False
-) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots()
-    names = [f"Q{i + 1}" for i in range(len(heights))]
-    bars = (ax.barh if flat else ax.bar)(names, heights, color=color)
-    ax.bar_label(bars, labels=[f"{h}M" for h in heights], color="tab:red")
-    ax.set_title("Quarterly Revenue 2024", color=title_color, fontsize=20)
-    ax.grid(axis="y")
-    fig.savefig(path)
-    plt.close(fig)
-
-
-def test_the_bar_chart_must_have_one_bar_per_quarter(tmp_path: Path) -> None:
-    good, bad = _dirs(tmp_path, "good", "bad")
-    _bars(good / "q.png", [2.1, 2.8, 3.2, 3.9])
-    assert TASKS["chart_bar_numbers"].check(good) == []
-    _bars(bad / "q.png", [2.1, 2.8, 3.2])
-    assert TASKS["chart_bar_numbers"].check(bad) == ["3 bars drawn, not one per quarter (4)"]
-    styled, grey = _dirs(tmp_path, "styled", "grey")
-    _bars(styled / "q.png", [2.1, 2.8, 3.2, 3.9], color="skyblue", title_color="navy")
-    assert TASKS["chart_bar_numbers"].check(styled) == []
-    _bars(grey / "q.png", [2.1, 2.8, 3.2, 3.9], color="grey")  # grey bars, red labels
-    assert TASKS["chart_bar_numbers"].check(grey) == []
-    flat, flat3 = _dirs(tmp_path, "flat", "flat3")
-    _bars(flat / "q.png", [2.1, 2.8, 3.2, 3.9], flat=True)
-    assert TASKS["chart_bar_numbers"].check(flat) == []
-    _bars(flat3 / "q.png", [2.1, 2.8, 3.2], flat=True)
-    assert TASKS["chart_bar_numbers"].check(flat3) == ["3 bars drawn, not one per quarter (4)"]
-
-
 def _scatter(path: Path, xlabel: str, ylabel: str) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots()

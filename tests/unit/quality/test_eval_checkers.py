@@ -74,3 +74,24 @@ def test_formula_evaluator_survives_cycles_and_huge_ranges() -> None:
     ws["B1"] = "=SUM(A1:ZZZ999999)"
     values = evaluate_workbook(wb)
     assert values[(ws.title, "A1")] is None and values[(ws.title, "B1")] is None
+
+
+def test_outcome_and_chart_facts_are_read_from_the_turn() -> None:
+    from types import SimpleNamespace as NS
+
+    figure = {"file": "c.png", "suptitle": "", "axes": [{"title": "Revenue"}]}
+    first = NS(script="a", run=NS(chart_facts=[{"file": "c.png", "axes": [{"title": "old"}]}]))
+    chosen = NS(script="b", run=NS(chart_facts=[figure]))
+    turn = NS(result=NS(script="b", attempts=[first, chosen], status="unmet"))
+    assert eval_run.collect_facts(turn) == [figure]  # the delivered attempt's, not the first's
+    assert eval_run.turn_status(turn) == "unmet"
+    assert eval_run.turn_status(NS(result=NS(script="b", attempts=[]))) == "ok"  # older pipeline
+    assert eval_run.collect_facts(NS(result=NS(script="b", attempts=[]))) == []
+
+
+def test_the_splits_are_disjoint_and_big_enough() -> None:
+    dev, holdout = eval_run.all_tasks("dev"), eval_run.all_tasks("holdout")
+    assert len(dev) >= 60 and len(holdout) >= 40
+    assert not {t.id for t in dev} & {t.id for t in holdout}
+    assert {t.split for t in dev} == {"dev"} and {t.split for t in holdout} == {"holdout"}
+    assert len(TASKS) == len(dev) + len(holdout) >= 100
