@@ -136,7 +136,9 @@ def test_inline_multipart_job(serve: Any, openai_server: Any) -> None:
         job = wait_job(http, r.json()["id"])
         assert job["status"] == "succeeded" and job["files"][0]["name"] == "revenue.png"
         assert job["request"]["formats"] == ["png"] and len(job["request"]["inputs"]) == 1
-        assert "q,revenue" in json.dumps(openai_server.history[-1]["messages"])
+        # the input reaches the model as its profile, computed in the sandbox
+        sent = json.dumps(openai_server.history[-1]["messages"])
+        assert "revenue (number" in sent and "row: Q1 | 2.1" in sent
 
 
 def test_operations_endpoints(serve: Any) -> None:
