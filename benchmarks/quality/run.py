@@ -97,6 +97,9 @@ def run_task(t: Task, settings: Any, workdir: Path, progress: Any) -> dict[str, 
     from promptkiln.errors import PromptkilnError
 
     run_turn = _run_turn()
+    if "accept_unmet" in type(settings).model_fields:
+        # files that fail a check are still judged (the outcome stays "unmet")
+        settings = settings.model_copy(update={"accept_unmet": True})
 
     inputs_dir = workdir / "inputs"
     inputs_dir.mkdir(parents=True, exist_ok=True)
@@ -338,9 +341,6 @@ def main(argv: list[str] | None = None) -> int:
             attempts=args.attempts,
             candidates=args.candidates,
         )
-        if "accept_unmet" in type(settings).model_fields:
-            # files that fail a check are still judged (the outcome stays "unmet")
-            settings = settings.model_copy(update={"accept_unmet": True})
         model = settings.model or "bundled"
         print(
             f"evaluating {len(tasks)} tasks with {model}, {settings.attempts} attempts each, "
