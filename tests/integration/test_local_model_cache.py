@@ -38,7 +38,7 @@ def generator(settings: Settings) -> LiteLLMGenerator:
 
 def test_a_repair_and_a_restarted_server_reuse_the_cached_prompt(settings: Settings) -> None:
     gen = generator(settings)
-    first = render_messages("A bar chart of revenue: Q1 2.1, Q2 2.8", ["png"], [])
+    first = render_messages("A bar chart of revenue: Q1 2.1, Q2 2.8", ["png"])
     answer = gen.generate(first)
     assert answer.timings.evaluated is not None and answer.timings.evaluated > 200
 
@@ -54,6 +54,6 @@ def test_a_repair_and_a_restarted_server_reuse_the_cached_prompt(settings: Setti
     kv = list((settings.home / "run" / "kv").glob("*/prefix-*.bin"))
     assert kv, "no slot file was saved"
     gen = generator(settings)
-    other = gen.generate(render_messages("A pie chart of shares: A 40, B 60", ["png"], []))
+    other = gen.generate(render_messages("A pie chart of shares: A 40, B 60", ["png"]))
     print(f"after restart: {other.timings.describe()}")
     assert other.timings.cached is not None and other.timings.cached > 200
