@@ -39,7 +39,6 @@ from promptkiln.config import Settings, load_settings
 from promptkiln.llm import local
 from promptkiln.llm.generate import Generation, LiteLLMGenerator
 from promptkiln.llm.local_tuning import Tuning, default_threads, save_tuning
-from promptkiln.llm.prompts import InputSummary
 from promptkiln.llm.request_prompt import render_messages
 from promptkiln.making.repair import Feedback, as_answer, repair_request
 
@@ -112,7 +111,8 @@ def tune(cache: Path, model: Path, build: bool) -> tuple[Tuning, list[llama_benc
 
 
 def server_cases(settings: Settings, max_tokens: int) -> dict[str, dict[str, Any]]:
-    sales = [InputSummary.from_bytes("sales.csv", SALES)]
+    # the inputs as the user message carries them (the profile's text; here the file itself)
+    sales = "./inputs/sales.csv:\n" + SALES.decode()
     rows: dict[str, dict[str, Any]] = {}
     say(f"the bundled server (a fresh one, nothing cached)  [{load()}]")
     gen = generator(settings, max_tokens)
