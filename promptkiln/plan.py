@@ -14,6 +14,7 @@ small model writes every key of the plan, and each token costs time.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +27,30 @@ ChartKind = Literal[
     "bar", "barh", "stacked_bar", "grouped_bar", "line", "area", "pie", "scatter", "hist"
 ]
 Dtype = Literal["number", "integer", "text", "date", "bool", "empty"]
+
+
+#: An operator or parenthesis of a value expression (``quantity * unit_price``).
+_EXPR_OPS = re.compile(r"\s*([-+*/()])\s*")
+
+
+def expression_parts(text: str) -> list[str] | None:
+    """The tokens of a value that is arithmetic over columns (``quantity * unit_price``,
+    ``(price - cost) / price``): names, numbers, ``+ - * / ( )``; None when ``text`` has no
+    operator or no name (then it is one column's name, or nothing usable). A column whose own
+    name holds an operator (``year-to-date``) is matched as a whole before this is tried."""
+    parts = [p.strip() for p in _EXPR_OPS.split(text) if p.strip()]
+    if not any(p in "+-*/" for p in parts) or parts[-1] in "+-*/(" or parts[0] in "*/)":
+        return None
+    names = [p for p in parts if p not in "+-*/()" and not _is_number(p)]
+    return parts if names else None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 class _Model(BaseModel):

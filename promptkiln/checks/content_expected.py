@@ -259,6 +259,29 @@ def column(df, name):
     raise KeyError(f"the inputs have no column {name!r}")
 
 
+OPS = re.compile(r"\s*([-+*/()])\s*")
+
+
+def derive(df, name):
+    """df with the value ``name`` as a column: an input column, or arithmetic over its number
+    columns ("quantity * unit_price"), as the plan checks allowed it."""
+    try:
+        return df, column(df, name)
+    except KeyError:
+        parts = [p.strip() for p in OPS.split(name) if p.strip()]
+        if not any(p in "+-*/" for p in parts):
+            raise
+    cols, code = [], []
+    for p in parts:
+        if p in "+-*/()" or re.fullmatch(r"\d+(?:\.\d+)?", p):
+            code.append(p)
+        else:
+            cols.append(pd.to_numeric(df[column(df, p)], errors="coerce"))
+            code.append(f"C[{len(cols) - 1}]")
+    values = eval(" ".join(code), {"__builtins__": {}}, {"C": cols})
+    return df.assign(**{name: values}), name
+
+
 def label(value):
     if isinstance(value, pd.Timestamp):
         return value.date().isoformat() if value == value.normalize() else value.isoformat()
@@ -317,7 +340,11 @@ def filters(df, used):
 def compute(spec):
     df = load(spec["input"])
     out = compute_on(df, spec)
-    used = {column(df, spec[k]) for k in ("x", "y", "series") if spec.get(k)}
+    names = set()
+    for k in ("x", "y", "series"):
+        if spec.get(k):
+            names.update(p.strip().lower() for p in OPS.split(spec[k]) + [spec[k]])
+    used = {c for c in df.columns if c.lower() in names}
     alternatives = []
     for name, mask in filters(df, used):
         try:
@@ -336,8 +363,13 @@ def as_map(s):
 
 def compute_on(df, spec):
     x = column(df, spec["x"]) if spec.get("x") else None
-    y = column(df, spec["y"]) if spec.get("y") else None
-    ys = [column(df, c) for c in spec.get("ys") or []]
+    y = None
+    if spec.get("y"):
+        df, y = derive(df, spec["y"])
+    ys = []
+    for name in spec.get("ys") or []:
+        df, col = derive(df, name)
+        ys.append(col)
     aggs = list(spec.get("aggs") or [])
     agg = spec["agg"]
     for col in ys + ([y] if y is not None and (agg != "count" or aggs) else []):

@@ -237,6 +237,8 @@ def test_expected_numbers_for_several_columns_aggregations_and_single_figures(
         Spec("aggs", "t.docx", "table", "table", "sales.csv", "region", "revenue", None, "mean",
              "none", aggs=("mean", "max")),
         Spec("one", "t.docx", "table", "table", "sales.csv", None, "revenue", None, "sum", "none"),
+        Spec("derived", "c.png", "chart", "bar", "sales.csv", "region", "(revenue - 100) / temp",
+             None, "sum", "desc"),
     ]  # fmt: skip
     got = compute(specs, [SALES], settings)
     assert got["wide"].series == {
@@ -245,6 +247,11 @@ def test_expected_numbers_for_several_columns_aggregations_and_single_figures(
     }
     assert got["aggs"].series["max"] == {"East": 2400, "West": 700, "North": 800}
     assert got["one"].values == {"sum": 5600}
+    # a value no column holds, computed from number columns as the plan checks allowed it
+    assert got["derived"].values == pytest.approx(
+        {"East": 760.0, "North": 750.0, "West": 400 / 12 + 600 / 14}
+    )
+    assert got["derived"].order == ["East", "North", "West"]
 
 
 def wrap(script: bytes) -> str:
