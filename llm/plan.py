@@ -45,16 +45,26 @@ PLAN_NOTE = """\
 Before the script you write a plan as JSON: the files, each with its name (with its extension), \
 title, input file, charts, tables and sections.
 - x, y, ys, series, group, value: input column names exactly as listed. x: the category or \
-time axis; y: the values; ys: several value columns side by side instead of y; series: the \
-column whose values become separate lines or bars; a table lists its columns, or has one row \
-per value of group.
+time axis; y: the values, or arithmetic of number columns when no column holds them \
+(units * price); ys: several value columns side by side instead of y; series: the column \
+whose values become separate lines or bars; a table lists its columns, or has one row per \
+value of group.
 - agg combines the rows that share an x (or group) value: sum, mean, count, min, max, median; \
 none keeps the rows as they are; aggs: several of them of one value column (its statistics). \
 sort: desc (highest first) or asc only when the request asks for an order, else none; \
 limit: how many to keep after sorting (the top 5).
 - sections: the titles of the pages, slides or sheets, when the request names or counts them.
 - With no input file, a chart's values are {label: number} from the request.
-Write the JSON compactly, leaving out keys that are null or empty."""
+Write the JSON compactly, leaving out keys that are null or empty.
+Charts for some requests, over columns day, site, device, visits, minutes, units, price:
+- "daily visits, a line for each site": {"kind":"line","title":"Daily visits by site",\
+"x":"day","y":"visits","series":"site","agg":"sum"}
+- "what part of the sessions each device has": {"kind":"pie","title":"Sessions by device",\
+"x":"device","agg":"count"}
+- "average minutes of every site, longest first": {"kind":"bar","title":"Average minutes \
+per site","x":"site","y":"minutes","agg":"mean","sort":"desc"}
+- "sales (units times price) by site": {"kind":"bar","title":"Sales by site","x":"site",\
+"y":"units * price","agg":"sum"}"""
 ASK_PLAN = "First, write the plan as JSON."
 ASK_SCRIPT = (
     "Now write the script that makes these files as planned. Answer with exactly one "
@@ -109,6 +119,8 @@ class Planned:
     messages: list[Message]
     #: Problems of the plan that the model did not fix (noted in the script request).
     problems: list[str] = field(default_factory=list)
+    #: Those of them about what the data means (see ``PlanCheck.data_problems``).
+    data_problems: list[str] = field(default_factory=list)
     #: Why there is no plan, for the progress line.
     off: str | None = None
     seconds: float = 0.0
@@ -186,9 +198,11 @@ def make_plan(
         return str(answer.text)
 
     def finish(
-        plan: Plan | None, answer: str | None, problems: list[str], off: str | None
+        plan: Plan | None, answer: str | None, checked: PlanCheck | None, off: str | None
     ) -> Planned:
-        out.plan, out.problems, out.off = plan, problems, off
+        out.plan, out.off = plan, off
+        if checked is not None:
+            out.problems, out.data_problems = checked.problems, checked.data_problems
         out.seconds = time.monotonic() - started
         if plan is None or answer is None:
             # no plan: the script request is the first request, without the plan's words
@@ -196,7 +210,11 @@ def make_plan(
             body = user.content.replace(f"\n\n{ASK_PLAN}", "")
             out.messages = [system, Message("user", body)]
         else:
-            out.messages = [*messages, Message("assistant", answer), script_request(plan, problems)]
+            out.messages = [
+                *messages,
+                Message("assistant", answer),
+                script_request(plan, out.problems),
+            ]
         return out
 
     progress("planning the files (a JSON plan)")
@@ -216,13 +234,15 @@ def make_plan(
             plan = parse_plan(answer)
     except GenerationError as exc:
         return finish(
-            None, None, [], f"the model could not answer with a JSON plan ({exc.message})"
+            None, None, None, f"the model could not answer with a JSON plan ({exc.message})"
         )
     except ValueError as exc:
-        return finish(None, None, [], f"the model's plan was not valid twice ({_error_text(exc)})")
+        return finish(
+            None, None, None, f"the model's plan was not valid twice ({_error_text(exc)})"
+        )
     checked = check(plan)
     if checked.ok:
-        return finish(checked.plan, _same_or_compact(answer, plan, checked.plan), [], None)
+        return finish(checked.plan, _same_or_compact(answer, plan, checked.plan), None, None)
     progress("the plan has problems: " + "; ".join(checked.problems) + "; asking for a fix")
     listed = "\n".join(f"- {p}" for p in checked.problems)
     retry = [
@@ -237,17 +257,11 @@ def make_plan(
         second = ask(retry)
         fixed = check(parse_plan(second))
     except (GenerationError, ValueError):
-        return finish(
-            checked.plan, _same_or_compact(answer, plan, checked.plan), checked.problems, None
-        )
+        return finish(checked.plan, _same_or_compact(answer, plan, checked.plan), checked, None)
     if len(fixed.problems) > len(checked.problems):  # worse: keep the first
-        return finish(
-            checked.plan, _same_or_compact(answer, plan, checked.plan), checked.problems, None
-        )
+        return finish(checked.plan, _same_or_compact(answer, plan, checked.plan), checked, None)
     messages = retry
-    return finish(
-        fixed.plan, _same_or_compact(second, parse_plan(second), fixed.plan), fixed.problems, None
-    )
+    return finish(fixed.plan, _same_or_compact(second, parse_plan(second), fixed.plan), fixed, None)
 
 
 def _same_or_compact(answer: str, parsed: Plan, checked: Plan) -> str:

@@ -11,9 +11,10 @@ words; it translates the model's own plan, after the platform checked it against
 from __future__ import annotations
 
 import json
+import re
 from pathlib import PurePosixPath
 
-from promptkiln.plan import Chart, OutputFile, Plan, Table
+from promptkiln.plan import Chart, OutputFile, Plan, Table, expression_parts
 
 _READERS = {
     ".csv": "pd.read_csv({path})",
@@ -150,6 +151,23 @@ def _chart_line(f: OutputFile, c: Chart, data: str) -> str:
     return f"- {f.name}, {c.kind} chart {c.title!r}: {data}; draw: {draw_call(c, fmt)}"
 
 
+def derived_lines(f: OutputFile) -> list[str]:
+    """``df["quantity * unit_price"] = df["quantity"] * df["unit_price"]`` for each value of
+    the file's charts and tables that is computed from columns: the checks write those with
+    spaces around each operator, a column's own name (``year-to-date``) has none."""
+    values = [v for c in f.charts for v in (c.y, *c.ys)] + [t.value for t in f.tables]
+    out: list[str] = []
+    for value in dict.fromkeys(v for v in values if v):
+        parts = expression_parts(value) if re.search(r" [-+*/] ", value) else None
+        if parts is None:
+            continue
+        code = " ".join(
+            p if p in "+-*/()" or p.replace(".", "", 1).isdigit() else f"df[{_q(p)}]" for p in parts
+        )
+        out.append(f"- df[{_q(value)}] = {code}")
+    return out
+
+
 def _file_lines(f: OutputFile) -> list[str]:
     lines = []
     for c in f.charts:
@@ -187,5 +205,5 @@ def data_lines(plan: Plan) -> str:
         if line != read:
             out.append(f"- {line}")
             read = line
-        out += lines
+        out += derived_lines(f) + lines
     return "\n".join(out)

@@ -12,7 +12,12 @@ the problems found, each one sentence the model can act on:
 * a series column has few distinct values (a line per city, not a line per order id);
 * each file has a requested format, each requested format has a file;
 * a page, slide or sheet count the request states matches the sections listed;
-* no title is a placeholder ("Title", "Chart title").
+* no title is a placeholder ("Title", "Chart title");
+* a chart kind the request names in so many words (a pie, a line chart, bars) is in the plan;
+* a chart's stated values are numbers the request states, when an input holds the data.
+
+The problems about the data's meaning are also listed in ``data_problems``: left unfixed, they
+make the result unmet, whatever the files look like.
 """
 
 from __future__ import annotations
@@ -22,7 +27,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from promptkiln.plan import Chart, ColumnProfile, OutputFile, Plan, Profile, Table, TableProfile
+from promptkiln.plan import (
+    Chart,
+    ColumnProfile,
+    OutputFile,
+    Plan,
+    Profile,
+    Table,
+    TableProfile,
+    expression_parts,
+)
 
 #: A series column with more distinct values than this draws an unreadable chart.
 MAX_SERIES = 12
@@ -46,12 +60,36 @@ _WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
 _SHEETS = re.compile(r"\b(\d{1,2}|" + "|".join(_WORD_NUMBERS) + r")[- ](?:work)?sheets?\b")
 
 
+#: Chart kinds a request names in so many words, each with the plan kinds that draw it.
+_NAMED_KINDS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
+    ("pie", re.compile(r"\b(?:pie|donut|doughnut)\b"), ("pie",)),
+    ("line", re.compile(r"\bline[- ](?:chart|graph|plot|diagram)s?\b"), ("line", "area")),
+    # "one line per city" is a chart's lines only in a request about a chart ("an invoice
+    # line per item" is not)
+    ("line", re.compile(
+        r"(?=.*\b(?:chart|graph|plot|draw|visuali))"
+        r".*(?:\b(?:one|a|separate) line (?:per|for)\b|\blines (?:per|for each|for every)\b)",
+        re.S), ("line", "area")),
+    ("scatter", re.compile(r"\bscatter"), ("scatter",)),
+    ("histogram", re.compile(r"\bhistograms?\b"), ("hist",)),
+    ("bar", re.compile(r"\b(?:bar|column)[- ](?:chart|graph|plot|diagram)s?\b"
+            r"|\b(?:as|with|horizontal|vertical|stacked|grouped) bars\b"),
+     ("bar", "barh", "stacked_bar", "grouped_bar")),
+)  # fmt: skip
+_CHART_FORMATS = frozenset({"png", "svg", "jpg", "pdf", "pptx", "xlsx", "docx", "html"})
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
 @dataclass(frozen=True)
 class PlanCheck:
     """A plan with its column names normalised, and what is wrong with it."""
 
     plan: Plan
     problems: list[str] = field(default_factory=list)
+    #: The problems about what the data means (columns, aggregation, series, chart kind, made-up
+    #: values): a file made from such a plan is wrong even when it looks right. The others
+    #: (formats, section counts) are checked on the files themselves.
+    data_problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -113,6 +151,30 @@ class _Columns:
             return name
         return col.name
 
+    def value(self, name: str | None, role: str, where: str) -> str | None:
+        """A value column's real name, or a value computed from number columns
+        (``quantity * unit_price``: revenue that no column holds) with their real names."""
+        if name is None or not self.tables or self.find(name) is not None:
+            return self.resolve(name, role, where)
+        parts = expression_parts(name)
+        if parts is None:
+            return self.resolve(name, role, where)
+        out = []
+        for part in parts:
+            if part in "+-*/()" or _number(part):
+                out.append(part)
+                continue
+            col = self.find(part)
+            if col is None:
+                return self.resolve(part, role, where)
+            if col.dtype not in _NUMERIC:
+                self.problems.append(
+                    f"{where}: {role} {name!r} computes with {col.name!r}, a {col.dtype} "
+                    "column, not numbers"
+                )
+            out.append(col.name)
+        return " ".join(out).replace("( ", "(").replace(" )", ")")
+
     def aggregation(self, agg: str, value: str | None, where: str, role: str) -> None:
         col = self.find(value)
         if agg in ("sum", "mean", "median") and value is not None and col is not None:
@@ -145,6 +207,10 @@ class _Columns:
             )
 
 
+def _number(text: str) -> bool:
+    return re.fullmatch(r"\d+(?:\.\d+)?", text) is not None
+
+
 def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
     where = f"{where}, chart {c.title!r}"
     if c.ys and c.y is not None and c.y not in c.ys:  # y and ys: all of them side by side
@@ -152,8 +218,8 @@ def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
     if c.limit is not None and c.limit < 1:
         cols.problems.append(f"{where}: limit {c.limit} shows nothing; give a count of 1 or more")
     x = cols.resolve(c.x, "x", where)
-    y = cols.resolve(c.y, "y", where)
-    ys = [cols.resolve(n, "ys", where) or n for n in c.ys]
+    y = cols.value(c.y, "y", where)
+    ys = [cols.value(n, "ys", where) or n for n in c.ys]
     series = cols.resolve(c.series, "series", where)
     if c.values is None and cols.tables and c.x is None and c.y is None and not c.ys:
         cols.problems.append(f"{where}: name its input columns (x, y) or give its values")
@@ -190,7 +256,7 @@ def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
 def _table(t: Table, cols: _Columns, where: str) -> Table:
     where = f"{where}, table"
     group = cols.resolve(t.group, "group", where)
-    value = cols.resolve(t.value, "value", where)
+    value = cols.value(t.value, "value", where)
     shown = [getattr(cols.find(c), "name", c) for c in t.columns]
     for agg in t.aggs or [t.agg]:
         cols.aggregation(agg, t.value, where, "value")
@@ -223,6 +289,38 @@ def _stated_counts(prompt: str, formats: Sequence[str]) -> dict[str, int]:
     return out
 
 
+def _kinds(plan: Plan, prompt: str, formats: Sequence[str]) -> list[str]:
+    """The chart kinds the request names that no chart of the plan draws."""
+    if not any(f in _CHART_FORMATS for f in formats):
+        return []
+    text = prompt.lower()
+    drawn = [c.kind for f in plan.files for c in f.charts]
+    out = []
+    for name, pattern, kinds in _NAMED_KINDS:
+        if any(f"a {name} chart" in p for p in out):
+            continue
+        if pattern.search(text) and not any(k in kinds for k in drawn):
+            has = ", ".join(dict.fromkeys(drawn)) or "no chart"
+            out.append(
+                f"the request asks for a {name} chart and the plan has {has}; set kind {kinds[0]}"
+            )
+    return out
+
+
+def _made_up(c: Chart, cols: _Columns, where: str, prompt: str) -> None:
+    """A chart of numbers the request does not state, although an input holds the data."""
+    if not c.values or not cols.tables:
+        return
+    stated = {float(n.replace(",", "")) for n in _NUMBER.findall(prompt)}
+    invented = [k for k, v in c.values.items() if float(v) not in stated]
+    if invented:
+        cols.problems.append(
+            f"{where}, chart {c.title!r}: the values of {', '.join(invented[:3])} are not in "
+            "the request; take them from the input: name its columns (x, y) and agg, "
+            "and leave values out"
+        )
+
+
 def _placeholder(title: str, where: str, prompt: str) -> str | None:
     if _key(title) in PLACEHOLDER_TITLES and _key(title) not in _key(prompt):
         return f"{where}: the title {title!r} is a placeholder; use a title from the request"
@@ -234,6 +332,7 @@ def check_plan(
 ) -> PlanCheck:
     """``plan`` with its column names normalised to the profile's, and its problems."""
     problems: list[str] = []
+    data: list[str] = []
     wanted = [f.lower().lstrip(".") for f in formats]
     counts = _stated_counts(prompt, wanted)
     files: list[OutputFile] = []
@@ -255,7 +354,10 @@ def check_plan(
         cols = _Columns(file, profile)
         charts = [_chart(c, cols, where) for c in file.charts]
         tables = [_table(t, cols, where) for t in file.tables]
+        for c in file.charts:
+            _made_up(c, cols, where, prompt)
         problems += cols.problems
+        data += cols.problems
         n = counts.get(ext)
         if n is not None and len(file.sections) != n:
             kind = _SECTION_KINDS[ext]
@@ -271,4 +373,9 @@ def check_plan(
     for fmt in wanted:
         if fmt not in names and not (fmt == "jpg" and "jpeg" in names):
             problems.append(f"no file in the plan is a .{fmt}; add one")
-    return PlanCheck(Plan(files=files), list(dict.fromkeys(problems)))
+    kinds = _kinds(plan, prompt, wanted)
+    return PlanCheck(
+        Plan(files=files),
+        list(dict.fromkeys(problems + kinds)),
+        list(dict.fromkeys(data + kinds)),
+    )

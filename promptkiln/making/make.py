@@ -136,7 +136,7 @@ def make(
     pool = prewarm(settings) if factory is None else None
     factory = pool.factory if pool is not None else factory
     from promptkiln.making.attempt_loop import RepairLoop
-    from promptkiln.making.plan_step import prepare
+    from promptkiln.making.plan_step import prepare, unmet_plan
 
     loop = RepairLoop(
         settings, gen, factory, progress, on_token, input_files, formats, wanted, prompt
@@ -166,6 +166,7 @@ def make(
             rounds = len({a.number for a in loop.attempts})
             raise AttemptsExhausted(rounds, (last or "").splitlines()[0], budget=loop.out_of_time)
         attempt = winner.attempt
+        attempt.requirements.extend(unmet_plan(prepared))
         status = "unmet" if any(not o.met for o in attempt.requirements) else "ok"
         files: list[Artifact] = []
         if status == "ok" or settings.accept_unmet or keep_unmet:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from promptkiln.checks.requirement import Outcome
     from promptkiln.config import Settings
     from promptkiln.llm.generate import CodeGenerator, Message
     from promptkiln.llm.plan import Planned
@@ -35,6 +36,8 @@ class Prepared:
     plan: Plan | None = None
     #: Problems of the plan the model did not fix (the checks noted them in the request).
     problems: list[str] = field(default_factory=list)
+    #: Those of them about what the data means: left unfixed, the result is unmet.
+    data_problems: list[str] = field(default_factory=list)
     planned: Planned | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -89,5 +92,20 @@ def prepare(
         for problem in planned.problems:
             progress(f"plan problem left: {problem}")
     return Prepared(
-        planned.messages, profile, planned.plan, planned.problems, planned, timings=timings
+        planned.messages,
+        profile,
+        planned.plan,
+        planned.problems,
+        planned.data_problems,
+        planned,
+        timings=timings,
     )
+
+
+def unmet_plan(prepared: Prepared) -> list[Outcome]:
+    """A failed requirement per problem of the plan about what the data means that the model
+    left unfixed: the files follow that plan, so they are wrong however right they look."""
+    from promptkiln.checks.requirement import Outcome, Requirement
+
+    need = Requirement("plan", "the plan fits the inputs and the request")
+    return [Outcome(need, False, problem) for problem in prepared.data_problems]

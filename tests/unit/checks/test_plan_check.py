@@ -29,6 +29,7 @@ SALES = Profile(
                         ColumnProfile(name="Month", dtype="date", distinct=12,
                                       first="2024-01-01", last="2024-12-01"),
                         ColumnProfile(name="Revenue", dtype="number", distinct=48, min=10, max=90),
+                        ColumnProfile(name="Unit price", dtype="number", distinct=9),
                     ],
                 )
             ],
@@ -247,3 +248,70 @@ def test_a_listing_of_rows_names_only_input_columns() -> None:
     grouped = Table(columns=["region", "total"], group="region", value="revenue", agg="sum")
     assert check_plan(Plan(files=[OutputFile(name="r.csv", title="T", tables=[grouped])]), SALES,
                       ["csv"]).ok  # fmt: skip
+
+
+def test_a_value_computed_from_number_columns_is_checked_and_becomes_a_column() -> None:
+    from promptkiln.llm.plan import script_request
+
+    checked = check_plan(bar(y="revenue/unit_price", sort="desc"), SALES, ["png"])
+    assert checked.ok, checked.problems
+    assert checked.plan.files[0].charts[0].y == "Revenue / Unit price"
+    lines = script_request(checked.plan).content.splitlines()
+    assert lines[2] == '- df["Revenue / Unit price"] = df["Revenue"] / df["Unit price"]'
+    assert 'df.groupby("Region")["Revenue / Unit price"].agg("sum")' in lines[3]
+    wrong = check_plan(bar(y="(revenue - 1) * region"), SALES, ["png"]).problems
+    assert any("computes with 'Region', a text column" in p for p in wrong), wrong
+    unknown = check_plan(bar(y="revenue * units"), SALES, ["png"]).problems
+    assert any("y column 'units' is not in the input" in p for p in unknown), unknown
+
+
+@pytest.mark.parametrize(
+    ("prompt", "kind", "named"),
+    [
+        ("a pie chart of revenue by region", "bar", "pie"),
+        ("plot revenue over the months, one line per region", "bar", "line"),
+        ("revenue by region as a line graph", "pie", "line"),
+        ("a histogram of the revenue", "bar", "histogram"),
+        ("revenue by region as horizontal bars", "pie", "bar"),
+    ],
+)
+def test_a_chart_kind_the_request_names_must_be_in_the_plan(
+    prompt: str, kind: str, named: str
+) -> None:
+    checked = check_plan(bar(kind=kind), SALES, ["png"], prompt)
+    assert any(f"asks for a {named} chart" in p for p in checked.data_problems), checked
+    assert check_plan(bar(kind="barh" if named == "bar" else kind), SALES, ["png"], "a chart").ok
+
+
+def test_words_that_are_no_chart_kind_ask_for_none() -> None:
+    invoice = "an invoice PDF with one line per item and the total at the bottom"
+    assert check_plan(bar(), SALES, ["pdf"], invoice).data_problems == []
+    assert (
+        check_plan(bar(), SALES, ["csv"], "totals by region, for a pie chart later").data_problems
+        == []
+    )
+    chocolate = "sales of chocolate bars by month as a line chart"
+    assert check_plan(bar(kind="line", x="Month"), SALES, ["png"], chocolate).ok
+
+
+def test_values_the_request_does_not_state_are_made_up_when_an_input_holds_the_data() -> None:
+    made_up = bar(x=None, y=None, agg="none", values={"North": 120.0, "South": 80.0})
+    problems = check_plan(made_up, SALES, ["png"], "revenue by region").data_problems
+    assert any("the values of North, South are not in the request" in p for p in problems)
+    stated = "a bar chart: North 1,200 and South 80"
+    values = bar(x=None, y=None, agg="none", values={"North": 1200.0, "South": 80.0})
+    assert check_plan(values, SALES, ["png"], stated).ok
+    assert check_plan(values, None, ["png"], "a bar chart of some sample numbers").ok
+
+
+def test_only_problems_about_the_data_make_the_result_unmet() -> None:
+    from promptkiln.making.plan_step import Prepared, unmet_plan
+
+    checked = check_plan(bar(agg="none", title="Sales"), SALES, ["pdf"], "a report")
+    assert any(".png was not asked for" in p for p in checked.problems)  # checked on the files
+    assert not any("not asked for" in p for p in checked.data_problems)
+    assert any("distinct values" in p for p in checked.data_problems)
+    prepared = Prepared([], plan=checked.plan, data_problems=checked.data_problems)
+    [outcome] = unmet_plan(prepared)
+    assert not outcome.met and outcome.requirement.kind == "plan"
+    assert "distinct values in 48 rows" in outcome.detail
