@@ -59,7 +59,9 @@ Write the JSON compactly, leaving out keys that are null or empty.
 Charts for some requests, over columns day, site, device, visits, minutes, units, price:
 - "daily visits, a line for each site": {"kind":"line","title":"Daily visits by site",\
 "x":"day","y":"visits","series":"site","agg":"sum"}
-- "what part of the sessions each device has": {"kind":"pie","title":"Sessions by device",\
+- "each device's part of all the minutes": {"kind":"pie","title":"Minutes by device",\
+"x":"device","y":"minutes","agg":"sum"}
+- "how many sessions came from each device": {"kind":"bar","title":"Sessions per device",\
 "x":"device","agg":"count"}
 - "average minutes of every site, longest first": {"kind":"bar","title":"Average minutes \
 per site","x":"site","y":"minutes","agg":"mean","sort":"desc"}

@@ -248,6 +248,11 @@ def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
             f"{where}: series column {scol.name!r} has {scol.distinct} distinct values, too "
             f"many series; use a column with at most {MAX_SERIES}, or no series"
         )
+    if series is not None and series == x:
+        cols.problems.append(
+            f"{where}: series {series!r} is also the x axis, so each series has one point; "
+            "series needs another column (or none)"
+        )
     if c.kind == "pie" and c.series is not None:
         cols.problems.append(f"{where}: a pie chart has no series; leave series empty")
     return c.model_copy(update={"x": x, "y": y, "ys": ys, "series": series})

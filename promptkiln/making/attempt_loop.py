@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptkiln.checks.requirements import Requirement
 from promptkiln.config import MAX_TOKENS_CEILING, Settings
-from promptkiln.errors import ContextOverflow, ExtractionError
+from promptkiln.errors import ContextOverflow
 from promptkiln.making.attempt import Attempt
 from promptkiln.making.attempt_cost import Spent, expected_seconds
 from promptkiln.making.attempt_judge import (
@@ -24,6 +24,7 @@ from promptkiln.making.attempt_judge import (
     score,
     tag,
 )
+from promptkiln.making.attempt_script import script_of
 from promptkiln.making.failure import parse_failure, script_hash
 from promptkiln.making.pipeline import Progress, SandboxFactory, new_run_id, run_in_sandbox
 from promptkiln.sandbox.base import InputFile
@@ -225,7 +226,7 @@ class RepairLoop:
         self.progress(
             f"generated in {generation.duration_s:.1f} s" + (f" ({said})" if said else "")
         )
-        script = self._extract(generation, attempt)
+        script = script_of(generation, attempt, self.progress)
         if script is not None and script_hash(script) in failed:
             # the very script that already failed: do not run it again, ask once more, warmer
             attempt.repeated_script = True
@@ -240,7 +241,7 @@ class RepairLoop:
             generation = self._generate(retry, warmer)
             attempt.response, attempt.temperature = generation.text, warmer.temperature
             attempt.generation_s += generation.duration_s
-            script = self._extract(generation, attempt)
+            script = script_of(generation, attempt, self.progress)
             if script is not None and script_hash(script) in failed:
                 attempt.script, attempt.script_sha256 = script, script_hash(script)
                 attempt.failure, attempt.same_failure_as_previous = earlier.failure, True
@@ -271,39 +272,6 @@ class RepairLoop:
         attempt.seconds = time.monotonic() - started
         self.spent = Spent(messages, generation.timings, attempt.generation_s, attempt.seconds)
         return winner, attempt, feedback
-
-    def _extract(self, generation: Generation, attempt: Attempt) -> str | None:
-        from promptkiln.llm.extract import extract
-
-        try:
-            if generation.truncated:
-                raise ExtractionError(
-                    "response_too_large",
-                    "the answer was longer than the 1 MB that is read, and was cut off",
-                )
-            if generation.stopped == "repetition":
-                attempt.problem = "the answer was looping"
-                return None
-            return extract(generation.text).code
-        except ExtractionError as exc:
-            fixed = self._fix_syntax(exc, attempt)
-            if fixed is not None:
-                return fixed
-            attempt.problem = f"no usable script in the answer: {exc.message}"
-            return None
-
-    def _fix_syntax(self, exc: ExtractionError, attempt: Attempt) -> str | None:
-        """A script whose only syntax errors were wrong closing brackets, fixed."""
-        from promptkiln.making.autofix.syntax import fix_brackets
-
-        if exc.kind != "syntax_error" or exc.source is None:
-            return None
-        fixed = fix_brackets(exc.source)
-        if fixed is None:
-            return None
-        attempt.fixes.extend(fixed[1])
-        self.progress("fixed before running: " + "; ".join(fixed[1]))
-        return fixed[0]
 
     def _run(
         self, attempt: Attempt, script: str, prev: Attempt | None

@@ -65,6 +65,7 @@ def test_a_right_plan_passes_and_its_column_names_become_the_real_ones() -> None
             "48 distinct values, too many series",
         ),
         ({"kind": "pie", "series": "Region"}, "a pie chart has no series"),
+        ({"kind": "line", "series": "region"}, "series 'Region' is also the x axis"),
         ({"title": "Chart title"}, "the title 'Chart title' is a placeholder"),
         ({"x": None, "y": None}, "name its input columns (x, y) or give its values"),
         ({"kind": "line", "x": "Month", "sort": "desc"}, "sorting it by value scrambles that"),
