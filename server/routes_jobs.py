@@ -20,7 +20,7 @@ from promptkiln.server import queue
 from promptkiln.server.db import loads
 from promptkiln.server.deps import ServerState, caller, page, state
 from promptkiln.server.errors import ApiError, not_found
-from promptkiln.server.execute import job_settings
+from promptkiln.server.job_terms import job_settings
 from promptkiln.server.responses import (
     EVENTS,
     ZIP,

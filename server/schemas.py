@@ -48,6 +48,13 @@ class JobCreate(_Strict):
         None, description="local, claude, openai, gemini or auto; only engines the server allows."
     )
     attempts: int | None = Field(None, ge=1, le=10)
+    time_budget: float | None = Field(
+        None,
+        gt=0,
+        le=24 * 3600,
+        description="Seconds a make job may spend on its attempts (the CLI's --time-budget): a "
+        "repair starts only when it can end in time. At most the server's own budget.",
+    )
     limits: dict[str, float | int | str] | None = Field(
         None, description='Per-job limits, e.g. {"timeout": 60, "memory": "512m"}.'
     )

@@ -29,7 +29,8 @@ from promptkiln.sandbox.pool import SandboxPool
 from promptkiln.server import files, queue
 from promptkiln.server.capacity import Capacity
 from promptkiln.server.db import close_thread_stores, loads, store_for, store_unreachable
-from promptkiln.server.execute import JobRun, job_settings
+from promptkiln.server.execute import JobRun
+from promptkiln.server.job_terms import job_settings
 from promptkiln.server.metrics import Metrics
 
 log = logging.getLogger("promptkiln.server")

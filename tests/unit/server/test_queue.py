@@ -163,7 +163,7 @@ def test_pages_walk_every_job_once_newest_first(tmp_path: Path, store_url: str |
 def test_a_job_can_name_an_engine_and_a_bad_one_is_a_config_error() -> None:
     from promptkiln.config import load_settings
     from promptkiln.errors import ConfigError
-    from promptkiln.server.execute import job_settings
+    from promptkiln.server.job_terms import job_settings
 
     base = load_settings()
     assert base.engine == "local"
@@ -196,3 +196,14 @@ def test_a_requeued_job_keeps_its_place_and_goes_back_a_bounded_number_of_times(
         assert other is not None and other["id"] == second
         assert queue.request_cancel(store, who.tenant.id, second) == "running"
         assert not queue.requeue_job(store, second, {"code": "capacity"}, most=5)
+
+
+def test_a_job_may_shorten_the_time_budget_but_not_lengthen_it() -> None:
+    from promptkiln.config import load_settings
+    from promptkiln.server.job_terms import job_settings
+
+    base = load_settings(time_budget=180)
+    assert job_settings(base, {"time_budget": 60}).time_budget == 60
+    assert job_settings(base, {"time_budget": 900}).time_budget == 180
+    assert job_settings(base, {}).time_budget == 180
+    assert job_settings(load_settings(time_budget=0), {"time_budget": 900}).time_budget == 900
