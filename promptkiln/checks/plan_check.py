@@ -300,7 +300,7 @@ def _kinds(plan: Plan, prompt: str, formats: Sequence[str]) -> list[str]:
         return []
     text = prompt.lower()
     drawn = [c.kind for f in plan.files for c in f.charts]
-    out = []
+    out: list[str] = []
     for name, pattern, kinds in _NAMED_KINDS:
         if any(f"a {name} chart" in p for p in out):
             continue

@@ -31,6 +31,7 @@ from typing import Any
 import docker
 import docker.errors
 import docker.types
+import docker.utils.socket
 
 # Labels of their own: the Docker backend reaps ``promptkiln.kind`` containers of dead owners,
 # and a served sandbox outlives its server (the next one adopts it).
@@ -90,6 +91,39 @@ class Proc:
     started: float = field(default_factory=time.time)
     events: queue.Queue[tuple[str, Any]] = field(default_factory=queue.Queue)
     done: threading.Event = field(default_factory=threading.Event)
+    #: The socket of ``docker exec`` whose write side is the process's stdin (Start with
+    #: ``stdin: true``); None: the process has no stdin.
+    stdin: Any = None
+    _stdin_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def write(self, data: bytes) -> bool:
+        """Send ``data`` to the process's stdin; False when it has none (or it was closed)."""
+        if self.stdin is None:
+            return False
+        with self._stdin_lock:
+            try:
+                self.stdin.sendall(data)
+            except OSError:
+                return False
+        return True
+
+    def close_stdin(self) -> bool:
+        """End the process's stdin (it reads EOF); False when it has none."""
+        if self.stdin is None:
+            return False
+        with self._stdin_lock:
+            try:
+                self.stdin.shutdown(socket.SHUT_WR)
+            except OSError:
+                return False
+            self.stdin = None
+        return True
+
+
+def _demuxed(sock: Any) -> Iterator[tuple[bytes | None, bytes | None]]:
+    """(stdout, stderr) chunks of an exec's hijacked socket, as ``demux=True`` gives them."""
+    for kind, data in docker.utils.socket.frames_iter(sock, tty=False):  # type: ignore[no-untyped-call]
+        yield (data, None) if kind == docker.utils.socket.STDOUT else (None, data)
 
 
 def _local() -> Any:
@@ -239,8 +273,10 @@ class Box:
         envs: dict[str, str],
         cwd: str | None,
         tag: str | None,
+        stdin: bool = False,
     ) -> Proc:
-        """Start a process; returns once its pid is known. Output is pumped by a thread."""
+        """Start a process; returns once its pid is known. Output is pumped by a thread. With
+        ``stdin`` its stdin stays open for :meth:`Proc.write` until :meth:`Proc.close_stdin`."""
         api = _local()
         # The wrapper prints its pid on a line of its own, then becomes the command.
         wrapped = ["/bin/sh", "-c", 'echo "$$"; exec "$0" "$@"', cmd, *args]
@@ -250,8 +286,15 @@ class Box:
             user=USERS[user],
             workdir=cwd or (HOME if user == "user" else "/root"),
             environment={"HOME": HOME if user == "user" else "/root", **self.env, **envs},
+            stdin=stdin,
         )
-        stream = api.exec_start(exec_id, stream=True, demux=True)
+        writer = None
+        if stdin:  # a hijacked connection: frames of stdout/stderr out, raw bytes in
+            sock = api.exec_start(exec_id, socket=True)
+            writer = getattr(sock, "_sock", sock)
+            stream: Iterator[tuple[bytes | None, bytes | None]] = _demuxed(sock)
+        else:
+            stream = iter(api.exec_start(exec_id, stream=True, demux=True))
         pid_line = b""
         pending: list[tuple[str, bytes]] = []
         for out, err in stream:
@@ -267,7 +310,7 @@ class Box:
         else:
             code = api.exec_inspect(exec_id)["ExitCode"]
             raise BoxError("internal", f"process did not start (exit {code}): {pending!r}")
-        proc = Proc(int(pid_text), user, cmd, list(args), dict(envs), cwd, tag)
+        proc = Proc(int(pid_text), user, cmd, list(args), dict(envs), cwd, tag, stdin=writer)
         for item in pending:
             proc.events.put(item)
         with self._lock:
@@ -290,6 +333,9 @@ class Box:
             finally:
                 with self._lock:
                     self.procs.pop(proc.pid, None)
+                if writer is not None:
+                    with contextlib.suppress(OSError):
+                        writer.close()
                 proc.done.set()
 
         threading.Thread(target=pump, name=f"e2b-envd-{proc.pid}", daemon=True).start()

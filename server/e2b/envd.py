@@ -2,34 +2,33 @@
 
 Served on "port 49983" of each sandbox, i.e. every request that carries ``E2b-Sandbox-Id`` and
 ``E2b-Sandbox-Port: 49983``: ``GET /health``, ``GET``/``POST /files``, and the Connect services
-``process.Process`` (Start, List, SendSignal) and ``filesystem.Filesystem`` (Stat, ListDir,
-MakeDir, Move, Remove), mounted from the SDK's own generated WSGI server classes with the JSON
-codec. Other methods (process Connect and stdin, PTYs, directory watches) answer UNIMPLEMENTED.
+``process.Process`` (Start, List, SendSignal, and stdin: SendInput, StreamInput, CloseStdin)
+and ``filesystem.Filesystem`` (Stat, ListDir, MakeDir, Move, Remove), mounted from the SDK's
+own generated WSGI server classes with the JSON codec. Other methods (process Connect, PTYs,
+directory watches) answer UNIMPLEMENTED.
 Every process that ends is a run record (fleet.py's recorder).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import email.parser
 import email.policy
 import json
-import queue
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from connectrpc.code import Code
 from connectrpc.errors import ConnectError
 from e2b.envd.filesystem import filesystem_connect, filesystem_pb
-from e2b.envd.process import process_connect, process_pb
-from protobuf import Oneof
+from e2b.envd.process import process_connect
 from protobuf.wkt.google.protobuf.timestamp_pb import Timestamp
 
 from promptkiln.server.e2b import boxfiles
 from promptkiln.server.e2b.box import Box, BoxError
 from promptkiln.server.e2b.boxfiles import Entry
+from promptkiln.server.e2b.envd_common import BOX_TO_CODE, Common, user_from_headers
+from promptkiln.server.e2b.envd_process import ProcessService
 
 if TYPE_CHECKING:
     from promptkiln.server.e2b.fleet import Fleet
@@ -38,27 +37,6 @@ ENVD_PORT = "49983"
 
 _KIND = {"f": 1, "d": 2, "l": 3}  # FileType: FILE, DIRECTORY, SYMLINK
 _GO_MODE_LETTER = {"d": "d", "l": "L", "p": "p", "s": "S", "c": "c", "b": "D", "f": "-"}
-_BOX_TO_CODE = {
-    "not_found": Code.NOT_FOUND,
-    "invalid": Code.INVALID_ARGUMENT,
-    "exists": Code.ALREADY_EXISTS,
-    "internal": Code.INTERNAL,
-}
-_SIGNALS = {9: "KILL", 15: "TERM"}
-
-
-def user_from_headers(get: Callable[[str], str | None]) -> str:
-    """envd takes the user from ``Authorization: Basic base64("<user>:")``; default "user"."""
-    value = get("authorization")
-    if not value or not value.lower().startswith("basic "):
-        return "user"
-    try:
-        user = base64.b64decode(value[6:]).decode().split(":", 1)[0]
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise ConnectError(Code.UNAUTHENTICATED, "invalid authorization header") from exc
-    if user not in ("user", "root"):
-        raise ConnectError(Code.UNAUTHENTICATED, f"unknown user {user!r}")
-    return user
 
 
 def _permissions(entry: Entry) -> str:
@@ -90,115 +68,12 @@ def entry_info(entry: Entry) -> filesystem_pb.EntryInfo:
     )
 
 
-class _Common:
-    def __init__(self, fleet: Fleet) -> None:
-        self.fleet = fleet
-
-    def box(self, ctx: Any) -> tuple[Box, str]:
-        box = self.fleet.box_for(ctx.request_headers.get("e2b-sandbox-id"))
-        if box is None:
-            raise ConnectError(Code.UNAVAILABLE, "sandbox was not found")
-        return box, user_from_headers(ctx.request_headers.get)
-
-
-class ProcessService(_Common):
-    def start(
-        self, request: process_pb.StartRequest, ctx: Any
-    ) -> Iterator[process_pb.StartResponse]:
-        box, user = self.box(ctx)
-        config = request.process or process_pb.ProcessConfig()
-        if request.has_field("pty") and request.pty is not None:
-            raise ConnectError(Code.UNIMPLEMENTED, "PTYs are not available on this server")
-        try:
-            proc = box.start_process(
-                config.cmd,
-                list(config.args),
-                user=user,
-                envs=dict(config.envs),
-                cwd=config.cwd if config.has_field("cwd") else None,
-                tag=request.tag if request.has_field("tag") else None,
-            )
-        except BoxError as exc:
-            raise ConnectError(_BOX_TO_CODE[exc.kind], str(exc)) from exc
-        interval = float(ctx.request_headers.get("keepalive-ping-interval") or 50)
-
-        def event(**kw: Any) -> process_pb.StartResponse:
-            ((name, value),) = kw.items()
-            return process_pb.StartResponse(event=process_pb.ProcessEvent(event=Oneof(name, value)))  # type: ignore[arg-type]
-
-        yield event(start=process_pb.ProcessEvent.StartEvent(pid=proc.pid))
-        out: list[bytes] = []
-        script = " ".join([config.cmd, *config.args])
-        while True:
-            try:
-                kind, value = proc.events.get(timeout=interval)
-            except queue.Empty:
-                yield event(keepalive=process_pb.ProcessEvent.KeepAlive())
-                continue
-            if kind in ("stdout", "stderr"):
-                out.append(b"\x00" + value if kind == "stderr" else value)
-                data = process_pb.ProcessEvent.DataEvent(output=Oneof(kind, value))  # type: ignore[arg-type]
-                yield event(data=data)
-            elif kind == "end":
-                code = int(value)
-                self.fleet.recorded(
-                    box.sandbox_id,
-                    "e2b-process",
-                    script,
-                    code,
-                    b"".join(b for b in out if not b.startswith(b"\x00")).decode(errors="replace"),
-                    b"".join(b[1:] for b in out if b.startswith(b"\x00")).decode(errors="replace"),
-                    proc.started,
-                )
-                yield event(
-                    end=process_pb.ProcessEvent.EndEvent(
-                        exit_code=code, exited=True, status=f"exit status {code}"
-                    )
-                )
-                return
-            else:  # the sandbox is gone: envd's connection just drops
-                self.fleet.recorded(
-                    box.sandbox_id, "e2b-process", script, None, "", "", proc.started
-                )
-                raise ConnectError(
-                    Code.UNAVAILABLE,
-                    f"the connection to sandbox {box.sandbox_id} ended before the stream completed",
-                )
-
-    def list(self, request: process_pb.ListRequest, ctx: Any) -> process_pb.ListResponse:
-        box, _ = self.box(ctx)
-        return process_pb.ListResponse(
-            processes=[
-                process_pb.ProcessInfo(
-                    pid=p.pid,
-                    tag=p.tag,
-                    config=process_pb.ProcessConfig(cmd=p.cmd, args=p.args, envs=p.envs, cwd=p.cwd),
-                )
-                for p in list(box.procs.values())
-            ]
-        )
-
-    def send_signal(
-        self, request: process_pb.SendSignalRequest, ctx: Any
-    ) -> process_pb.SendSignalResponse:
-        box, _ = self.box(ctx)
-        selector = request.process.selector if request.process is not None else None
-        if not isinstance(selector, Oneof) or selector.field != "pid":
-            raise ConnectError(Code.INVALID_ARGUMENT, "this envd selects processes by pid")
-        name = _SIGNALS.get(int(request.signal))
-        if name is None:
-            raise ConnectError(Code.INVALID_ARGUMENT, f"invalid signal: {request.signal}")
-        if not box.signal(int(selector.value), name):
-            raise ConnectError(Code.NOT_FOUND, f"process with pid {selector.value} not found")
-        return process_pb.SendSignalResponse()
-
-
-class FilesystemService(_Common):
+class FilesystemService(Common):
     def _call(self, fn: Callable[[], Any]) -> Any:
         try:
             return fn()
         except BoxError as exc:
-            raise ConnectError(_BOX_TO_CODE[exc.kind], str(exc)) from exc
+            raise ConnectError(BOX_TO_CODE[exc.kind], str(exc)) from exc
 
     def stat(self, request: filesystem_pb.StatRequest, ctx: Any) -> filesystem_pb.StatResponse:
         box, user = self.box(ctx)

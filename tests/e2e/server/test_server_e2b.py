@@ -89,6 +89,16 @@ def test_the_sdks_documented_examples_run_unchanged(serve: Any, e2b_url: Any) ->
         assert sbx.files.exists("/home/user/notes/old/hello.txt")
         sbx.files.remove("/home/user/notes/old")
         assert [e.name for e in sbx.files.list("/home/user/notes")] == []
+        # a background command reading its stdin: send_stdin, stream_input, close_stdin
+        cat = sbx.commands.run("cat", background=True, stdin=True)
+        sbx.commands.send_stdin(cat.pid, "line one\n")
+        sbx.commands.stream_input(cat.pid, ["line ", b"two\n"])
+        sbx.commands.close_stdin(cat.pid)
+        assert cat.wait().stdout == "line one\nline two\n"
+        quiet = sbx.commands.run("sleep 5", background=True)
+        with pytest.raises(e2b.SandboxException, match="no open stdin"):
+            sbx.commands.send_stdin(quiet.pid, "x")
+        quiet.kill()
         with pytest.raises(e2b.TimeoutException):  # a command's own timeout
             sbx.commands.run("sleep 30", timeout=2)
         listed = Sandbox.list(query=e2b.SandboxQuery(metadata={"app": "docs"})).next_items()
