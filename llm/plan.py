@@ -46,8 +46,9 @@ Before the script you write a plan as JSON: the files, each with its name (with 
 title, input file, charts, tables and sections.
 - x, y, ys, series, group, value: input column names exactly as listed. x: the category or \
 time axis; y: the values, or arithmetic of number columns when no column holds them \
-(units * price); ys: several value columns side by side instead of y; series: the column \
-whose values become separate lines or bars; a table lists its columns, or has one row per \
+(units * price); ys: several value columns instead of y (for a column per month or quarter: \
+ys those columns, series the column naming each row, no x); series: the column whose \
+values become separate lines or bars; a table lists its columns, or has one row per \
 value of group.
 - agg combines the rows that share an x (or group) value: sum, mean, count, min, max, median; \
 none keeps the rows as they are; aggs: several of them of one value column (its statistics). \
@@ -56,7 +57,7 @@ limit: how many to keep after sorting (the top 5).
 - sections: the titles of the pages, slides or sheets, when the request names or counts them.
 - With no input file, a chart's values are {label: number} from the request.
 Write the JSON compactly, leaving out keys that are null or empty.
-Charts for some requests, over columns day, site, device, visits, minutes, units, price:
+Examples over columns day, site, device, visits, minutes, units, price:
 - "daily visits, a line for each site": {"kind":"line","title":"Daily visits by site",\
 "x":"day","y":"visits","series":"site","agg":"sum"}
 - "each device's part of all the minutes": {"kind":"pie","title":"Minutes by device",\

@@ -50,6 +50,10 @@ def _sorted(expr: str, sort: str, limit: int | None = None) -> str:
 def chart_expr(c: Chart) -> str | None:
     if c.x is None and c.y is None and not c.ys:
         return None
+    if c.x is None and c.ys and c.series is not None and c.kind != "hist":
+        cols = json.dumps(c.ys, ensure_ascii=False)  # wide data: a series per row, read across
+        how = c.agg if c.agg not in ("none", "count") else "sum"
+        return f'df.groupby({_q(c.series)})[{cols}].agg("{how}").T'
     if c.kind == "hist" or c.x is None:
         return f"df[{_q(c.y or c.x or '')}]"
     x, agg = _q(c.x), c.agg
@@ -134,10 +138,10 @@ def chart_code(c: Chart) -> str | None:
     expr = chart_expr(c)
     if expr is None:
         return None
+    if (c.series or c.ys) and c.kind != "hist":
+        return f"table = {expr}"
     if c.kind == "hist" or c.x is None:
         return f"values = {expr}"
-    if c.series or c.ys:
-        return f"table = {expr}"
     names = "xs, ys" if c.kind in _XY else "labels, values"
     if c.agg == "none" and c.y is not None:
         t = "df" if c.sort == "none" and not c.limit else "t"

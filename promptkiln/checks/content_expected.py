@@ -53,6 +53,8 @@ class Spec:
         aggs = ", ".join(self.aggs or (self.agg,))
         if self.stated:
             what = "the numbers the request states"
+        elif self.x is None and self.ys and self.series:
+            return f"{', '.join(self.ys)} of each {self.series}, one series each"
         elif self.x is None:
             what = f"the {aggs} of {self.y}"
         elif self.ys:
@@ -111,6 +113,8 @@ def _chart_spec(sid: str, name: str, source: str | None, c: Chart) -> Spec | Non
     if c.values:
         return Spec(sid, name, "chart", c.kind, None, c.x, c.y, None, "none", c.sort, c.values)
     ys = tuple(c.ys)
+    if c.x is None and ys and c.series and c.kind != "hist":  # wide data, read across a row
+        return Spec(sid, name, "chart", c.kind, source, None, None, c.series, c.agg, c.sort, ys=ys)
     if c.x is None or (c.y is None and not ys and c.agg != "count") or c.kind == "hist":
         return None  # a histogram's bins are the library's choice: its title is still checked
     series = None if ys else c.series

@@ -188,6 +188,12 @@ def compute_on(df, spec):
     for col in ys + ([y] if y is not None and (agg != "count" or aggs) else []):
         df = df.assign(**{col: pd.to_numeric(df[col], errors="coerce")})
     out = {"rows": int(len(df))}
+    if x is None and ys and spec.get("series"):  # wide data: a series per row label
+        ser = column(df, spec["series"])
+        t = df.groupby(ser, sort=False)[ys].agg(agg if agg not in ("none", "count") else "sum")
+        out["series"] = {label(k): {c: number(row[c]) for c in ys}
+                         for k, row in list(t.iterrows())[:MAX_GROUPS]}
+        return out
     if x is None:  # one figure per aggregation of y: the total, the mean
         names = aggs or [agg]
         out["values"] = {a: number(df[y].count() if a == "count" else df[y].agg(a)) for a in names}

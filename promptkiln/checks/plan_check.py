@@ -234,6 +234,8 @@ def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
         return c.model_copy(update={"x": x, "y": y, "ys": ys, "series": series})
     for value in [c.y, *c.ys] if c.ys else [c.y]:
         cols.aggregation(c.agg, value, where, "y")
+    if c.x is None and c.ys and c.series is not None:  # wide data: one series per row
+        cols.repeats(c.series, c.agg, where, "it draws one series per row")
     if c.series is None and not c.ys and c.kind in _DRAWN_PER_ROW:
         drawn = _DRAWN_PER_ROW[c.kind]
         cols.repeats(c.x, c.agg, where, f"a {c.kind} chart of it {drawn}", series=c.kind != "pie")
@@ -371,7 +373,9 @@ def check_plan(
                 f"{len(file.sections)} sections; list the {n} titles"
             )
         source = file.input
-        if len(cols.tables) == 1 and (file.input or any(c.x or c.y for c in charts) or tables):
+        if len(cols.tables) == 1 and (
+            file.input or any(c.x or c.y or c.ys for c in charts) or tables
+        ):
             source = cols.tables[0].name  # the real name ("inputs/Sales.CSV" -> "sales.csv")
         files.append(file.model_copy(update={"charts": charts, "tables": tables, "input": source}))
     names = [PurePosixPath(f.name).suffix.lower().lstrip(".") for f in plan.files]

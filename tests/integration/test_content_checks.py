@@ -291,3 +291,44 @@ fig.savefig("bar.png")
     feedback = str(openai_server.history[1]["messages"][-1]["content"])
     assert "the bar chart in bar.png shows the sum of revenue per region, highest first" in feedback
     assert "East=1700" in feedback and "expected East=3400" in feedback
+
+
+WIDE = InputFile("wide.csv", b"region,q1,q2,q3\nEast,10,20,30\nWest,5,4,3\nEast,1,1,1\n")
+WIDE_PLAN = Plan(
+    files=[OutputFile(name="wide.png", title="Quarters", input="wide.csv", charts=[
+        Chart(kind="line", title="Revenue per quarter by region", ys=["q1", "q2", "q3"],
+              series="region", agg="sum")])]
+)  # fmt: skip
+
+
+def test_wide_data_read_across_each_row_is_drawn_from_the_plans_own_code(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from promptkiln.llm.plan_code import data_lines
+
+    specs = specs_for(WIDE_PLAN)
+    expected = compute(specs, [WIDE], settings)
+    assert expected["f0c0"].series == {
+        "East": {"q1": 11, "q2": 21, "q3": 31},
+        "West": {"q1": 5, "q2": 4, "q3": 3},
+    }
+    code = [ln.split(": ", 1)[-1] for ln in data_lines(WIDE_PLAN).splitlines()]
+    read, data = code[0].removeprefix("- "), code[1].split("; draw: ")
+    draw = data[1]
+    assert draw == 'table.plot(ax=ax, marker="o")'
+
+    def verdict(table: str, name: str) -> Any:
+        script = (
+            "import pandas as pd, matplotlib.pyplot as plt\n"
+            f"{read}\n{table}\nfig, ax = plt.subplots()\n{draw}\n"
+            "ax.set_title('Revenue per quarter by region'); fig.savefig('wide.png')\n"
+        ).encode()
+        run = _facts(settings, script, tmp_path / name)
+        facts = {a.name: file_facts(Path(a.path), "png") for a in run.artifacts}
+        found = check(WIDE_PLAN, specs, expected, facts, run.chart_facts, "quarters by region")
+        return next(o for o in found if o.requirement.params.get("spec") == "f0c0")
+
+    right = verdict(data[0], "right")
+    assert right.met, right.detail
+    across = verdict(data[0].removesuffix(".T"), "across")  # a line per quarter instead
+    assert not across.met

@@ -316,3 +316,24 @@ def test_only_problems_about_the_data_make_the_result_unmet() -> None:
     [outcome] = unmet_plan(prepared)
     assert not outcome.met and outcome.requirement.kind == "plan"
     assert "distinct values in 48 rows" in outcome.detail
+
+
+def test_wide_data_is_read_across_each_row() -> None:
+    from promptkiln.llm.plan import script_request
+
+    wide = Profile(inputs=[InputProfile(file="q.csv", kind="table", tables=[TP(
+        name="q.csv", rows=4, columns=[
+            ColumnProfile(name="Region", dtype="text", distinct=4),
+            *(ColumnProfile(name=f"Q{i}", dtype="number", distinct=4) for i in range(1, 5))])])])  # fmt: skip
+    chart = {"kind": "line", "title": "Quarters by region", "ys": ["q1", "q2", "q3", "q4"],
+             "series": "region"}  # fmt: skip
+    plan = Plan.model_validate({"files": [{"name": "c.png", "title": "Q", "charts": [chart]}]})
+    checked = check_plan(plan, wide, ["png"], "a line chart of the quarters, a line per region")
+    assert checked.ok, checked.problems
+    code = script_request(checked.plan).content
+    assert 'table = df.groupby("Region")[["Q1", "Q2", "Q3", "Q4"]].agg("sum").T' in code
+    repeated = wide.model_copy(deep=True)
+    long = repeated.inputs[0].tables[0].model_copy(update={"rows": 40})
+    repeated = Profile(inputs=[repeated.inputs[0].model_copy(update={"tables": [long]})])
+    problems = check_plan(plan, repeated, ["png"], "lines").problems
+    assert any("'Region' has 4 distinct values in 40 rows" in p for p in problems), problems
