@@ -14,7 +14,9 @@ the problems found, each one sentence the model can act on:
 * a page, slide or sheet count the request states matches the sections listed;
 * no title is a placeholder ("Title", "Chart title");
 * a chart kind the request names in so many words (a pie, a line chart, bars) is in the plan;
-* a chart's stated values are numbers the request states, when an input holds the data.
+* a chart's stated values are numbers the request states, when an input holds the data;
+* an input column the request names is used somewhere in the plan (a hint only: the request
+  may name it to filter by).
 
 The problems about the data's meaning are also listed in ``data_problems``: left unfixed, they
 make the result unmet, whatever the files look like.
@@ -314,6 +316,34 @@ def _kinds(plan: Plan, prompt: str, formats: Sequence[str]) -> list[str]:
     return out
 
 
+def _unused(plan: Plan, profile: Profile | None, prompt: str) -> list[str]:
+    """Input columns the request names in so many words that no part of the plan uses: a hint
+    for the model (the request may name one to filter by, which a plan cannot say), so these
+    are not data problems."""
+    if profile is None or not plan.files:
+        return []
+    used: set[str] = set()
+    names = [n for f in plan.files for c in f.charts for n in (c.x, c.y, c.series, *c.ys)]
+    names += [n for f in plan.files for t in f.tables for n in (t.group, t.value, *t.columns)]
+    for n in names:
+        if n:
+            used.update(_key(p) for p in expression_parts(n) or [n])
+    text = " " + re.sub(r"[\s_]+", " ", prompt.casefold()) + " "
+    out = []
+    for table in (t for i in profile.inputs for t in i.tables):
+        for col in table.columns:
+            key = _key(col.name)
+            if len(key) < 3 or key in used or key in out:
+                continue
+            if re.search(r"(?<![\w])" + re.escape(key) + r"(?![\w])", text):
+                out.append(key)
+    return [
+        f"the request names the column {name!r} and no chart or table of the plan uses it; "
+        "use it where the request means it"
+        for name in out[:3]
+    ]
+
+
 def _made_up(c: Chart, cols: _Columns, where: str, prompt: str) -> None:
     """A chart of numbers the request does not state, although an input holds the data."""
     if not c.values or not cols.tables:
@@ -383,8 +413,9 @@ def check_plan(
         if fmt not in names and not (fmt == "jpg" and "jpeg" in names):
             problems.append(f"no file in the plan is a .{fmt}; add one")
     kinds = _kinds(plan, prompt, wanted)
+    unused = _unused(Plan(files=files), profile, prompt)
     return PlanCheck(
         Plan(files=files),
-        list(dict.fromkeys(problems + kinds)),
+        list(dict.fromkeys(problems + kinds + unused)),
         list(dict.fromkeys(data + kinds)),
     )

@@ -337,3 +337,15 @@ def test_wide_data_is_read_across_each_row() -> None:
     repeated = Profile(inputs=[repeated.inputs[0].model_copy(update={"tables": [long]})])
     problems = check_plan(plan, repeated, ["png"], "lines").problems
     assert any("'Region' has 4 distinct values in 40 rows" in p for p in problems), problems
+
+
+def test_a_column_the_request_names_and_the_plan_leaves_out_is_a_hint_not_a_data_problem() -> None:
+    counted = bar(agg="count", y=None, kind="pie")
+    checked = check_plan(counted, SALES, ["png"], "a pie of each region's share of the revenue")
+    hint = "the request names the column 'revenue' and no chart or table of the plan uses it"
+    assert any(hint in p for p in checked.problems), checked.problems
+    assert checked.data_problems == []
+    assert check_plan(bar(kind="pie"), SALES, ["png"], "each region's share of the revenue").ok
+    # a computed value uses its columns; "unit price" in words matches Unit_price
+    priced = bar(y="revenue * unit price")
+    assert check_plan(priced, SALES, ["png"], "revenue times unit price per region").ok
