@@ -52,8 +52,8 @@ def chart_expr(c: Chart) -> str | None:
         return None
     if c.x is None and c.ys and c.series is not None and c.kind != "hist":
         cols = json.dumps(c.ys, ensure_ascii=False)  # wide data: a series per row, read across
-        how = c.agg if c.agg not in ("none", "count") else "sum"
-        return f'df.groupby({_q(c.series)})[{cols}].agg("{how}").T'
+        combine = c.agg if c.agg not in ("none", "count") else "sum"
+        return f'df.groupby({_q(c.series)})[{cols}].agg("{combine}").T'
     if c.kind == "hist" or c.x is None:
         return f"df[{_q(c.y or c.x or '')}]"
     x, agg = _q(c.x), c.agg

@@ -33,8 +33,9 @@ from promptkiln.server import sessions as ses
 from promptkiln.server.deps import ServerState
 from promptkiln.server.errors import ApiError, not_found
 from promptkiln.server.failures import error_text
+from promptkiln.server.job_intake import submit_job, validate_job
 from promptkiln.server.mcp_server import resource
-from promptkiln.server.routes_jobs import job_json, submit_job, validate_job
+from promptkiln.server.routes_jobs import job_json
 from promptkiln.server.schemas import JobCreate
 from promptkiln.server.tenants import Caller, authenticate
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from promptkiln.server import sessions as ses
 from promptkiln.server.deps import caller, page, state
+from promptkiln.server.job_intake import submit_job, validate_job
 from promptkiln.server.responses import (
     Run,
     RunList,
@@ -21,7 +22,6 @@ from promptkiln.server.responses import (
     run_links,
     session_links,
 )
-from promptkiln.server.routes_jobs import submit_job, validate_job
 from promptkiln.server.schemas import ERRORS, JobCreate, JobCreated, TurnCreate
 from promptkiln.server.tenants import Caller
 
