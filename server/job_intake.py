@@ -6,6 +6,7 @@ submit jobs (``/v1/jobs``, a session's turns, the MCP tools) share it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
@@ -27,6 +28,18 @@ from promptkiln.server.tenants import Caller
 
 def bad_request(message: str, hint: str, param: str | None = None) -> ApiError:
     return ApiError(400, "invalid_request", message, hint=hint, param=param)
+
+
+def _not_offered(field: str, value: str, allowed: Sequence[str], otherwise: str) -> ApiError:
+    """A 400 for a model or engine this server does not offer, naming those it does."""
+    others = f", or use one of: {', '.join(allowed)}" if allowed else otherwise
+    return ApiError(
+        400,
+        f"{field}_not_allowed",
+        f"the {field} {value!r} is not offered by this server",
+        hint=f"leave `{field}` out for the default{others}",
+        param=field,
+    )
 
 
 def check_limits(s: ServerState, who: Caller, limits: dict[str, Any]) -> None:
@@ -74,30 +87,13 @@ def validate_job(s: ServerState, who: Caller, body: JobCreate, kind: str) -> dic
         raise UsageError("the prompt is empty", hint='say what to make, e.g. "a bar chart of ..."')
     formats = [normalize_format(f) for f in body.formats]
     if body.model and body.model not in {s.settings.model, *s.options.allowed_models}:
-        raise ApiError(
-            400,
-            "model_not_allowed",
-            f"the model {body.model!r} is not offered by this server",
-            hint="leave `model` out for the default"
-            + (
-                f", or use one of: {', '.join(s.options.allowed_models)}"
-                if s.options.allowed_models
-                else ""
-            ),
-            param="model",
-        )
+        raise _not_offered("model", body.model, s.options.allowed_models, "")
     if body.engine and body.engine not in {s.settings.engine, *s.options.allowed_engines}:
-        raise ApiError(
-            400,
-            "engine_not_allowed",
-            f"the engine {body.engine!r} is not offered by this server",
-            hint="leave `engine` out for the default"
-            + (
-                f", or use one of: {', '.join(s.options.allowed_engines)}"
-                if s.options.allowed_engines
-                else " (the operator allows others with `promptkiln serve --allow-engine`)"
-            ),
-            param="engine",
+        raise _not_offered(
+            "engine",
+            body.engine,
+            s.options.allowed_engines,
+            " (the operator allows others with `promptkiln serve --allow-engine`)",
         )
     check_limits(s, who, body.limits or {})
     request = body.model_dump(exclude_none=True)
