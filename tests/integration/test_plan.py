@@ -107,6 +107,29 @@ def test_a_plan_with_a_problem_goes_back_once_with_the_problem(
     assert result.plan is not None and result.plan.files[0].charts[0].y == "temp"
 
 
+def test_a_data_problem_the_model_leaves_makes_the_result_unmet(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    # one bar per row of a city twice (no aggregation), asked for twice: left unfixed
+    openai_server.enqueue(plan(agg="none"))
+    openai_server.enqueue(plan(agg="none"))
+    openai_server.enqueue(SCRIPT)  # the script means well; the plan it was given does not
+    result, said = run(openai_server, tmp_path)
+    assert result.status == "unmet" and result.files == []
+    [failed] = [o for o in result.requirements if not o.met]
+    assert failed.requirement.kind == "plan"
+    assert "'city' has 2 distinct values in 4 rows" in failed.detail
+    assert any(s.startswith("not delivering the files") for s in said)
+    # --accept-unmet delivers them, with the plan's problem as a warning
+    for answer in (plan(agg="none"), plan(agg="none"), SCRIPT):
+        openai_server.enqueue(answer)
+    result, _ = run(openai_server, tmp_path / "accepted", accept_unmet=True)
+    assert result.status == "unmet" and result.files
+    failed = [o for o in result.requirements if not o.met]
+    assert [o.requirement.kind for o in failed] == ["plan"]
+    assert any("the plan fits the inputs and the request" in w for w in result.warnings)
+
+
 def test_no_plan_when_the_server_refuses_the_schema_and_with_no_plan(
     openai_server: Any, tmp_path: Path
 ) -> None:
