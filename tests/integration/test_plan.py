@@ -114,19 +114,17 @@ def test_a_data_problem_the_model_leaves_makes_the_result_unmet(
     openai_server.enqueue(plan(agg="none"))
     openai_server.enqueue(plan(agg="none"))
     openai_server.enqueue(SCRIPT)  # the script means well; the plan it was given does not
-    result, said = run(openai_server, tmp_path)
+    result, said = run(openai_server, tmp_path, attempts=1)
     assert result.status == "unmet" and result.files == []
-    [failed] = [o for o in result.requirements if not o.met]
-    assert failed.requirement.kind == "plan"
-    assert "'city' has 2 distinct values in 4 rows" in failed.detail
+    [failed] = [o for o in result.requirements if o.requirement.kind == "plan"]
+    assert not failed.met and "'city' has 2 distinct values in 4 rows" in failed.detail
     assert any(s.startswith("not delivering the files") for s in said)
     # --accept-unmet delivers them, with the plan's problem as a warning
     for answer in (plan(agg="none"), plan(agg="none"), SCRIPT):
         openai_server.enqueue(answer)
-    result, _ = run(openai_server, tmp_path / "accepted", accept_unmet=True)
+    result, _ = run(openai_server, tmp_path / "accepted", accept_unmet=True, attempts=1)
     assert result.status == "unmet" and result.files
-    failed = [o for o in result.requirements if not o.met]
-    assert [o.requirement.kind for o in failed] == ["plan"]
+    assert "plan" in [o.requirement.kind for o in result.requirements if not o.met]
     assert any("the plan fits the inputs and the request" in w for w in result.warnings)
 
 
