@@ -323,7 +323,8 @@ def test_wide_data_read_across_each_row_is_drawn_from_the_plans_own_code(
             f"{read}\n{table}\nfig, ax = plt.subplots()\n{draw}\n"
             "ax.set_title('Revenue per quarter by region'); fig.savefig('wide.png')\n"
         ).encode()
-        run = _facts(settings, script, tmp_path / name)
+        run = run_in_sandbox(script, [WIDE], tmp_path / name, settings)
+        assert run.result.exit_code == 0, run.result.stderr.text
         facts = {a.name: file_facts(Path(a.path), "png") for a in run.artifacts}
         found = check(WIDE_PLAN, specs, expected, facts, run.chart_facts, "quarters by region")
         return next(o for o in found if o.requirement.params.get("spec") == "f0c0")
