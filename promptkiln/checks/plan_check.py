@@ -252,7 +252,7 @@ def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
             f"{where}: series column {scol.name!r} has {scol.distinct} distinct values, too "
             f"many series; use a column with at most {MAX_SERIES}, or no series"
         )
-    if series is not None and series == x:
+    if series is not None and series == x and cols.tables:
         cols.problems.append(
             f"{where}: series {series!r} is also the x axis, so each series has one point; "
             "series needs another column (or none)"

@@ -111,6 +111,11 @@ def test_formats_and_stated_counts() -> None:
     assert not check_plan(book, None, ["xlsx"], "a workbook with 3 sheets").ok
 
 
+def test_without_inputs_the_names_of_x_and_series_are_the_models_own() -> None:
+    chart = bar(x="quarter", y="revenue", series="quarter", source=None)
+    assert check_plan(chart, None, ["png"], "revenue: Q1 2.1, Q2 2.8").data_problems == []
+
+
 def test_without_inputs_a_chart_takes_the_requests_values() -> None:
     from promptkiln.llm.plan import script_request
 
