@@ -44,6 +44,26 @@ def test_a_library_used_as_a_module_without_its_import_gets_it() -> None:
     assert buf.script.startswith("from io import BytesIO\n")
 
 
+def test_the_xlsx_notes_last_row_is_defined_when_the_script_uses_it_without_its_line() -> None:
+    # the bundled model copied the note's chart lines but not `last = ws.max_row`
+    script = (
+        "from openpyxl import Workbook\n"
+        "from openpyxl.chart import BarChart, Reference\n"
+        "wb = Workbook()\nws = wb.active\nws.append(['a', 1])\n"
+        "chart = BarChart()\n"
+        "chart.add_data(Reference(ws, min_col=2, min_row=1, max_row=last))\n"
+        "wb.save('w.xlsx')\n"
+    )
+    result = patch(script)
+    lines = result.script.splitlines()
+    assert lines[lines.index("chart = BarChart()") + 1] == "last = ws.max_row"
+    assert result.fixes == ["added `last = ws.max_row` before the first use of last"]
+    exec(compile(result.script.replace("wb.save('w.xlsx')", ""), "s", "exec"), {})
+    defined = script.replace("chart = BarChart()", "last = 1\nchart = BarChart()")
+    assert patch(defined).script == defined  # a script that runs is never changed
+    assert patch("last[0]\n").fixes == []  # no worksheet, no guess
+
+
 def test_an_undefined_reportlab_stylesheet_is_made_before_its_first_use() -> None:
     # a multi-format request's PDF part, as the bundled model wrote it (skeletons were short)
     script = (

@@ -154,6 +154,11 @@ def patch(script: str, *, size: tuple[int | None, int | None] | None = None) -> 
         if first is not None and _has_plt(tree, imports):
             inserts.setdefault(first, []).append(definition)
             fixes.append(f"added `{definition}` before the first use of {name}")
+    first = _first_use_of_undefined(tree, "last", names)
+    if first is not None and "ws" in names[0] and "openpyxl" in _imported_modules(tree):
+        # the xlsx note's name for the last data row, used without its line
+        inserts.setdefault(first, []).append("last = ws.max_row")
+        fixes.append("added `last = ws.max_row` before the first use of last")
     first = _first_use_of_undefined(tree, "styles", names)
     if first is not None and "reportlab" in _imported_modules(tree):
         definition = "styles = getSampleStyleSheet()"
