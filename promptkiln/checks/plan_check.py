@@ -78,6 +78,8 @@ _NAMED_KINDS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
             r"|\b(?:as|with|horizontal|vertical|stacked|grouped) bars\b"),
      ("bar", "barh", "stacked_bar", "grouped_bar")),
 )  # fmt: skip
+#: Formats that hold data, never a drawn chart: a chart planned in one is dropped.
+_NO_CHART_FORMATS = frozenset({"csv", "tsv", "json", "parquet", "txt", "md"})
 _CHART_FORMATS = frozenset({"png", "svg", "jpg", "pdf", "pptx", "xlsx", "docx", "html"})
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
@@ -384,6 +386,15 @@ def check_plan(
                 f"{file.name}: .{ext or '?'} was not asked for; name it with one of "
                 + ", ".join(f".{w}" for w in wanted)
             )
+        if file.charts and ext in _NO_CHART_FORMATS:  # a CSV cannot hold a chart: not planned
+            file = file.model_copy(update={"charts": []})
+        if profile is None or not profile.inputs:
+            for c in file.charts:
+                if not c.values and (c.x or c.y or c.ys):
+                    problems.append(
+                        f"{where}, chart {c.title!r}: there is no input file; give its values "
+                        "{label: number} from the request, or leave the chart out"
+                    )
         for text in (file.title, *(c.title for c in file.charts)):
             found = _placeholder(text, where, prompt)
             if found:

@@ -354,3 +354,17 @@ def test_a_column_the_request_names_and_the_plan_leaves_out_is_a_hint_not_a_data
     # a computed value uses its columns; "unit price" in words matches Unit_price
     priced = bar(y="revenue * unit price")
     assert check_plan(priced, SALES, ["png"], "revenue times unit price per region").ok
+
+
+def test_a_chart_planned_in_a_data_file_is_dropped_and_one_without_data_needs_values() -> None:
+    table = Table(columns=["Region", "total"], group="Region", value="Revenue", agg="sum")
+    chart = Chart(kind="bar", title="Revenue", x="Region", y="Revenue", agg="sum")
+    csv = Plan(files=[OutputFile(name="t.csv", title="T", charts=[chart], tables=[table])])
+    checked = check_plan(csv, SALES, ["csv"], "total revenue per region as CSV")
+    assert checked.ok, checked.problems
+    assert checked.plan.files[0].charts == [] and checked.plan.files[0].tables
+    invented = bar(source=None, x="quarter", y="revenue")
+    problems = check_plan(invented, None, ["png"], "a bar chart of our quarters").problems
+    assert any("there is no input file; give its values" in p for p in problems), problems
+    stated = bar(source=None, x=None, y=None, agg="none", values={"Q1": 2.1, "Q2": 2.8})
+    assert check_plan(stated, None, ["png"], "Q1 2.1, Q2 2.8 as a bar chart").ok
