@@ -129,13 +129,6 @@ class _Columns:
         self.file = file
         self.tables = _tables(file, profile)
         self.problems: list[str] = []
-        #: those of them about what the data means (see ``PlanCheck.data_problems``)
-        self.meaning: list[str] = []
-
-    def wrong(self, problem: str) -> None:
-        """A problem about what the data means: a file that follows it is wrong."""
-        self.problems.append(problem)
-        self.meaning.append(problem)
 
     def find(self, name: str | None) -> ColumnProfile | None:
         if name is None:
@@ -179,7 +172,7 @@ class _Columns:
             if col is None:
                 return self.resolve(part, role, where)
             if col.dtype not in _NUMERIC:
-                self.wrong(
+                self.problems.append(
                     f"{where}: {role} {name!r} computes with {col.name!r}, a {col.dtype} "
                     "column, not numbers"
                 )
@@ -190,12 +183,14 @@ class _Columns:
         col = self.find(value)
         if agg in ("sum", "mean", "median") and value is not None and col is not None:
             if col.dtype not in _NUMERIC:
-                self.wrong(
+                self.problems.append(
                     f"{where}: the {agg} of {col.name!r} is wrong, it is a {col.dtype} column; "
                     f"use count, or a number column"
                 )
         elif agg in ("min", "max") and col is not None and col.dtype not in (*_NUMERIC, "date"):
-            self.wrong(f"{where}: the {agg} of {col.name!r} is wrong, it is a {col.dtype} column")
+            self.problems.append(
+                f"{where}: the {agg} of {col.name!r} is wrong, it is a {col.dtype} column"
+            )
         elif agg in ("sum", "mean", "median", "min", "max") and value is None and self.tables:
             self.problems.append(f"{where}: agg {agg} needs a {role} column to combine")
 
@@ -209,7 +204,7 @@ class _Columns:
         rows = self.table_of(col).rows
         if 0 < col.distinct < rows - col.nulls:
             other = ", or series to draw one per value of another column" if series else ""
-            self.wrong(
+            self.problems.append(
                 f"{where}: {col.name!r} has {col.distinct} distinct values in {rows} rows, so "
                 f"{what}; set agg (sum, mean, count, ...) to combine the rows of each "
                 f"{col.name}{other}"
@@ -235,11 +230,11 @@ def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
     for name in c.ys:
         col = cols.find(name)
         if col is not None and col.dtype not in _NUMERIC:
-            cols.wrong(f"{where}: ys column {col.name!r} is {col.dtype}, not numbers")
+            cols.problems.append(f"{where}: ys column {col.name!r} is {col.dtype}, not numbers")
     if c.kind == "hist":
         col = cols.find(c.y or c.x)
         if col is not None and col.dtype not in _NUMERIC:
-            cols.wrong(f"{where}: a histogram needs a number column, {col.name!r} is not")
+            cols.problems.append(f"{where}: a histogram needs a number column, {col.name!r} is not")
         return c.model_copy(update={"x": x, "y": y, "ys": ys, "series": series})
     for value in [c.y, *c.ys] if c.ys else [c.y]:
         cols.aggregation(c.agg, value, where, "y")
@@ -249,18 +244,18 @@ def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
         drawn = _DRAWN_PER_ROW[c.kind]
         cols.repeats(c.x, c.agg, where, f"a {c.kind} chart of it {drawn}", series=c.kind != "pie")
     if c.kind in ("line", "area") and c.sort != "none":
-        cols.wrong(
+        cols.problems.append(
             f"{where}: a {c.kind} chart keeps the order of its x axis; sorting it by value "
             "scrambles that: set sort none"
         )
     scol = cols.find(c.series)
     if scol is not None and scol.distinct > MAX_SERIES:
-        cols.wrong(
+        cols.problems.append(
             f"{where}: series column {scol.name!r} has {scol.distinct} distinct values, too "
             f"many series; use a column with at most {MAX_SERIES}, or no series"
         )
     if series is not None and series == x and cols.tables:
-        cols.wrong(
+        cols.problems.append(
             f"{where}: series {series!r} is also the x axis, so each series has one point; "
             "series needs another column (or none)"
         )
@@ -358,7 +353,7 @@ def _made_up(c: Chart, cols: _Columns, where: str, prompt: str) -> None:
     stated = {float(n.replace(",", "")) for n in _NUMBER.findall(prompt)}
     invented = [k for k, v in c.values.items() if float(v) not in stated]
     if invented:
-        cols.wrong(
+        cols.problems.append(
             f"{where}, chart {c.title!r}: the values of {', '.join(invented[:3])} are not in "
             "the request; take them from the input: name its columns (x, y) and agg, "
             "and leave values out"
@@ -410,7 +405,7 @@ def check_plan(
         for c in file.charts:
             _made_up(c, cols, where, prompt)
         problems += cols.problems
-        data += cols.meaning
+        data += cols.problems
         n = counts.get(ext)
         if n is not None and len(file.sections) != n:
             kind = _SECTION_KINDS[ext]

@@ -368,13 +368,3 @@ def test_a_chart_planned_in_a_data_file_is_dropped_and_one_without_data_needs_va
     assert any("there is no input file; give its values" in p for p in problems), problems
     stated = bar(source=None, x=None, y=None, agg="none", values={"Q1": 2.1, "Q2": 2.8})
     assert check_plan(stated, None, ["png"], "Q1 2.1, Q2 2.8 as a bar chart").ok
-
-
-def test_an_incomplete_plan_is_sent_back_but_only_a_wrong_meaning_makes_it_unmet() -> None:
-    missing = check_plan(bar(y="profit"), SALES, ["png"], "profit by region")
-    assert missing.problems and missing.data_problems == []  # nothing to follow: unverified
-    listing = Table(columns=["Region", "total"])
-    listed = Plan(files=[OutputFile(name="t.csv", title="T", tables=[listing])])
-    assert check_plan(listed, SALES, ["csv"]).data_problems == []
-    per_row = check_plan(bar(agg="none"), SALES, ["png"], "revenue by region")
-    assert per_row.data_problems == per_row.problems  # one bar per row: wrong if followed
