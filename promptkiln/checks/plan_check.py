@@ -29,6 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from promptkiln.checks.plan_request import key as _key
+from promptkiln.checks.plan_request import named_kinds as _kinds
+from promptkiln.checks.plan_request import unused_columns as _unused
 from promptkiln.plan import (
     Chart,
     ColumnProfile,
@@ -62,25 +65,8 @@ _WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
 _SHEETS = re.compile(r"\b(\d{1,2}|" + "|".join(_WORD_NUMBERS) + r")[- ](?:work)?sheets?\b")
 
 
-#: Chart kinds a request names in so many words, each with the plan kinds that draw it.
-_NAMED_KINDS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
-    ("pie", re.compile(r"\b(?:pie|donut|doughnut)\b"), ("pie",)),
-    ("line", re.compile(r"\bline[- ](?:chart|graph|plot|diagram)s?\b"), ("line", "area")),
-    # "one line per city" is a chart's lines only in a request about a chart ("an invoice
-    # line per item" is not)
-    ("line", re.compile(
-        r"(?=.*\b(?:chart|graph|plot|draw|visuali))"
-        r".*(?:\b(?:one|a|separate) line (?:per|for)\b|\blines (?:per|for each|for every)\b)",
-        re.S), ("line", "area")),
-    ("scatter", re.compile(r"\bscatter"), ("scatter",)),
-    ("histogram", re.compile(r"\bhistograms?\b"), ("hist",)),
-    ("bar", re.compile(r"\b(?:bar|column)[- ](?:chart|graph|plot|diagram)s?\b"
-            r"|\b(?:as|with|horizontal|vertical|stacked|grouped) bars\b"),
-     ("bar", "barh", "stacked_bar", "grouped_bar")),
-)  # fmt: skip
 #: Formats that hold data, never a drawn chart: a chart planned in one is dropped.
 _NO_CHART_FORMATS = frozenset({"csv", "tsv", "json", "parquet", "txt", "md"})
-_CHART_FORMATS = frozenset({"png", "svg", "jpg", "pdf", "pptx", "xlsx", "docx", "html"})
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
 
@@ -98,10 +84,6 @@ class PlanCheck:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-def _key(name: str) -> str:
-    return re.sub(r"[\s_]+", " ", name).strip().casefold()
 
 
 def _tables(file: OutputFile, profile: Profile | None) -> list[TableProfile]:
@@ -298,52 +280,6 @@ def _stated_counts(prompt: str, formats: Sequence[str]) -> dict[str, int]:
         word = sheets.group(1)
         out["xlsx"] = int(word) if word.isdigit() else _WORD_NUMBERS[word]
     return out
-
-
-def _kinds(plan: Plan, prompt: str, formats: Sequence[str]) -> list[str]:
-    """The chart kinds the request names that no chart of the plan draws."""
-    if not any(f in _CHART_FORMATS for f in formats):
-        return []
-    text = prompt.lower()
-    drawn = [c.kind for f in plan.files for c in f.charts]
-    out: list[str] = []
-    for name, pattern, kinds in _NAMED_KINDS:
-        if any(f"a {name} chart" in p for p in out):
-            continue
-        if pattern.search(text) and not any(k in kinds for k in drawn):
-            has = ", ".join(dict.fromkeys(drawn)) or "no chart"
-            out.append(
-                f"the request asks for a {name} chart and the plan has {has}; set kind {kinds[0]}"
-            )
-    return out
-
-
-def _unused(plan: Plan, profile: Profile | None, prompt: str) -> list[str]:
-    """Input columns the request names in so many words that no part of the plan uses: a hint
-    for the model (the request may name one to filter by, which a plan cannot say), so these
-    are not data problems."""
-    if profile is None or not plan.files:
-        return []
-    used: set[str] = set()
-    names = [n for f in plan.files for c in f.charts for n in (c.x, c.y, c.series, *c.ys)]
-    names += [n for f in plan.files for t in f.tables for n in (t.group, t.value, *t.columns)]
-    for n in names:
-        if n:
-            used.update(_key(p) for p in expression_parts(n) or [n])
-    text = " " + re.sub(r"[\s_]+", " ", prompt.casefold()) + " "
-    out = []
-    for table in (t for i in profile.inputs for t in i.tables):
-        for col in table.columns:
-            key = _key(col.name)
-            if len(key) < 3 or key in used or key in out:
-                continue
-            if re.search(r"(?<![\w])" + re.escape(key) + r"(?![\w])", text):
-                out.append(key)
-    return [
-        f"the request names the column {name!r} and no chart or table of the plan uses it; "
-        "use it where the request means it"
-        for name in out[:3]
-    ]
 
 
 def _made_up(c: Chart, cols: _Columns, where: str, prompt: str) -> None:

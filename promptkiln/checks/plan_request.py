@@ -1,0 +1,80 @@
+"""The plan against the request's own words: chart kinds it names, columns it names.
+
+Both read only what the request says in so many words (a "pie", a "line chart", a column's own
+name); neither decides what the data means.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from promptkiln.plan import Plan, Profile, expression_parts
+
+#: Chart kinds a request names in so many words, each with the plan kinds that draw it.
+_NAMED_KINDS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
+    ("pie", re.compile(r"\b(?:pie|donut|doughnut)\b"), ("pie",)),
+    ("line", re.compile(r"\bline[- ](?:chart|graph|plot|diagram)s?\b"), ("line", "area")),
+    # "one line per city" is a chart's lines only in a request about a chart ("an invoice
+    # line per item" is not)
+    ("line", re.compile(
+        r"(?=.*\b(?:chart|graph|plot|draw|visuali))"
+        r".*(?:\b(?:one|a|separate) line (?:per|for)\b|\blines (?:per|for each|for every)\b)",
+        re.S), ("line", "area")),
+    ("scatter", re.compile(r"\bscatter"), ("scatter",)),
+    ("histogram", re.compile(r"\bhistograms?\b"), ("hist",)),
+    ("bar", re.compile(r"\b(?:bar|column)[- ](?:chart|graph|plot|diagram)s?\b"
+            r"|\b(?:as|with|horizontal|vertical|stacked|grouped) bars\b"),
+     ("bar", "barh", "stacked_bar", "grouped_bar")),
+)  # fmt: skip
+_CHART_FORMATS = frozenset({"png", "svg", "jpg", "pdf", "pptx", "xlsx", "docx", "html"})
+
+
+def key(name: str) -> str:
+    return re.sub(r"[\s_]+", " ", name).strip().casefold()
+
+
+def named_kinds(plan: Plan, prompt: str, formats: Sequence[str]) -> list[str]:
+    """The chart kinds the request names that no chart of the plan draws."""
+    if not any(f in _CHART_FORMATS for f in formats):
+        return []
+    text = prompt.lower()
+    drawn = [c.kind for f in plan.files for c in f.charts]
+    out: list[str] = []
+    for name, pattern, kinds in _NAMED_KINDS:
+        if any(f"a {name} chart" in p for p in out):
+            continue
+        if pattern.search(text) and not any(k in kinds for k in drawn):
+            has = ", ".join(dict.fromkeys(drawn)) or "no chart"
+            out.append(
+                f"the request asks for a {name} chart and the plan has {has}; set kind {kinds[0]}"
+            )
+    return out
+
+
+def unused_columns(plan: Plan, profile: Profile | None, prompt: str) -> list[str]:
+    """Input columns the request names in so many words that no part of the plan uses: a hint
+    for the model (the request may name one to filter by, which a plan cannot say), so these
+    are not data problems."""
+    if profile is None or not plan.files:
+        return []
+    used: set[str] = set()
+    names = [n for f in plan.files for c in f.charts for n in (c.x, c.y, c.series, *c.ys)]
+    names += [n for f in plan.files for t in f.tables for n in (t.group, t.value, *t.columns)]
+    for n in names:
+        if n:
+            used.update(key(p) for p in expression_parts(n) or [n])
+    text = " " + re.sub(r"[\s_]+", " ", prompt.casefold()) + " "
+    out: list[str] = []
+    for table in (t for i in profile.inputs for t in i.tables):
+        for col in table.columns:
+            name = key(col.name)
+            if len(name) < 3 or name in used or name in out:
+                continue
+            if re.search(r"(?<![\w])" + re.escape(name) + r"(?![\w])", text):
+                out.append(name)
+    return [
+        f"the request names the column {name!r} and no chart or table of the plan uses it; "
+        "use it where the request means it"
+        for name in out[:3]
+    ]
