@@ -103,12 +103,10 @@ class ProcessService(Common):
 
     def _proc(self, ctx: Any, selector: Any) -> Proc:
         box, _ = self.box(ctx)
-        chosen = selector.selector if selector is not None else None
-        if not isinstance(chosen, Oneof) or chosen.field != "pid":
-            raise ConnectError(Code.INVALID_ARGUMENT, "this envd selects processes by pid")
-        proc = box.procs.get(int(chosen.value))
+        pid = _pid(selector)
+        proc = box.procs.get(pid)
         if proc is None:
-            raise ConnectError(Code.NOT_FOUND, f"process with pid {chosen.value} not found")
+            raise ConnectError(Code.NOT_FOUND, f"process with pid {pid} not found")
         return proc
 
     def _write(self, proc: Proc, data: Any) -> None:
@@ -158,12 +156,18 @@ class ProcessService(Common):
         self, request: process_pb.SendSignalRequest, ctx: Any
     ) -> process_pb.SendSignalResponse:
         box, _ = self.box(ctx)
-        selector = request.process.selector if request.process is not None else None
-        if not isinstance(selector, Oneof) or selector.field != "pid":
-            raise ConnectError(Code.INVALID_ARGUMENT, "this envd selects processes by pid")
+        pid = _pid(request.process)
         name = _SIGNALS.get(int(request.signal))
         if name is None:
             raise ConnectError(Code.INVALID_ARGUMENT, f"invalid signal: {request.signal}")
-        if not box.signal(int(selector.value), name):
-            raise ConnectError(Code.NOT_FOUND, f"process with pid {selector.value} not found")
+        if not box.signal(pid, name):
+            raise ConnectError(Code.NOT_FOUND, f"process with pid {pid} not found")
         return process_pb.SendSignalResponse()
+
+
+def _pid(selector: Any) -> int:
+    """The pid a ProcessSelector names (this envd selects by pid, not by tag)."""
+    chosen = selector.selector if selector is not None else None
+    if not isinstance(chosen, Oneof) or chosen.field != "pid":
+        raise ConnectError(Code.INVALID_ARGUMENT, "this envd selects processes by pid")
+    return int(chosen.value)
