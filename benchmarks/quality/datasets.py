@@ -34,7 +34,8 @@ PRICES = {
 CUSTOMERS = ["Northwind Traders", "Blue Harbor Ltd", "Kestrel Labs", "Orchid Health", "Tallis & Co"]
 
 
-def _csv(header: list[str], rows: list[list[object]]) -> bytes:
+def csv_bytes(header: list[str], rows: list[list[object]]) -> bytes:
+    """The rows as CSV, header first (the inputs of both splits are written with it)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
@@ -62,7 +63,7 @@ def orders() -> bytes:
         )  # fmt: skip
     rows.sort(key=lambda r: (str(r[1]), str(r[0])))
     header = ["order_id", "order_date", "customer", "city", "region", "category", "product"]
-    return _csv([*header, "quantity", "unit_price", "discount"], rows)
+    return csv_bytes([*header, "quantity", "unit_price", "discount"], rows)
 
 
 def temperatures() -> bytes:
@@ -74,7 +75,7 @@ def temperatures() -> bytes:
         day = dt.date(2024, 3, 1) + dt.timedelta(days=d)
         for city, t in base.items():
             rows.append([day.isoformat(), city, round(t + d * 0.3 + rng.gauss(0, 1.8), 1)])
-    return _csv(["date", "city", "temp_c"], rows)
+    return csv_bytes(["date", "city", "temp_c"], rows)
 
 
 def survey() -> bytes:
@@ -90,7 +91,9 @@ def survey() -> bytes:
         day = dt.date(2024, 5, 1) + dt.timedelta(days=i % 30)
         age = rng.choice(["18-29", "30-44", "45-59", "60+"])
         rows.append([f"R{i + 1:04d}", day.isoformat(), channel, sat, age, comment])
-    return _csv(["response_id", "date", "channel", "satisfaction", "age_group", "comment"], rows)
+    return csv_bytes(
+        ["response_id", "date", "channel", "satisfaction", "age_group", "comment"], rows
+    )
 
 
 def employees() -> bytes:
@@ -114,7 +117,7 @@ def employees() -> bytes:
              "" if manager == name else manager]
         )  # fmt: skip
     header = ["employee_id", "name", "department", "city", "salary", "hire_date", "manager"]
-    return _csv(header, rows)
+    return csv_bytes(header, rows)
 
 
 def web_traffic() -> bytes:
@@ -128,7 +131,7 @@ def web_traffic() -> bytes:
         rows.append(
             [f"{2023 + i // 12}-{i % 12 + 1:02d}", visits, signups, round(signups * 31.5, 2)]
         )
-    return _csv(["month", "visits", "signups", "revenue"], rows)
+    return csv_bytes(["month", "visits", "signups", "revenue"], rows)
 
 
 def stock_prices() -> bytes:
@@ -145,7 +148,7 @@ def stock_prices() -> bytes:
                 rows.append([day.isoformat(), t, prices[t]])
             count += 1
         day += dt.timedelta(days=1)
-    return _csv(["date", "ticker", "close"], rows)
+    return csv_bytes(["date", "ticker", "close"], rows)
 
 
 def tickets() -> bytes:

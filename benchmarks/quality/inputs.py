@@ -12,17 +12,10 @@ import random
 from collections.abc import Callable
 
 from datasets import DATASETS
+from datasets import csv_bytes as _csv
 
 REGIONS = ["North", "South", "East", "West", "Central"]
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-
-def _csv(header: list[str], rows: list[list[object]]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buf.getvalue().encode()
 
 
 def sales() -> bytes:
