@@ -16,7 +16,9 @@ the problems found, each one sentence the model can act on:
 * a chart kind the request names in so many words (a pie, a line chart, bars) is in the plan;
 * a chart's stated values are numbers the request states, when an input holds the data;
 * an input column the request names is used somewhere in the plan (a hint only: the request
-  may name it to filter by).
+  may name it to filter by);
+* an order (sort) or a first-N limit the request does not ask for is taken out of the plan, not
+  held against the files.
 
 The problems about the data's meaning are also listed in ``data_problems``: left unfixed, they
 make the result unmet, whatever the files look like.
@@ -29,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from promptkiln.checks.plan_request import asks_for_order, states_count
 from promptkiln.checks.plan_request import key as _key
 from promptkiln.checks.plan_request import named_kinds as _kinds
 from promptkiln.checks.plan_request import unused_columns as _unused
@@ -296,6 +299,26 @@ def _made_up(c: Chart, cols: _Columns, where: str, prompt: str) -> None:
         )
 
 
+def _as_asked(file: OutputFile, prompt: str) -> OutputFile:
+    """The file with the orders and limits the request does not ask for taken out: a model
+    likes to sort bars highest first (or to keep the top N) unasked, and the checks would then
+    fail a file that keeps the request's own order (Q1 to Q4) or shows every group."""
+    ordered = asks_for_order(prompt)
+
+    def fix(item: Chart | Table) -> dict[str, object]:
+        sort = item.sort if ordered else "none"
+        n = item.limit
+        limit = n if ordered and (n is None or n < 1 or states_count(prompt, n)) else None
+        return {"sort": sort, "limit": limit}
+
+    return file.model_copy(
+        update={
+            "charts": [c.model_copy(update=fix(c)) for c in file.charts],
+            "tables": [t.model_copy(update=fix(t)) for t in file.tables],
+        }
+    )
+
+
 def _placeholder(title: str, where: str, prompt: str) -> str | None:
     if _key(title) in PLACEHOLDER_TITLES and _key(title) not in _key(prompt):
         return f"{where}: the title {title!r} is a placeholder; use a title from the request"
@@ -324,6 +347,7 @@ def check_plan(
             )
         if file.charts and ext in _NO_CHART_FORMATS:  # a CSV cannot hold a chart: not planned
             file = file.model_copy(update={"charts": []})
+        file = _as_asked(file, prompt)
         if profile is None or not profile.inputs:
             for c in file.charts:
                 if not c.values and (c.x or c.y or c.ys):

@@ -1,7 +1,7 @@
-"""The plan against the request's own words: chart kinds it names, columns it names.
+"""The plan against the request's own words: chart kinds it names, columns it names, an order.
 
-Both read only what the request says in so many words (a "pie", a "line chart", a column's own
-name); neither decides what the data means.
+Each reads only what the request says in so many words (a "pie", a "line chart", a column's own
+name, "highest first", "top 5"); none decides what the data means.
 """
 
 from __future__ import annotations
@@ -27,6 +27,13 @@ _NAMED_KINDS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
             r"|\b(?:as|with|horizontal|vertical|stacked|grouped) bars\b"),
      ("bar", "barh", "stacked_bar", "grouped_bar")),
 )  # fmt: skip
+#: Words by which a request asks for an order by value (or for the first N of one).
+_ORDER_WORDS = re.compile(
+    r"\b(?:sort(?:s|ed|ing)?|rank(?:s|ed|ing)?|order(?:ed)? (?:by|from)|descending|ascending"
+    r"|decreasing|increasing|highest|lowest|largest|smallest|biggest|greatest|fewest|top|bottom"
+    r"|best|worst|most|least|leading)\b"
+)
+_NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 _CHART_FORMATS = frozenset({"png", "svg", "jpg", "pdf", "pptx", "xlsx", "docx", "html"})
 
 
@@ -78,3 +85,22 @@ def unused_columns(plan: Plan, profile: Profile | None, prompt: str) -> list[str
         "use it where the request means it"
         for name in out[:3]
     ]
+
+
+def asks_for_order(prompt: str) -> bool:
+    """Whether the request asks for an order by value in so many words ("sorted", "highest
+    first", "top 5", "ranked"). Without one, the order of a plan is the model's own choice and
+    no check holds the files to it; an empty request (no words to read) keeps the plan's."""
+    return not prompt.strip() or _ORDER_WORDS.search(prompt.lower()) is not None
+
+
+def states_count(prompt: str, n: int) -> bool:
+    """Whether the request states the number ``n`` ("the top 5", "five cities") on its own,
+    not inside a label like "Q4" or a value like "4.5"."""
+    if not prompt.strip():
+        return True
+    text = prompt.lower()
+    word = _NUMBER_WORDS[n - 1] if 1 <= n <= len(_NUMBER_WORDS) else None
+    if word and re.search(rf"\b{word}\b", text):
+        return True
+    return re.search(rf"(?<![\w.,]){n}(?![\w]|[.,]\d)", text) is not None

@@ -72,7 +72,7 @@ def test_a_right_plan_passes_and_its_column_names_become_the_real_ones() -> None
     ],
 )
 def test_a_wrong_plan_gets_the_specific_problem(fields: dict[str, object], problem: str) -> None:
-    checked = check_plan(bar(**fields), SALES, ["png"], "a chart")
+    checked = check_plan(bar(**fields), SALES, ["png"], "a chart, highest first")
     assert any(problem in p for p in checked.problems), checked.problems
 
 
@@ -368,3 +368,37 @@ def test_a_chart_planned_in_a_data_file_is_dropped_and_one_without_data_needs_va
     assert any("there is no input file; give its values" in p for p in problems), problems
     stated = bar(source=None, x=None, y=None, agg="none", values={"Q1": 2.1, "Q2": 2.8})
     assert check_plan(stated, None, ["png"], "Q1 2.1, Q2 2.8 as a bar chart").ok
+
+
+@pytest.mark.parametrize(
+    ("prompt", "sort", "limit"),
+    [
+        ("Bar chart of quarterly revenue: Q1=2.1M, Q2=2.8M, Q3=3.2M, Q4=3.9M", "none", None),
+        ("revenue per region as a bar chart", "none", None),
+        ("revenue per region, highest first", "desc", None),
+        ("the top 3 regions by revenue", "desc", 3),
+        ("the three best regions by revenue", "desc", 3),
+        ("regions ranked by revenue, 4.5 % growth noted", "desc", None),
+    ],
+)
+def test_an_order_or_a_limit_the_request_does_not_ask_for_is_taken_out(
+    prompt: str, sort: str, limit: int | None
+) -> None:
+    checked = check_plan(bar(sort="desc", limit=3), SALES, ["png"], prompt)
+    chart = checked.plan.files[0].charts[0]
+    assert (chart.sort, chart.limit) == (sort, limit), prompt
+    listing = Plan(
+        files=[
+            OutputFile(
+                name="t.pdf",
+                title="Revenue",
+                input="sales.csv",
+                tables=[Table(columns=["Region", "total"], group="Region", value="Revenue",
+                              agg="sum", sort="asc", limit=2)],
+            )
+        ]
+    )  # fmt: skip
+    table = check_plan(listing, SALES, ["pdf"], "revenue per region").plan.files[0].tables[0]
+    assert (table.sort, table.limit) == ("none", None)
+    # a line chart sorted unasked is no longer a problem: the sort is gone before the check
+    assert check_plan(bar(kind="line", x="Month", sort="desc"), SALES, ["png"], "a line chart").ok
