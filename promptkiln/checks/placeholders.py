@@ -7,7 +7,9 @@ contains "Sales" or "Value" is fine), and a word the request itself uses, or tha
 the inputs ("value" in a table with a ``value`` column), is not a placeholder there.
 
 Charts are judged on what matplotlib drew (title, suptitle, axis labels, legend entries);
-documents on their lines of text that are nothing but a placeholder.
+documents on their lines of text that are nothing but a placeholder. A chart saved as an image
+file of its own must also have a title when the plan gives it one: nothing else in the file says
+what it shows.
 """
 
 from __future__ import annotations
@@ -35,6 +37,18 @@ DOC_WORDS = frozenset(
     {"title", "chart title", "plot title", "untitled", "subtitle", "heading", "lorem ipsum"}
 )
 _DOC_KINDS = ("pdf", "docx", "pptx", "md", "txt", "html")
+_IMAGE_EXT = (".png", ".svg", ".jpg", ".jpeg")
+
+
+def _planned_titles(plan: Plan | None) -> dict[str, str]:
+    """Image file name -> the title the plan gives its (first) chart."""
+    if plan is None:
+        return {}
+    return {
+        f.name: f.charts[0].title
+        for f in plan.files
+        if f.charts and f.name.lower().endswith(_IMAGE_EXT) and f.charts[0].title.strip()
+    }
 
 
 def _allowed(prompt: str, known: Sequence[str], plan: Plan | None) -> set[str]:
@@ -67,11 +81,16 @@ def placeholder_outcomes(
         return bool(t) and t in WORDS and t not in allowed
 
     found: dict[str, list[str]] = {}
+    titles = _planned_titles(plan)
     for fig in figures:
         where = fig.get("file") if fig.get("file") in facts else None
         hits = found.setdefault(where or _embedding(facts), [])
         if bad(fig.get("suptitle")):
             hits.append(f"its title is {fig['suptitle']!r}")
+        planned = titles.get(str(where))
+        named = [fig.get("suptitle"), *(ax.get("title") for ax in fig.get("axes") or [])]
+        if planned and not any(str(t or "").strip() for t in named):
+            hits.append(f"it has no title; give it one (ax.set_title({planned!r}))")
         for ax in fig.get("axes") or []:
             for key, what in (("title", "title"), ("xlabel", "x-axis label"),
                               ("ylabel", "y-axis label")):  # fmt: skip

@@ -45,3 +45,23 @@ def test_a_document_line_that_is_only_a_placeholder_but_not_a_table_header() -> 
     found = {o.requirement.params["file"]: o for o in placeholder_outcomes(None, facts, [], "")}
     assert found["r.docx"].detail == "a line says only 'Title'" and not found["r.docx"].met
     assert found["books.docx"].met
+
+
+def test_a_chart_image_the_plan_titles_must_have_a_title() -> None:
+    from promptkiln.plan import Chart, OutputFile, Plan
+
+    plan = Plan(
+        files=[
+            OutputFile(name="c.png", title="Temps", charts=[Chart(kind="line", title="Oslo")]),
+            OutputFile(name="r.pdf", title="Report", charts=[Chart(kind="bar", title="Sales")]),
+        ]
+    )
+    facts = {"c.png": {"kind": "png"}, "r.pdf": {"kind": "pdf", "text": "Report", "rows": []}}
+    untitled = [_fig(), {**_fig(), "file": "r.pdf"}]
+    found = {o.requirement.params["file"]: o for o in placeholder_outcomes(plan, facts, untitled, "")}
+    assert not found["c.png"].met
+    assert found["c.png"].detail == "it has no title; give it one (ax.set_title('Oslo'))"
+    assert found["r.pdf"].met  # a chart in a document: the document's headings say what it is
+    titled = placeholder_outcomes(plan, facts, [{**_fig(), "suptitle": "Oslo, 2024"}], "")
+    assert all(o.met for o in titled)
+    assert all(o.met for o in placeholder_outcomes(None, facts, [_fig()], ""))  # no plan, no rule
