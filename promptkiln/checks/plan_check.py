@@ -15,6 +15,8 @@ the problems found, each one sentence the model can act on:
 * no title is a placeholder ("Title", "Chart title");
 * a chart kind the request names in so many words (a pie, a line chart, bars) is in the plan;
 * a chart's stated values are numbers the request states, when an input holds the data;
+* a column whose values repeat that the request asks a value per ("per region", "for each
+  product") is a group of the plan (a chart's x or series, a table's group);
 * an input column the request names is used somewhere in the plan (a hint only: the request
   may name it to filter by);
 * an order (sort) or a first-N limit the request does not ask for is taken out of the plan, not
@@ -31,9 +33,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from promptkiln.checks.plan_request import asks_for_order, states_count
+from promptkiln.checks.plan_request import as_asked as _as_asked
 from promptkiln.checks.plan_request import key as _key
 from promptkiln.checks.plan_request import named_kinds as _kinds
+from promptkiln.checks.plan_request import ungrouped as _ungrouped
 from promptkiln.checks.plan_request import unused_columns as _unused
 from promptkiln.plan import (
     Chart,
@@ -299,26 +302,6 @@ def _made_up(c: Chart, cols: _Columns, where: str, prompt: str) -> None:
         )
 
 
-def _as_asked(file: OutputFile, prompt: str) -> OutputFile:
-    """The file with the orders and limits the request does not ask for taken out: a model
-    likes to sort bars highest first (or to keep the top N) unasked, and the checks would then
-    fail a file that keeps the request's own order (Q1 to Q4) or shows every group."""
-    ordered = asks_for_order(prompt)
-
-    def fix(item: Chart | Table) -> dict[str, object]:
-        sort = item.sort if ordered else "none"
-        n = item.limit
-        limit = n if ordered and (n is None or n < 1 or states_count(prompt, n)) else None
-        return {"sort": sort, "limit": limit}
-
-    return file.model_copy(
-        update={
-            "charts": [c.model_copy(update=fix(c)) for c in file.charts],
-            "tables": [t.model_copy(update=fix(t)) for t in file.tables],
-        }
-    )
-
-
 def _placeholder(title: str, where: str, prompt: str) -> str | None:
     if _key(title) in PLACEHOLDER_TITLES and _key(title) not in _key(prompt):
         return f"{where}: the title {title!r} is a placeholder; use a title from the request"
@@ -384,9 +367,16 @@ def check_plan(
         if fmt not in names and not (fmt == "jpg" and "jpeg" in names):
             problems.append(f"no file in the plan is a .{fmt}; add one")
     kinds = _kinds(plan, prompt, wanted)
-    unused = _unused(Plan(files=files), profile, prompt)
+    per = _ungrouped(Plan(files=files), profile, prompt)
+    unused = [u for u in _unused(Plan(files=files), profile, prompt) if not _same(u, per)]
     return PlanCheck(
         Plan(files=files),
-        list(dict.fromkeys(problems + kinds + unused)),
-        list(dict.fromkeys(data + kinds)),
+        list(dict.fromkeys(problems + kinds + per + unused)),
+        list(dict.fromkeys(data + kinds + per)),
     )
+
+
+def _same(hint: str, problems: list[str]) -> bool:
+    """Whether an unused-column hint names a column a problem already names."""
+    name = hint.split("'")[1] if "'" in hint else hint
+    return any(f"{name!r}" in p for p in problems)

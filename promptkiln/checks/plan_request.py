@@ -1,7 +1,7 @@
 """The plan against the request's own words: chart kinds it names, columns it names, an order.
 
 Each reads only what the request says in so many words (a "pie", a "line chart", a column's own
-name, "highest first", "top 5"); none decides what the data means.
+name, "per region", "highest first", "top 5"); none decides what the data means.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from promptkiln.plan import Plan, Profile, expression_parts
+from promptkiln.plan import Chart, OutputFile, Plan, Profile, Table, expression_parts
 
 #: Chart kinds a request names in so many words, each with the plan kinds that draw it.
 _NAMED_KINDS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
@@ -104,3 +104,54 @@ def states_count(prompt: str, n: int) -> bool:
     if word and re.search(rf"\b{word}\b", text):
         return True
     return re.search(rf"(?<![\w.,]){n}(?![\w]|[.,]\d)", text) is not None
+
+
+def as_asked(file: OutputFile, prompt: str) -> OutputFile:
+    """The file with the orders and limits the request does not ask for taken out: a model
+    likes to sort bars highest first (or to keep the top N) unasked, and the checks would then
+    fail a file that keeps the request's own order (Q1 to Q4) or shows every group."""
+    ordered = asks_for_order(prompt)
+
+    def fix(item: Chart | Table) -> dict[str, object]:
+        sort = item.sort if ordered else "none"
+        n = item.limit
+        limit = n if ordered and (n is None or n < 1 or states_count(prompt, n)) else None
+        return {"sort": sort, "limit": limit}
+
+    return file.model_copy(
+        update={
+            "charts": [c.model_copy(update=fix(c)) for c in file.charts],
+            "tables": [t.model_copy(update=fix(t)) for t in file.tables],
+        }
+    )
+
+
+#: Words before a column's name by which a request asks for one value per value of the column.
+_PER = r"(?:per|for each|for every|for all|each)"
+
+
+def ungrouped(plan: Plan, profile: Profile | None, prompt: str) -> list[str]:
+    """Input columns whose values repeat that the request asks a value per ("per region", "for
+    each product") and that no chart or table of the plan groups by (an x, a series, a table's
+    group): the files would list rows instead. Rows of a listing are no answer to "per"."""
+    if profile is None or not plan.files:
+        return []
+    grouped = {key(n) for f in plan.files for c in f.charts for n in (c.x, c.series) if n}
+    grouped |= {key(t.group) for f in plan.files for t in f.tables if t.group}
+    text = " " + re.sub(r"[\s_]+", " ", prompt.casefold()) + " "
+    out: list[str] = []
+    for table in (t for i in profile.inputs for t in i.tables):
+        for col in table.columns:
+            name = key(col.name)
+            repeats = 0 < col.distinct < table.rows - col.nulls
+            if not repeats or len(name) < 3 or name in grouped or name in out:
+                continue
+            if re.search(
+                rf"\b{_PER} (?:the |single |individual )?{re.escape(name)}s?(?![\w])", text
+            ):
+                out.append(name)
+    return [
+        f"the request asks for values per {name!r} and no chart or table of the plan groups by "
+        f"it; make {name!r} a chart's x (with agg) or a table's group (with value and agg)"
+        for name in out[:3]
+    ]

@@ -58,7 +58,9 @@ def test_a_chart_image_the_plan_titles_must_have_a_title() -> None:
     )
     facts = {"c.png": {"kind": "png"}, "r.pdf": {"kind": "pdf", "text": "Report", "rows": []}}
     untitled = [_fig(), {**_fig(), "file": "r.pdf"}]
-    found = {o.requirement.params["file"]: o for o in placeholder_outcomes(plan, facts, untitled, "")}
+    found = {
+        o.requirement.params["file"]: o for o in placeholder_outcomes(plan, facts, untitled, "")
+    }
     assert not found["c.png"].met
     assert found["c.png"].detail == "it has no title; give it one (ax.set_title('Oslo'))"
     assert found["r.pdf"].met  # a chart in a document: the document's headings say what it is

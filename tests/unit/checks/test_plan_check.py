@@ -402,3 +402,23 @@ def test_an_order_or_a_limit_the_request_does_not_ask_for_is_taken_out(
     assert (table.sort, table.limit) == ("none", None)
     # a line chart sorted unasked is no longer a problem: the sort is gone before the check
     assert check_plan(bar(kind="line", x="Month", sort="desc"), SALES, ["png"], "a line chart").ok
+
+
+def test_a_value_per_a_repeating_column_needs_a_group_by_it() -> None:
+    listing = Plan(
+        files=[
+            OutputFile(name="r.pdf", title="Revenue", input="sales.csv",
+                       tables=[Table(columns=["Region", "Revenue"])])
+        ]
+    )  # fmt: skip
+    checked = check_plan(listing, SALES, ["pdf"], "a PDF with the total revenue for each region")
+    assert any("values per 'region'" in p for p in checked.data_problems), checked
+    assert not any("names the column 'region'" in p for p in checked.problems)  # said once
+    grouped = check_plan(bar(), SALES, ["png"], "total revenue per region")
+    assert grouped.ok, grouped
+    # "per unit price" names a column whose values do not repeat for the phrase to mean groups,
+    # and "by region" alone may mean an order: neither is held against a listing
+    for prompt in ("the revenue per order id", "list the orders by region"):
+        assert not any(
+            "values per" in p for p in check_plan(listing, SALES, ["pdf"], prompt).problems
+        )
