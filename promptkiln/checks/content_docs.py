@@ -90,6 +90,26 @@ def _numbers_besides(row: Sequence[str], index: int, label: str) -> list[float]:
     return [n for i, cell in enumerate(row) if i != index for n in numbers_in(str(cell))]
 
 
+def _shows(shown: float, value: float, spec: Spec) -> bool:
+    """``shown`` is ``value``; in a listing, a fraction may be shown as a percentage."""
+    if close(shown, value):
+        return True
+    return spec.listing and abs(value) <= 1 and close(shown, value * 100)
+
+
+def _listing(
+    spec: Spec, expected: Expected, wrong: dict[str, float], bare: list[str]
+) -> str | None:
+    parts = []
+    if wrong:
+        parts.append(
+            f"it shows {show(wrong)} (the input has {show({k: expected.values[k] for k in wrong})})"
+        )
+    if bare:
+        parts.append(f"it shows {', '.join(bare[:6])} without its {spec.y}")
+    return "; ".join(parts) or None
+
+
 def check_table(spec: Spec, expected: Expected, rows: Sequence[Sequence[str]]) -> str | None:
     """None when every group's value is shown next to its label (and in order, if sorted);
     several aggregations per group each in the group's row; single figures anywhere."""
@@ -110,15 +130,18 @@ def check_table(spec: Spec, expected: Expected, rows: Sequence[Sequence[str]]) -
         return f"it does not show {show(absent)}" if absent else None
     wrong: dict[str, float] = {}
     missing: list[str] = []
+    bare: list[str] = []  # shown with no number beside it
     where: dict[str, int] = {}
     for label, value in expected.values.items():
         first_seen: tuple[int, list[float]] | None = None
+        found = False
         for r, row in enumerate(rows):
             i = _label_in(label, row)
             if i is None:
                 continue
+            found = True
             nums = _numbers_besides(row, i, label)
-            if any(close(n, value) for n in nums):
+            if any(_shows(n, value, spec) for n in nums):
                 where[label] = r
                 first_seen = None
                 break
@@ -129,7 +152,13 @@ def check_table(spec: Spec, expected: Expected, rows: Sequence[Sequence[str]]) -
         if first_seen is not None:
             wrong[label] = first_seen[1][0]
         else:
-            missing.append(label)
+            (bare if found else missing).append(label)
+    if spec.listing:  # a listing may leave rows out (filtered, the first N), never a value
+        listed = _listing(spec, expected, wrong, bare)
+        if listed is not None:
+            return listed
+        wrong, missing = {}, []
+    missing += bare
     if (
         missing
         and not wrong

@@ -23,7 +23,7 @@ from typing import Any
 
 from promptkiln.checks.expected_script import MARK as _MARK
 from promptkiln.checks.expected_script import SCRIPT
-from promptkiln.plan import Chart, Plan, Table
+from promptkiln.plan import Chart, Plan, Profile, Table
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,9 @@ class Spec:
     #: several aggregations of ``y`` (``Table.aggs``): one series (column) each per group, or,
     #: without ``x``, one figure each
     aggs: tuple[str, ...] = ()
+    #: a listing of input rows (``y`` by a unique ``x``): the rows shown must hold the input's
+    #: values, but a listing may show only some rows (filtered, the first N)
+    listing: bool = False
 
     def describe(self) -> str:
         """The spec in words: "the sum of Revenue per Region, highest first"."""
@@ -67,6 +70,8 @@ class Spec:
             what = f"the count of rows per {self.x}"
         elif self.agg != "none":
             what = f"the {self.agg} of {self.y} per {self.x}"
+        elif self.listing:
+            what = f"each {self.x}'s {self.y} as the input has it"
         else:
             what = f"{self.y} by {self.x}"
         if self.series:
@@ -94,8 +99,9 @@ class Expected:
     filter: str | None = None  #: the subset, for an alternative: "year = 2024"
 
 
-def specs_for(plan: Plan) -> list[Spec]:
-    """A spec per chart and per grouped/aggregated table of the plan that names its data."""
+def specs_for(plan: Plan, profile: Profile | None = None) -> list[Spec]:
+    """A spec per chart and per grouped/aggregated table of the plan that names its data, and,
+    given the inputs' profile, per listing of rows with a unique label and a number column."""
     out: list[Spec] = []
     for i, f in enumerate(plan.files):
         for j, c in enumerate(f.charts):
@@ -104,9 +110,35 @@ def specs_for(plan: Plan) -> list[Spec]:
                 out.append(spec)
         for j, t in enumerate(f.tables):
             spec = _table_spec(f"f{i}t{j}", f.name, f.input, t)
+            if spec is None and profile is not None:
+                spec = _listing_spec(f"f{i}t{j}", f.name, f.input, t, profile)
             if spec is not None:
                 out.append(spec)
     return out
+
+
+def _listing_spec(
+    sid: str, name: str, source: str | None, t: Table, profile: Profile
+) -> Spec | None:
+    """A listing of input rows as label -> number: its first listed column whose values are
+    unique (the rows' names) and its first listed number column."""
+    if t.group is not None or t.value is not None or t.agg != "none" or t.aggs:
+        return None
+    table = profile.table(source) if source else None
+    if table is None:
+        return None
+    cols = {c.name: c for c in table.columns}
+    listed = [cols[c] for c in t.columns if c in cols]
+    label = next(
+        (c for c in listed if c.dtype in ("text", "date")
+         and c.nulls == 0 and c.distinct == table.rows),
+        None,
+    )  # fmt: skip
+    value = next((c for c in listed if c.dtype in ("number", "integer")), None)
+    if label is None or value is None:
+        return None
+    return Spec(sid, name, "table", "table", source, label.name, value.name, None, "none",
+                t.sort, listing=True)  # fmt: skip
 
 
 def _chart_spec(sid: str, name: str, source: str | None, c: Chart) -> Spec | None:

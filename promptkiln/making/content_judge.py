@@ -50,7 +50,7 @@ class ContentJudge:
             from promptkiln.making.expected import compute
 
             t0 = time.monotonic()
-            self._specs = specs_for(self.plan) if self.plan is not None else []
+            self._specs = specs_for(self.plan, self.profile) if self.plan is not None else []
             self._expected = {}
             try:
                 if self._specs:

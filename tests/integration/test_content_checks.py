@@ -239,8 +239,12 @@ def test_expected_numbers_for_several_columns_aggregations_and_single_figures(
         Spec("one", "t.docx", "table", "table", "sales.csv", None, "revenue", None, "sum", "none"),
         Spec("derived", "c.png", "chart", "bar", "sales.csv", "region", "(revenue - 100) / temp",
              None, "sum", "desc"),
+        Spec("listing", "t.docx", "table", "table", "staff.csv", "name", "salary", None, "none",
+             "none", listing=True),
     ]  # fmt: skip
-    got = compute(specs, [SALES], settings)
+    staff = InputFile("staff.csv", b"name,salary\nAda,52000.5\nBo,48000\n")
+    got = compute(specs, [SALES, staff], settings)
+    assert got["listing"].values == {"Ada": 52000.5, "Bo": 48000}  # rows as the input has them
     assert got["wide"].series == {
         "revenue": {"East": 3400, "West": 1200, "North": 1000},
         "temp": {"East": 8, "West": 26, "North": 3},

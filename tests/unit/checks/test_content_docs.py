@@ -145,3 +145,35 @@ def test_several_aggregations_per_group_and_a_single_figure(tmp_path: Path) -> N
     rows = rows_of(file_facts(tmp_path / "o.pdf", "pdf"))
     assert check_table(one, Expected(values={"sum": 5600.0}), rows) is None
     assert check_table(one, Expected(values={"sum": 5200.0}), rows) == "it does not show sum=5200"
+
+
+def test_a_listing_shows_the_inputs_values_for_the_rows_it_shows(tmp_path: Path) -> None:
+    from promptkiln.checks.content_expected import specs_for
+    from promptkiln.plan import ColumnProfile, InputProfile, OutputFile, Plan, Profile, Table
+    from promptkiln.plan import TableProfile as TP
+
+    profile = Profile(
+        inputs=[
+            InputProfile(file="regions.csv", kind="table", tables=[TP(
+                name="regions.csv", rows=3,
+                columns=[ColumnProfile(name="region", dtype="text", distinct=3),
+                         ColumnProfile(name="share", dtype="number", distinct=3),
+                         ColumnProfile(name="revenue", dtype="number", distinct=3)],
+            )])
+        ]
+    )  # fmt: skip
+    listing = Table(columns=["region", "revenue", "share"])
+    plan = Plan(files=[OutputFile(name="r.docx", title="R", input="regions.csv", tables=[listing])])
+    assert specs_for(plan) == []  # without the profile, a listing has no label to go by
+    [spec] = specs_for(plan, profile)
+    assert (spec.x, spec.y, spec.agg, spec.listing) == ("region", "revenue", "none", True)
+    want = Expected(values=SUMS, order=list(SUMS), rows=3)
+    assert check_table(spec, want, _rows(tmp_path, "docx", SUMS)) is None
+    # a filtered or shortened listing is fine; a wrong value or a value left out is not
+    assert check_table(spec, want, _rows(tmp_path, "pdf", {"East": 3400.0})) is None
+    wrong = check_table(spec, want, _rows(tmp_path, "csv", {"East": 3400.0, "West": 50.0}))
+    assert wrong == "it shows West=50 (the input has West=500)"
+    bare = [["Regions"], ["East"], ["North"]]
+    assert check_table(spec, want, bare) == "it shows East, North without its revenue"
+    shares = Expected(values={"East": 0.25}, order=["East"], rows=3)
+    assert check_table(spec, shares, [["East", "25%"]]) is None  # a fraction as a percentage
