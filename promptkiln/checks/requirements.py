@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from promptkiln.checks import requirements_text
+from promptkiln.checks import requirements_facts, requirements_text
 from promptkiln.checks.requirement import Outcome, Requirement
 from promptkiln.checks.requirements_advice import feedback, how_to_meet
 
@@ -185,7 +185,8 @@ def parse(
         r for r in requirements_text.named_parties(text, fmts) if r.params["text"] not in quoted
     ]
     keys = requirements_text.json_keys(text, fmts)
-    return reqs + parties + keys + requirements_text.parse(lower, fmts)
+    facts = requirements_facts.stated(text, fmts, has_inputs=bool(inputs))
+    return reqs + parties + keys + facts + requirements_text.parse(lower, fmts)
 
 
 def _distinct(inputs: Mapping[str, bytes], word: str) -> int | None:
@@ -294,7 +295,11 @@ def _check_one(req: Requirement, facts: Mapping[str, Mapping[str, Any]]) -> Outc
             if int(f.get("rows", -1)) != p["n"]:
                 return Outcome(req, False, f"{name} has {f.get('rows')} data rows")
         return Outcome(req, bool(files))
-    return requirements_text.check(req, facts) or Outcome(req, True, "not checked")
+    return (
+        requirements_text.check(req, facts)
+        or requirements_facts.check(req, facts)
+        or Outcome(req, True, "not checked")
+    )
 
 
 def _all_text(facts: Mapping[str, Any]) -> str:

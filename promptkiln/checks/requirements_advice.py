@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from promptkiln.checks import requirements_text
+from promptkiln.checks import requirements_facts, requirements_text
 from promptkiln.checks.requirement import Outcome, Requirement
 
 
@@ -103,7 +103,7 @@ def how_to_meet(req: Requirement, formats: Sequence[str] = ()) -> str:
         )
     if req.kind == "rows":
         return f"write exactly {p.get('n')} data rows after the header"
-    return requirements_text.how_to_meet(req)
+    return requirements_text.how_to_meet(req) or requirements_facts.how_to_meet(req)
 
 
 def _quote(text: str) -> str:
