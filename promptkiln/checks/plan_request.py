@@ -106,11 +106,33 @@ def states_count(prompt: str, n: int) -> bool:
     return re.search(rf"(?<![\w.,]){n}(?![\w]|[.,]\d)", text) is not None
 
 
+#: Words by which a request asks for a drawn chart in a document.
+_CHART_WORDS = re.compile(
+    r"\b(?:chart|graph|plot|diagram|visuali[sz]|pie|donut|doughnut|histogram|scatter|figure"
+    r"|infographic|picture|image|sparkline)"
+)
+#: Documents that hold a chart only when the request asks for one (an image file is one).
+_DOCUMENT_EXT = (".pdf", ".docx", ".pptx", ".xlsx", ".html", ".md")
+
+
+def asks_for_chart(prompt: str) -> bool:
+    """Whether the request asks for a chart in so many words; an empty request keeps the
+    plan's charts."""
+    return not prompt.strip() or _CHART_WORDS.search(prompt.lower()) is not None
+
+
 def as_asked(file: OutputFile, prompt: str) -> OutputFile:
-    """The file with the orders and limits the request does not ask for taken out: a model
-    likes to sort bars highest first (or to keep the top N) unasked, and the checks would then
-    fail a file that keeps the request's own order (Q1 to Q4) or shows every group."""
+    """The file with what the request does not ask for taken out of it:
+
+    * an order or a first-N limit: a model likes to sort bars highest first (or to keep the
+      top N) unasked, and the checks would then fail a file that keeps the request's own order
+      (Q1 to Q4) or shows every group;
+    * a chart in a document (an offer letter with a salary chart), when the request asks for
+      no chart at all: the script would draw it, the checks would hold the file to it."""
     ordered = asks_for_order(prompt)
+    charts = file.charts
+    if charts and file.name.lower().endswith(_DOCUMENT_EXT) and not asks_for_chart(prompt):
+        charts = []
 
     def fix(item: Chart | Table) -> dict[str, object]:
         sort = item.sort if ordered else "none"
@@ -120,7 +142,7 @@ def as_asked(file: OutputFile, prompt: str) -> OutputFile:
 
     return file.model_copy(
         update={
-            "charts": [c.model_copy(update=fix(c)) for c in file.charts],
+            "charts": [c.model_copy(update=fix(c)) for c in charts],
             "tables": [t.model_copy(update=fix(t)) for t in file.tables],
         }
     )

@@ -422,3 +422,22 @@ def test_a_value_per_a_repeating_column_needs_a_group_by_it() -> None:
         assert not any(
             "values per" in p for p in check_plan(listing, SALES, ["pdf"], prompt).problems
         )
+
+
+def test_a_chart_in_a_document_the_request_asks_no_chart_for_is_taken_out() -> None:
+    letter = Plan(
+        files=[
+            OutputFile(name="offer.docx", title="Offer", charts=[
+                Chart(kind="line", title="Salary by year", values={"2025": 58000.0})])
+        ]
+    )  # fmt: skip
+    assert (
+        check_plan(letter, None, ["docx"], "an offer letter, salary 58,000").plan.files[0].charts
+        == []
+    )
+    asked = check_plan(letter, None, ["docx"], "a report with a line graph of the salary")
+    assert len(asked.plan.files[0].charts) == 1
+    image = bar().files[0]  # an image file is a chart: never taken out
+    assert (
+        check_plan(Plan(files=[image]), SALES, ["png"], "revenue per region").plan.files[0].charts
+    )
