@@ -180,6 +180,17 @@ def parse(
             reqs.append(
                 Requirement("rows", f"one row per {m.group(1)} ({count} rows)", {"n": count})
             )
+    # "one bullet per region" in a Word file, "a slide for each product": as many as the input
+    # column has values (a deck may add a title slide)
+    m = re.search(r"\b(?:one|a) (bullet|slide)(?: point)? (?:per|for each|for every) (\w+)", lower)
+    fmt = {"bullet": "docx", "slide": "pptx"}[m.group(1)] if m else ""
+    if m and _wants(fmts, fmt):
+        count = _distinct(inputs, m.group(2))
+        if count is not None and m.group(1) == "bullet":
+            reqs.append(Requirement("bullets", f"the docx has {count} bullets", {"n": count}))
+        elif count is not None:
+            text = f"pptx has at least {count} slides (one per {m.group(2)})"
+            reqs.append(Requirement("slides", text, {"n": count, "op": ">="}))
     quoted = {r.params["text"] for r in reqs if r.kind == "text"}
     parties = [
         r for r in requirements_text.named_parties(text, fmts) if r.params["text"] not in quoted
