@@ -379,4 +379,4 @@ def check_plan(
 def _same(hint: str, problems: list[str]) -> bool:
     """Whether an unused-column hint names a column a problem already names."""
     name = hint.split("'")[1] if "'" in hint else hint
-    return any(f"{name!r}" in p for p in problems)
+    return any(f"{name!r}".casefold() in p.casefold() for p in problems)

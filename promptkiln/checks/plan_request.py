@@ -166,14 +166,18 @@ def ungrouped(plan: Plan, profile: Profile | None, prompt: str) -> list[str]:
         for col in table.columns:
             name = key(col.name)
             repeats = 0 < col.distinct < table.rows - col.nulls
-            if not repeats or len(name) < 3 or name in grouped or name in out:
+            if not repeats or len(name) < 3 or name in grouped or name in map(key, out):
                 continue
             if re.search(
                 rf"\b{_PER} (?:the |single |individual )?{re.escape(name)}s?(?![\w])", text
             ):
-                out.append(name)
+                out.append(col.name)
+    numbers = [c.name for i in profile.inputs for t in i.tables for c in t.columns
+               if c.dtype in ("number", "integer")]  # fmt: skip
+    value = f', "value": "{numbers[0]}", "agg": "sum"' if numbers else ""
     return [
         f"the request asks for values per {name!r} and no chart or table of the plan groups by "
-        f"it; make {name!r} a chart's x (with agg) or a table's group (with value and agg)"
+        f'it; group by it: a table with "group": "{name}", "agg": "count" (rows per {name}) or '
+        f'"group": "{name}"{value} (a total per {name}), or a chart with "x": "{name}" and agg'
         for name in out[:3]
     ]

@@ -412,7 +412,7 @@ def test_a_value_per_a_repeating_column_needs_a_group_by_it() -> None:
         ]
     )  # fmt: skip
     checked = check_plan(listing, SALES, ["pdf"], "a PDF with the total revenue for each region")
-    assert any("values per 'region'" in p for p in checked.data_problems), checked
+    assert any("values per 'Region'" in p for p in checked.data_problems), checked
     assert not any("names the column 'region'" in p for p in checked.problems)  # said once
     grouped = check_plan(bar(), SALES, ["png"], "total revenue per region")
     assert grouped.ok, grouped
