@@ -30,8 +30,10 @@ _NAMED_KINDS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
 #: Words by which a request asks for an order by value (or for the first N of one).
 _ORDER_WORDS = re.compile(
     r"\b(?:sort(?:s|ed|ing)?|rank(?:s|ed|ing)?|order(?:ed)? (?:by|from)|descending|ascending"
-    r"|decreasing|increasing|highest|lowest|largest|smallest|biggest|greatest|fewest|top|bottom"
+    r"|decreasing|increasing|highest|lowest|largest|smallest|biggest|greatest|fewest"
     r"|best|worst|most|least|leading)\b"
+    # "the top 5", "bottom three": not "values on top of the bars", "at the bottom"
+    r"|(?<!\bon )(?<!\bat the )(?<!\bthe very )\b(?:top|bottom)\b(?! of\b| left\b| right\b)"
 )
 _NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 _CHART_FORMATS = frozenset({"png", "svg", "jpg", "pdf", "pptx", "xlsx", "docx", "html"})

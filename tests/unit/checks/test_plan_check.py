@@ -374,6 +374,8 @@ def test_a_chart_planned_in_a_data_file_is_dropped_and_one_without_data_needs_va
     ("prompt", "sort", "limit"),
     [
         ("Bar chart of quarterly revenue: Q1=2.1M, Q2=2.8M, Q3=3.2M, Q4=3.9M", "none", None),
+        ("Bars of revenue per quarter with the values on top of the bars", "none", None),
+        ("a table of revenue per region, the total at the bottom", "none", None),
         ("revenue per region as a bar chart", "none", None),
         ("revenue per region, highest first", "desc", None),
         ("the top 3 regions by revenue", "desc", 3),
