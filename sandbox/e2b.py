@@ -35,8 +35,9 @@ from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from promptkiln.errors import OutputError, SandboxError, UsageError
+from promptkiln.errors import SandboxError, UsageError
 from promptkiln.sandbox import e2b_kernel as kernel_mode
+from promptkiln.sandbox import e2b_outputs
 from promptkiln.sandbox.base import (
     INPUTS_DIR,
     SCRIPT_PATH,
@@ -67,10 +68,9 @@ from promptkiln.sandbox.e2b_parts import (
     Capture,
     E2BEntry,
     Outcome,
-    entry_kind,
     read_capped,
 )
-from promptkiln.sandbox.e2b_scripts import BASELINE_SCRIPT, SPECIAL_KINDS, STOP_SCRIPT
+from promptkiln.sandbox.e2b_scripts import BASELINE_SCRIPT
 from promptkiln.sandbox.live import OutputSink
 
 if TYPE_CHECKING:
@@ -293,92 +293,13 @@ class E2BSandbox:
     def stop_processes(self) -> list[tuple[EntryKind, str]]:
         """SIGKILL every process of the sandbox user (raise if any survives); return the special
         files of the working directory as (kind, name relative to it)."""
-        e2b = _sdk()
-        budget = self.limits.output_files * 4 + 64
-        with translate_errors("stopping the E2B sandbox's processes", endpoint=self.endpoint):
-            try:
-                result = self.sbx.commands.run(
-                    STOP_SCRIPT,
-                    user="root",
-                    cwd="/",
-                    envs={
-                        "WORKDIR": WORKDIR,
-                        "MAX_SPECIAL": str(2 * budget),
-                        # The kernel the script ran in is killed like the script's processes.
-                        "BASELINE": kernel_mode.without(self._baseline, self._kernel_proc),
-                    },
-                    timeout=60,
-                )
-            except e2b.CommandExitException as exc:
-                raise SandboxError(
-                    f"could not stop every process in the E2B sandbox (status {exc.exit_code}); "
-                    "outputs are not collected from a sandbox that is still running",
-                    hint="use promptkiln's template (`promptkiln image e2b-template`): it needs "
-                    "bash, util-linux's setpriv and a user named 'user'",
-                ) from None
-        fields = (result.stdout or "").split("\0")
-        return [
-            (SPECIAL_KINDS.get(kind, EntryKind.OTHER), name)
-            for kind, name in zip(fields[0::2], fields[1::2], strict=False)
-            if name
-        ]
+        return e2b_outputs.stop_processes(self)
 
     def outputs(self) -> Iterator[OutputEntry]:
         """Stop every process, then walk the working directory with envd's ListDir."""
         if self._dead or self._sbx is None:
             return
-        specials = self.stop_processes()
-        e2b = _sdk()
-        files = self.sbx.files
-        listing_errors = translate_errors(
-            "listing the outputs in the E2B sandbox", endpoint=self.endpoint
-        )
-        with listing_errors:
-            root = files.get_info(WORKDIR, user=self._files_user)
-        if root.type != e2b.FileType.DIR or root.symlink_target is not None:
-            raise SandboxError(
-                f"the script replaced the working directory {WORKDIR} with something that is "
-                "not a directory; nothing is collected",
-                hint="fix the script so it leaves its working directory in place",
-            )
-        budget = self.limits.output_files * 4 + 64
-        for kind, name in specials:
-            budget -= 1
-            yield E2BEntry(name, kind, 0, 0, f"{WORKDIR}/{name}", self)
-        pending = [WORKDIR]
-        while pending and budget > 0:
-            directory = pending.pop()
-            listing = self._list(directory)
-            for info in sorted(listing, key=lambda i: i.path):
-                if not info.path.startswith(directory + "/"):
-                    continue  # envd resolved a link it should not have: never trust it
-                raw_name = info.path[len(WORKDIR) + 1 :]
-                if raw_name == INPUTS_DIR:
-                    continue
-                kind = entry_kind(e2b, info)
-                budget -= 1
-                if budget < 0:
-                    break
-                yield E2BEntry(raw_name, kind, info.size, info.mode, info.path, self)
-                if kind is EntryKind.DIR:
-                    pending.append(info.path)
-
-    def _list(self, directory: str) -> list[Any]:
-        e2b = _sdk()
-        with translate_errors("listing the outputs in the E2B sandbox", endpoint=self.endpoint):
-            try:
-                return list(self.sbx.files.list(directory, depth=1, user=self._files_user))
-            except e2b.SandboxException as exc:
-                # envd answers in JSON, which cannot carry a file name that is not UTF-8: the
-                # whole directory becomes unlistable. Nothing is collected rather than a part.
-                if "utf-8" not in str(exc).lower():
-                    raise
-                where = directory[len(WORKDIR) :].lstrip("/") or "the working directory"
-                raise OutputError(
-                    f"the script created a file name that is not valid UTF-8 in {where}; E2B "
-                    "cannot list it, so no outputs were collected",
-                    hint="write files with UTF-8 names (any Python str name is fine)",
-                ) from exc
+        yield from e2b_outputs.walk(self)
 
     def _read_chunks(self, path: str, limit: int) -> Iterator[bytes]:
         """Stream a regular file's bytes from envd, at most ``limit`` + 1 in all."""
