@@ -12,7 +12,7 @@ ENGINE_FLAGS ?= --debootstrap $(if $(CI),--gvisor,)
 PYTEST_ARGS ?=
 DEMO_PROMPT ?= Bar chart of quarterly revenue: Q1=2.1M, Q2=2.8M, Q3=3.2M, Q4=3.9M
 
-.PHONY: install engine image postgres browser test lint bench bench-server eval demo fuzz faults bench-model
+.PHONY: install engine image postgres browser e2b-js test lint bench bench-server eval demo fuzz faults bench-model
 
 install: $(VENV)/.installed
 
@@ -36,8 +36,18 @@ image: install engine
 postgres:
 	scripts/ensure-postgres.sh
 
-test: install engine image postgres browser
-	$(BIN)/pytest $(PYTEST_ARGS)
+test: install engine image postgres browser e2b-js
+	E2B_JS_MODULES="$${E2B_JS_MODULES:-$(E2B_JS)/node_modules}" $(BIN)/pytest $(PYTEST_ARGS)
+
+# The E2B JS SDKs' test needs node and the SDKs from npm: installed once under .cache/ when npm
+# is here (the registry is the only network it uses); without them that one test skips.
+E2B_JS := $(CURDIR)/.cache/e2b-js
+e2b-js:
+	@command -v npm >/dev/null || { echo "no npm: the E2B JS SDK test will skip"; exit 0; }; \
+	[ -d $(E2B_JS)/node_modules/@e2b/code-interpreter ] || \
+	    npm install --silent --no-audit --no-fund --prefix $(E2B_JS) \
+	        e2b@2.51.0 @e2b/code-interpreter@2.8.0 >/dev/null 2>&1 || \
+	    echo "npm install failed: the E2B JS SDK test will skip"
 
 # The web page's browser test drives the system Chromium; as root, install it when missing.
 browser:

@@ -1,7 +1,7 @@
 """The E2B JS SDKs (``e2b`` and ``@e2b/code-interpreter`` 2.x from npm) against ``promptkiln
 serve``: e2b_js/example.mjs. Needs node and the packages installed where ``E2B_JS_MODULES``
-points (``npm install e2b@2 @e2b/code-interpreter@2`` in that directory's parent); skipped
-otherwise (the test suite never downloads anything)."""
+points: ``make test`` installs them from npm under ``.cache/e2b-js`` (its ``e2b-js`` step) and
+points there; pytest itself never downloads anything, and without them this test skips."""
 
 from __future__ import annotations
 
