@@ -345,7 +345,10 @@ class Box:
         proc = self.procs.get(pid)
         if proc is None:
             return False
-        code, _ = self.exec_simple(["kill", "-s", signal, str(pid)], user=proc.user)
+        # The image has no /bin/kill: the shell's builtin it is.
+        code, _ = self.exec_simple(
+            ["/bin/sh", "-c", 'kill -s "$1" "$2"', "kill", signal, str(pid)], user=proc.user
+        )
         return code == 0
 
 

@@ -98,7 +98,7 @@ def test_the_sdks_documented_examples_run_unchanged(serve: Any, e2b_url: Any) ->
         quiet = sbx.commands.run("sleep 5", background=True)
         with pytest.raises(e2b.SandboxException, match="no open stdin"):
             sbx.commands.send_stdin(quiet.pid, "x")
-        quiet.kill()
+        assert quiet.kill()  # SendSignal reaches the process
         with pytest.raises(e2b.TimeoutException):  # a command's own timeout
             sbx.commands.run("sleep 30", timeout=2)
         listed = Sandbox.list(query=e2b.SandboxQuery(metadata={"app": "docs"})).next_items()
