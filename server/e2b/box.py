@@ -148,7 +148,7 @@ class Proc:
         return True
 
 
-def _demuxed(sock: Any) -> Iterator[tuple[bytes | None, bytes | None]]:
+def demuxed(sock: Any) -> Iterator[tuple[bytes | None, bytes | None]]:
     """(stdout, stderr) chunks of an exec's hijacked socket, as ``demux=True`` gives them."""
     for kind, data in docker.utils.socket.frames_iter(sock, tty=False):  # type: ignore[no-untyped-call]
         yield (data, None) if kind == docker.utils.socket.STDOUT else (None, data)
@@ -320,7 +320,7 @@ class Box:
         if stdin:  # a hijacked connection: frames of stdout/stderr out, raw bytes in
             sock = api.exec_start(exec_id, socket=True)
             writer = getattr(sock, "_sock", sock)
-            stream: Iterator[tuple[bytes | None, bytes | None]] = _demuxed(sock)
+            stream: Iterator[tuple[bytes | None, bytes | None]] = demuxed(sock)
         else:
             stream = iter(api.exec_start(exec_id, stream=True, demux=True))
         pid_line = b""

@@ -9,9 +9,10 @@ named relative to the watched directory. A file created with content is a create
 as ``echo hi > f`` is under inotify. Changes quicker than one poll fold into one event.
 
 Both of the SDK's ways are served: ``WatchDir`` (one stream; the async SDK) and the polling trio
-``CreateWatcher`` / ``GetWatcherEvents`` / ``RemoveWatcher`` (the sync SDK). A watcher's poller
-is killed when the stream ends or the watcher is removed, and dies with its sandbox; a watcher
-whose sandbox is gone is dropped from the server's table.
+``CreateWatcher`` / ``GetWatcherEvents`` / ``RemoveWatcher`` (the sync SDK). A poller reads
+its stdin, the exec's connection, and exits when that ends: when the stream ends, the watcher
+is removed or this server goes away; it dies with its sandbox too, and a watcher whose sandbox
+is gone is dropped from the server's table.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -29,23 +31,28 @@ from connectrpc.errors import ConnectError
 from e2b.envd.filesystem import filesystem_pb
 from protobuf import Oneof
 
-from promptkiln.server.e2b.box import HOME, USERS, Box
+from promptkiln.server.e2b.box import HOME, USERS, Box, demuxed
 from promptkiln.server.e2b.envd_common import Common
 
 if TYPE_CHECKING:
     from promptkiln.server.e2b.fleet import Fleet
 
-#: argv: the directory, "1" for recursive. Prints its pid, then "ready" after the first
-#: snapshot, then one JSON list of [type, name] pairs per change (and ``[]`` now and then, so
-#: it ends on a broken pipe once nobody reads it). Exit 3: no such path; 4: not a directory.
+#: argv: the directory, "1" for recursive. Prints "ready" after the first snapshot, then one
+#: JSON list of [type, name] pairs per change; exits when its stdin ends (the server closed the
+#: exec's connection, or went away). Exit 3: no such path; 4: not a directory.
 POLLER = r"""
-import json, os, stat, sys, time
-print(os.getpid(), flush=True)
+import json, os, stat, sys, threading, time
 root, recursive = os.path.abspath(sys.argv[1]), sys.argv[2] == "1"
 if not os.path.exists(root):
     sys.exit(3)
 if not os.path.isdir(root):
     sys.exit(4)
+
+def orphaned():
+    sys.stdin.buffer.read()
+    os._exit(0)
+
+threading.Thread(target=orphaned, daemon=True).start()
 
 def snap():
     seen, todo = {}, [root]
@@ -83,15 +90,12 @@ def diff(old, new):
 
 old = snap()
 print("ready", flush=True)
-quiet = 0
 while True:
     time.sleep(0.2)
     new = snap()
-    events = diff(old, new)
-    old, quiet = new, quiet + 1
-    if events or quiet >= 10:
+    events, old = diff(old, new), new
+    if events:
         print(json.dumps(events), flush=True)
-        quiet = 0
 """
 
 _TYPES = {"create": 1, "write": 2, "remove": 3, "rename": 4, "chmod": 5}  # filesystem.EventType
@@ -102,28 +106,29 @@ class Watcher:
 
     def __init__(self, box: Box, path: str, recursive: bool, user: str) -> None:
         self.box = box
-        self.user = user
         self.events: queue.Queue[list[tuple[str, str]] | None] = queue.Queue()
         self.error: str | None = None
         self.closed = False
         api = box.api()
-        self._exec = api.exec_create(
+        exec_id = api.exec_create(
             box.container_id,
             ["python3", "-c", POLLER, path, "1" if recursive else "0"],
             user=USERS[user],
             workdir=HOME if user == "user" else "/root",
+            stdin=True,
         )
-        self._lines = _lines(api.exec_start(self._exec, stream=True, demux=True))
-        first = next(self._lines, b"")
-        self.pid = int(first) if first.isdigit() else 0
-        if not self.pid or next(self._lines, None) != b"ready":
-            code = api.exec_inspect(self._exec)["ExitCode"]
+        sock = api.exec_start(exec_id, socket=True)
+        self._sock = getattr(sock, "_sock", sock)
+        self._lines = _lines(demuxed(sock))
+        if next(self._lines, None) != b"ready":
+            self.close()
+            code = api.exec_inspect(exec_id)["ExitCode"]
             if code == 3:
                 raise ConnectError(Code.NOT_FOUND, f"path {path} not found")
             if code == 4:
                 raise ConnectError(Code.INVALID_ARGUMENT, f"path {path} not a directory")
             raise ConnectError(Code.INTERNAL, f"error watching {path} (exit {code})")
-        threading.Thread(target=self._pump, name=f"e2b-watch-{self.pid}", daemon=True).start()
+        threading.Thread(target=self._pump, name="e2b-watch", daemon=True).start()
 
     def _pump(self) -> None:
         try:
@@ -152,16 +157,15 @@ class Watcher:
             return taken
 
     def close(self) -> None:
-        """Kill the poller (a sandbox that is gone took it along already)."""
+        """End the poller: it exits when its stdin ends, which is also what happens when this
+        server goes away without closing it."""
         if self.closed:
             return
         self.closed = True
-        if not self.box.dead and self.pid:
-            # the sandbox may go away meanwhile: so does the poller then
-            with contextlib.suppress(Exception):
-                self.box.exec_simple(
-                    ["/bin/sh", "-c", 'kill "$1"', "kill", str(self.pid)], user=self.user
-                )
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self._sock.close()
 
 
 def _lines(stream: Iterator[tuple[bytes | None, bytes | None]]) -> Iterator[bytes]:

@@ -18,10 +18,12 @@ from promptkiln.server.e2b.envd_watch import POLLER
 @pytest.fixture
 def poller(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", POLLER, str(tmp_path), "1"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", POLLER, str(tmp_path), "1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
-    assert int(proc.stdout.readline()) == proc.pid
     assert proc.stdout.readline() == "ready\n"
     yield proc
     proc.kill()
@@ -29,12 +31,10 @@ def poller(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
 
 
 def _next(proc: subprocess.Popen[str]) -> list[list[str]]:
-    """The next change the poller reports (its empty heartbeats skipped)."""
+    """The next change the poller reports."""
     assert proc.stdout is not None
-    while True:
-        events: list[list[str]] = json.loads(proc.stdout.readline())
-        if events:
-            return events
+    events: list[list[str]] = json.loads(proc.stdout.readline())
+    return events
 
 
 def test_the_poller_names_envds_events(poller: subprocess.Popen[str], tmp_path: Path) -> None:
@@ -53,12 +53,18 @@ def test_the_poller_names_envds_events(poller: subprocess.Popen[str], tmp_path: 
     assert _next(poller) == [["create", "sub/x"]]
     (tmp_path / "g.txt").unlink()
     assert _next(poller) == [["remove", "g.txt"]]
+    assert poller.stdin is not None
+    poller.stdin.close()  # the server closed the exec's connection (or went away)
+    assert poller.wait(timeout=10) == 0
 
 
 @pytest.mark.parametrize(("name", "code"), [("missing", 3), ("file", 4)])
 def test_the_poller_refuses_what_is_not_a_directory(tmp_path: Path, name: str, code: int) -> None:
     (tmp_path / "file").touch()
     done = subprocess.run(
-        [sys.executable, "-c", POLLER, str(tmp_path / name), "0"], capture_output=True, timeout=30
+        [sys.executable, "-c", POLLER, str(tmp_path / name), "0"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=30,
     )
     assert done.returncode == code
