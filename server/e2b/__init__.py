@@ -8,7 +8,8 @@ sandboxes from local, locked-down Docker containers:
     asgi.py         picks the E2B requests out of the ASGI app; runs the WSGI router for them
     router.py       control plane vs. a sandbox's envd / code-interpreter port, access tokens
     control.py      the control plane's REST API (create, list, connect, timeout, kill)
-    envd.py         envd's Connect services (process, filesystem) and ``/files``
+    envd.py         envd's Connect services and ``/files``; envd_process.py its processes
+                    (Start, Connect, stdin), envd_watch.py its directory watches
     kernel.py       the code interpreter's ``/execute`` and ``/contexts`` (kernel_program.py)
     fleet.py        the live sandboxes: quotas, timeouts, adoption after a restart
     pool.py         warm sandboxes per template

@@ -79,7 +79,8 @@ class BoxSpec:
 
 @dataclass
 class Proc:
-    """A process started through envd's Start: its output arrives on ``events``."""
+    """A process started through envd's Start: :meth:`emit` hands its output to ``events``
+    (Start's stream) and to the queue of every subscriber (:meth:`subscribe`, for Connect)."""
 
     pid: int
     user: str
@@ -95,6 +96,33 @@ class Proc:
     #: ``stdin: true``); None: the process has no stdin.
     stdin: Any = None
     _stdin_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Connect's queues; ``_ended`` once the end (or "gone") event went out, so a late
+    #: subscriber is told there is nothing left instead of waiting forever.
+    _listeners: list[queue.Queue[tuple[str, Any]]] = field(default_factory=list)
+    _listen_lock: threading.Lock = field(default_factory=threading.Lock)
+    _ended: bool = False
+
+    def emit(self, kind: str, value: Any) -> None:
+        """Hand one event to Start's stream and to every Connect subscriber."""
+        with self._listen_lock:
+            self.events.put((kind, value))
+            for listener in self._listeners:
+                listener.put((kind, value))
+            if kind in ("end", "gone"):
+                self._ended = True
+
+    def subscribe(self) -> queue.Queue[tuple[str, Any]] | None:
+        """A queue of the events from now on; None when the process has already ended."""
+        with self._listen_lock:
+            if self._ended:
+                return None
+            listener: queue.Queue[tuple[str, Any]] = queue.Queue()
+            self._listeners.append(listener)
+            return listener
+
+    def unsubscribe(self, listener: queue.Queue[tuple[str, Any]]) -> None:
+        with self._listen_lock, contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
 
     def write(self, data: bytes) -> bool:
         """Send ``data`` to the process's stdin; False when it has none (or it was closed)."""
@@ -120,7 +148,7 @@ class Proc:
         return True
 
 
-def _demuxed(sock: Any) -> Iterator[tuple[bytes | None, bytes | None]]:
+def demuxed(sock: Any) -> Iterator[tuple[bytes | None, bytes | None]]:
     """(stdout, stderr) chunks of an exec's hijacked socket, as ``demux=True`` gives them."""
     for kind, data in docker.utils.socket.frames_iter(sock, tty=False):  # type: ignore[no-untyped-call]
         yield (data, None) if kind == docker.utils.socket.STDOUT else (None, data)
@@ -251,7 +279,7 @@ class Box:
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 _local().remove_container(self.container_id, force=True, v=True)
         for proc in list(self.procs.values()):
-            proc.events.put(("gone", None))
+            proc.emit("gone", None)
 
     def api(self) -> Any:
         return _local()
@@ -292,7 +320,7 @@ class Box:
         if stdin:  # a hijacked connection: frames of stdout/stderr out, raw bytes in
             sock = api.exec_start(exec_id, socket=True)
             writer = getattr(sock, "_sock", sock)
-            stream: Iterator[tuple[bytes | None, bytes | None]] = _demuxed(sock)
+            stream: Iterator[tuple[bytes | None, bytes | None]] = demuxed(sock)
         else:
             stream = iter(api.exec_start(exec_id, stream=True, demux=True))
         pid_line = b""
@@ -311,8 +339,8 @@ class Box:
             code = api.exec_inspect(exec_id)["ExitCode"]
             raise BoxError("internal", f"process did not start (exit {code}): {pending!r}")
         proc = Proc(int(pid_text), user, cmd, list(args), dict(envs), cwd, tag, stdin=writer)
-        for item in pending:
-            proc.events.put(item)
+        for kind, value in pending:
+            proc.emit(kind, value)
         with self._lock:
             self.procs[proc.pid] = proc
 
@@ -320,16 +348,16 @@ class Box:
             try:
                 for out, err in stream:
                     if out:
-                        proc.events.put(("stdout", out))
+                        proc.emit("stdout", out)
                     if err:
-                        proc.events.put(("stderr", err))
+                        proc.emit("stderr", err)
                 code = None if self.dead else _local().exec_inspect(exec_id)["ExitCode"]
                 if self.dead:  # the VM went away: envd's stream breaks, there is no end event
-                    proc.events.put(("gone", "sandbox killed"))
+                    proc.emit("gone", "sandbox killed")
                 else:
-                    proc.events.put(("end", int(code) if code is not None else -1))
+                    proc.emit("end", int(code) if code is not None else -1)
             except Exception as exc:  # the container went away under us
-                proc.events.put(("gone", str(exc)))
+                proc.emit("gone", str(exc))
             finally:
                 with self._lock:
                     self.procs.pop(proc.pid, None)
@@ -345,7 +373,10 @@ class Box:
         proc = self.procs.get(pid)
         if proc is None:
             return False
-        code, _ = self.exec_simple(["kill", "-s", signal, str(pid)], user=proc.user)
+        # The image has no /bin/kill: the shell's builtin it is.
+        code, _ = self.exec_simple(
+            ["/bin/sh", "-c", 'kill -s "$1" "$2"', "kill", signal, str(pid)], user=proc.user
+        )
         return code == 0
 
 

@@ -2,10 +2,11 @@
 
 Served on "port 49983" of each sandbox, i.e. every request that carries ``E2b-Sandbox-Id`` and
 ``E2b-Sandbox-Port: 49983``: ``GET /health``, ``GET``/``POST /files``, and the Connect services
-``process.Process`` (Start, List, SendSignal, and stdin: SendInput, StreamInput, CloseStdin)
-and ``filesystem.Filesystem`` (Stat, ListDir, MakeDir, Move, Remove), mounted from the SDK's
-own generated WSGI server classes with the JSON codec. Other methods (process Connect, PTYs,
-directory watches) answer UNIMPLEMENTED.
+``process.Process`` (Start, Connect, List, SendSignal, and stdin: SendInput, StreamInput,
+CloseStdin) and ``filesystem.Filesystem`` (Stat, ListDir, MakeDir, Move, Remove, and the
+directory watches of envd_watch.py: WatchDir, CreateWatcher, GetWatcherEvents, RemoveWatcher),
+mounted from the SDK's own generated WSGI server classes with the JSON codec. Other methods
+(PTYs, process Update) answer UNIMPLEMENTED.
 Every process that ends is a run record (fleet.py's recorder).
 """
 
@@ -27,8 +28,9 @@ from protobuf.wkt.google.protobuf.timestamp_pb import Timestamp
 from promptkiln.server.e2b import boxfiles
 from promptkiln.server.e2b.box import Box, BoxError
 from promptkiln.server.e2b.boxfiles import Entry
-from promptkiln.server.e2b.envd_common import BOX_TO_CODE, Common, user_from_headers
+from promptkiln.server.e2b.envd_common import BOX_TO_CODE, user_from_headers
 from promptkiln.server.e2b.envd_process import ProcessService
+from promptkiln.server.e2b.envd_watch import WatchService
 
 if TYPE_CHECKING:
     from promptkiln.server.e2b.fleet import Fleet
@@ -68,7 +70,7 @@ def entry_info(entry: Entry) -> filesystem_pb.EntryInfo:
     )
 
 
-class FilesystemService(Common):
+class FilesystemService(WatchService):
     def _call(self, fn: Callable[[], Any]) -> Any:
         try:
             return fn()

@@ -1,15 +1,16 @@
 """envd's process service, played against ``docker exec`` in the sandbox's container.
 
 Start (with streamed stdout/stderr, keepalives and an end event; every process that ends is a
-run record), List, SendSignal, and the process's stdin when it was started with ``stdin``:
-SendInput, StreamInput, CloseStdin. Connect (reattaching to a running process) and PTYs
-answer UNIMPLEMENTED.
+run record), Connect (reattach to a running process by pid: a start event, the output produced
+from then on, the end; any number of clients at once, each with its own queue of the process's
+events), List, SendSignal, and the process's stdin when it was started with ``stdin``:
+SendInput, StreamInput, CloseStdin. PTYs answer UNIMPLEMENTED.
 """
 
 from __future__ import annotations
 
 import queue
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from connectrpc.code import Code
@@ -17,10 +18,13 @@ from connectrpc.errors import ConnectError
 from e2b.envd.process import process_pb
 from protobuf import Oneof
 
-from promptkiln.server.e2b.box import BoxError, Proc
+from promptkiln.server.e2b.box import Box, BoxError, Proc
 from promptkiln.server.e2b.envd_common import BOX_TO_CODE, Common
 
 _SIGNALS = {9: "KILL", 15: "TERM"}
+
+#: Keeps a process's run record: its exit code (None: the sandbox went away) and output.
+_Record = Callable[[int | None, list[tuple[str, bytes]]], None]
 
 
 class ProcessService(Common):
@@ -43,50 +47,43 @@ class ProcessService(Common):
             )
         except BoxError as exc:
             raise ConnectError(BOX_TO_CODE[exc.kind], str(exc)) from exc
-        interval = float(ctx.request_headers.get("keepalive-ping-interval") or 50)
-
-        def event(**kw: Any) -> process_pb.StartResponse:
-            ((name, value),) = kw.items()
-            return process_pb.StartResponse(event=process_pb.ProcessEvent(event=Oneof(name, value)))  # type: ignore[arg-type]
-
-        yield event(start=process_pb.ProcessEvent.StartEvent(pid=proc.pid))
-        out: list[bytes] = []
         script = " ".join([config.cmd, *config.args])
-        while True:
-            try:
-                kind, value = proc.events.get(timeout=interval)
-            except queue.Empty:
-                yield event(keepalive=process_pb.ProcessEvent.KeepAlive())
-                continue
-            if kind in ("stdout", "stderr"):
-                out.append(b"\x00" + value if kind == "stderr" else value)
-                data = process_pb.ProcessEvent.DataEvent(output=Oneof(kind, value))  # type: ignore[arg-type]
-                yield event(data=data)
-            elif kind == "end":
-                code = int(value)
-                self.fleet.recorded(
-                    box.sandbox_id,
-                    "e2b-process",
-                    script,
-                    code,
-                    b"".join(b for b in out if not b.startswith(b"\x00")).decode(errors="replace"),
-                    b"".join(b[1:] for b in out if b.startswith(b"\x00")).decode(errors="replace"),
-                    proc.started,
-                )
-                yield event(
-                    end=process_pb.ProcessEvent.EndEvent(
-                        exit_code=code, exited=True, status=f"exit status {code}"
-                    )
-                )
-                return
-            else:  # the sandbox is gone: envd's connection just drops
-                self.fleet.recorded(
-                    box.sandbox_id, "e2b-process", script, None, "", "", proc.started
-                )
-                raise ConnectError(
-                    Code.UNAVAILABLE,
-                    f"the connection to sandbox {box.sandbox_id} ended before the stream completed",
-                )
+        for ev in _events(
+            proc, proc.events, _interval(ctx), box.sandbox_id, self._recorder(box, script, proc)
+        ):
+            yield process_pb.StartResponse(event=ev)
+
+    def connect(
+        self, request: process_pb.ConnectRequest, ctx: Any
+    ) -> Iterator[process_pb.ConnectResponse]:
+        """Reattach to a running process: its start event, the output from now on, its end.
+        A pid that is not running is NOT_FOUND (envd forgets a process once it ended)."""
+        proc = self._proc(ctx, request.process)
+        box, _ = self.box(ctx)
+        listener = proc.subscribe()
+        if listener is None:
+            raise ConnectError(Code.NOT_FOUND, f"process with pid {proc.pid} not found")
+        try:
+            for ev in _events(proc, listener, _interval(ctx), box.sandbox_id, None):
+                yield process_pb.ConnectResponse(event=ev)
+        finally:
+            proc.unsubscribe(listener)
+
+    def _recorder(self, box: Box, script: str, proc: Proc) -> _Record:
+        """Start's stream keeps the run record of its process (Connect's streams do not)."""
+
+        def record(code: int | None, out: list[tuple[str, bytes]]) -> None:
+            self.fleet.recorded(
+                box.sandbox_id,
+                "e2b-process",
+                script,
+                code,
+                b"".join(v for k, v in out if k == "stdout").decode(errors="replace"),
+                b"".join(v for k, v in out if k == "stderr").decode(errors="replace"),
+                proc.started,
+            )
+
+        return record
 
     def list(self, request: process_pb.ListRequest, ctx: Any) -> process_pb.ListResponse:
         box, _ = self.box(ctx)
@@ -163,6 +160,57 @@ class ProcessService(Common):
         if not box.signal(pid, name):
             raise ConnectError(Code.NOT_FOUND, f"process with pid {pid} not found")
         return process_pb.SendSignalResponse()
+
+
+def _interval(ctx: Any) -> float:
+    """Seconds between keepalives: the SDK's ``Keepalive-Ping-Interval`` header (envd's too)."""
+    return float(ctx.request_headers.get("keepalive-ping-interval") or 50)
+
+
+def _events(
+    proc: Proc,
+    source: queue.Queue[tuple[str, Any]],
+    interval: float,
+    sandbox_id: str,
+    record: _Record | None,
+) -> Iterator[process_pb.ProcessEvent]:
+    """The ProcessEvents of one stream (Start's or a Connect's): start, data and keepalives,
+    then end; when the sandbox goes away the stream breaks, as envd's connection would."""
+
+    def event(**kw: Any) -> process_pb.ProcessEvent:
+        ((name, value),) = kw.items()
+        return process_pb.ProcessEvent(event=Oneof(name, value))  # type: ignore[arg-type]
+
+    yield event(start=process_pb.ProcessEvent.StartEvent(pid=proc.pid))
+    out: list[tuple[str, bytes]] = []
+    while True:
+        try:
+            kind, value = source.get(timeout=interval)
+        except queue.Empty:
+            yield event(keepalive=process_pb.ProcessEvent.KeepAlive())
+            continue
+        if kind in ("stdout", "stderr"):
+            if record is not None:
+                out.append((kind, value))
+            data = process_pb.ProcessEvent.DataEvent(output=Oneof(kind, value))  # type: ignore[arg-type]
+            yield event(data=data)
+        elif kind == "end":
+            code = int(value)
+            if record is not None:
+                record(code, out)
+            yield event(
+                end=process_pb.ProcessEvent.EndEvent(
+                    exit_code=code, exited=True, status=f"exit status {code}"
+                )
+            )
+            return
+        else:  # the sandbox is gone: envd's connection just drops
+            if record is not None:
+                record(None, [])
+            raise ConnectError(
+                Code.UNAVAILABLE,
+                f"the connection to sandbox {sandbox_id} ended before the stream completed",
+            )
 
 
 def _pid(selector: Any) -> int:

@@ -98,7 +98,7 @@ def test_the_sdks_documented_examples_run_unchanged(serve: Any, e2b_url: Any) ->
         quiet = sbx.commands.run("sleep 5", background=True)
         with pytest.raises(e2b.SandboxException, match="no open stdin"):
             sbx.commands.send_stdin(quiet.pid, "x")
-        quiet.kill()
+        assert quiet.kill()  # SendSignal reaches the process
         with pytest.raises(e2b.TimeoutException):  # a command's own timeout
             sbx.commands.run("sleep 30", timeout=2)
         listed = Sandbox.list(query=e2b.SandboxQuery(metadata={"app": "docs"})).next_items()
@@ -147,6 +147,63 @@ def test_the_sdks_documented_examples_run_unchanged(serve: Any, e2b_url: Any) ->
     assert server.client(key_b).get("/v1/runs").json()["data"] == []
 
 
+def test_reattaching_to_a_command_and_watching_a_directory(serve: Any, e2b_url: Any) -> None:
+    """``commands.connect(pid)`` from a second client gets the output from then on and the exit
+    code, while the starting handle still gets all of it; ``files.watch_dir`` (the sync SDK's
+    polling watcher) sees a command create, write and remove files."""
+    from e2b import CommandExitException, FilesystemEventType, Sandbox
+    from e2b.exceptions import NotFoundException
+
+    server = serve("--e2b-pool", "0")
+    e2b_url(server.url, create_key("alice"))
+    with Sandbox.create(template="promptkiln-docs", timeout=60) as sbx:
+        script = (
+            "echo early; touch started; while [ ! -e go ]; do sleep 0.1; done; "
+            "for i in 1 2 3; do echo late $i; sleep 0.3; done; echo bye >&2; exit 3"
+        )
+        started = sbx.commands.run(script, background=True)
+        while not sbx.files.exists("/home/user/started"):
+            time.sleep(0.05)
+        other = Sandbox.connect(sbx.sandbox_id)
+        joined = other.commands.connect(started.pid)
+        assert joined.pid == started.pid
+        sbx.files.write("/home/user/go", "")
+        with pytest.raises(CommandExitException) as late:
+            joined.wait()
+        assert late.value.exit_code == 3
+        assert (late.value.stdout, late.value.stderr) == ("late 1\nlate 2\nlate 3\n", "bye\n")
+        with pytest.raises(CommandExitException) as whole:
+            started.wait()
+        assert whole.value.stdout == "early\nlate 1\nlate 2\nlate 3\n"
+        for pid in (started.pid, 999_999):  # ended, never there: envd's NOT_FOUND
+            with pytest.raises(NotFoundException, match="not found"):
+                sbx.commands.connect(pid)
+
+        sbx.files.make_dir("/home/user/watched/sub")
+        watch = sbx.files.watch_dir("/home/user/watched", recursive=True)
+        sbx.commands.run(
+            "cd watched && echo a > f.txt && sleep 0.5 && echo b >> f.txt && sleep 0.5 && "
+            "chmod 600 f.txt && sleep 0.5 && touch sub/g && mv sub/g sub/h && sleep 0.5 && rm f.txt"
+        )
+        events: list[tuple[str, Any]] = []
+        deadline = time.monotonic() + 5
+        while ("f.txt", FilesystemEventType.REMOVE) not in events and time.monotonic() < deadline:
+            events += [(e.name, e.type) for e in watch.get_new_events()]
+            time.sleep(0.1)
+        kinds = [t for n, t in events if n == "f.txt"]
+        assert kinds[0] == FilesystemEventType.CREATE and kinds[-1] == FilesystemEventType.REMOVE
+        assert {FilesystemEventType.WRITE, FilesystemEventType.CHMOD} <= set(kinds)
+        assert ("sub/h", FilesystemEventType.CREATE) in events
+        watch.stop()
+        ps = "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"
+        for _ in range(20):  # the poller is gone with the watcher
+            if "python3 -c" not in sbx.commands.run(ps).stdout:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the watcher's poller still runs")
+
+
 def test_the_async_sdks(serve: Any, e2b_url: Any) -> None:
     from e2b import AsyncSandbox
     from e2b_code_interpreter import AsyncSandbox as AsyncCodeInterpreter
@@ -159,8 +216,16 @@ def test_the_async_sdks(serve: Any, e2b_url: Any) -> None:
         chunks: list[str] = []
         result = await sbx.commands.run("for i in 1 2 3; do echo $i; done", on_stdout=chunks.append)
         assert result.stdout == "1\n2\n3\n" and "".join(chunks) == "1\n2\n3\n"
+        seen: list[Any] = []
+        watch = await sbx.files.watch_dir("/home/user", on_event=seen.append)
         await sbx.files.write("/home/user/a.txt", b"bytes")
         assert await sbx.files.read("/home/user/a.txt", format="bytes") == b"bytes"
+        for _ in range(50):  # WatchDir's stream: the upload is a create (and a write)
+            if "a.txt" in [e.name for e in seen]:
+                break
+            await asyncio.sleep(0.1)
+        assert next(e.type for e in seen if e.name == "a.txt") == e2b.FilesystemEventType.CREATE
+        await watch.stop()
         await sbx.kill()
         ci = await AsyncCodeInterpreter.create(timeout=60)
         execution = await ci.run_code("print('hi'); 6 * 7")
