@@ -52,6 +52,7 @@ values become separate lines or bars; a table lists its columns, or has one row 
 value of group.
 - agg combines the rows that share an x (or group) value: sum, mean, count, min, max, median; \
 none keeps the rows as they are; aggs: several of them of one value column (its statistics). \
+period: month (or day, week, quarter, year) to count a date x or group per month; \
 sort: desc (highest first) or asc only when the request asks for an order, else none; \
 limit: how many to keep after sorting (the top 5).
 - sections: the titles of the pages, slides or sheets, when the request names or counts them.
@@ -99,13 +100,15 @@ def describe(plan: Plan) -> str:
     for f in plan.files:
         parts = []
         for c in f.charts:
-            cols = " x ".join(n for n in (c.x, c.y, "+".join(c.ys)) if n) or "values"
+            x = f"{c.x} by {c.period}" if c.x and c.period else c.x
+            cols = " x ".join(n for n in (x, c.y, "+".join(c.ys)) if n) or "values"
             top = f"top {c.limit}" if c.limit else "none"
             how = ", ".join(v for v in (c.agg, c.sort, top) if v != "none")
             by = f" per {c.series}" if c.series else ""
             parts.append(f"{c.kind} {cols}{by}" + (f" ({how})" if how else ""))
         for t in f.tables:
-            how = f" per {t.group} ({t.agg} of {t.value})" if t.group else ""
+            by = f" by {t.period}" if t.period else ""
+            how = f" per {t.group}{by} ({t.agg} of {t.value})" if t.group else ""
             parts.append(f"table {', '.join(t.columns[:6])}{how}")
         if f.sections:
             parts.append(f"{len(f.sections)} sections")

@@ -14,7 +14,7 @@ import json
 import re
 from pathlib import PurePosixPath
 
-from promptkiln.plan import Chart, OutputFile, Plan, Table, expression_parts
+from promptkiln.plan import PERIOD_CODES, Chart, OutputFile, Plan, Table, expression_parts
 
 _READERS = {
     ".csv": "pd.read_csv({path})",
@@ -156,11 +156,21 @@ def _chart_line(f: OutputFile, c: Chart, data: str) -> str:
 
 
 def derived_lines(f: OutputFile) -> list[str]:
-    """``df["quantity * unit_price"] = df["quantity"] * df["unit_price"]`` for each value of
-    the file's charts and tables that is computed from columns: the checks write those with
-    spaces around each operator, a column's own name (``year-to-date``) has none."""
+    """``df["day"] = pd.to_datetime(df["day"]).dt.to_period("M").astype(str)`` for a date
+    column counted per month, and ``df["quantity * unit_price"] = df["quantity"] *
+    df["unit_price"]`` for each value of the file's charts and tables that is computed from
+    columns: the checks write those with spaces around each operator, a column's own name
+    (``year-to-date``) has none."""
     values = [v for c in f.charts for v in (c.y, *c.ys)] + [t.value for t in f.tables]
     out: list[str] = []
+    periods = [(c.x, c.period) for c in f.charts] + [(t.group, t.period) for t in f.tables]
+    for column, period in dict.fromkeys(periods):
+        if column and period:  # the date column becomes its period's label: 2024-03, 2024Q1
+            code = PERIOD_CODES[period]
+            out.append(
+                f"- df[{_q(column)}] = pd.to_datetime(df[{_q(column)}])"
+                f'.dt.to_period("{code}").astype(str)'
+            )
     for value in dict.fromkeys(v for v in values if v):
         parts = expression_parts(value) if re.search(r" [-+*/] ", value) else None
         if parts is None:

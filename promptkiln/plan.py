@@ -27,6 +27,12 @@ ChartKind = Literal[
     "bar", "barh", "stacked_bar", "grouped_bar", "line", "area", "pie", "scatter", "hist"
 ]
 Dtype = Literal["number", "integer", "text", "date", "bool", "empty"]
+#: The calendar period a date column is counted in (x of a chart, group of a table): the
+#: rows of one month are combined like those of one category.
+Period = Literal["day", "week", "month", "quarter", "year"]
+#: pandas' period code of each, and how its labels read: 2024-03-01, 2024-02-26/2024-03-03,
+#: 2024-03, 2024Q1, 2024.
+PERIOD_CODES = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
 
 
 #: An operator or parenthesis of a value expression (``quantity * unit_price``).
@@ -123,6 +129,8 @@ class Chart(_Model):
     #: input column whose distinct values become separate series (a line per city, a bar group per year)
     series: str | None = None
     agg: Aggregation = "none"
+    #: x is a date column counted per this period (revenue per month from daily rows)
+    period: Period | None = None
     sort: Sort = "none"
     #: only the first N categories after sorting (the top 5), when the request limits them
     limit: int | None = None
@@ -138,6 +146,8 @@ class Table(_Model):
     #: input column aggregated per group
     value: str | None = None
     agg: Aggregation = "none"
+    #: group is a date column counted per this period
+    period: Period | None = None
     #: several aggregations of ``value`` instead of ``agg``: one row each (the count, mean, min
     #: and max of a column), or with ``group`` one column each
     aggs: list[Aggregation] = Field(default_factory=list)

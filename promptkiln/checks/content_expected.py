@@ -23,7 +23,7 @@ from typing import Any
 
 from promptkiln.checks.expected_script import MARK as _MARK
 from promptkiln.checks.expected_script import SCRIPT
-from promptkiln.plan import Chart, Plan, Profile, Table
+from promptkiln.plan import PERIOD_CODES, Chart, Plan, Profile, Table
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ class Spec:
     #: a listing of input rows (``y`` by a unique ``x``): the rows shown must hold the input's
     #: values, but a listing may show only some rows (filtered, the first N)
     listing: bool = False
+    #: x is a date column counted per this calendar period (``Chart.period``)
+    period: str | None = None
 
     def describe(self) -> str:
         """The spec in words: "the sum of Revenue per Region, highest first"."""
@@ -74,6 +76,8 @@ class Spec:
             what = f"each {self.x}'s {self.y} as the input has it"
         else:
             what = f"{self.y} by {self.x}"
+        if self.period:
+            what += f" (per {self.period})"
         if self.series:
             what += f", one series per {self.series}"
         if self.sort == "desc":
@@ -150,7 +154,8 @@ def _chart_spec(sid: str, name: str, source: str | None, c: Chart) -> Spec | Non
     if c.x is None or (c.y is None and not ys and c.agg != "count") or c.kind == "hist":
         return None  # a histogram's bins are the library's choice: its title is still checked
     series = None if ys else c.series
-    return Spec(sid, name, "chart", c.kind, source, c.x, c.y, series, c.agg, c.sort, ys=ys)
+    return Spec(sid, name, "chart", c.kind, source, c.x, c.y, series, c.agg, c.sort, ys=ys,
+                period=c.period)  # fmt: skip
 
 
 def _table_spec(sid: str, name: str, source: str | None, t: Table) -> Spec | None:
@@ -161,7 +166,7 @@ def _table_spec(sid: str, name: str, source: str | None, t: Table) -> Spec | Non
         return None
     agg = t.agg if t.agg != "none" else aggs[0]
     return Spec(sid, name, "table", "table", source, t.group, t.value, None, agg, t.sort,
-                aggs=aggs)  # fmt: skip
+                aggs=aggs, period=t.period)  # fmt: skip
 
 
 def pending(specs: Sequence[Spec]) -> tuple[dict[str, Expected], list[Spec]]:
@@ -175,7 +180,8 @@ def script_for(specs: Sequence[Spec], prompt: str = "") -> bytes:
     """:data:`SCRIPT` with the specs (and the request, for the subsets it names) filled in."""
     payload = [
         {"id": s.id, "input": s.input, "x": s.x, "y": s.y, "series": s.series,
-         "agg": s.agg, "sort": s.sort, "ys": list(s.ys), "aggs": list(s.aggs)}
+         "agg": s.agg, "sort": s.sort, "ys": list(s.ys), "aggs": list(s.aggs),
+         "period": PERIOD_CODES.get(s.period or "")}
         for s in specs
     ]  # fmt: skip
     script = SCRIPT.replace("SPECS_JSON", json.dumps(json.dumps(payload)))

@@ -176,6 +176,11 @@ def as_map(s):
 
 def compute_on(df, spec):
     x = column(df, spec["x"]) if spec.get("x") else None
+    if x is not None and spec.get("period"):  # a date column counted per month: 2024-03
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dates = pd.to_datetime(df[x], errors="coerce")
+        df = df[dates.notna()].assign(**{x: dates.dropna().dt.to_period(spec["period"]).astype(str)})
     y = None
     if spec.get("y"):
         df, y = derive(df, spec["y"])

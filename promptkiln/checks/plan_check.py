@@ -33,9 +33,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from promptkiln.checks.plan_request import SECTION_KINDS
 from promptkiln.checks.plan_request import as_asked as _as_asked
 from promptkiln.checks.plan_request import key as _key
 from promptkiln.checks.plan_request import named_kinds as _kinds
+from promptkiln.checks.plan_request import periods as _periods
+from promptkiln.checks.plan_request import stated_counts as _stated_counts
 from promptkiln.checks.plan_request import ungrouped as _ungrouped
 from promptkiln.checks.plan_request import unused_columns as _unused
 from promptkiln.plan import (
@@ -65,10 +68,6 @@ _DRAWN_PER_ROW = {
     "line": "goes back and forth through the rows",
     "area": "goes back and forth through the rows",
 }
-_SECTION_KINDS = {"pdf": "pages", "pptx": "slides", "xlsx": "sheets"}
-_WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-                 "eight": 8, "nine": 9, "ten": 10}  # fmt: skip
-_SHEETS = re.compile(r"\b(\d{1,2}|" + "|".join(_WORD_NUMBERS) + r")[- ](?:work)?sheets?\b")
 
 
 #: Formats that hold data, never a drawn chart: a chart planned in one is dropped.
@@ -182,6 +181,24 @@ class _Columns:
         elif agg in ("sum", "mean", "median", "min", "max") and value is None and self.tables:
             self.problems.append(f"{where}: agg {agg} needs a {role} column to combine")
 
+    def period(self, name: str | None, period: str | None, agg: str, where: str) -> None:
+        """A period counts a date column, combining the rows of each period: a problem on
+        any other column (or on none), or with no aggregation."""
+        col = self.find(name)
+        if period is None or not self.tables:
+            return
+        if col is None or col.dtype != "date":
+            what = f"{col.name!r} is a {col.dtype} column" if col else f"{name!r} is no column"
+            self.problems.append(
+                f"{where}: period {period} counts a date column per {period}, and {what}; "
+                "leave period out"
+            )
+        elif agg == "none":
+            self.problems.append(
+                f"{where}: period {period} combines the rows of each {period}; set agg (sum, "
+                "mean, count, ...)"
+            )
+
     def repeats(
         self, label: str | None, agg: str, where: str, what: str, *, series: bool = False
     ) -> None:
@@ -226,6 +243,7 @@ def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
         return c.model_copy(update={"x": x, "y": y, "ys": ys, "series": series})
     for value in [c.y, *c.ys] if c.ys else [c.y]:
         cols.aggregation(c.agg, value, where, "y")
+    cols.period(c.x, c.period, c.agg, where)
     if c.x is None and c.ys and c.series is not None:  # wide data: one series per row
         cols.repeats(c.series, c.agg, where, "it draws one series per row")
     if c.series is None and not c.ys and c.kind in _DRAWN_PER_ROW:
@@ -259,6 +277,7 @@ def _table(t: Table, cols: _Columns, where: str) -> Table:
     shown = [getattr(cols.find(c), "name", c) for c in t.columns]
     for agg in t.aggs or [t.agg]:
         cols.aggregation(agg, t.value, where, "value")
+    cols.period(t.group, t.period, "none" if t.agg == "none" and not t.aggs else "agg", where)
     if t.group is not None and t.agg == "none" and not t.aggs:
         cols.repeats(t.group, t.agg, where, "grouping needs an aggregation")
     listing = t.group is None and t.value is None and cols.tables
@@ -270,22 +289,6 @@ def _table(t: Table, cols: _Columns, where: str) -> Table:
             f"{known}); a computed column needs group, value and agg (one row per group)"
         )
     return t.model_copy(update={"group": group, "value": value, "columns": shown})
-
-
-def _stated_counts(prompt: str, formats: Sequence[str]) -> dict[str, int]:
-    """Format -> the page/slide/sheet count the request states exactly."""
-    from promptkiln.checks.requirements import parse
-
-    out: dict[str, int] = {}
-    for req in parse(prompt, formats):
-        for fmt, kind in _SECTION_KINDS.items():
-            if req.kind == kind and req.params.get("op", "==") == "==":
-                out[fmt] = int(req.params["n"])
-    sheets = _SHEETS.search(prompt.lower()) if "xlsx" in formats else None
-    if sheets:
-        word = sheets.group(1)
-        out["xlsx"] = int(word) if word.isdigit() else _WORD_NUMBERS[word]
-    return out
 
 
 def _made_up(c: Chart, cols: _Columns, where: str, prompt: str) -> None:
@@ -351,7 +354,7 @@ def check_plan(
         data += cols.problems
         n = counts.get(ext)
         if n is not None and len(file.sections) != n:
-            kind = _SECTION_KINDS[ext]
+            kind = SECTION_KINDS[ext]
             problems.append(
                 f"{file.name}: the request asks for {n} {kind}, the plan lists "
                 f"{len(file.sections)} sections; list the {n} titles"
@@ -367,7 +370,9 @@ def check_plan(
         if fmt not in names and not (fmt == "jpg" and "jpeg" in names):
             problems.append(f"no file in the plan is a .{fmt}; add one")
     kinds = _kinds(plan, prompt, wanted)
-    per = _ungrouped(Plan(files=files), profile, prompt)
+    per = _ungrouped(Plan(files=files), profile, prompt) + _periods(
+        Plan(files=files), profile, prompt
+    )
     unused = [u for u in _unused(Plan(files=files), profile, prompt) if not _same(u, per)]
     return PlanCheck(
         Plan(files=files),

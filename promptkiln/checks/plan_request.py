@@ -9,7 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from promptkiln.plan import Chart, OutputFile, Plan, Profile, Table, expression_parts
+from promptkiln.plan import (
+    Chart,
+    ColumnProfile,
+    OutputFile,
+    Plan,
+    Profile,
+    Table,
+    expression_parts,
+)
 
 #: Chart kinds a request names in so many words, each with the plan kinds that draw it.
 _NAMED_KINDS: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
@@ -36,6 +44,10 @@ _ORDER_WORDS = re.compile(
     r"|(?<!\bon )(?<!\bat the )(?<!\bthe very )\b(?:top|bottom)\b(?! of\b| left\b| right\b)"
 )
 _NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+SECTION_KINDS = {"pdf": "pages", "pptx": "slides", "xlsx": "sheets"}
+_WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+                 "eight": 8, "nine": 9, "ten": 10}  # fmt: skip
+_SHEETS = re.compile(r"\b(\d{1,2}|" + "|".join(_WORD_NUMBERS) + r")[- ](?:work)?sheets?\b")
 _CHART_FORMATS = frozenset({"png", "svg", "jpg", "pdf", "pptx", "xlsx", "docx", "html"})
 
 
@@ -183,3 +195,72 @@ def ungrouped(plan: Plan, profile: Profile | None, prompt: str) -> list[str]:
         f'"group": "{name}"{value} (a total per {name}), or a chart with "x": "{name}" and agg'
         for name in out[:3]
     ]
+
+
+def _one_per(col: ColumnProfile, period: str) -> bool:
+    """Whether a date column already holds at most one date per ``period`` (a month column of
+    first days): counting it per period changes nothing."""
+    from datetime import date
+
+    try:
+        first = date.fromisoformat((col.first or "")[:10])
+        last = date.fromisoformat((col.last or "")[:10])
+    except ValueError:
+        return False
+    months = (last.year - first.year) * 12 + last.month - first.month + 1
+    spans = {"day": (last - first).days + 1, "week": (last - first).days // 7 + 1,
+             "month": months, "quarter": months // 3 + 1, "year": last.year - first.year + 1}  # fmt: skip
+    return 0 < col.distinct <= spans[period]
+
+
+#: A request for values per calendar period: "per month", "each quarter", "monthly".
+_PERIOD_ASKED = re.compile(
+    r"\b(?:per|each|every|by|for each|for every|a) (day|week|month|quarter|year)\b"
+    r"|\b(week|month|quarter)ly\b"
+)
+
+
+def periods(plan: Plan, profile: Profile | None, prompt: str) -> list[str]:
+    """The calendar period the request asks values per ("units per month", "monthly
+    revenue"), when an input has a date column and the plan does not count it per that period:
+    daily rows drawn as they are are no answer to "per month". A column of its own that names
+    the period ("month" holding "Jan", "Feb") is the per-column rule's, not this one's."""
+    m = _PERIOD_ASKED.search(prompt.lower())
+    if profile is None or m is None or not plan.files:
+        return []
+    want = m.group(1) or m.group(2)
+    cols = {key(c.name): c for i in profile.inputs for t in i.tables for c in t.columns}
+    dates = [c.name for c in cols.values() if c.dtype == "date"]
+    if not dates or (want in cols and cols[want].dtype != "date"):
+        return []
+    dated = [(c.x, c.period) for f in plan.files for c in f.charts]
+    dated += [(t.group, t.period) for f in plan.files for t in f.tables]
+    dated = [(n, p) for n, p in dated if n and key(n) in cols and cols[key(n)].dtype == "date"]
+    if any(p == want or _one_per(cols[key(n)], want) for n, p in dated if n):
+        return []
+    if dated:
+        return [
+            f"the request asks for values per {want} and {dated[0][0]!r} is a date column: "
+            f'set "period": "{want}" with an agg, to combine the rows of each {want}'
+        ]
+    return [
+        f"the request asks for values per {want} and no chart or table of the plan counts the "
+        f"date column {dates[0]!r} per {want}: use it as a chart's x or a table's group with "
+        f'"period": "{want}" and an agg'
+    ]
+
+
+def stated_counts(prompt: str, formats: Sequence[str]) -> dict[str, int]:
+    """Format -> the page/slide/sheet count the request states exactly."""
+    from promptkiln.checks.requirements import parse
+
+    out: dict[str, int] = {}
+    for req in parse(prompt, formats):
+        for fmt, kind in SECTION_KINDS.items():
+            if req.kind == kind and req.params.get("op", "==") == "==":
+                out[fmt] = int(req.params["n"])
+    sheets = _SHEETS.search(prompt.lower()) if "xlsx" in formats else None
+    if sheets:
+        word = sheets.group(1)
+        out["xlsx"] = int(word) if word.isdigit() else _WORD_NUMBERS[word]
+    return out

@@ -241,10 +241,16 @@ def test_expected_numbers_for_several_columns_aggregations_and_single_figures(
              None, "sum", "desc"),
         Spec("listing", "t.docx", "table", "table", "staff.csv", "name", "salary", None, "none",
              "none", listing=True),
+        Spec("monthly", "c.png", "chart", "line", "sales.csv", "day", "revenue", None, "sum",
+             "none", period="month"),
+        Spec("quarterly", "t.docx", "table", "table", "sales.csv", "day", None, None, "count",
+             "none", period="quarter"),
     ]  # fmt: skip
     staff = InputFile("staff.csv", b"name,salary\nAda,52000.5\nBo,48000\n")
     got = compute(specs, [SALES, staff], settings)
     assert got["listing"].values == {"Ada": 52000.5, "Bo": 48000}  # rows as the input has them
+    assert got["monthly"].values == {"2024-01": 5600}  # the days of a month combined
+    assert got["quarterly"].values == {"2024Q1": 6}
     assert got["wide"].series == {
         "revenue": {"East": 3400, "West": 1200, "North": 1000},
         "temp": {"East": 8, "West": 26, "North": 3},

@@ -443,3 +443,38 @@ def test_a_chart_in_a_document_the_request_asks_no_chart_for_is_taken_out() -> N
     assert (
         check_plan(Plan(files=[image]), SALES, ["png"], "revenue per region").plan.files[0].charts
     )
+
+
+def test_a_value_per_calendar_period_needs_the_date_column_counted_per_that_period() -> None:
+    daily_rows = Profile(inputs=[InputProfile(file="sales.csv", kind="table", tables=[TP(
+        name="sales.csv", rows=120,
+        columns=[ColumnProfile(name="Day", dtype="date", distinct=60, first="2024-01-01",
+                               last="2024-02-29"),
+                 ColumnProfile(name="Region", dtype="text", distinct=2),
+                 ColumnProfile(name="Revenue", dtype="number", distinct=100)])])])  # fmt: skip
+    daily = bar(x="Day", y="Revenue", kind="line")
+    checked = check_plan(daily, daily_rows, ["png"], "a line chart of the monthly revenue")
+    assert any('set "period": "month"' in p for p in checked.data_problems), checked
+    per_month = bar(x="Day", y="Revenue", kind="line", period="month")
+    assert check_plan(per_month, daily_rows, ["png"], "a line chart of revenue per month").ok
+    listing = Plan(files=[OutputFile(name="u.csv", title="Units", input="sales.csv",
+                                     tables=[Table(columns=["Day", "Revenue"])])])  # fmt: skip
+    problems = check_plan(listing, daily_rows, ["csv"], "revenue per week, one row each").problems
+    assert any("counts the date column 'Day' per week" in p for p in problems), problems
+    # dates that are already one per month need no period; "an annual report" asks for none
+    assert check_plan(bar(x="Month"), SALES, ["png"], "revenue by month as bars").ok
+    assert check_plan(bar(), daily_rows, ["png"], "an annual report chart of revenue by region").ok
+    # a period on a column that is no date, or without an aggregation, is a problem of its own
+    wrong = check_plan(bar(period="month"), SALES, ["png"], "revenue").problems
+    assert any("'Region' is a text column; leave period out" in p for p in wrong), wrong
+    bare = check_plan(bar(x="Month", agg="none", period="month"), SALES, ["png"], "").problems
+    assert any("period month combines the rows of each month; set agg" in p for p in bare)
+
+
+def test_a_period_becomes_pandas_for_the_script_and_reads_in_the_progress() -> None:
+    from promptkiln.llm.plan_code import data_lines
+
+    plan = check_plan(bar(x="Month", kind="line", period="month"), SALES, ["png"]).plan
+    code = data_lines(plan)
+    assert 'df["Month"] = pd.to_datetime(df["Month"]).dt.to_period("M").astype(str)' in code
+    assert describe(plan) == "chart.png: line Month by month x Revenue (sum)"
