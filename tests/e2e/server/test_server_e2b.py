@@ -243,7 +243,8 @@ def test_a_sandbox_dies_at_its_timeout_across_a_kill_9_restart(serve: Any, e2b_u
     sbx = Sandbox.create(template="promptkiln-docs", timeout=30)
     assert sbx.commands.run("echo up").stdout == "up\n"
     server.kill9()  # no chance to clean up
-    assert len(_containers(sbx.sandbox_id)) == 1
+    [box] = _containers(sbx.sandbox_id)
+    this_server = box.labels["promptkiln.e2b.server"]  # another run's servers are not this one
     server.start()  # adopts it, and removes the dead server's warm pool
     assert [s.sandbox_id for s in Sandbox.list().next_items()] == [sbx.sandbox_id]
     assert Sandbox.connect(sbx.sandbox_id).commands.run("echo again").stdout == "again\n"
@@ -257,7 +258,11 @@ def test_a_sandbox_dies_at_its_timeout_across_a_kill_9_restart(serve: Any, e2b_u
     time.sleep(1)
     client = docker.from_env()
     try:
-        mine = client.containers.list(filters={"label": "promptkiln.e2b.kind=sandbox"})
+        mine = client.containers.list(
+            filters={
+                "label": ["promptkiln.e2b.kind=sandbox", f"promptkiln.e2b.server={this_server}"]
+            }
+        )
         # only the new server's warm pool (no tenant's sandbox) is left running
         assert all(c.labels["promptkiln.e2b.owner-pid"] == str(server.proc.pid) for c in mine)
     finally:
