@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from promptkiln.checks.plan_request import SECTION_KINDS
+from promptkiln.checks.plan_request import BY, SECTION_KINDS
 from promptkiln.checks.plan_request import as_asked as _as_asked
 from promptkiln.checks.plan_request import key as _key
 from promptkiln.checks.plan_request import named_kinds as _kinds
@@ -370,13 +370,13 @@ def check_plan(
         if fmt not in names and not (fmt == "jpg" and "jpeg" in names):
             problems.append(f"no file in the plan is a .{fmt}; add one")
     kinds = _kinds(plan, prompt, wanted)
-    per = _ungrouped(Plan(files=files), profile, prompt) + _periods(
-        Plan(files=files), profile, prompt
-    )
-    unused = [u for u in _unused(Plan(files=files), profile, prompt) if not _same(u, per)]
+    checked = Plan(files=files)
+    per = _ungrouped(checked, profile, prompt) + _periods(checked, profile, prompt)
+    by = [h for h in _ungrouped(checked, profile, prompt, BY) if not _same(h, per)]  # hints
+    unused = [u for u in _unused(checked, profile, prompt) if not _same(u, per + by)]
     return PlanCheck(
-        Plan(files=files),
-        list(dict.fromkeys(problems + kinds + per + unused)),
+        checked,
+        list(dict.fromkeys(problems + kinds + per + by + unused)),
         list(dict.fromkeys(data + kinds + per)),
     )
 

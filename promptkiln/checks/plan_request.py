@@ -166,10 +166,16 @@ def as_asked(file: OutputFile, prompt: str) -> OutputFile:
 _PER = r"(?:per|for each|for every|for all|each)"
 
 
-def ungrouped(plan: Plan, profile: Profile | None, prompt: str) -> list[str]:
+#: "revenue by region", "broken down by product": as often a grouping as an order of a
+#: listing ("the orders by region"), so the problem it finds is a hint, not a data problem.
+BY = r"(?<!sort )(?<!sorted )(?<!order )(?<!ordered )(?<!ranked )(?<!filtered )by"
+
+
+def ungrouped(plan: Plan, profile: Profile | None, prompt: str, words: str = _PER) -> list[str]:
     """Input columns whose values repeat that the request asks a value per ("per region", "for
-    each product") and that no chart or table of the plan groups by (an x, a series, a table's
-    group): the files would list rows instead. Rows of a listing are no answer to "per"."""
+    each product"; or the ``words`` given) and that no chart or table of the plan groups by (an
+    x, a series, a table's group): the files would list rows instead. Rows of a listing are no
+    answer to "per"."""
     if profile is None or not plan.files:
         return []
     grouped = {key(n) for f in plan.files for c in f.charts for n in (c.x, c.series) if n}
@@ -183,7 +189,7 @@ def ungrouped(plan: Plan, profile: Profile | None, prompt: str) -> list[str]:
             if not repeats or len(name) < 3 or name in grouped or name in map(key, out):
                 continue
             if re.search(
-                rf"\b{_PER} (?:the |single |individual )?{re.escape(name)}s?(?![\w])", text
+                rf"\b{words} (?:the |single |individual )?{re.escape(name)}s?(?![\w])", text
             ):
                 out.append(col.name)
     numbers = [c.name for i in profile.inputs for t in i.tables for c in t.columns

@@ -420,10 +420,12 @@ def test_a_value_per_a_repeating_column_needs_a_group_by_it() -> None:
     assert grouped.ok, grouped
     # "per unit price" names a column whose values do not repeat for the phrase to mean groups,
     # and "by region" alone may mean an order: neither is held against a listing
-    for prompt in ("the revenue per order id", "list the orders by region"):
-        assert not any(
-            "values per" in p for p in check_plan(listing, SALES, ["pdf"], prompt).problems
-        )
+    per_id = check_plan(listing, SALES, ["pdf"], "the revenue per order id")
+    assert not any("values per" in p for p in per_id.problems)
+    by = check_plan(listing, SALES, ["pdf"], "list the orders by region")
+    assert any("values per 'Region'" in p for p in by.problems)  # sent back once, as a hint
+    assert by.data_problems == []
+    assert check_plan(listing, SALES, ["pdf"], "the orders sorted by region").problems == []
 
 
 def test_a_chart_in_a_document_the_request_asks_no_chart_for_is_taken_out() -> None:
