@@ -41,6 +41,7 @@ from promptkiln.checks.plan_request import periods as _periods
 from promptkiln.checks.plan_request import stated_counts as _stated_counts
 from promptkiln.checks.plan_request import ungrouped as _ungrouped
 from promptkiln.checks.plan_request import unused_columns as _unused
+from promptkiln.checks.plan_request import with_named_kind as _with_named_kind
 from promptkiln.plan import (
     Chart,
     ColumnProfile,
@@ -322,6 +323,7 @@ def check_plan(
     files: list[OutputFile] = []
     if not plan.files:
         problems.append("the plan lists no files")
+    plan = _with_named_kind(plan, prompt, wanted)
     for file in plan.files:
         where = file.name
         ext = PurePosixPath(file.name).suffix.lower().lstrip(".")

@@ -55,6 +55,31 @@ def key(name: str) -> str:
     return re.sub(r"[\s_]+", " ", name).strip().casefold()
 
 
+def with_named_kind(plan: Plan, prompt: str, formats: Sequence[str]) -> Plan:
+    """The plan with its one chart set to the one kind the request names, when the model
+    planned another ("a pie chart of ..." planned as bars): the request says it in so many
+    words, so no round back to the model is spent on it. Several charts or several named
+    kinds are left to :func:`named_kinds` and the model."""
+    if not any(f in _CHART_FORMATS for f in formats):
+        return plan
+    text = prompt.lower()
+    named = {kinds for _, pattern, kinds in _NAMED_KINDS if pattern.search(text)}
+    charts = [(i, j) for i, f in enumerate(plan.files) for j, _ in enumerate(f.charts)]
+    if len(named) != 1 or len(charts) != 1:
+        return plan
+    [kinds], [(i, j)] = named, charts
+    file = plan.files[i]
+    chart = file.charts[j]
+    if chart.kind in kinds:
+        return plan
+    kind = "barh" if kinds[0] == "bar" and "horizontal" in text else kinds[0]
+    charts_now = [c if n != j else c.model_copy(update={"kind": kind}) for n, c in
+                  enumerate(file.charts)]  # fmt: skip
+    files = list(plan.files)
+    files[i] = file.model_copy(update={"charts": charts_now})
+    return plan.model_copy(update={"files": files})
+
+
 def named_kinds(plan: Plan, prompt: str, formats: Sequence[str]) -> list[str]:
     """The chart kinds the request names that no chart of the plan draws."""
     if not any(f in _CHART_FORMATS for f in formats):

@@ -284,7 +284,16 @@ def test_a_value_computed_from_number_columns_is_checked_and_becomes_a_column() 
 def test_a_chart_kind_the_request_names_must_be_in_the_plan(
     prompt: str, kind: str, named: str
 ) -> None:
-    checked = check_plan(bar(kind=kind), SALES, ["png"], prompt)
+    # one chart: set to the kind the request names, no round back to the model
+    [chart] = check_plan(bar(kind=kind), SALES, ["png"], prompt).plan.files[0].charts
+    assert chart.kind == {"histogram": "hist"}.get(named, named) + (
+        "h" if "horizontal" in prompt else ""
+    )
+    # two charts, neither of that kind: the model is asked, and left unfixed it is a data problem
+    two = bar(kind=kind)
+    file = two.files[0]
+    two = Plan(files=[file.model_copy(update={"charts": [*file.charts, *file.charts]})])
+    checked = check_plan(two, SALES, ["png"], prompt)
     assert any(f"asks for a {named} chart" in p for p in checked.data_problems), checked
     assert check_plan(bar(kind="barh" if named == "bar" else kind), SALES, ["png"], "a chart").ok
 
