@@ -14,7 +14,8 @@ in it:
   years and small counts ("3 pages") are no amounts.
 
 With input files the request's numbers are as often filters and thresholds ("orders over
-1,000") as content, so none is required.
+1,000") as content, so none is required; nor when the request asks for a chart, whose numbers
+are drawn (the content checks judge what a chart shows).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from promptkiln.checks.numeric import close, numbers_in
 from promptkiln.checks.requirement import Outcome, Requirement
 
 _DOCUMENTS = ("pdf", "docx", "pptx")
+#: A request for a chart: its numbers are the chart's, not the text's.
+_CHART = re.compile(r"\b(?:chart|graph|plot|diagram|visuali[sz]|pie|histogram|figure)")
 _MONTHS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
     "oct": 10, "nov": 11, "dec": 12,
@@ -109,6 +112,8 @@ def stated(prompt: str, fmts: Sequence[str], *, has_inputs: bool) -> list[Requir
     for _, words in dates_in(text):
         no_dates = no_dates.replace(words, " ")
     seen: set[float] = set()
+    if _CHART.search(text.lower()):
+        return reqs  # the numbers of a chart are drawn, and the content checks judge the chart
     for value, words in amounts_in(no_dates):
         if value not in seen:
             seen.add(value)
@@ -135,7 +140,15 @@ def check(req: Requirement, facts: Mapping[str, Mapping[str, Any]]) -> Outcome |
 def _text(facts: Mapping[str, Any]) -> str:
     """A document's text and its tables' cells."""
     cells = [str(c) for r in facts.get("rows") or [] if isinstance(r, list) for c in r]
-    return "\n".join([str(facts.get("text") or ""), *cells])
+    charts = [
+        str(v)
+        for chart in facts.get("native_charts") or []
+        if isinstance(chart, dict)
+        for series in chart.get("series") or []
+        if isinstance(series, dict)
+        for v in series.get("values") or []
+    ]  # a native chart's numbers are the document's too
+    return "\n".join([str(facts.get("text") or ""), *cells, *charts])
 
 
 def how_to_meet(req: Requirement) -> str:

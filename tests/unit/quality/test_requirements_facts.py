@@ -50,3 +50,15 @@ def test_sizes_years_and_small_counts_are_no_amounts(prompt: str) -> None:
 def test_with_inputs_or_without_a_document_nothing_is_required() -> None:
     assert not [r for r in parse(LETTER, ["docx"], {"staff.csv": b"a\n1\n"}) if r.kind == "date"]
     assert not [r for r in parse(LETTER, ["png"]) if r.kind in ("date", "amount")]
+
+
+def test_the_numbers_of_a_requested_chart_are_the_charts_not_the_texts() -> None:
+    prompt = "A slide with a native column chart of revenue by quarter: Q1 2.1, Q2 2.8"
+    assert not [r for r in parse(prompt, ["pptx"]) if r.kind == "amount"]
+    reqs = [r for r in parse("A memo: the budget is 1,250.50 this year", ["pptx"])]
+    chart = {
+        "kind": "pptx",
+        "text": "Budget",
+        "native_charts": [{"series": [{"values": [1250.5]}]}],
+    }
+    assert check(reqs, {"m.pptx": chart})[0].met
