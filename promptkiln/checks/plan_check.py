@@ -182,7 +182,7 @@ class _Columns:
         elif agg in ("sum", "mean", "median", "min", "max") and value is None and self.tables:
             self.problems.append(f"{where}: agg {agg} needs a {role} column to combine")
 
-    def period(self, name: str | None, period: str | None, agg: str, where: str) -> None:
+    def period(self, name: str | None, period: str | None, combined: bool, where: str) -> None:
         """A period counts a date column, combining the rows of each period: a problem on
         any other column (or on none), or with no aggregation."""
         col = self.find(name)
@@ -194,7 +194,7 @@ class _Columns:
                 f"{where}: period {period} counts a date column per {period}, and {what}; "
                 "leave period out"
             )
-        elif agg == "none":
+        elif not combined:
             self.problems.append(
                 f"{where}: period {period} combines the rows of each {period}; set agg (sum, "
                 "mean, count, ...)"
@@ -244,7 +244,7 @@ def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
         return c.model_copy(update={"x": x, "y": y, "ys": ys, "series": series})
     for value in [c.y, *c.ys] if c.ys else [c.y]:
         cols.aggregation(c.agg, value, where, "y")
-    cols.period(c.x, c.period, c.agg, where)
+    cols.period(c.x, c.period, c.agg != "none", where)
     if c.x is None and c.ys and c.series is not None:  # wide data: one series per row
         cols.repeats(c.series, c.agg, where, "it draws one series per row")
     if c.series is None and not c.ys and c.kind in _DRAWN_PER_ROW:
@@ -278,7 +278,7 @@ def _table(t: Table, cols: _Columns, where: str) -> Table:
     shown = [getattr(cols.find(c), "name", c) for c in t.columns]
     for agg in t.aggs or [t.agg]:
         cols.aggregation(agg, t.value, where, "value")
-    cols.period(t.group, t.period, "none" if t.agg == "none" and not t.aggs else "agg", where)
+    cols.period(t.group, t.period, t.agg != "none" or bool(t.aggs), where)
     if t.group is not None and t.agg == "none" and not t.aggs:
         cols.repeats(t.group, t.agg, where, "grouping needs an aggregation")
     listing = t.group is None and t.value is None and cols.tables

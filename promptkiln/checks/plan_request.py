@@ -43,7 +43,6 @@ _ORDER_WORDS = re.compile(
     # "the top 5", "bottom three": not "values on top of the bars", "at the bottom"
     r"|(?<!\bon )(?<!\bat the )(?<!\bthe very )\b(?:top|bottom)\b(?! of\b| left\b| right\b)"
 )
-_NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 SECTION_KINDS = {"pdf": "pages", "pptx": "slides", "xlsx": "sheets"}
 _WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                  "eight": 8, "nine": 9, "ten": 10}  # fmt: skip
@@ -53,6 +52,11 @@ _CHART_FORMATS = frozenset({"png", "svg", "jpg", "pdf", "pptx", "xlsx", "docx", 
 
 def key(name: str) -> str:
     return re.sub(r"[\s_]+", " ", name).strip().casefold()
+
+
+def _spaced(prompt: str) -> str:
+    """The request as :func:`key` writes names, padded: a column's key is found in it."""
+    return " " + re.sub(r"[\s_]+", " ", prompt.casefold()) + " "
 
 
 def with_named_kind(plan: Plan, prompt: str, formats: Sequence[str]) -> Plan:
@@ -110,7 +114,7 @@ def unused_columns(plan: Plan, profile: Profile | None, prompt: str) -> list[str
     for n in names:
         if n:
             used.update(key(p) for p in expression_parts(n) or [n])
-    text = " " + re.sub(r"[\s_]+", " ", prompt.casefold()) + " "
+    text = _spaced(prompt)
     out: list[str] = []
     for table in (t for i in profile.inputs for t in i.tables):
         for col in table.columns:
@@ -139,7 +143,7 @@ def states_count(prompt: str, n: int) -> bool:
     if not prompt.strip():
         return True
     text = prompt.lower()
-    word = _NUMBER_WORDS[n - 1] if 1 <= n <= len(_NUMBER_WORDS) else None
+    word = next((w for w, v in _WORD_NUMBERS.items() if v == n), None)
     if word and re.search(rf"\b{word}\b", text):
         return True
     return re.search(rf"(?<![\w.,]){n}(?![\w]|[.,]\d)", text) is not None
@@ -205,7 +209,7 @@ def ungrouped(plan: Plan, profile: Profile | None, prompt: str, words: str = _PE
         return []
     grouped = {key(n) for f in plan.files for c in f.charts for n in (c.x, c.series) if n}
     grouped |= {key(t.group) for f in plan.files for t in f.tables if t.group}
-    text = " " + re.sub(r"[\s_]+", " ", prompt.casefold()) + " "
+    text = _spaced(prompt)
     out: list[str] = []
     for table in (t for i in profile.inputs for t in i.tables):
         for col in table.columns:
@@ -267,7 +271,7 @@ def periods(plan: Plan, profile: Profile | None, prompt: str) -> list[str]:
     dated = [(c.x, c.period) for f in plan.files for c in f.charts]
     dated += [(t.group, t.period) for f in plan.files for t in f.tables]
     dated = [(n, p) for n, p in dated if n and key(n) in cols and cols[key(n)].dtype == "date"]
-    if any(p == want or _one_per(cols[key(n)], want) for n, p in dated if n):
+    if any(p == want or _one_per(cols[key(n)], want) for n, p in dated):
         return []
     if dated:
         return [
