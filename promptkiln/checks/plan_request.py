@@ -268,9 +268,9 @@ def periods(plan: Plan, profile: Profile | None, prompt: str) -> list[str]:
     dates = [c.name for c in cols.values() if c.dtype == "date"]
     if not dates or (want in cols and cols[want].dtype != "date"):
         return []
-    dated = [(c.x, c.period) for f in plan.files for c in f.charts]
-    dated += [(t.group, t.period) for f in plan.files for t in f.tables]
-    dated = [(n, p) for n, p in dated if n and key(n) in cols and cols[key(n)].dtype == "date"]
+    axes = [(c.x, c.period) for f in plan.files for c in f.charts]
+    axes += [(t.group, t.period) for f in plan.files for t in f.tables]
+    dated = [(n, p) for n, p in axes if n and key(n) in cols and cols[key(n)].dtype == "date"]
     if any(p == want or _one_per(cols[key(n)], want) for n, p in dated):
         return []
     if dated:
