@@ -53,6 +53,13 @@ def stop_processes(box: E2BSandbox) -> list[tuple[EntryKind, str]]:
                 timeout=60,
             )
         except e2b.CommandExitException as exc:
+            if not _still_running(box):
+                raise SandboxError(
+                    "the E2B sandbox ended while its processes were being stopped (killed, "
+                    "out of memory, or at its lifetime); its outputs are lost",
+                    hint="run again; if it recurs, raise [e2b] sandbox_timeout or the memory "
+                    "of the template",
+                ) from None
             raise SandboxError(
                 f"could not stop every process in the E2B sandbox (status {exc.exit_code}); "
                 "outputs are not collected from a sandbox that is still running",
@@ -65,6 +72,14 @@ def stop_processes(box: E2BSandbox) -> list[tuple[EntryKind, str]]:
         for kind, name in zip(fields[0::2], fields[1::2], strict=False)
         if name
     ]
+
+
+def _still_running(box: E2BSandbox) -> bool:
+    """Whether the sandbox is still there (True when that cannot be told)."""
+    try:
+        return bool(box.sbx.is_running(request_timeout=10))
+    except Exception:  # a question asked only to word an error better
+        return True
 
 
 def walk(box: E2BSandbox) -> Iterator[OutputEntry]:

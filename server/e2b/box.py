@@ -19,19 +19,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import docker
 import docker.errors
 import docker.types
-import docker.utils.socket
+
+from promptkiln.server.e2b.box_proc import Proc, demuxed
 
 # Labels of their own: the Docker backend reaps ``promptkiln.kind`` containers of dead owners,
 # and a served sandbox outlives its server (the next one adopts it).
@@ -49,11 +48,13 @@ USERS = {"user": "1000:1000", "root": "0:0"}
 
 #: The container's first process: wait for the deadline, then end (and so the container). It
 #: starts no child (a read with a timeout on its own FIFO is its sleep), so a sweep of the
-#: sandbox's processes (promptkiln's E2B backend) never meets a new one.
+#: sandbox's processes (promptkiln's E2B backend) never meets a new one. A deadline file it
+#: cannot read (or reads empty) keeps the deadline it had: a sandbox never ends early.
 WATCHDOG = (
-    f'printf "%s\\n" "$1" > {STATE_DIR}/deadline; mkfifo {STATE_DIR}/tick; '
+    f'n=$1; printf "%s\\n" "$n" > {STATE_DIR}/deadline; mkfifo {STATE_DIR}/tick; '
     f"exec 9<>{STATE_DIR}/tick; "
-    f"while read -r n < {STATE_DIR}/deadline && (( EPOCHSECONDS < n )); do read -rt 1 -u 9; done"
+    f"while {{ read -r m < {STATE_DIR}/deadline && [[ $m =~ ^[0-9]+$ ]] && n=$m; }}; "
+    "(( EPOCHSECONDS < n )); do read -rt 1 -u 9; done"
 )
 
 
@@ -75,83 +76,6 @@ class BoxSpec:
     cpus: float = 2.0
     pids: int = 512
     home_size: str = "256m"
-
-
-@dataclass
-class Proc:
-    """A process started through envd's Start: :meth:`emit` hands its output to ``events``
-    (Start's stream) and to the queue of every subscriber (:meth:`subscribe`, for Connect)."""
-
-    pid: int
-    user: str
-    cmd: str
-    args: list[str]
-    envs: dict[str, str]
-    cwd: str | None
-    tag: str | None
-    started: float = field(default_factory=time.time)
-    events: queue.Queue[tuple[str, Any]] = field(default_factory=queue.Queue)
-    done: threading.Event = field(default_factory=threading.Event)
-    #: The socket of ``docker exec`` whose write side is the process's stdin (Start with
-    #: ``stdin: true``); None: the process has no stdin.
-    stdin: Any = None
-    _stdin_lock: threading.Lock = field(default_factory=threading.Lock)
-    #: Connect's queues; ``_ended`` once the end (or "gone") event went out, so a late
-    #: subscriber is told there is nothing left instead of waiting forever.
-    _listeners: list[queue.Queue[tuple[str, Any]]] = field(default_factory=list)
-    _listen_lock: threading.Lock = field(default_factory=threading.Lock)
-    _ended: bool = False
-
-    def emit(self, kind: str, value: Any) -> None:
-        """Hand one event to Start's stream and to every Connect subscriber."""
-        with self._listen_lock:
-            self.events.put((kind, value))
-            for listener in self._listeners:
-                listener.put((kind, value))
-            if kind in ("end", "gone"):
-                self._ended = True
-
-    def subscribe(self) -> queue.Queue[tuple[str, Any]] | None:
-        """A queue of the events from now on; None when the process has already ended."""
-        with self._listen_lock:
-            if self._ended:
-                return None
-            listener: queue.Queue[tuple[str, Any]] = queue.Queue()
-            self._listeners.append(listener)
-            return listener
-
-    def unsubscribe(self, listener: queue.Queue[tuple[str, Any]]) -> None:
-        with self._listen_lock, contextlib.suppress(ValueError):
-            self._listeners.remove(listener)
-
-    def write(self, data: bytes) -> bool:
-        """Send ``data`` to the process's stdin; False when it has none (or it was closed)."""
-        if self.stdin is None:
-            return False
-        with self._stdin_lock:
-            try:
-                self.stdin.sendall(data)
-            except OSError:
-                return False
-        return True
-
-    def close_stdin(self) -> bool:
-        """End the process's stdin (it reads EOF); False when it has none."""
-        if self.stdin is None:
-            return False
-        with self._stdin_lock:
-            try:
-                self.stdin.shutdown(socket.SHUT_WR)
-            except OSError:
-                return False
-            self.stdin = None
-        return True
-
-
-def demuxed(sock: Any) -> Iterator[tuple[bytes | None, bytes | None]]:
-    """(stdout, stderr) chunks of an exec's hijacked socket, as ``demux=True`` gives them."""
-    for kind, data in docker.utils.socket.frames_iter(sock, tty=False):  # type: ignore[no-untyped-call]
-        yield (data, None) if kind == docker.utils.socket.STDOUT else (None, data)
 
 
 def _local() -> Any:
@@ -253,7 +177,13 @@ class Box:
 
     def save(self, state: dict[str, Any], deadline: float) -> None:
         """Keep ``state`` and the deadline in the sandbox's root-only state directory."""
-        script = f'printf %s "$1" > {STATE_DIR}/state && printf "%s\\n" "$2" > {STATE_DIR}/deadline'
+        # Each file is written aside and renamed over the old one: the watchdog, a load, or a
+        # save killed halfway (a sweep of the sandbox's processes) never sees half a file.
+        d = STATE_DIR
+        script = (
+            f'printf %s "$1" > {d}/state.new && mv -f {d}/state.new {d}/state && '
+            f'printf "%s\\n" "$2" > {d}/deadline.new && mv -f {d}/deadline.new {d}/deadline'
+        )
         code, out = self.exec_simple(
             ["/bin/sh", "-c", script, "save", json.dumps(state), str(int(deadline) + 1)],
             user="root",
@@ -272,6 +202,16 @@ class Box:
             return (json.loads(state) if state.strip() else {}), float(deadline or 0)
         except ValueError:
             return {}, 0.0
+
+    def running(self) -> bool:
+        """Whether the container still runs (it ends by itself at its deadline)."""
+        if self.dead or self.container_id is None:
+            return False
+        try:
+            state = _local().inspect_container(self.container_id)["State"]
+        except docker.errors.NotFound:
+            return False
+        return bool(state.get("Running"))
 
     def destroy(self) -> None:
         self.dead = True

@@ -153,6 +153,10 @@ class Envd:
         if path.startswith("/filesystem.Filesystem/"):
             return self.filesystem_app(environ, start_response)
         if path == "/health":
+            box = self.fleet.box_for(environ.get("HTTP_E2B_SANDBOX_ID"))
+            if box is None or not box.running():  # E2B's edge: the sandbox's VM is gone
+                return _json(start_response, "502 Bad Gateway", {
+                    "code": 502, "message": "The sandbox was not found"})  # fmt: skip
             start_response("204 No Content", [("Content-Length", "0")])
             return []
         if path == "/files":

@@ -18,7 +18,8 @@ from connectrpc.errors import ConnectError
 from e2b.envd.process import process_pb
 from protobuf import Oneof
 
-from promptkiln.server.e2b.box import Box, BoxError, Proc
+from promptkiln.server.e2b.box import Box, BoxError
+from promptkiln.server.e2b.box_proc import Proc
 from promptkiln.server.e2b.envd_common import BOX_TO_CODE, Common
 
 _SIGNALS = {9: "KILL", 15: "TERM"}

@@ -31,7 +31,8 @@ from connectrpc.errors import ConnectError
 from e2b.envd.filesystem import filesystem_pb
 from protobuf import Oneof
 
-from promptkiln.server.e2b.box import HOME, USERS, Box, demuxed
+from promptkiln.server.e2b.box import HOME, USERS, Box
+from promptkiln.server.e2b.box_proc import demuxed
 from promptkiln.server.e2b.envd_common import Common
 
 if TYPE_CHECKING:
