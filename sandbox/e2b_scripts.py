@@ -12,15 +12,22 @@ from promptkiln.sandbox.base import EntryKind
 # before any script ran ("pid:starttime", kept host-side), so that they can be told apart later.
 BASELINE_SCRIPT = r"""
 for d in /proc/[0-9]*; do
-  read -r s < "$d/stat" 2>/dev/null || continue
+  s=; read -r -d '' s < "$d/stat" 2>/dev/null; [ -n "$s" ] || continue
   r=${s##*) }; set -- $r
-  printf '%s:%s ' "${d#/proc/}" "${20}"
+  [ -n "${20}" ] && printf '%s:%s ' "${d#/proc/}" "${20}"
 done
 """
 
 # Run as root, in / and by envd, before collection: kill every process the run may have left,
 # check that none is left, then name the working directory's special files (FIFOs, sockets,
 # devices), which envd's ListDir reports without a type and the SDK's files.list drops.
+#
+# /proc files are read with `read -d ''`, which bash does byte by byte: its buffered line reads
+# keep what they read ahead in one buffer for every file and give it back by seeking, which fails
+# once the process is gone, so the next file read began with the dead process's leftover lines
+# (a baseline process then looked unknown and was killed: the watchdog of promptkiln's own E2B
+# server, which ended the sandbox). A process whose start time cannot be read is not killed; it
+# counts as left, and the next round looks again.
 #
 # Killed: every process of "user" (first with `kill -9 -1` from the user's own uid, one atomic
 # sweep in the kernel that a fork bomb cannot outrun), and every other process that is not in
@@ -34,7 +41,7 @@ keep=" 1 "
 p=$$
 while [ "$p" -gt 1 ] 2>/dev/null; do
   keep="$keep$p "
-  read -r s < "/proc/$p/stat" || break
+  s=; read -r -d '' s < "/proc/$p/stat"; [ -n "$s" ] || break
   r=${s##*) }; set -- $r; p=$2
 done
 stopped=""
@@ -47,18 +54,19 @@ for attempt in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
   for d in /proc/[0-9]*; do
     pid=${d#/proc/}
     case "$keep" in *" $pid "*) continue ;; esac
-    read -r s < "$d/stat" 2>/dev/null || continue
+    s=; read -r -d '' s < "$d/stat" 2>/dev/null; [ -n "$s" ] || continue
     r=${s##*) }; set -- $r
     state=$1; flags=$7; start=${20}
     case "$state" in Z|X) continue ;; esac
     (( flags & 0x200000 )) && continue
+    if [ -z "$start" ]; then left=1; continue; fi
     mine=""
-    while read -r key a b rest; do
-      if [ "$key" = Uid: ]; then
-        { [ "$a" = "$uid" ] || [ "$b" = "$uid" ]; } && mine=1
-        break
-      fi
-    done < "$d/status" 2>/dev/null
+    st=; read -r -d '' st < "$d/status" 2>/dev/null
+    case "$st" in
+      *$'\n'Uid:*)
+        u=${st#*$'\n'Uid:}; set -- ${u%%$'\n'*}
+        { [ "$1" = "$uid" ] || [ "$2" = "$uid" ]; } && mine=1 ;;
+    esac
     if [ -z "$mine" ]; then
       [ -z "$BASELINE" ] && continue
       case " $BASELINE " in *" $pid:$start "*) continue ;; esac
