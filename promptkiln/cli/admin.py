@@ -109,12 +109,28 @@ def register(app: typer.Typer, image_app: typer.Typer) -> None:
         stop: Annotated[
             bool, typer.Option("--stop", help="Stop the bundled model's server.")
         ] = False,
+        build_engine: Annotated[
+            bool,
+            typer.Option(
+                "--build-engine",
+                help="Compile the bundled model's engine (xllamacpp) for this CPU from its "
+                "source on PyPI: faster prompt reading on CPUs with AVX-512 (~11 min on 2 "
+                "cores; needs cmake and a C++ compiler).",
+            ),
+        ] = False,
         json_: JsonOpt = False,
     ) -> None:
         """What model is configured, and what the bundled one is good for."""
-        from promptkiln.llm import local
+        from promptkiln.llm import local, local_engine
 
         settings = load_cli_settings()
+        if build_engine:
+            built = local_engine.build_native(
+                settings.home / "run" / "engine-build.log", lambda m: typer.echo(m, err=True)
+            )
+            local.stop_server(settings.home)  # the next request loads the new engine
+            typer.echo(f"engine: {built.summary()}")
+            return
         if stop:
             stopped = local.stop_server(settings.home)
             typer.echo(
@@ -127,6 +143,13 @@ def register(app: typer.Typer, image_app: typer.Typer) -> None:
             "configured": settings.model or "(none: the bundled local model is used)",
             "api_base": settings.api_base,
             "bundled": local.describe(settings),
+        }
+        engine = local_engine.engine_info()
+        info["engine"] = {
+            "version": engine.version,
+            "built_for": list(engine.built_for),
+            "cpu_features": list(engine.cpu_has),
+            "unused_cpu_features": list(engine.unused),
         }
         if json_:
             typer.echo(json.dumps(info, indent=2, default=str))
@@ -146,5 +169,6 @@ def register(app: typer.Typer, image_app: typer.Typer) -> None:
         if not b["server_installed"]:
             server = f"not installed: {b['install_hint']}"
         typer.echo(f"  server:         {server}")
+        typer.echo(f"  engine:         {engine.summary()}")
         typer.echo(f"  good for:       {b['good_for']}")
         typer.echo(f"  bigger model:   {b['bigger_model']}")
