@@ -16,7 +16,9 @@ In a private home (its own server, its own slot files), with the model file of t
 The machine's load average is printed with the figures: on shared cores they move with it. Ends
 with one JSON line: ``prompt_reused_repair``, ``prompt_reused_new`` (fractions of the prompt
 served from cache), ``pp_vs_llama_bench`` (the server's prompt-eval tokens/s over llama-bench's
-with the same threads and batch), ``demo_chart_warm_s``, ``doc_first_attempt_s`` and more.
+with the same threads and batch), ``demo_chart_warm_s``, ``doc_first_attempt_s`` and more. The engine's CPU features are
+printed first: xllamacpp's PyPI wheel is built for AVX2, llama-bench here for this CPU
+(``promptkiln models --build-engine`` builds the engine for it too).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import llama_bench
 from promptkiln.config import Settings, load_settings
 from promptkiln.llm import local
 from promptkiln.llm.generate import Generation, LiteLLMGenerator
+from promptkiln.llm.local_engine import engine_info
 from promptkiln.llm.local_tuning import Tuning, default_threads, save_tuning
 from promptkiln.llm.request_prompt import render_messages
 from promptkiln.making.repair import Feedback, as_answer, repair_request
@@ -172,6 +175,8 @@ def main() -> None:
     cache = base.cache
     model = local.ensure_model(base.local_model, cache_dir=cache, progress=say)
     say(f"bench-model: {model.name}, {default_threads()} usable cores  [{load()}]")
+    engine = engine_info()
+    say(f"engine: {engine.summary()}")
     tuning, bench = tune(cache, model, build=not args.no_build)
     with tempfile.TemporaryDirectory(prefix="bench-model-") as tmp:
         settings = base.model_copy(update={"home": Path(tmp) / "home", "model": None})
@@ -184,6 +189,17 @@ def main() -> None:
           (tuning.threads, tuning.batch, tuning.ubatch)]  # fmt: skip
     tg = [r for r in bench if r.test == "tg" and r.threads == tuning.threads]
     cold = rows["first_cold"]
+    # The cold prompt is read from depth 0 up to its length: llama-bench at its middle depth too.
+    exe = llama_bench.binary(cache)
+    deep = None
+    if pp and exe.is_file() and cold["evaluated"]:
+        half = int(cold["evaluated"]) // 2
+        say(f"llama-bench: pp512 at depth {half} (the cold prompt's middle)  [{load()}]")
+        deep = llama_bench.measure(
+            exe, model, threads=[tuning.threads], batches=[(tuning.batch, tuning.ubatch)],
+            gen=0, depth=half,
+        )[0].tokens_per_s  # fmt: skip
+        say(f"  pp512 at depth {half}: {deep:.1f} tokens/s")
     result = {
         "prompt_reused_repair": rows["repair_warm"]["reused_fraction"],
         "prompt_reused_new": rows["new_warm"]["reused_fraction"],
@@ -191,6 +207,11 @@ def main() -> None:
         "pp_tps": cold["prompt_tps"], "llama_bench_pp_tps": pp[0].tokens_per_s if pp else None,
         "pp_vs_llama_bench": round(cold["prompt_tps"] / pp[0].tokens_per_s, 2)
         if pp and cold["prompt_tps"] else None,
+        "llama_bench_pp_tps_same_depth": deep,
+        "pp_vs_llama_bench_same_depth": round(cold["prompt_tps"] / deep, 2)
+        if deep and cold["prompt_tps"] else None,
+        "engine_version": engine.version, "engine_built_for": list(engine.built_for),
+        "engine_unused_cpu_features": list(engine.unused),
         "tg_tps": cold["gen_tps"], "llama_bench_tg_tps": tg[0].tokens_per_s if tg else None,
         "first_cold_s": cold["seconds"], "repair_warm_s": rows["repair_warm"]["seconds"],
         "new_after_restart_s": rows["new_after_restart"]["seconds"],

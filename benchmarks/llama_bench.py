@@ -95,14 +95,16 @@ def measure(
     prompt: int = 512,
     gen: int = 32,
     repetitions: int = 1,
+    depth: int = 0,
 ) -> list[BenchRow]:
-    """Run llama-bench for every thread count and (batch, ubatch); one row per test."""
+    """Run llama-bench for every thread count and (batch, ubatch); one row per test. ``depth``:
+    that many tokens are in the KV cache before each test (llama-bench's ``-d``)."""
     rows: list[BenchRow] = []
     for batch, ubatch in batches:
         argv = [
             str(exe), "-m", str(model), "-t", ",".join(map(str, threads)), "-b", str(batch),
             "-ub", str(ubatch), "-p", str(prompt), "-n", str(gen), "-r", str(repetitions),
-            "-o", "json",
+            "-d", str(depth), "-o", "json",
         ]  # fmt: skip
         # the same OpenMP waiting as the server (local_server): with the default active
         # waiting, tg32 fell to 0.1-0.2 tokens/s here on 2 busy cores (the server: ~9)

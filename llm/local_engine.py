@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ FEATURES = {
 #: GGML_NATIVE: compiled for this CPU. llguidance (Rust crates) and BoringSSL (git) are fetched
 #: from the network at build time and the engine needs neither: off.
 CMAKE_ARGS = "-DGGML_NATIVE=ON -DLLAMA_LLGUIDANCE=OFF -DLLAMA_BUILD_BORINGSSL=OFF"
-_PROGRESS = re.compile(r"\[\s*(\d{1,3})%\]")
+_BUILT = re.compile(r"Built target (\S+)")
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def engine_info() -> EngineInfo:
 def build_native(log: Path, progress: Callable[[str], None]) -> EngineInfo:
     """Compile the installed xllamacpp version for this CPU and install it in this Python
     environment; returns the new engine's info. Output goes to ``log``; ``progress`` gets a line
-    every 10 % of the compile. Raises :class:`LocalModelError` if the build fails."""
+    for each library built. Raises :class:`LocalModelError` if the build fails."""
     current = engine_info()
     if current.version is None:
         raise LocalModelError(
@@ -123,7 +124,8 @@ def build_native(log: Path, progress: Callable[[str], None]) -> EngineInfo:
     env = {**os.environ, "CMAKE_ARGS": CMAKE_ARGS, "NPROC": str(cpus)}
     env.pop("XLLAMACPP_RELEASE", None)  # that one turns GGML_NATIVE off
     log.parent.mkdir(parents=True, exist_ok=True)
-    shown = -10
+    built: set[str] = set()
+    started = time.monotonic()
     with log.open("w", encoding="utf-8") as out:
         proc = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
@@ -131,10 +133,10 @@ def build_native(log: Path, progress: Callable[[str], None]) -> EngineInfo:
         assert proc.stdout is not None
         for line in proc.stdout:
             out.write(line)
-            found = _PROGRESS.search(line)
-            if found and int(found.group(1)) >= shown + 10:
-                shown = int(found.group(1)) // 10 * 10
-                progress(f"  compiling: {shown} %")
+            found = _BUILT.search(line)
+            if found and found.group(1) not in built:
+                built.add(found.group(1))
+                progress(f"  built {found.group(1)} ({time.monotonic() - started:.0f} s)")
         code = proc.wait()
     if code != 0:
         tail = "".join(log.read_text(errors="replace").splitlines(keepends=True)[-15:])
