@@ -114,7 +114,8 @@ def build_native(log: Path, progress: Callable[[str], None]) -> EngineInfo:
     cpus = os.cpu_count() or 2
     progress(
         f"building xllamacpp {current.version} for this CPU ({', '.join(current.cpu_has) or 'x86-64'})"
-        f" from its source on PyPI: about {max(5, 22 // cpus)} min on {cpus} cores; log: {log}"
+        f" from its source on PyPI: up to {max(5, 22 // cpus)} min on {cpus} cores (moments if"
+        f" pip has built it before); log: {log}"
     )
     argv = [
         sys.executable, "-m", "pip", "install", "--no-deps", "--force-reinstall",
