@@ -5,8 +5,6 @@ code-interpreter sandboxes serve ``POST /execute`` on port 49999 from a warm ker
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,19 +14,6 @@ import pytest
 
 from promptkiln.config import Settings, load_settings
 from promptkiln.sandbox.base import SCRIPT_PATH, EntryKind, InputFile, Termination
-
-_FIXTURES = "promptkiln_tests_e2b_fixtures"
-
-if _FIXTURES not in sys.modules:  # as in test_e2b.py: tests/ is not a package
-    _spec = importlib.util.spec_from_file_location(
-        _FIXTURES, Path(__file__).with_name("e2b_fixtures.py")
-    )
-    assert _spec is not None and _spec.loader is not None
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules[_FIXTURES] = _module
-    _spec.loader.exec_module(_module)
-e2b_fake = sys.modules[_FIXTURES].e2b_fake
-e2b_env = sys.modules[_FIXTURES].e2b_env
 
 pytestmark = [pytest.mark.e2b, pytest.mark.docker]
 STOCK = "code-interpreter-v1"

@@ -5,26 +5,10 @@ against the local fake E2B (tests/e2b_server).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-_FIXTURES = "promptkiln_tests_e2b_fixtures"
-
-if _FIXTURES not in sys.modules:  # as in test_e2b.py: tests/ is not a package
-    _spec = importlib.util.spec_from_file_location(
-        _FIXTURES, Path(__file__).with_name("e2b_fixtures.py")
-    )
-    assert _spec is not None and _spec.loader is not None
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules[_FIXTURES] = _module
-    _spec.loader.exec_module(_module)
-e2b_fake = sys.modules[_FIXTURES].e2b_fake
-e2b_env = sys.modules[_FIXTURES].e2b_env
 
 pytestmark = [pytest.mark.e2b, pytest.mark.docker]
 
