@@ -102,18 +102,19 @@ def stated(prompt: str, fmts: Sequence[str], *, has_inputs: bool) -> list[Requir
     text = " ".join(prompt.split())
     reqs: list[Requirement] = []
     seen_dates: set[date] = set()
-    for day, words in dates_in(text):
+    found = dates_in(text)
+    for day, words in found:
         if day not in seen_dates:
             seen_dates.add(day)
             reqs.append(
                 Requirement("date", f'the date "{words}" appears', {"date": day.isoformat()})
             )
-    no_dates = text
-    for _, words in dates_in(text):
-        no_dates = no_dates.replace(words, " ")
-    seen: set[float] = set()
     if _CHART.search(text.lower()):
         return reqs  # the numbers of a chart are drawn, and the content checks judge the chart
+    no_dates = text
+    for _, words in found:
+        no_dates = no_dates.replace(words, " ")
+    seen: set[float] = set()
     for value, words in amounts_in(no_dates):
         if value not in seen:
             seen.add(value)
