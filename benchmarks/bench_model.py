@@ -16,9 +16,10 @@ In a private home (its own server, its own slot files), with the model file of t
 The machine's load average is printed with the figures: on shared cores they move with it. Ends
 with one JSON line: ``prompt_reused_repair``, ``prompt_reused_new`` (fractions of the prompt
 served from cache), ``pp_vs_llama_bench`` (the server's prompt-eval tokens/s over llama-bench's
-with the same threads and batch), ``demo_chart_warm_s``, ``doc_first_attempt_s`` and more. The engine's CPU features are
-printed first: xllamacpp's PyPI wheel is built for AVX2, llama-bench here for this CPU
-(``promptkiln models --build-engine`` builds the engine for it too).
+with the same threads and batch), ``demo_chart_warm_s``, ``doc_first_attempt_s`` and more.
+The engine's CPU features are printed first: xllamacpp's PyPI wheel is built for AVX2,
+llama-bench here for this CPU (``promptkiln models --build-engine`` builds the engine for it
+too).
 """
 
 from __future__ import annotations
