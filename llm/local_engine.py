@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from promptkiln.errors import LocalModelError
+from promptkiln.llm.local_server import _run_dir
 
 #: The CPU features llama.cpp's CPU backend can use beyond a portable x86-64 build, as its
 #: system info names them, with the /proc/cpuinfo flag that says the CPU has each.
@@ -101,9 +102,10 @@ def engine_info() -> EngineInfo:
     return EngineInfo(version, built, cpu_features())
 
 
-def build_native(log: Path, progress: Callable[[str], None]) -> EngineInfo:
+def build_native(home: Path | None, progress: Callable[[str], None]) -> EngineInfo:
     """Compile the installed xllamacpp version for this CPU and install it in this Python
-    environment; returns the new engine's info. Output goes to ``log``; ``progress`` gets a line
+    environment; returns the new engine's info. Output goes to ``engine-build.log`` in the
+    run directory of ``home`` (beside the server's log); ``progress`` gets a line
     for each library built. Raises :class:`LocalModelError` if the build fails."""
     current = engine_info()
     if current.version is None:
@@ -111,6 +113,7 @@ def build_native(log: Path, progress: Callable[[str], None]) -> EngineInfo:
             "the bundled model's engine (xllamacpp) is not installed",
             hint="pip install 'promptkiln[local]' first",
         )
+    log = _run_dir(home) / "engine-build.log"
     cpus = os.cpu_count() or 2
     progress(
         f"building xllamacpp {current.version} for this CPU ({', '.join(current.cpu_has) or 'x86-64'})"

@@ -125,9 +125,7 @@ def register(app: typer.Typer, image_app: typer.Typer) -> None:
 
         settings = load_cli_settings()
         if build_engine:
-            built = local_engine.build_native(
-                settings.home / "run" / "engine-build.log", lambda m: typer.echo(m, err=True)
-            )
+            built = local_engine.build_native(settings.home, lambda m: typer.echo(m, err=True))
             local.stop_server(settings.home)  # the next request loads the new engine
             typer.echo(f"engine: {built.summary()}")
             return
