@@ -221,10 +221,24 @@ def _number(text: str) -> bool:
     return re.fullmatch(r"\d+(?:\.\d+)?", text) is not None
 
 
+def _without_idle_series(c: Chart) -> Chart:
+    """A series that draws nothing of its own, taken out: one that is the x axis itself (a
+    series per label, one point each: the same chart as none), and a pie's (a pie has one
+    ring; its labels are x, so a pie given only a series is given its x)."""
+    if c.series is None:
+        return c
+    if c.x is not None and _key(c.series) == _key(c.x):
+        return c.model_copy(update={"series": None})
+    if c.kind == "pie":
+        return c.model_copy(update={"series": None, "x": c.x if c.x is not None else c.series})
+    return c
+
+
 def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
     where = f"{where}, chart {c.title!r}"
     if c.ys and c.y is not None and c.y not in c.ys:  # y and ys: all of them side by side
         c = c.model_copy(update={"y": None, "ys": [c.y, *c.ys]})
+    c = _without_idle_series(c)
     if c.limit is not None and c.limit < 1:
         cols.problems.append(f"{where}: limit {c.limit} shows nothing; give a count of 1 or more")
     x = cols.resolve(c.x, "x", where)
@@ -261,13 +275,6 @@ def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
             f"{where}: series column {scol.name!r} has {scol.distinct} distinct values, too "
             f"many series; use a column with at most {MAX_SERIES}, or no series"
         )
-    if series is not None and series == x and cols.tables:
-        cols.problems.append(
-            f"{where}: series {series!r} is also the x axis, so each series has one point; "
-            "series needs another column (or none)"
-        )
-    if c.kind == "pie" and c.series is not None:
-        cols.problems.append(f"{where}: a pie chart has no series; leave series empty")
     return c.model_copy(update={"x": x, "y": y, "ys": ys, "series": series})
 
 

@@ -64,8 +64,6 @@ def test_a_right_plan_passes_and_its_column_names_become_the_real_ones() -> None
             {"kind": "line", "x": "Month", "series": "order_id"},
             "48 distinct values, too many series",
         ),
-        ({"kind": "pie", "series": "Region"}, "a pie chart has no series"),
-        ({"kind": "line", "series": "region"}, "series 'Region' is also the x axis"),
         ({"title": "Chart title"}, "the title 'Chart title' is a placeholder"),
         ({"x": None, "y": None}, "name its input columns (x, y) or give its values"),
         ({"kind": "line", "x": "Month", "sort": "desc"}, "sorting it by value scrambles that"),
@@ -74,6 +72,23 @@ def test_a_right_plan_passes_and_its_column_names_become_the_real_ones() -> None
 def test_a_wrong_plan_gets_the_specific_problem(fields: dict[str, object], problem: str) -> None:
     checked = check_plan(bar(**fields), SALES, ["png"], "a chart, highest first")
     assert any(problem in p for p in checked.problems), checked.problems
+
+
+@pytest.mark.parametrize(
+    ("fields", "x"),
+    [
+        ({"kind": "line", "series": "region"}, "Region"),  # the x axis again: one point each
+        ({"kind": "pie", "series": "Month"}, "Region"),  # a pie has one ring: its labels are x
+        ({"kind": "pie", "x": None, "series": "region"}, "Region"),  # labels given as series
+    ],
+)
+def test_a_series_that_draws_nothing_of_its_own_is_taken_out(
+    fields: dict[str, object], x: str
+) -> None:
+    checked = check_plan(bar(**fields), SALES, ["png"], "a chart of revenue")
+    assert checked.ok, checked.problems
+    chart = checked.plan.files[0].charts[0]
+    assert (chart.x, chart.series, chart.y, chart.agg) == (x, None, "Revenue", "sum")
 
 
 def test_count_works_on_any_column_and_a_line_per_city_is_fine() -> None:
