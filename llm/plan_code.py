@@ -56,26 +56,30 @@ def chart_expr(c: Chart) -> str | None:
         return f'df.groupby({_q(c.series)})[{cols}].agg("{combine}").T'
     if c.kind == "hist" or c.x is None:
         return f"df[{_q(c.y or c.x or '')}]"
+    # unsorted, the rows' order (Jan, Feb, ..., not Apr, Aug, ...); periods ("2024-03") and
+    # an order by value sort themselves
     x, agg = _q(c.x), c.agg
+    keep = "" if c.period or c.sort != "none" else ", sort=False"
+    by = x + keep
     if c.ys:
         cols = json.dumps(c.ys, ensure_ascii=False)
         if agg == "none":
             return f"df.set_index({x})[{cols}]"
-        return f'df.groupby({x})[{cols}].agg("{agg}")'
+        return f'df.groupby({by})[{cols}].agg("{agg}")'
     if c.series is not None:
         s = _q(c.series)
         if c.y is None:
-            return f"df.groupby([{x}, {s}]).size().unstack()"
+            return f"df.groupby([{x}, {s}]{keep}).size().unstack()"
         how = "first" if agg == "none" else agg
-        return f'df.pivot_table(index={x}, columns={s}, values={_q(c.y)}, aggfunc="{how}")'
+        return f'df.pivot_table(index={x}, columns={s}, values={_q(c.y)}, aggfunc="{how}"{keep})'
     if c.y is None:
-        return _sorted(f"df.groupby({x}).size()", c.sort, c.limit)
+        return _sorted(f"df.groupby({by}).size()", c.sort, c.limit)
     if agg == "none":
         frame = f"df[[{x}, {_q(c.y)}]]"
         if c.sort != "none":
             frame = f"{frame}.sort_values({_q(c.y)}, ascending={c.sort == 'asc'})"
         return f"{frame}.head({c.limit})" if c.limit else frame
-    return _sorted(f'df.groupby({x})[{_q(c.y)}].agg("{agg}")', c.sort, c.limit)
+    return _sorted(f'df.groupby({by})[{_q(c.y)}].agg("{agg}")', c.sort, c.limit)
 
 
 def table_expr(t: Table) -> str | None:

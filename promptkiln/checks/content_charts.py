@@ -14,6 +14,7 @@ pies by wedge label and fraction. A chart the hook saw nothing of is not judged 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
@@ -196,9 +197,52 @@ def _lines(spec: Spec, expected: Expected, ax: dict[str, Any]) -> str | None:
     if expected.series:
         return _per_series(spec, expected, named, "lines")
     problems = [compare(m, expected.values) for _, m in named]
-    if any(p is None for p in problems):
-        return None
+    right = [ln for ln, p in zip(lines, problems, strict=True) if p is None]
+    if right:
+        orders = [_line_order(ln, expected) for ln in right]
+        return None if any(o is None for o in orders) else orders[0]
     return problems[0]
+
+
+#: Labels whose text order is their time order: years, ISO dates and months, quarters.
+_TIME_LABEL = re.compile(r"\d{4}(?:-\d\d(?:-\d\d)?|\s?-?Q[1-4])?(?:[ T][\d:.]+)?")
+
+
+def _line_order(line: dict[str, Any], expected: Expected) -> str | None:
+    """None when the line goes through its points in the data's order (or, for years,
+    dates and periods, in time order); else where it goes. A line through months sorted
+    alphabetically (Apr, Aug, Dec, …) has every right value and says nothing true."""
+    points = [
+        (x, float(y))
+        for x, y in zip(line.get("x") or [], line.get("y") or [], strict=False)
+        if isinstance(y, int | float)
+    ]
+    want = [k for k in expected.order if expected.values.get(k) is not None]
+    if len(points) != len(want) or len(want) < 3:
+        return None
+    orders = [want]
+    if all(_TIME_LABEL.fullmatch(k.strip()) for k in want):
+        orders.append(sorted(want, key=lambda k: k.strip()))
+    if all(isinstance(x, str) for x, _ in points):
+        drawn = [norm_label(x) for x, _ in points]
+        if set(drawn) != {norm_label(k) for k in want}:
+            return None  # labels written otherwise: the values matched, the order is unknown
+        if any(drawn == [norm_label(k) for k in o] for o in orders):
+            return None
+        shown = [str(x) for x, _ in points]
+    else:
+        if not all(isinstance(x, int | float) for x, _ in points):
+            return None
+        ys = [y for _, y in sorted(points, key=lambda p: float(p[0]))]
+        if any(all(close(y, expected.values[k]) for y, k in zip(ys, o, strict=True))
+               for o in orders):  # fmt: skip
+            return None
+        by_value = {k: expected.values[k] for k in want}
+        shown = [next((k for k, v in by_value.items() if close(y, v)), f"{y:g}") for y in ys]
+    return (
+        f"the line goes through {', '.join(shown[:6])}, …: not the data's order "
+        f"({', '.join(want[:6])}, …); keep the rows in their order (groupby(..., sort=False))"
+    )
 
 
 def _pie(spec: Spec, expected: Expected, ax: dict[str, Any]) -> str | None:

@@ -193,8 +193,11 @@ def test_the_checked_plan_becomes_pandas_for_the_script_request() -> None:
         "The plan as code:",
         '- df = pd.read_csv("inputs/sales.csv")',
         "- chart.png, line chart 'Revenue by region': table = df.pivot_table(index=\"Month\", "
-        'columns="Region", values="Revenue", aggfunc="sum"); draw: table.plot(ax=ax, marker="o")',
+        'columns="Region", values="Revenue", aggfunc="sum", sort=False); '
+        'draw: table.plot(ax=ax, marker="o")',
     ]
+    unsorted = script_request(check_plan(bar(), SALES, ["png"]).plan).content
+    assert 's = df.groupby("Region", sort=False)["Revenue"].agg("sum"); labels' in unsorted
     assert '.agg("sum").sort_values(ascending=False)' in script_request(totals).content, (
         script_request(totals).content
     )
