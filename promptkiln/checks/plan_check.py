@@ -9,12 +9,14 @@ the problems found, each one sentence the model can act on:
 * the aggregation fits the column's type (sum/mean/median of a text column is wrong, min/max
   need numbers or dates, count works on anything), and a bar or pie chart of a column whose
   values repeat combines them (an aggregation), or it draws one bar per row;
-* a series column has few distinct values (a line per city, not a line per order id);
+* a series column has few distinct values (a line per city, not a line per order id); a series
+  that draws nothing of its own (the x axis again, a pie's) is taken out;
 * each file has a requested format, each requested format has a file;
 * a page, slide or sheet count the request states matches the sections listed;
 * no title is a placeholder ("Title", "Chart title");
 * a chart kind the request names in so many words (a pie, a line chart, bars) is in the plan;
-* a chart's stated values are numbers the request states, when an input holds the data;
+* a chart's stated values are numbers the request states, when an input holds the data, or,
+  with none, when the request states the chart's numbers ("Jan 10, Feb 12, ...");
 * a column whose values repeat that the request asks a value per ("per region", "for each
   product") is a group of the plan (a chart's x or series, a table's group);
 * an input column the request names is used somewhere in the plan (a hint only: the request
@@ -33,6 +35,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from promptkiln.checks.content_stated import stated_pairs
+from promptkiln.checks.numeric import close
+from promptkiln.checks.plan_columns import NUMERIC as _NUMERIC
+from promptkiln.checks.plan_columns import Columns
 from promptkiln.checks.plan_request import BY, SECTION_KINDS
 from promptkiln.checks.plan_request import as_asked as _as_asked
 from promptkiln.checks.plan_request import key as _key
@@ -44,13 +50,10 @@ from promptkiln.checks.plan_request import unused_columns as _unused
 from promptkiln.checks.plan_request import with_named_kind as _with_named_kind
 from promptkiln.plan import (
     Chart,
-    ColumnProfile,
     OutputFile,
     Plan,
     Profile,
     Table,
-    TableProfile,
-    expression_parts,
 )
 
 #: A series column with more distinct values than this draws an unreadable chart.
@@ -60,7 +63,6 @@ PLACEHOLDER_TITLES = frozenset(
     {"title", "chart title", "report title", "document title", "deck title", "label", "value",
      "chart", "untitled", "my chart", "plot", "figure", "table", "heading"}
 )  # fmt: skip
-_NUMERIC = ("number", "integer", "bool")
 #: What a chart of a category column whose values repeat draws with no aggregation.
 _DRAWN_PER_ROW = {
     "bar": "draws one bar per row",
@@ -92,135 +94,6 @@ class PlanCheck:
         return not self.problems
 
 
-def _tables(file: OutputFile, profile: Profile | None) -> list[TableProfile]:
-    """The tables a file's columns may come from: its named input, else every table."""
-    if profile is None:
-        return []
-    every = [t for i in profile.inputs for t in i.tables]
-    if file.input:
-        wanted = _key(PurePosixPath(file.input.removeprefix("inputs/")).as_posix())
-        named = [
-            t
-            for i in profile.inputs
-            for t in i.tables
-            if wanted in (_key(t.name), _key(i.file), _key(t.name.split("!")[-1]))
-        ]
-        if named:
-            return named
-    return every
-
-
-class _Columns:
-    """Column lookup across a file's tables; collects the problems of one file."""
-
-    def __init__(self, file: OutputFile, profile: Profile | None) -> None:
-        self.file = file
-        self.tables = _tables(file, profile)
-        self.problems: list[str] = []
-
-    def find(self, name: str | None) -> ColumnProfile | None:
-        if name is None:
-            return None
-        for table in self.tables:
-            for col in table.columns:
-                if _key(col.name) == _key(name):
-                    return col
-        return None
-
-    def table_of(self, col: ColumnProfile) -> TableProfile:
-        return next(t for t in self.tables if col in t.columns)
-
-    def resolve(self, name: str | None, role: str, where: str) -> str | None:
-        """The real name of column ``name``; a problem when the input has no such column."""
-        if name is None or not self.tables:
-            return name
-        col = self.find(name)
-        if col is None:
-            known = ", ".join(c.name for c in self.tables[0].columns[:20])
-            self.problems.append(
-                f"{where}: {role} column {name!r} is not in the input; its columns are: {known}"
-            )
-            return name
-        return col.name
-
-    def value(self, name: str | None, role: str, where: str) -> str | None:
-        """A value column's real name, or a value computed from number columns
-        (``quantity * unit_price``: revenue that no column holds) with their real names."""
-        if name is None or not self.tables or self.find(name) is not None:
-            return self.resolve(name, role, where)
-        parts = expression_parts(name)
-        if parts is None:
-            return self.resolve(name, role, where)
-        out = []
-        for part in parts:
-            if part in "+-*/()" or _number(part):
-                out.append(part)
-                continue
-            col = self.find(part)
-            if col is None:
-                return self.resolve(part, role, where)
-            if col.dtype not in _NUMERIC:
-                self.problems.append(
-                    f"{where}: {role} {name!r} computes with {col.name!r}, a {col.dtype} "
-                    "column, not numbers"
-                )
-            out.append(col.name)
-        return " ".join(out).replace("( ", "(").replace(" )", ")")
-
-    def aggregation(self, agg: str, value: str | None, where: str, role: str) -> None:
-        col = self.find(value)
-        if agg in ("sum", "mean", "median") and value is not None and col is not None:
-            if col.dtype not in _NUMERIC:
-                self.problems.append(
-                    f"{where}: the {agg} of {col.name!r} is wrong, it is a {col.dtype} column; "
-                    f"use count, or a number column"
-                )
-        elif agg in ("min", "max") and col is not None and col.dtype not in (*_NUMERIC, "date"):
-            self.problems.append(
-                f"{where}: the {agg} of {col.name!r} is wrong, it is a {col.dtype} column"
-            )
-        elif agg in ("sum", "mean", "median", "min", "max") and value is None and self.tables:
-            self.problems.append(f"{where}: agg {agg} needs a {role} column to combine")
-
-    def period(self, name: str | None, period: str | None, combined: bool, where: str) -> None:
-        """A period counts a date column, combining the rows of each period: a problem on
-        any other column (or on none), or with no aggregation."""
-        col = self.find(name)
-        if period is None or not self.tables:
-            return
-        if col is None or col.dtype != "date":
-            what = f"{col.name!r} is a {col.dtype} column" if col else f"{name!r} is no column"
-            self.problems.append(
-                f"{where}: period {period} counts a date column per {period}, and {what}; "
-                "leave period out"
-            )
-        elif not combined:
-            self.problems.append(
-                f"{where}: period {period} combines the rows of each {period}; set agg (sum, "
-                "mean, count, ...)"
-            )
-
-    def repeats(
-        self, label: str | None, agg: str, where: str, what: str, *, series: bool = False
-    ) -> None:
-        """A category column whose values repeat, drawn or listed row by row."""
-        col = self.find(label)
-        if col is None or agg != "none":
-            return
-        rows = self.table_of(col).rows
-        if 0 < col.distinct < rows - col.nulls:
-            other = ", or series to draw one per value of another column" if series else ""
-            self.problems.append(
-                f"{where}: {col.name!r} has {col.distinct} distinct values in {rows} rows, so "
-                f"{what}; set agg (sum, mean, count, ...) to combine the rows of each "
-                f"{col.name}{other}"
-            )
-
-
-def _number(text: str) -> bool:
-    return re.fullmatch(r"\d+(?:\.\d+)?", text) is not None
-
-
 def _without_idle_series(c: Chart) -> Chart:
     """A series that draws nothing of its own, taken out: one that is the x axis itself (a
     series per label, one point each: the same chart as none), and a pie's (a pie has one
@@ -234,7 +107,7 @@ def _without_idle_series(c: Chart) -> Chart:
     return c
 
 
-def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
+def _chart(c: Chart, cols: Columns, where: str) -> Chart:
     where = f"{where}, chart {c.title!r}"
     if c.ys and c.y is not None and c.y not in c.ys:  # y and ys: all of them side by side
         c = c.model_copy(update={"y": None, "ys": [c.y, *c.ys]})
@@ -278,7 +151,7 @@ def _chart(c: Chart, cols: _Columns, where: str) -> Chart:
     return c.model_copy(update={"x": x, "y": y, "ys": ys, "series": series})
 
 
-def _table(t: Table, cols: _Columns, where: str) -> Table:
+def _table(t: Table, cols: Columns, where: str) -> Table:
     where = f"{where}, table"
     group = cols.resolve(t.group, "group", where)
     value = cols.value(t.value, "value", where)
@@ -299,18 +172,29 @@ def _table(t: Table, cols: _Columns, where: str) -> Table:
     return t.model_copy(update={"group": group, "value": value, "columns": shown})
 
 
-def _made_up(c: Chart, cols: _Columns, where: str, prompt: str) -> None:
-    """A chart of numbers the request does not state, although an input holds the data."""
-    if not c.values or not cols.tables:
+def _made_up(c: Chart, cols: Columns, where: str, prompt: str) -> None:
+    """A chart of numbers the request does not state: although an input holds the data, or,
+    with no input, when the request states the chart's numbers ("Jan 10, Feb 12, ...")."""
+    if not c.values:
+        return
+    pairs = stated_pairs(prompt)
+    if not cols.tables and len(pairs) < 2:
         return
     stated = {float(n.replace(",", "")) for n in _NUMBER.findall(prompt)}
-    invented = [k for k, v in c.values.items() if float(v) not in stated]
-    if invented:
-        cols.problems.append(
-            f"{where}, chart {c.title!r}: the values of {', '.join(invented[:3])} are not in "
-            "the request; take them from the input: name its columns (x, y) and agg, "
-            "and leave values out"
-        )
+    stated |= {scaled for _, _, scaled in pairs}
+    invented = [  # a share may be planned as a fraction: 0.4 for "40%"
+        k for k, v in c.values.items() if not any(close(v, n) or close(100 * v, n) for n in stated)
+    ]
+    if not invented:
+        return
+    if cols.tables:
+        fix = "take them from the input: name its columns (x, y) and agg, and leave values out"
+    else:
+        fix = "use exactly the numbers the request states"
+    cols.problems.append(
+        f"{where}, chart {c.title!r}: the values of {', '.join(invented[:3])} are not in "
+        f"the request; {fix}"
+    )
 
 
 def _placeholder(title: str, where: str, prompt: str) -> str | None:
@@ -354,7 +238,7 @@ def check_plan(
             found = _placeholder(text, where, prompt)
             if found:
                 problems.append(found)
-        cols = _Columns(file, profile)
+        cols = Columns(file, profile)
         charts = [_chart(c, cols, where) for c in file.charts]
         tables = [_table(t, cols, where) for t in file.tables]
         for c in file.charts:

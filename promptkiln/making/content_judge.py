@@ -3,8 +3,9 @@
 :class:`ContentJudge` is made once per request with the plan (None when there is none), the
 inputs and the sandbox settings. The first attempt whose files are valid makes it compute the
 expected numbers (one extra sandbox run, only when the plan has charts or tables with data);
-every attempt then gets its outcomes from :func:`promptkiln.checks.content.check`. Without a
-plan, only what needs none is checked: placeholder titles and labels.
+every attempt then gets its outcomes from :func:`promptkiln.checks.content.check`, and, with no
+inputs, from :func:`promptkiln.checks.content_stated.stated_outcomes`. Without a plan, only what
+needs none is checked: placeholder titles and labels, the request's own numbers.
 """
 
 from __future__ import annotations
@@ -80,9 +81,12 @@ class ContentJudge:
         figures: Sequence[dict[str, Any]] | None,
     ) -> list[Outcome]:
         from promptkiln.checks.content import check
+        from promptkiln.checks.content_stated import stated_outcomes
 
         specs, expected = self.expected()
         found = check(self.plan, specs, expected, facts, figures, self.prompt, self.known_words())
+        if not self.inputs:  # a chart of the request's own numbers draws them, plan or none
+            found += stated_outcomes(self.prompt, facts, figures)
         if self.plan is None:  # no plan: only the placeholders that were found
             found = [o for o in found if not o.met]
         return found

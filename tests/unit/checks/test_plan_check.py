@@ -143,6 +143,30 @@ def test_without_inputs_a_chart_takes_the_requests_values() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("prompt", "values", "ok"),
+    [
+        ("Bar chart of this data: Jan 10, Feb 12, Mar 9", {"Jan": 10, "Feb": 12, "Mar": 9}, True),
+        ("Bar chart of this data: Jan 10, Feb 12, Mar 9", {"Jan": 100, "Feb": 120, "Mar": 9}, False),
+        ("Bar chart of revenue: Q1=2.1M, Q2=2.8M", {"Q1": 2_100_000, "Q2": 2.8}, True),
+        ("Pie chart of share: Alpha 40%, Beta 60%", {"Alpha": 0.4, "Beta": 0.6}, True),
+        ("A chart of three made-up numbers", {"a": 1, "b": 7}, True),  # nothing stated
+    ],
+)  # fmt: skip
+def test_without_inputs_the_values_are_the_ones_the_request_states(
+    prompt: str, values: dict[str, float], ok: bool
+) -> None:
+    chart = Chart(kind="bar", title="Data", values=values)
+    plan = Plan(files=[OutputFile(name="c.png", title="Data", charts=[chart])])
+    checked = check_plan(plan, None, ["png"], prompt)
+    assert checked.ok is ok, checked.problems
+    if not ok:
+        assert checked.data_problems == [
+            "c.png, chart 'Data': the values of Jan, Feb are not in the request; use exactly "
+            "the numbers the request states"
+        ]
+
+
 def test_the_plan_schema_is_strict_and_round_trips() -> None:
     schema = response_format()["json_schema"]["schema"]
     assert schema["required"] == ["files"]
