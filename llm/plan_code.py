@@ -192,11 +192,23 @@ def _file_lines(f: OutputFile) -> list[str]:
         code = chart_code(c)
         if code:
             lines.append(_chart_line(f, c, code))
+    data_file = PurePosixPath(f.name).suffix.lower() in _DATA_SUFFIXES
     for t in f.tables:
         expr = table_expr(t)
-        if expr:
+        if not expr:
+            continue
+        if data_file or not (expr.endswith(".reset_index()") or expr.startswith("df[[")):
             lines.append(f"- {f.name}, table: table = {expr}")
+        else:  # a document's table is cells: the names its format's note builds one from
+            lines.append(
+                f"- {f.name}, table: data = {expr}; "
+                "header, rows = [str(c) for c in data.columns], data.values.tolist()"
+            )
     return lines
+
+
+#: Files a table is written to as a DataFrame (``table.to_csv``); a document takes cells.
+_DATA_SUFFIXES = frozenset({".csv", ".tsv", ".json", ".parquet"})
 
 
 def data_lines(plan: Plan) -> str:

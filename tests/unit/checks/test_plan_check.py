@@ -227,7 +227,13 @@ def test_the_checked_plan_becomes_pandas_for_the_script_request() -> None:
     )
     text = script_request(both, ["a problem"]).content
     assert "- letter.pdf: no chart and no table" in text
-    assert 'df.groupby("Region").size().sort_values(ascending=True).reset_index()' in text
+    assert (
+        '- r.pdf, table: data = df.groupby("Region").size().sort_values(ascending=True)'
+        ".reset_index(); header, rows = [str(c) for c in data.columns], data.values.tolist()"
+    ) in text  # a document's table is cells, named as the format notes name them
+    as_csv = report.model_copy(update={"name": "r.csv"})
+    csv = script_request(check_plan(Plan(files=[as_csv]), SALES, ["csv"]).plan).content
+    assert '- r.csv, table: table = df.groupby("Region").size()' in csv  # table.to_csv(...)
     assert "Problems left in the plan (avoid them in the script):\n- a problem" in text
 
 
