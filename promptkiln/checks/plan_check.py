@@ -137,6 +137,7 @@ def _chart(c: Chart, cols: Columns, where: str) -> Chart:
     if c.series is None and not c.ys and c.kind in _DRAWN_PER_ROW:
         drawn = _DRAWN_PER_ROW[c.kind]
         cols.repeats(c.x, c.agg, where, f"a {c.kind} chart of it {drawn}", series=c.kind != "pie")
+    _counted_numbers(c, cols, where)
     if c.kind in ("line", "area") and c.sort != "none":
         cols.problems.append(
             f"{where}: a {c.kind} chart keeps the order of its x axis; sorting it by value "
@@ -170,6 +171,29 @@ def _table(t: Table, cols: Columns, where: str) -> Table:
             f"{known}); a computed column needs group, value and agg (one row per group)"
         )
     return t.model_copy(update={"group": group, "value": value, "columns": shown})
+
+
+def _counted_numbers(c: Chart, cols: Columns, where: str) -> None:
+    """Rows counted per value of a number column with many values ("the count of rows per
+    units"): a bar per distinct number, where the request meant that number per some label."""
+    col = cols.find(c.x)
+    counted = c.agg == "count" or (c.y is None and not c.ys)
+    if col is None or not counted or c.kind not in _PER_LABEL or c.series is not None:
+        return
+    if col.dtype not in ("number", "integer") or col.distinct <= MAX_SERIES:
+        return
+    table = cols.table_of(col)
+    labels = [k.name for k in table.columns if k.dtype == "text"][:3]
+    instead = f"x a label column ({', '.join(labels)}) and " if labels else ""
+    cols.problems.append(
+        f"{where}: x {col.name!r} is a number column with {col.distinct} values, so counting "
+        f"rows per value draws one bar per number; to show {col.name} per label, make "
+        f"{instead}y {col.name!r}"
+    )
+
+
+#: Chart kinds whose x is a category label per bar or slice.
+_PER_LABEL = ("bar", "barh", "pie")
 
 
 def _made_up(c: Chart, cols: Columns, where: str, prompt: str) -> None:

@@ -66,6 +66,12 @@ def test_a_right_plan_passes_and_its_column_names_become_the_real_ones() -> None
         ),
         ({"title": "Chart title"}, "the title 'Chart title' is a placeholder"),
         ({"x": None, "y": None}, "name its input columns (x, y) or give its values"),
+        (
+            {"kind": "barh", "x": "Revenue", "y": None, "agg": "count"},
+            "x 'Revenue' is a number column with 48 values, so counting rows per value draws "
+            "one bar per number; to show Revenue per label, make x a label column (Region, "
+            "order_id) and y 'Revenue'",
+        ),
         ({"kind": "line", "x": "Month", "sort": "desc"}, "sorting it by value scrambles that"),
     ],
 )
