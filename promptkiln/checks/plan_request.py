@@ -285,6 +285,32 @@ def periods(plan: Plan, profile: Profile | None, prompt: str) -> list[str]:
     ]
 
 
+#: Aggregations a request names in so many words: "the average revenue", "total units" (not
+#: "the total number of orders", a count).
+_AGG_WORDS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("mean", "average", re.compile(r"\b(?:average|mean|avg)\b")),
+    ("median", "median", re.compile(r"\bmedian\b")),
+    ("sum", "total", re.compile(r"\b(?:total|sum|summed)\b(?! (?:number|count)\b)")),
+)
+
+
+def aggregations(plan: Plan, prompt: str) -> list[str]:
+    """An aggregation the request names that no aggregated chart or table of the plan uses:
+    "the average revenue per region" planned as sums draws a right-looking, wrong chart. A plan
+    that aggregates nothing (a listing, formulas) is not judged here."""
+    used = {a for f in plan.files for c in f.charts for a in (c.agg,) if a != "none"}
+    used |= {a for f in plan.files for t in f.tables for a in (t.agg, *t.aggs) if a != "none"}
+    if not used:
+        return []
+    text = prompt.lower()
+    return [
+        f"the request asks for the {word}, and the plan's charts and tables combine rows by "
+        f'{", ".join(sorted(used))}: set "agg": "{agg}" on the chart or table that shows the {word}'
+        for agg, word, pattern in _AGG_WORDS
+        if pattern.search(text) and agg not in used
+    ]
+
+
 def stated_counts(prompt: str, formats: Sequence[str]) -> dict[str, int]:
     """Format -> the page/slide/sheet count the request states exactly."""
     from promptkiln.checks.requirements import parse

@@ -97,6 +97,28 @@ def test_a_series_that_draws_nothing_of_its_own_is_taken_out(
     assert (chart.x, chart.series, chart.y, chart.agg) == (x, None, "Revenue", "sum")
 
 
+@pytest.mark.parametrize(
+    ("prompt", "agg", "problem"),
+    [
+        ("a bar chart of the average revenue per region", "sum", "asks for the average"),
+        ("a bar chart of the average revenue per region", "mean", None),
+        ("the mean and the total of revenue per region", "mean", "asks for the total"),
+        ("the total number of orders per region", "count", None),  # a count, not a sum
+        ("the median revenue for each region", "max", "asks for the median"),
+        ("a bar chart of revenue per region", "mean", None),  # no aggregation named
+    ],
+)
+def test_an_aggregation_the_request_names_is_the_plans(
+    prompt: str, agg: str, problem: str | None
+) -> None:
+    checked = check_plan(bar(agg=agg), SALES, ["png"], prompt)
+    found = [p for p in checked.data_problems if "the request asks for the" in p]
+    if problem is None:
+        assert found == [], found
+    else:
+        assert len(found) == 1 and problem in found[0], checked.data_problems
+
+
 def test_count_works_on_any_column_and_a_line_per_city_is_fine() -> None:
     assert check_plan(bar(agg="count", y="order_id"), SALES, ["png"]).ok
     assert check_plan(bar(agg="count", y=None), SALES, ["png"]).ok
