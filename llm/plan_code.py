@@ -237,3 +237,22 @@ def data_lines(plan: Plan) -> str:
             read = line
         out += derived_lines(f) + lines
     return "\n".join(out)
+
+
+def note_names(plan: Plan | None) -> dict[str, object]:
+    """The plan's values for names the format notes use as placeholders (``title``,
+    ``chart_title``, ``header``), where the plan gives exactly one: a script that uses one of
+    them without defining it is given it (:func:`promptkiln.making.autofix.patch.patch`)."""
+    if plan is None:
+        return {}
+    out: dict[str, object] = {}
+    titled = [f.title for f in plan.files if f.title.strip()]
+    charts = [c.title for f in plan.files for c in f.charts if c.title.strip()]
+    headers = [list(t.columns) for f in plan.files for t in f.tables if t.columns]
+    if len(titled) == 1:
+        out["title"] = titled[0]
+    if len(charts) == 1:
+        out["chart_title"] = charts[0]
+    if len(headers) == 1:
+        out["header"] = headers[0]
+    return out

@@ -24,7 +24,7 @@ from promptkiln.making.attempt_judge import (
     score,
     tag,
 )
-from promptkiln.making.attempt_script import script_of
+from promptkiln.making.attempt_script import fixed_before_running, script_of
 from promptkiln.making.failure import parse_failure, script_hash
 from promptkiln.making.pipeline import Progress, SandboxFactory, new_run_id, run_in_sandbox
 from promptkiln.sandbox.base import InputFile
@@ -278,14 +278,9 @@ class RepairLoop:
     ) -> tuple[Candidate | None, Any]:
         from promptkiln.checks import requirements as reqs_mod
         from promptkiln.checks.validate import validate_all
-        from promptkiln.making.autofix.patch import patch
         from promptkiln.making.repair import Feedback
 
-        patched = patch(script, size=self.size)
-        if patched.fixes:
-            script = attempt.script = patched.script
-            attempt.fixes += patched.fixes
-            self.progress("fixed before running: " + "; ".join(patched.fixes))
+        script = fixed_before_running(script, attempt, self.progress, self.size, self.plan)
         # the candidates of one round each have their own run and staging directory
         staging = self.staging_root / f"attempt-{attempt.key}"
         run = run_in_sandbox(

@@ -2,6 +2,7 @@
 
 :func:`script_of` is what the repair loop calls on each answer; it records on the attempt why
 there is no script (a looping or oversized answer, no usable code block) or what it fixed.
+:func:`fixed_before_running` applies the deterministic fixes to the script it runs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from promptkiln.llm.generate import Generation
     from promptkiln.making.attempt import Attempt
     from promptkiln.making.pipeline import Progress
+    from promptkiln.plan import Plan
 
 
 def script_of(generation: Generation, attempt: Attempt, progress: Progress) -> str | None:
@@ -50,3 +52,23 @@ def _fix_syntax(exc: ExtractionError, attempt: Attempt, progress: Progress) -> s
     attempt.fixes.extend(fixed[1])
     progress("fixed before running: " + "; ".join(fixed[1]))
     return fixed[0]
+
+
+def fixed_before_running(
+    script: str,
+    attempt: Attempt,
+    progress: Progress,
+    size: tuple[int | None, int | None] | None,
+    plan: Plan | None,
+) -> str:
+    """The script with its certain mistakes fixed (:mod:`promptkiln.making.autofix.patch`),
+    each fix recorded on the attempt and said."""
+    from promptkiln.llm.plan_code import note_names
+    from promptkiln.making.autofix.patch import patch
+
+    patched = patch(script, size=size, planned=note_names(plan))
+    if patched.fixes:
+        script = attempt.script = patched.script
+        attempt.fixes += patched.fixes
+        progress("fixed before running: " + "; ".join(patched.fixes))
+    return script

@@ -86,6 +86,35 @@ def test_an_undefined_reportlab_stylesheet_is_made_before_its_first_use() -> Non
     assert patch("print(styles)\n").script == "print(styles)\n"
 
 
+def test_a_note_placeholder_used_undefined_takes_the_plans_value() -> None:
+    from promptkiln.llm.plan_code import note_names
+    from promptkiln.plan import Chart, OutputFile, Plan, Table
+
+    table = Table(columns=["Item", "Qty", "Price"])
+    chart = Chart(kind="bar", title="Units", values={"A": 1.0})
+    plan = Plan(
+        files=[OutputFile(name="i.pdf", title="Invoice 42", tables=[table], charts=[chart])]
+    )
+    planned = note_names(plan)
+    assert planned == {"title": "Invoice 42", "chart_title": "Units",
+                       "header": ["Item", "Qty", "Price"]}  # fmt: skip
+    script = (
+        "from reportlab.platypus import Paragraph, Table\n"
+        "story = [Paragraph(title, styles['Title'])]\n"
+        "story.append(Table([header] + [['Widget', 2, 10.0]]))\n"
+    )
+    result = patch(script, planned=planned)
+    lines = result.script.splitlines()
+    at = lines.index("story = [Paragraph(title, styles['Title'])]")
+    assert lines[at - 1] == "title = 'Invoice 42'"
+    assert "header = ['Item', 'Qty', 'Price']" in lines
+    assert "added `title = 'Invoice 42'` (the plan's) before the first use of title" in result.fixes
+    # a name the script defines is its own; one the plan gives twice is left to the model
+    assert patch("title = 'X'\nprint(title)\n", planned=planned).fixes == []
+    two = Plan(files=[OutputFile(name="a.pdf", title="A"), OutputFile(name="b.pdf", title="B")])
+    assert "title" not in note_names(two)
+
+
 def test_a_script_that_runs_is_never_changed() -> None:
     script = (
         "import pandas as pd\nimport matplotlib.pyplot as plt\n"

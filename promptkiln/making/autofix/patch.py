@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 #: Names a script uses by convention, and the import that defines each. A list means "ask
@@ -109,11 +109,18 @@ class Patched:
     fixes: list[str] = field(default_factory=list)
 
 
-def patch(script: str, *, size: tuple[int | None, int | None] | None = None) -> Patched:
+def patch(
+    script: str,
+    *,
+    size: tuple[int | None, int | None] | None = None,
+    planned: Mapping[str, object] | None = None,
+) -> Patched:
     """``script`` with its certain mistakes fixed; unchanged when it does not parse.
 
     ``size``: the pixel width and height the request states for a raster image (either may
     be None); matplotlib calls are set to produce it (:mod:`promptkiln.making.autofix.size`).
+    ``planned``: values the plan gives names the format notes use (``title``, ``chart_title``,
+    ``header``); a script that uses one without defining it gets the plan's value.
     """
     try:
         tree = ast.parse(script)
@@ -166,6 +173,12 @@ def patch(script: str, *, size: tuple[int | None, int | None] | None = None) -> 
             definition = f"{_IMPORTS['getSampleStyleSheet']}\n{definition}"
         inserts.setdefault(first, []).append(definition)
         fixes.append("added `styles = getSampleStyleSheet()` before the first use of styles")
+    for name, value in (planned or {}).items():
+        first = _first_use_of_undefined(tree, name, names)
+        if first is not None:
+            definition = f"{name} = {value!r}"
+            inserts.setdefault(first, []).append(definition)
+            fixes.append(f"added `{definition}` (the plan's) before the first use of {name}")
     if not fixes:
         return Patched(script)
     out: list[str] = []
