@@ -24,6 +24,14 @@ from promptkiln.making.failure import Failure
 #: (exception type, regex on the message, hint). Checked before introspection.
 KNOWN_TRAPS: tuple[tuple[str, str, str], ...] = (
     (
+        "NameError",
+        r"name '(header|rows|labels|values|xs|ys|text|title|chart_title|table)' is not defined",
+        "that name is the format note's: in the note it stands for the request's own content. "
+        "Define it before its first use (header = the column names, rows = lists of cells, "
+        "labels/values or xs/ys = the chart's data, title/text = the words), or leave out the "
+        "part of the note the request does not ask for (a table, a chart)",
+    ),
+    (
         "KeyError",
         r"already defined in stylesheet",
         "getSampleStyleSheet() already has that style: use styles['Title'] as it is, or add a "

@@ -73,11 +73,16 @@ def test_parse_failure_finds_the_scripts_own_frame() -> None:
         ("AttributeError", "'int' object has no attribute 'split'", "must be a str"),  # pptx
         ("TypeError", "expected str, got int", "must be a str"),
         ("FileNotFoundError", "[Errno 2] No such file or directory: 'memo.png'", "drawn first"),
+        ("NameError", "name 'header' is not defined", "header = the column names"),  # a note's
     ],
 )  # fmt: skip
 def test_known_traps_of_the_office_libraries(exc: str, message: str, says: str) -> None:
     hint = known_trap(Failure(3, "x", exc, message))
     assert hint is not None and says in hint
+
+
+def test_a_name_the_notes_do_not_use_is_not_a_known_trap() -> None:
+    assert known_trap(Failure(3, "x", "NameError", "name 'headers' is not defined")) is None
 
 
 def test_an_attribute_error_of_a_string_is_not_a_known_trap() -> None:
