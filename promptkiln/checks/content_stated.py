@@ -26,22 +26,24 @@ from promptkiln.checks.requirement import Outcome, Requirement
 _CHART = re.compile(r"\b(?:chart|graph|plot|diagram|visuali[sz]|pie|histogram|figure)", re.I)
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|“[^”]*”|‘[^’]*’")
 _PAIR = re.compile(
-    r"(?P<label>[A-Za-z][\w&.'-]*)\)?\s*[:=]?\s*\(?[$€£¥]?\s?"
+    r"(?P<label>[A-Za-z][\w&.'-]*)\)?(?:\s*[:=]\s*|\s+)\(?[$€£¥]?\s?"
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-    r"(?P<unit>\s?(?:bn|[kKmMbB])\b|%)?(?![\w.,]?\d|\s?[x×])"
+    r"(?P<unit>\s?(?:bn|thousand|million|billion|[kKmMbB])\b|%)?(?![\w.,]?\d|\s?[x×])"
 )
 #: Words a number follows without being a label's value: "top 5", "with 10 bins", "in 2024".
 _NOT_LABELS = frozenset({
     "a", "an", "and", "at", "by", "for", "from", "in", "into", "of", "on", "or", "over", "per",
     "than", "the", "to", "top", "bottom", "first", "last", "with", "within", "under", "about",
     "around", "only", "size", "width", "height", "dpi", "bins", "bin", "pages", "page",
-    "slides", "slide", "rows", "columns", "figure", "figures", "chart", "charts",
+    "slides", "slide", "rows", "columns", "figure", "figures", "chart", "charts", "x",
 })  # fmt: skip
 _UNITS = re.compile(
-    r"\s*(?:px|pixels?|pt|points?|dpi|bins?|pages?|slides?|sheets?|rows?|columns?|inch|cm|mm)\b",
+    r"\s*(?:px|pixels?|pt|points?|dpi|bins?|pages?|slides?|sheets?|rows?|columns?|inch|cm|mm"
+    r"|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)",  # a size, a count, a date's day
     re.I,
 )
-_SCALE = {"k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9}
+_SCALE = {"k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9, "thousand": 1e3, "million": 1e6,
+          "billion": 1e9}  # fmt: skip
 
 
 def stated_pairs(prompt: str) -> list[tuple[str, float, float]]:

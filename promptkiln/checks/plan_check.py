@@ -20,7 +20,8 @@ the problems found, each one sentence the model can act on:
 * a column whose values repeat that the request asks a value per ("per region", "for each
   product") is a group of the plan (a chart's x or series, a table's group);
 * an aggregation the request names ("the average", "the total", "the median") is the one
-  the plan's aggregated charts and tables use;
+  the plan's aggregated charts and tables use; "the number of orders", "the share of
+  responses" (a noun that is no column) is a count;
 * an input column the request names is used somewhere in the plan (a hint only: the request
   may name it to filter by);
 * an order (sort) or a first-N limit the request does not ask for is taken out of the plan, not
@@ -44,6 +45,7 @@ from promptkiln.checks.plan_columns import Columns
 from promptkiln.checks.plan_request import BY, SECTION_KINDS
 from promptkiln.checks.plan_request import aggregations as _aggregations
 from promptkiln.checks.plan_request import as_asked as _as_asked
+from promptkiln.checks.plan_request import counts as _counts
 from promptkiln.checks.plan_request import key as _key
 from promptkiln.checks.plan_request import named_kinds as _kinds
 from promptkiln.checks.plan_request import periods as _periods
@@ -292,7 +294,7 @@ def check_plan(
     kinds = _kinds(plan, prompt, wanted)
     checked = Plan(files=files)
     per = _ungrouped(checked, profile, prompt) + _periods(checked, profile, prompt)
-    per += _aggregations(checked, prompt)
+    per += _aggregations(checked, prompt) + _counts(checked, profile, prompt)
     by = [h for h in _ungrouped(checked, profile, prompt, BY) if not _same(h, per)]  # hints
     unused = [u for u in _unused(checked, profile, prompt) if not _same(u, per + by)]
     return PlanCheck(

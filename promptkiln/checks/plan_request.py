@@ -311,6 +311,40 @@ def aggregations(plan: Plan, prompt: str) -> list[str]:
     ]
 
 
+#: "the number of orders", "how many tickets", "the share of responses": rows counted, when the
+#: noun is no column of the input (a column's name asks for its values: "the share of revenue").
+_COUNTED = re.compile(
+    r"\b(?:(?:number|count|share|percentage|proportion|fraction) of (?:the |all )?|how many )"
+    r"([a-z]+)"
+)
+#: Nouns that name an amount, not records: their number or share is a sum, not a count.
+_AMOUNTS = frozenset({
+    "sales", "revenue", "revenues", "units", "items", "amount", "value", "spend", "spending",
+    "profit", "income", "cost", "costs", "hours", "time", "quantity", "volume", "money",
+    "budget", "turnover", "total", "each", "every", "a", "an", "it", "them", "those", "these",
+})  # fmt: skip
+
+
+def counts(plan: Plan, profile: Profile | None, prompt: str) -> list[str]:
+    """The request asks how many records ("the share of responses by channel") and the plan
+    combines a number column instead of counting rows: the summed scores, not the responses."""
+    if profile is None or not plan.files:
+        return []
+    names = {key(c.name) for i in profile.inputs for t in i.tables for c in t.columns}
+    names |= {n + "s" for n in names} | {n.removesuffix("s") for n in names}
+    asked = [m.group(1) for m in _COUNTED.finditer(prompt.lower())]
+    asked = [n for n in asked if n not in _AMOUNTS and n not in names and len(n) > 2]
+    used = {c.agg for f in plan.files for c in f.charts if c.agg != "none"}
+    used |= {a for f in plan.files for t in f.tables for a in (t.agg, *t.aggs) if a != "none"}
+    if not asked or not used or "count" in used:
+        return []
+    return [
+        f"the request asks for the number of {asked[0]}, and {asked[0]!r} is no column: that "
+        f"counts rows; the plan combines a column by {', '.join(sorted(used))} instead: set "
+        '"agg": "count" and leave y (a table\'s value) out'
+    ]
+
+
 def stated_counts(prompt: str, formats: Sequence[str]) -> dict[str, int]:
     """Format -> the page/slide/sheet count the request states exactly."""
     from promptkiln.checks.requirements import parse

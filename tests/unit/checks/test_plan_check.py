@@ -119,6 +119,26 @@ def test_an_aggregation_the_request_names_is_the_plans(
         assert len(found) == 1 and problem in found[0], checked.data_problems
 
 
+@pytest.mark.parametrize(
+    ("prompt", "agg", "y", "problem"),
+    [
+        ("a pie chart of the share of responses by region", "sum", "Revenue", "number of responses"),
+        ("a pie chart of the share of responses by region", "count", None, None),
+        ("how many orders per region, as bars", "mean", "Revenue", "number of orders"),
+        ("the share of revenue per region", "sum", "Revenue", None),  # a column: its values
+        ("the number of units per region", "sum", "Revenue", None),  # an amount, not records
+    ],
+)  # fmt: skip
+def test_the_number_or_share_of_records_is_a_count(
+    prompt: str, agg: str, y: str | None, problem: str | None
+) -> None:
+    checked = check_plan(bar(kind="pie", agg=agg, y=y), SALES, ["png"], prompt)
+    found = [p for p in checked.data_problems if "is no column: that counts rows" in p]
+    assert found == ([] if problem is None else [found[0]]) and (
+        problem is None or problem in found[0]
+    ), checked.data_problems
+
+
 def test_count_works_on_any_column_and_a_line_per_city_is_fine() -> None:
     assert check_plan(bar(agg="count", y="order_id"), SALES, ["png"]).ok
     assert check_plan(bar(agg="count", y=None), SALES, ["png"]).ok
