@@ -294,7 +294,8 @@ def check_plan(
     kinds = _kinds(plan, prompt, wanted)
     checked = Plan(files=files)
     per = _ungrouped(checked, profile, prompt) + _periods(checked, profile, prompt)
-    per += _aggregations(checked, prompt) + _counts(checked, profile, prompt)
+    per += _aggregations(checked, prompt, wanted) if profile is not None and profile.inputs else []
+    per += _counts(checked, profile, prompt)
     by = [h for h in _ungrouped(checked, profile, prompt, BY) if not _same(h, per)]  # hints
     unused = [u for u in _unused(checked, profile, prompt) if not _same(u, per + by)]
     return PlanCheck(

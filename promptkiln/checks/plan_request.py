@@ -294,18 +294,23 @@ _AGG_WORDS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
 )
 
 
-def aggregations(plan: Plan, prompt: str) -> list[str]:
-    """An aggregation the request names that no aggregated chart or table of the plan uses:
-    "the average revenue per region" planned as sums draws a right-looking, wrong chart. A plan
-    that aggregates nothing (a listing, formulas) is not judged here."""
+def aggregations(plan: Plan, prompt: str, formats: Sequence[str] = ()) -> list[str]:
+    """An aggregation the request names that no chart or table of the plan uses: "the average
+    revenue per region" planned as sums draws a right-looking, wrong chart, and "the count,
+    mean and max of score" planned as a listing of rows shows numbers nothing checks. A
+    workbook's totals and averages may be formulas: there, a plan that aggregates nothing is
+    not judged."""
     used = {a for f in plan.files for c in f.charts for a in (c.agg,) if a != "none"}
     used |= {a for f in plan.files for t in f.tables for a in (t.agg, *t.aggs) if a != "none"}
-    if not used:
+    data = any(c.x or c.y or c.ys for f in plan.files for c in f.charts)
+    data |= any(t.columns or t.value or t.group for f in plan.files for t in f.tables)
+    if not used and (not data or "xlsx" in formats):
         return []
+    how = f"combine rows by {', '.join(sorted(used))}" if used else "combine no rows"
     text = prompt.lower()
     return [
-        f"the request asks for the {word}, and the plan's charts and tables combine rows by "
-        f'{", ".join(sorted(used))}: set "agg": "{agg}" on the chart or table that shows the {word}'
+        f"the request asks for the {word}, and the plan's charts and tables {how}: set "
+        f'"agg": "{agg}" on the chart or table that shows the {word} (or "aggs" for several)'
         for agg, word, pattern in _AGG_WORDS
         if pattern.search(text) and agg not in used
     ]

@@ -119,6 +119,19 @@ def test_an_aggregation_the_request_names_is_the_plans(
         assert len(found) == 1 and problem in found[0], checked.data_problems
 
 
+def test_named_statistics_planned_as_a_listing_are_sent_back_except_in_a_workbook() -> None:
+    listing = Table(columns=["Region", "Revenue"])
+    plan = Plan(
+        files=[OutputFile(name="r.pdf", title="Stats", input="sales.csv", tables=[listing])]
+    )
+    prompt = "a PDF with the count, mean and max of revenue"
+    [problem] = check_plan(plan, SALES, ["pdf"], prompt).data_problems
+    assert problem.startswith("the request asks for the average, and the plan's charts and "
+                              "tables combine no rows")  # fmt: skip
+    book = Plan(files=[OutputFile(name="r.xlsx", title="S", input="sales.csv", tables=[listing])])
+    assert check_plan(book, SALES, ["xlsx"], "the rows and an Average formula column").ok
+
+
 @pytest.mark.parametrize(
     ("prompt", "agg", "y", "problem"),
     [
