@@ -133,22 +133,31 @@ def _xlsx(path: Path) -> dict[str, Any]:
     try:
         for ws in wb.worksheets:
             formulas: list[str] = []
+            formats: set[str] = set()  # the number formats of cells that hold a number
             rows = 0
             cells = 0
-            for row in ws.iter_rows(values_only=True):
+            for cell_row in ws.iter_rows():
                 if cells > MAX_CELLS:
                     break
+                row = [getattr(c, "value", None) for c in cell_row]
                 if any(v is not None for v in row):
                     rows += 1
                 if len(kept) < MAX_ROWS:
-                    kept.append((ws.title, list(row)))
-                for value in row:
+                    kept.append((ws.title, row))
+                for cell, value in zip(cell_row, row, strict=True):
                     cells += 1
                     if isinstance(value, str) and value.startswith("="):
                         formulas.append(value[:200])
                     elif value is not None:
                         texts.append(str(value))
-            sheets.append({"name": ws.title, "rows": rows, "formulas": formulas[:200]})
+                    if (isinstance(value, int | float) and not isinstance(value, bool)) or (
+                        isinstance(value, str) and value.startswith("=")
+                    ):
+                        fmt = getattr(cell, "number_format", None)
+                        if fmt and len(formats) < 50:
+                            formats.add(str(fmt)[:60])
+            sheets.append({"name": ws.title, "rows": rows, "formulas": formulas[:200],
+                           "number_formats": sorted(formats)})  # fmt: skip
     finally:
         wb.close()
     names = _zip_names(path)

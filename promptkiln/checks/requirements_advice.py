@@ -84,6 +84,12 @@ def how_to_meet(req: Requirement, formats: Sequence[str] = ()) -> str:
     if req.kind == "formula":
         fns = p.get("functions") or ["SUM"]
         return f'write the formula as a string into the cell, e.g. ws["B8"] = "={fns[0]}(B2:B7)"'
+    if req.kind == "numformat":
+        code = {"thousands": "#,##0", "percent": "0.0%", "currency": '"$"#,##0.00'}
+        return (
+            f"set each number cell's format: cell.number_format = '{code[p['format']]}' "
+            "(for every cell of that column, after writing the values)"
+        )
     if req.kind == "notes":
         return 'set slide.notes_slide.notes_text_frame.text = "..." right after adding each slide'
     if req.kind == "file":
