@@ -27,10 +27,11 @@ _ASKED: tuple[tuple[str, str, re.Pattern[str]], ...] = (
      re.compile(r"\b(?:format(?:ted)?|shown|displayed) as (?:a )?(?:currency|money|dollars|euros)"
                 r"\b|\bcurrency (?:number )?format\b|\baccounting format\b")),
 )  # fmt: skip
-_MATCHES = {
-    "thousands": lambda f: "#,##" in f or "#,#0" in f,
-    "percent": lambda f: f.rstrip().endswith("%") or "%" in f.split(";")[0],
-    "currency": lambda f: bool(re.search(r"[$€£¥]|\[\$|_\(|Currency|Accounting", f)),
+#: What a number format string shows, per asked format.
+_MATCHES: dict[str, re.Pattern[str]] = {
+    "thousands": re.compile(r"#,##|#,#0"),
+    "percent": re.compile(r"%"),
+    "currency": re.compile(r"[$€£¥]|\[\$|_\(|Currency|Accounting"),
 }
 
 
@@ -55,6 +56,6 @@ def check(req: Requirement, facts: Mapping[str, Mapping[str, Any]]) -> Outcome |
     )
     if not books:
         return Outcome(req, True, "no workbook")
-    ok = any(_MATCHES[req.params["format"]](x) for x in seen)
+    ok = any(_MATCHES[req.params["format"]].search(x) for x in seen)
     shown = ", ".join(repr(x) for x in seen[:6]) or "only the default"
     return Outcome(req, ok, "" if ok else f"the numbers' formats are {shown}")
