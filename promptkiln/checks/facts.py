@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +76,27 @@ def _zip_names(path: Path) -> list[str]:
 
     with zipfile.ZipFile(path) as zf:
         return zf.namelist()
+
+
+def _sheet_views(path: Path) -> dict[str, bool]:
+    """Whether some sheet has frozen panes, and an auto-filter (its own, or an Excel table's),
+    read from the sheets' XML (openpyxl's read-only mode does not give them)."""
+    import zipfile
+
+    frozen = filtered = False
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            name = info.filename
+            if name.startswith("xl/tables/") and name.endswith(".xml"):
+                filtered = True
+            if not (name.startswith("xl/worksheets/sheet") and name.endswith(".xml")):
+                continue
+            if info.file_size > 50 * 2**20:
+                continue
+            xml = zf.read(name)
+            frozen = frozen or re.search(rb'<(?:\w+:)?pane\b[^>]*state="frozen', xml) is not None
+            filtered = filtered or re.search(rb"<(?:\w+:)?autoFilter\b", xml) is not None
+    return {"frozen": frozen, "autofilter": filtered}
 
 
 #: Table rows kept per file (the content checks look for a group's label and value in one).
@@ -163,7 +185,8 @@ def _xlsx(path: Path) -> dict[str, Any]:
     names = _zip_names(path)
     charts = sum(1 for n in names if n.startswith("xl/charts/chart"))
     rows_out = _xlsx_rows(path, kept)
-    return {"sheets": sheets, "text": _cap(texts), "charts": charts, "rows": rows_out}
+    return {"sheets": sheets, "text": _cap(texts), "charts": charts, "rows": rows_out,
+            **_sheet_views(path)}  # fmt: skip
 
 
 def _docx(path: Path) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from promptkiln.checks import requirements_facts, requirements_numformat, requirements_text
+from promptkiln.checks import requirements_facts, requirements_text, requirements_workbook
 from promptkiln.checks.requirement import Outcome, Requirement
 from promptkiln.checks.requirements_advice import feedback, how_to_meet
 
@@ -154,7 +154,7 @@ def parse(
             )
         )
 
-    reqs += requirements_numformat.parse(lower, fmts)  # "with thousands separators"
+    reqs += requirements_workbook.parse(lower, fmts)  # "with thousands separators"
 
     # native charts in office files
     if re.search(r"\b(chart|graph|plot)\b", lower):
@@ -311,7 +311,7 @@ def _check_one(req: Requirement, facts: Mapping[str, Mapping[str, Any]]) -> Outc
     return (
         requirements_text.check(req, facts)
         or requirements_facts.check(req, facts)
-        or requirements_numformat.check(req, facts)
+        or requirements_workbook.check(req, facts)
         or Outcome(req, True, "not checked")
     )
 

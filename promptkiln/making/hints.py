@@ -58,6 +58,12 @@ KNOWN_TRAPS: tuple[tuple[str, str, str], ...] = (
         "ws.column_dimensions['A'].width sets a width, wb.create_sheet('Name') adds a sheet",
     ),
     (
+        "TypeError",
+        r"Value must be a list, tuple, range or generator, or a dict\. Supplied value is",
+        "openpyxl's ws.append takes a plain list: ws.append(list(row)) or "
+        "ws.append(row.tolist()) for a numpy/pandas row, and int/float/str cells (.item())",
+    ),
+    (
         "ValueError",
         r"Cannot convert .* to Excel",
         "openpyxl cells take numbers, strings, dates or formulas: convert numpy/pandas values "

@@ -74,6 +74,8 @@ def test_parse_failure_finds_the_scripts_own_frame() -> None:
         ("TypeError", "expected str, got int", "must be a str"),
         ("FileNotFoundError", "[Errno 2] No such file or directory: 'memo.png'", "drawn first"),
         ("NameError", "name 'header' is not defined", "header = the column names"),  # a note's
+        ("TypeError", "Value must be a list, tuple, range or generator, or a dict. Supplied value "
+         "is <class 'numpy.ndarray'>", "ws.append(list(row))"),  # openpyxl
     ],
 )  # fmt: skip
 def test_known_traps_of_the_office_libraries(exc: str, message: str, says: str) -> None:

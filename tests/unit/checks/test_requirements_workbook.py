@@ -55,3 +55,29 @@ def test_a_formula_cell_counts_and_other_formats_ask_nothing(tmp_path: Path) -> 
     assert [
         r for r in parse("a PDF with thousands separators", ["pdf"]) if r.kind == "numformat"
     ] == []
+
+
+def test_a_frozen_header_and_an_auto_filter(tmp_path: Path) -> None:
+    prompt = "Workbook from products.csv with the header row frozen and an auto-filter"
+    reqs = [r for r in parse(prompt, ["xlsx"]) if r.kind in ("frozen", "autofilter")]
+    assert [r.kind for r in reqs] == ["frozen", "autofilter"]
+    plain = _book(tmp_path / "plain.xlsx", None)
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["product", "units"])
+    ws.append(["A", 3])
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = ws.dimensions
+    wb.save(tmp_path / "set.xlsx")
+    done = check(reqs, {"s.xlsx": file_facts(tmp_path / "set.xlsx", "xlsx")})
+    assert all(o.met for o in done), [o.detail for o in done]
+    missed = check(reqs, {"p.xlsx": file_facts(plain, "xlsx")})
+    assert [o.detail for o in missed] == [
+        "no sheet has frozen panes",
+        "no sheet has an auto-filter",
+    ]
+    assert "freeze_panes" in how_to_meet(reqs[0]) and "auto_filter" in how_to_meet(reqs[1])
+    assert parse("freeze the top row of the sheet", ["xlsx"])[0].kind == "frozen"
+    assert (
+        parse("an Excel file with filter buttons on the header", ["xlsx"])[0].kind == "autofilter"
+    )
