@@ -59,6 +59,13 @@ KNOWN_TRAPS: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "TypeError",
+        r"add_table\(\) missing 1 required positional argument",
+        "python-docx makes an empty table and you fill it: table = doc.add_table(rows=1, "
+        "cols=len(header)); header cells in table.rows[0].cells; then for each row, cells = "
+        "table.add_row().cells and cells[i].text = str(value); a DataFrame is not a table",
+    ),
+    (
+        "TypeError",
         r"Value must be a list, tuple, range or generator, or a dict\. Supplied value is",
         "openpyxl's ws.append takes a plain list: ws.append(list(row)) or "
         "ws.append(row.tolist()) for a numpy/pandas row, and int/float/str cells (.item())",

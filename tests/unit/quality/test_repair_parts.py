@@ -76,6 +76,8 @@ def test_parse_failure_finds_the_scripts_own_frame() -> None:
         ("NameError", "name 'header' is not defined", "header = the column names"),  # a note's
         ("TypeError", "Value must be a list, tuple, range or generator, or a dict. Supplied value "
          "is <class 'numpy.ndarray'>", "ws.append(list(row))"),  # openpyxl
+        ("TypeError", "Document.add_table() missing 1 required positional argument: 'cols'",
+         "a DataFrame is not a table"),  # python-docx
     ],
 )  # fmt: skip
 def test_known_traps_of_the_office_libraries(exc: str, message: str, says: str) -> None:
