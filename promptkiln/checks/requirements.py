@@ -188,6 +188,10 @@ def parse(
     fmt = {"bullet": "docx", "slide": "pptx"}[m.group(1)] if m else ""
     if m and _wants(fmts, fmt):
         count = _distinct(inputs, m.group(2))
+        values = _values(inputs, m.group(2))
+        if values and len(values) <= 30:  # each bullet or slide names its own item
+            what = f"each {m.group(2)} is named in the {fmt} ({', '.join(values[:6])})"
+            reqs.append(Requirement("named_each", what, {"values": values, "format": fmt}))
         if count is not None and m.group(1) == "bullet":
             reqs.append(Requirement("bullets", f"the docx has {count} bullets", {"n": count}))
         elif count is not None:
@@ -204,6 +208,12 @@ def parse(
 
 def _distinct(inputs: Mapping[str, bytes], word: str) -> int | None:
     """How many distinct values the input CSV column named like ``word`` has."""
+    values = _values(inputs, word)
+    return None if values is None else len(values)
+
+
+def _values(inputs: Mapping[str, bytes], word: str) -> list[str] | None:
+    """The distinct values of the input CSV column named like ``word``, in order."""
     stems = {word, word.rstrip("s"), word[:-3] + "y" if word.endswith("ies") else word}
     for name, data in inputs.items():
         if not name.lower().endswith(".csv"):
@@ -214,7 +224,9 @@ def _distinct(inputs: Mapping[str, bytes], word: str) -> int | None:
         header = [h.strip().lower() for h in rows[0]]
         for i, h in enumerate(header):
             if h in stems or h.rstrip("s") in stems:
-                return len({r[i].strip() for r in rows[1:] if len(r) > i and r[i].strip()})
+                return list(
+                    dict.fromkeys(r[i].strip() for r in rows[1:] if len(r) > i and r[i].strip())
+                )
     return None
 
 

@@ -125,7 +125,7 @@ def placeholder_check(prompt: str, fmts: Sequence[str]) -> list[Requirement]:
 
 
 def check(req: Requirement, facts: Mapping[str, Mapping[str, Any]]) -> Outcome | None:
-    """The outcome of the two kinds this module adds; None for any other kind."""
+    """The outcome of the kinds this module adds; None for any other kind."""
     if req.kind == "bullets":
         docs = [(n, f) for n, f in facts.items() if f.get("kind") == "docx"]
         short = [
@@ -133,6 +133,16 @@ def check(req: Requirement, facts: Mapping[str, Mapping[str, Any]]) -> Outcome |
         ]
         detail = ", ".join(f"{n} has {b} bulleted paragraphs" for n, b in short)
         return Outcome(req, bool(docs) and not short, detail)
+    if req.kind == "named_each":  # "a slide for each region": each region's name is in it
+        texts = [
+            str(f.get("text", "")) for f in facts.values() if f.get("kind") == req.params["format"]
+        ]
+        if not texts:
+            return Outcome(req, False, f"no {req.params['format']} file")
+        text = " ".join(" ".join(texts).split()).casefold()
+        missing = [v for v in req.params["values"]
+                   if not re.search(rf"(?<![\w]){re.escape(v.casefold())}(?![\w])", text)]  # fmt: skip
+        return Outcome(req, not missing, f"{', '.join(missing[:6])} not named in it")
     if req.kind == "json_key":
         texts = [(n, str(f.get("text", ""))) for n, f in facts.items() if f.get("kind") == "json"]
         missing = [n for n, t in texts if f'"{req.params["key"]}"' not in t]
@@ -156,6 +166,8 @@ def how_to_meet(req: Requirement) -> str:
         return f'write exactly {n} items, each with doc.add_paragraph(text, style="List Bullet")'
     if req.kind == "placeholders":
         return "replace the notes' placeholder text with the request's own words"
+    if req.kind == "named_each":
+        return "give each item its own bullet or slide, with its name as written in the input"
     if req.kind == "json_key":
         return f'name the key exactly "{req.params["key"]}" in the dict you dump'
 

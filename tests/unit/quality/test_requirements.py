@@ -68,11 +68,18 @@ def test_one_bullet_or_slide_per_x_counts_the_input_column() -> None:
     data = b"region,month,revenue\nNorth,1,10\nSouth,1,12\nNorth,2,11\nWest,2,9\n"
     inputs = {"sales.csv": data}
     bullets = parse("a Word summary with one bullet per region and its revenue", ["docx"], inputs)
-    assert kinds(bullets) == [("bullets", {"n": 3})]
+    named = {"values": ["North", "South", "West"]}
+    assert kinds(bullets) == [("named_each", {**named, "format": "docx"}), ("bullets", {"n": 3})]
     slides = parse("a deck with a slide for each region", ["pptx"], inputs)
-    assert kinds(slides) == [("slides", {"n": 3, "op": ">="})]  # a title slide may come first
-    four = {"d.pptx": {"kind": "pptx", "slides": 4}, "w.docx": {"kind": "docx", "bullets": 2}}
-    assert [o.met for o in check(slides + bullets, four)] == [True, False]
+    assert kinds(slides) == [  # a title slide may come first
+        ("named_each", {**named, "format": "pptx"}),
+        ("slides", {"n": 3, "op": ">="}),
+    ]
+    four = {"d.pptx": {"kind": "pptx", "slides": 4, "text": "Regions\nNorth\nSouth\nWest"},
+            "w.docx": {"kind": "docx", "bullets": 2, "text": "Northern sales, South, West"}}  # fmt: skip
+    outcomes = check(slides + bullets, four)
+    assert [o.met for o in outcomes] == [True, True, False, False]
+    assert outcomes[2].detail == "North not named in it"  # "Northern" is another word
     assert parse("one bullet per planet", ["docx"], inputs) == []
 
 
