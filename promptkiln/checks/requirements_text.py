@@ -134,15 +134,15 @@ def check(req: Requirement, facts: Mapping[str, Mapping[str, Any]]) -> Outcome |
         detail = ", ".join(f"{n} has {b} bulleted paragraphs" for n, b in short)
         return Outcome(req, bool(docs) and not short, detail)
     if req.kind == "named_each":  # "a slide for each region": each region's name is in it
-        texts = [
+        shown = [
             str(f.get("text", "")) for f in facts.values() if f.get("kind") == req.params["format"]
         ]
-        if not texts:
+        if not shown:
             return Outcome(req, False, f"no {req.params['format']} file")
-        text = " ".join(" ".join(texts).split()).casefold()
-        missing = [v for v in req.params["values"]
+        text = " ".join(" ".join(shown).split()).casefold()
+        absent = [v for v in req.params["values"]
                    if not re.search(rf"(?<![\w]){re.escape(v.casefold())}(?![\w])", text)]  # fmt: skip
-        return Outcome(req, not missing, f"{', '.join(missing[:6])} not named in it")
+        return Outcome(req, not absent, f"{', '.join(absent[:6])} not named in it")
     if req.kind == "json_key":
         texts = [(n, str(f.get("text", ""))) for n, f in facts.items() if f.get("kind") == "json"]
         missing = [n for n, t in texts if f'"{req.params["key"]}"' not in t]
