@@ -22,6 +22,7 @@ from typing import Any
 from promptkiln.checks.content_charts import check_chart
 from promptkiln.checks.content_docs import check_table, rows_of
 from promptkiln.checks.content_expected import Expected, Spec
+from promptkiln.checks.content_filter import filtered
 from promptkiln.checks.placeholders import placeholder_outcomes
 from promptkiln.checks.requirement import Outcome, Requirement
 from promptkiln.plan import Plan
@@ -68,6 +69,8 @@ def check(
             _judge(spec, alt, axes, rows) is None for alt in want.alternatives
         ):
             problem = None  # it shows the subset the request names ("2024 revenue")
+        if problem is None and spec.part == "table":  # "only the ones with over 100 units"
+            problem = filtered(spec, want, rows, prompt)
         out.append(Outcome(req, problem is None, problem or ""))
     out += placeholder_outcomes(plan, facts, figures, prompt, known)
     return out

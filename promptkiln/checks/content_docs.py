@@ -69,7 +69,7 @@ def _scalar(value: Any) -> str:
     return json.dumps(value) if isinstance(value, dict | list) else str(value)
 
 
-def _label_in(label: str, row: Sequence[str]) -> int | None:
+def label_in(label: str, row: Sequence[str]) -> int | None:
     """Index of the cell that is ``label`` (or, for a line of text, holds it as a word)."""
     want = norm_label(label)
     for i, cell in enumerate(row):
@@ -136,7 +136,7 @@ def check_table(spec: Spec, expected: Expected, rows: Sequence[Sequence[str]]) -
         first_seen: tuple[int, list[float]] | None = None
         found = False
         for r, row in enumerate(rows):
-            i = _label_in(label, row)
+            i = label_in(label, row)
             if i is None:
                 continue
             found = True
