@@ -1,4 +1,5 @@
-"""A chart made from the request alone draws the numbers the request states.
+"""A chart made from the request alone draws the numbers the request states; a chart kind the
+request names is drawn.
 
 "Two charts of this data: Jan 10, Feb 12, Mar 9, Apr 15": with no input file, those numbers are
 the chart's whole content, and a chart of 100, 120, 90 and 150 is wrong however good it looks.
@@ -21,6 +22,7 @@ from typing import Any
 
 from promptkiln.checks.content import axes_for
 from promptkiln.checks.numeric import close
+from promptkiln.checks.plan_request import kinds_named
 from promptkiln.checks.requirement import Outcome, Requirement
 
 _CHART = re.compile(r"\b(?:chart|graph|plot|diagram|visuali[sz]|pie|histogram|figure)", re.I)
@@ -59,6 +61,34 @@ def stated_pairs(prompt: str) -> list[tuple[str, float, float]]:
             continue  # a year
         out.append((label, value, value * _SCALE.get(unit, 1.0)))
     return out
+
+
+#: What the chart-facts hook records for each chart kind a request may name.
+_DRAWS = {"pie": "wedges", "bar": "bars", "line": "lines"}
+
+
+def kind_outcomes(
+    prompt: str,
+    facts: Mapping[str, Mapping[str, Any]],
+    figures: Sequence[dict[str, Any]] | None,
+) -> list[Outcome]:
+    """The one chart kind the request names ("a pie chart of ...") is drawn by some chart: a
+    bar chart delivered for "as a pie" is not what was asked, plan or none. Several kinds
+    named, a kind the facts cannot tell apart (scatter, histogram) or no chart facts: none."""
+    named = kinds_named(prompt)
+    if len(named) != 1 or named[0] not in _DRAWS:
+        return []
+    names = list(facts)
+    axes = [ax for name in names for ax in axes_for(name, facts[name], figures or [], names)]
+    if not axes:
+        return []
+    kind = named[0]
+    need = Requirement("content", f"a {kind} chart is drawn")
+    if any(ax.get(_DRAWS[kind]) for ax in axes):
+        return [Outcome(need, True, "")]
+    drawn = sorted({k for ax in axes for k, key in _DRAWS.items() if ax.get(key)})
+    what = " and ".join(f"{k} charts" for k in drawn) or "no bars, lines or slices"
+    return [Outcome(need, False, f"the charts draw {what}, not a {kind} chart")]
 
 
 def _drawn(axes: Sequence[Mapping[str, Any]], total: float) -> list[float]:

@@ -84,6 +84,12 @@ def with_named_kind(plan: Plan, prompt: str, formats: Sequence[str]) -> Plan:
     return plan.model_copy(update={"files": files})
 
 
+def kinds_named(prompt: str) -> list[str]:
+    """The chart kinds the request names in so many words: "pie", "line", "bar", ..."""
+    text = prompt.lower()
+    return list(dict.fromkeys(name for name, p, _ in _NAMED_KINDS if p.search(text)))
+
+
 def named_kinds(plan: Plan, prompt: str, formats: Sequence[str]) -> list[str]:
     """The chart kinds the request names that no chart of the plan draws."""
     if not any(f in _CHART_FORMATS for f in formats):

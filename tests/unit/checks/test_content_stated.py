@@ -66,3 +66,19 @@ def test_nothing_to_check_without_pairs_a_chart_request_or_chart_facts() -> None
     assert stated_outcomes("A bar chart of the CSV", FACTS, figures) == []
     assert stated_outcomes("A table of Jan 10, Feb 12", FACTS, figures) == []
     assert stated_outcomes(TWO, FACTS, []) == []
+
+
+def test_the_one_chart_kind_the_request_names_is_drawn() -> None:
+    from promptkiln.checks.content_stated import kind_outcomes
+
+    bars = [_figure("c.png", bars=[2.1, 2.8])]
+    pie = [_figure("c.png", pie=[0.4, 0.6])]
+    facts = {"c.png": {"kind": "png"}}
+    [wrong] = kind_outcomes("Now show it as a pie chart, and the data as a CSV", facts, bars)
+    assert not wrong.met and wrong.detail == "the charts draw bar charts, not a pie chart"
+    assert kind_outcomes("Now show it as a pie chart", facts, pie)[0].met
+    assert kind_outcomes("a bar chart of revenue", facts, bars)[0].met
+    # two kinds named, no kind named, or no chart facts: nothing to judge
+    assert kind_outcomes("a bar chart and a line chart", facts, bars) == []
+    assert kind_outcomes("a chart of revenue", facts, bars) == []
+    assert kind_outcomes("a pie chart", facts, []) == []
