@@ -333,7 +333,7 @@ _AMOUNTS = frozenset({
     "sales", "revenue", "revenues", "units", "items", "amount", "value", "spend", "spending",
     "profit", "income", "cost", "costs", "hours", "time", "quantity", "volume", "money",
     "budget", "turnover", "total", "each", "every", "a", "an", "it", "them", "those", "these",
-    "market", "whole", "overall", "year", "month", "week", "day", "time",
+    "market", "whole", "overall", "year", "month", "week", "day",
 })  # fmt: skip
 
 
