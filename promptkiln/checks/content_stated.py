@@ -26,7 +26,7 @@ from promptkiln.checks.plan_request import kinds_named
 from promptkiln.checks.requirement import Outcome, Requirement
 
 _CHART = re.compile(r"\b(?:chart|graph|plot|diagram|visuali[sz]|pie|histogram|figure)", re.I)
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|“[^”]*”|‘[^’]*’")
+_QUOTED = re.compile(r"(?<![\w])'[^'\n]*'(?![\w])|\"[^\"]*\"|“[^”]*”|‘[^’]*’")  # not "Oslo's"
 _PAIR = re.compile(
     r"(?P<label>[A-Za-z][\w&.'-]*)\)?(?:\s*[:=]\s*|\s+)\(?[$€£¥]?\s?"
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"

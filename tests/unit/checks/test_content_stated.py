@@ -22,6 +22,7 @@ TWO = "Make two charts of this data: Jan 10, Feb 12, Mar 9, Apr 15 - a bar chart
         ("A chart of apples: 30, bananas: 45, 800x600 pixels, in 2024", [("apples", 30, 30), ("bananas", 45, 45)]),
         ("North $1,200 and South $900K in a bar chart", [("North", 1200, 1200), ("South", 900, 9e5)]),
         ("Histogram of score with 10 bins, 800x400 pixels", []),
+        ("A bar chart of Alice's 30 and Bob's 45, titled 'Top 3'", [("Alice's", 30, 30), ("Bob's", 45, 45)]),
     ],
 )  # fmt: skip
 def test_the_label_number_pairs_of_a_request(
