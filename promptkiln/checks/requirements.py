@@ -23,7 +23,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from promptkiln.checks import requirements_facts, requirements_text, requirements_workbook
+from promptkiln.checks import (
+    requirements_columns,
+    requirements_facts,
+    requirements_text,
+    requirements_workbook,
+)
 from promptkiln.checks.requirement import Outcome, Requirement
 from promptkiln.checks.requirements_advice import feedback, how_to_meet
 
@@ -197,6 +202,7 @@ def parse(
         elif count is not None:
             text = f"pptx has at least {count} slides (one per {m.group(2)})"
             reqs.append(Requirement("slides", text, {"n": count, "op": ">="}))
+    reqs += requirements_columns.parse(lower, fmts, inputs)  # "convert", "the same columns"
     quoted = {r.params["text"] for r in reqs if r.kind == "text"}
     parties = [
         r for r in requirements_text.named_parties(text, fmts) if r.params["text"] not in quoted
@@ -324,6 +330,7 @@ def _check_one(req: Requirement, facts: Mapping[str, Mapping[str, Any]]) -> Outc
         requirements_text.check(req, facts)
         or requirements_facts.check(req, facts)
         or requirements_workbook.check(req, facts)
+        or requirements_columns.check(req, facts)
         or Outcome(req, True, "not checked")
     )
 

@@ -84,6 +84,8 @@ def how_to_meet(req: Requirement, formats: Sequence[str] = ()) -> str:
     if req.kind == "formula":
         fns = p.get("functions") or ["SUM"]
         return f'write the formula as a string into the cell, e.g. ws["B8"] = "={fns[0]}(B2:B7)"'
+    if req.kind == "columns":
+        return "keep every column of the input, named as the input names it (df as it is read)"
     if req.kind == "frozen":
         return 'set ws.freeze_panes = "A2" (the row above A2, the header, stays in view)'
     if req.kind == "autofilter":
