@@ -201,6 +201,21 @@ def _counted_numbers(c: Chart, cols: Columns, where: str) -> None:
 _PER_LABEL = ("bar", "barh", "pie")
 
 
+def _with_stated_values(file: OutputFile, plan: Plan, prompt: str) -> OutputFile:
+    """With no input, the one chart of the plan that names columns but gives no values gets
+    the request's label-number pairs ("Q1=2.1M, Q2=2.8M" -> {"Q1": 2.1, "Q2": 2.8}): they are
+    the only data there is, and a round back to the model for them costs a whole plan."""
+    charts = [c for f in plan.files for c in f.charts]
+    pairs = stated_pairs(prompt)
+    if len(charts) != 1 or len(pairs) < 2 or len({label for label, _, _ in pairs}) != len(pairs):
+        return file
+    return file.model_copy(update={"charts": [
+        c.model_copy(update={"values": {label: v for label, v, _ in pairs}})
+        if not c.values and (c.x or c.y or c.ys) else c
+        for c in file.charts
+    ]})  # fmt: skip
+
+
 def _made_up(c: Chart, cols: Columns, where: str, prompt: str) -> None:
     """A chart of numbers the request does not state: although an input holds the data, or,
     with no input, when the request states the chart's numbers ("Jan 10, Feb 12, ...")."""
@@ -257,6 +272,7 @@ def check_plan(
             file = file.model_copy(update={"charts": []})
         file = _as_asked(file, prompt)
         if profile is None or not profile.inputs:
+            file = _with_stated_values(file, plan, prompt)
             for c in file.charts:
                 if not c.values and (c.x or c.y or c.ys):
                     problems.append(

@@ -228,6 +228,19 @@ def test_without_inputs_the_values_are_the_ones_the_request_states(
         ]
 
 
+def test_without_inputs_one_chart_without_values_takes_the_requests_pairs() -> None:
+    chart = Chart(kind="bar", title="Revenue", x="quarter", y="revenue")
+    plan = Plan(files=[OutputFile(name="c.png", title="Revenue", charts=[chart])])
+    prompt = "Bar chart of quarterly revenue: Q1=2.1M, Q2=2.8M, Q3=3.2M"
+    checked = check_plan(plan, None, ["png"], prompt)
+    assert checked.ok, checked.problems  # no round back to the model for them
+    assert checked.plan.files[0].charts[0].values == {"Q1": 2.1, "Q2": 2.8, "Q3": 3.2}
+    # no pairs stated, or two charts to share them: the model is asked
+    assert not check_plan(plan, None, ["png"], "a bar chart of revenue").ok
+    two = Plan(files=[OutputFile(name="c.png", title="R", charts=[chart, chart])])
+    assert not check_plan(two, None, ["png"], prompt).ok
+
+
 def test_the_plan_schema_is_strict_and_round_trips() -> None:
     schema = response_format()["json_schema"]["schema"]
     assert schema["required"] == ["files"]
