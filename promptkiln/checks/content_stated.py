@@ -24,8 +24,8 @@ from promptkiln.checks.content import axes_for
 from promptkiln.checks.numeric import close
 from promptkiln.checks.plan_request import kinds_named
 from promptkiln.checks.requirement import Outcome, Requirement
+from promptkiln.checks.requirements_facts import CHART_REQUEST
 
-_CHART = re.compile(r"\b(?:chart|graph|plot|diagram|visuali[sz]|pie|histogram|figure)", re.I)
 _QUOTED = re.compile(r"(?<![\w])'[^'\n]*'(?![\w])|\"[^\"]*\"|“[^”]*”|‘[^’]*’")  # not "Oslo's"
 _PAIR = re.compile(
     r"(?P<label>[A-Za-z][\w&.'-]*)\)?(?:\s*[:=]\s*|\s+)\(?[$€£¥]?\s?"
@@ -63,6 +63,14 @@ def stated_pairs(prompt: str) -> list[tuple[str, float, float]]:
     return out
 
 
+def _axes(
+    facts: Mapping[str, Mapping[str, Any]], figures: Sequence[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """Every axes the attempt's files draw: their figures' and their native charts'."""
+    names = list(facts)
+    return [ax for name in names for ax in axes_for(name, facts[name], figures or [], names)]
+
+
 #: What the chart-facts hook records for each chart kind a request may name.
 _DRAWS = {"pie": "wedges", "bar": "bars", "line": "lines"}
 
@@ -78,8 +86,7 @@ def kind_outcomes(
     named = kinds_named(prompt)
     if len(named) != 1 or named[0] not in _DRAWS:
         return []
-    names = list(facts)
-    axes = [ax for name in names for ax in axes_for(name, facts[name], figures or [], names)]
+    axes = _axes(facts, figures)
     if not axes:
         return []
     kind = named[0]
@@ -115,10 +122,9 @@ def stated_outcomes(
 ) -> list[Outcome]:
     """One outcome: every stated number is drawn; none when there is nothing to check."""
     pairs = stated_pairs(prompt)
-    if len(pairs) < 2 or not _CHART.search(prompt):
+    if len(pairs) < 2 or not CHART_REQUEST.search(prompt.lower()):
         return []
-    names = list(facts)
-    axes = [ax for name in names for ax in axes_for(name, facts[name], figures or [], names)]
+    axes = _axes(facts, figures)
     if not axes:
         return []
     drawn = _drawn(axes, sum(v for _, v, _ in pairs))

@@ -29,8 +29,8 @@ from promptkiln.checks.numeric import close, numbers_in
 from promptkiln.checks.requirement import Outcome, Requirement
 
 _DOCUMENTS = ("pdf", "docx", "pptx")
-#: A request for a chart: its numbers are the chart's, not the text's.
-_CHART = re.compile(r"\b(?:chart|graph|plot|diagram|visuali[sz]|pie|histogram|figure)")
+#: A request for a chart (its words, lower case): its numbers are the chart's, not the text's.
+CHART_REQUEST = re.compile(r"\b(?:chart|graph|plot|diagram|visuali[sz]|pie|histogram|figure)")
 _MONTHS = {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8, "sep": 9,
     "oct": 10, "nov": 11, "dec": 12,
@@ -109,7 +109,7 @@ def stated(prompt: str, fmts: Sequence[str], *, has_inputs: bool) -> list[Requir
             reqs.append(
                 Requirement("date", f'the date "{words}" appears', {"date": day.isoformat()})
             )
-    if _CHART.search(text.lower()):
+    if CHART_REQUEST.search(text.lower()):
         return reqs  # the numbers of a chart are drawn, and the content checks judge the chart
     no_dates = text
     for _, words in found:
