@@ -197,16 +197,17 @@ def _counted_numbers(c: Chart, cols: Columns, where: str) -> None:
     )
 
 
+#: The request's label-number pairs (:func:`~promptkiln.checks.content_stated.stated_pairs`).
+Pairs = list[tuple[str, float, float]]
 #: Chart kinds whose x is a category label per bar or slice.
 _PER_LABEL = ("bar", "barh", "pie")
 
 
-def _with_stated_values(file: OutputFile, plan: Plan, prompt: str) -> OutputFile:
+def _with_stated_values(file: OutputFile, plan: Plan, pairs: Pairs) -> OutputFile:
     """With no input, the one chart of the plan that names columns but gives no values gets
     the request's label-number pairs ("Q1=2.1M, Q2=2.8M" -> {"Q1": 2.1, "Q2": 2.8}): they are
     the only data there is, and a round back to the model for them costs a whole plan."""
     charts = [c for f in plan.files for c in f.charts]
-    pairs = stated_pairs(prompt)
     if len(charts) != 1 or len(pairs) < 2 or len({label for label, _, _ in pairs}) != len(pairs):
         return file
     return file.model_copy(update={"charts": [
@@ -216,12 +217,11 @@ def _with_stated_values(file: OutputFile, plan: Plan, prompt: str) -> OutputFile
     ]})  # fmt: skip
 
 
-def _made_up(c: Chart, cols: Columns, where: str, prompt: str) -> None:
+def _made_up(c: Chart, cols: Columns, where: str, prompt: str, pairs: Pairs) -> None:
     """A chart of numbers the request does not state: although an input holds the data, or,
     with no input, when the request states the chart's numbers ("Jan 10, Feb 12, ...")."""
     if not c.values:
         return
-    pairs = stated_pairs(prompt)
     if not cols.tables and len(pairs) < 2:
         return
     stated = {float(n.replace(",", "")) for n in _NUMBER.findall(prompt)}
@@ -255,6 +255,7 @@ def check_plan(
     data: list[str] = []
     wanted = [f.lower().lstrip(".") for f in formats]
     counts = _stated_counts(prompt, wanted)
+    pairs = stated_pairs(prompt)  # read once: the charts without input take or match them
     files: list[OutputFile] = []
     if not plan.files:
         problems.append("the plan lists no files")
@@ -272,7 +273,7 @@ def check_plan(
             file = file.model_copy(update={"charts": []})
         file = _as_asked(file, prompt)
         if profile is None or not profile.inputs:
-            file = _with_stated_values(file, plan, prompt)
+            file = _with_stated_values(file, plan, pairs)
             for c in file.charts:
                 if not c.values and (c.x or c.y or c.ys):
                     problems.append(
@@ -287,7 +288,7 @@ def check_plan(
         charts = [_chart(c, cols, where) for c in file.charts]
         tables = [_table(t, cols, where) for t in file.tables]
         for c in file.charts:
-            _made_up(c, cols, where, prompt)
+            _made_up(c, cols, where, prompt, pairs)
         problems += cols.problems
         data += cols.problems
         n = counts.get(ext)
