@@ -300,14 +300,19 @@ _AGG_WORDS: tuple[tuple[str, str, re.Pattern[str]], ...] = (
 )
 
 
+def _aggregated(plan: Plan) -> set[str]:
+    """The aggregations the plan's charts and tables combine rows by."""
+    used = {c.agg for f in plan.files for c in f.charts if c.agg != "none"}
+    return used | {a for f in plan.files for t in f.tables for a in (t.agg, *t.aggs) if a != "none"}
+
+
 def aggregations(plan: Plan, prompt: str, formats: Sequence[str] = ()) -> list[str]:
     """An aggregation the request names that no chart or table of the plan uses: "the average
     revenue per region" planned as sums draws a right-looking, wrong chart, and "the count,
     mean and max of score" planned as a listing of rows shows numbers nothing checks. A
     workbook's totals and averages may be formulas: there, a plan that aggregates nothing is
     not judged."""
-    used = {a for f in plan.files for c in f.charts for a in (c.agg,) if a != "none"}
-    used |= {a for f in plan.files for t in f.tables for a in (t.agg, *t.aggs) if a != "none"}
+    used = _aggregated(plan)
     data = any(c.x or c.y or c.ys for f in plan.files for c in f.charts)
     data |= any(t.columns or t.value or t.group for f in plan.files for t in f.tables)
     if not used and (not data or "xlsx" in formats):
@@ -346,8 +351,7 @@ def counts(plan: Plan, profile: Profile | None, prompt: str) -> list[str]:
     names |= {n + "s" for n in names} | {n.removesuffix("s") for n in names}
     asked = [m.group(1) for m in _COUNTED.finditer(prompt.lower())]
     asked = [n for n in asked if n not in _AMOUNTS and n not in names and len(n) > 2]
-    used = {c.agg for f in plan.files for c in f.charts if c.agg != "none"}
-    used |= {a for f in plan.files for t in f.tables for a in (t.agg, *t.aggs) if a != "none"}
+    used = _aggregated(plan)
     if not asked or not used or "count" in used:
         return []
     return [
