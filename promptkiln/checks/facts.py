@@ -200,6 +200,7 @@ def _docx(path: Path) -> dict[str, Any]:
     bullets = sum(
         1 for p in doc.paragraphs if p.style is not None and "List" in (p.style.name or "")
     )
+    heading_lines = [p.text for p in doc.paragraphs if _heading_like(p)][:MAX_ROWS]
     rows: list[list[str]] = []
     for table in doc.tables:
         for row in table.rows:
@@ -212,10 +213,25 @@ def _docx(path: Path) -> dict[str, Any]:
         "text": _cap(texts),
         "tables": len(doc.tables),
         "headings": headings,
+        "heading_lines": heading_lines,
         "bullets": bullets,
         "images": images,
         "rows": rows,
     }
+
+
+def _heading_like(paragraph: Any) -> bool:
+    """A heading: Heading or Title style, all runs bold, or a short line of its own."""
+    text = paragraph.text.strip()
+    if not text:
+        return False
+    style = (paragraph.style.name or "") if paragraph.style is not None else ""
+    if "Heading" in style or style == "Title":
+        return True
+    runs = [r for r in paragraph.runs if r.text.strip()]
+    if runs and all(r.bold for r in runs):
+        return True
+    return len(text) <= 60 and not text.endswith((".", "!", "?"))
 
 
 def _pptx(path: Path) -> dict[str, Any]:

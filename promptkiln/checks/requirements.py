@@ -26,6 +26,7 @@ from typing import Any
 from promptkiln.checks import (
     requirements_columns,
     requirements_facts,
+    requirements_headings,
     requirements_text,
     requirements_workbook,
 )
@@ -209,7 +210,8 @@ def parse(
     ]
     keys = requirements_text.json_keys(text, fmts)
     facts = requirements_facts.stated(text, fmts, has_inputs=bool(inputs))
-    return reqs + parties + keys + facts + requirements_text.parse(lower, fmts)
+    headings = [r for r in requirements_headings.parse(text, fmts) if r.params["text"] in quoted]
+    return reqs + parties + keys + facts + headings + requirements_text.parse(lower, fmts)
 
 
 def _distinct(inputs: Mapping[str, bytes], word: str) -> int | None:
@@ -331,6 +333,7 @@ def _check_one(req: Requirement, facts: Mapping[str, Mapping[str, Any]]) -> Outc
         or requirements_facts.check(req, facts)
         or requirements_workbook.check(req, facts)
         or requirements_columns.check(req, facts)
+        or requirements_headings.check(req, facts)
         or Outcome(req, True, "not checked")
     )
 

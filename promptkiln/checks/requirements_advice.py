@@ -96,6 +96,10 @@ def how_to_meet(req: Requirement, formats: Sequence[str] = ()) -> str:
             f"set each number cell's format: cell.number_format = '{code[p['format']]}' "
             "(for every cell of that column, after writing the values)"
         )
+    if req.kind == "heading":
+        return (
+            f"a heading paragraph of its own: doc.add_heading({_quote(p.get('text', ''))}, level=1)"
+        )
     if req.kind == "notes":
         return 'set slide.notes_slide.notes_text_frame.text = "..." right after adding each slide'
     if req.kind == "file":
