@@ -229,7 +229,9 @@ def ungrouped(plan: Plan, profile: Profile | None, prompt: str, words: str = _PE
                 out.append(col.name)
     numbers = [c.name for i in profile.inputs for t in i.tables for c in t.columns
                if c.dtype in ("number", "integer")]  # fmt: skip
-    value = f', "value": "{numbers[0]}", "agg": "sum"' if numbers else ""
+    # the example's value: a number column the request names, else the first one
+    named = [n for n in numbers if re.search(rf"(?<![\w]){re.escape(key(n))}(?![\w])", text)]
+    value = f', "value": "{(named or numbers)[0]}", "agg": "sum"' if numbers else ""
     return [
         f"the request asks for values per {name!r} and no chart or table of the plan groups by "
         f'it; group by it: a table with "group": "{name}", "agg": "count" (rows per {name}) or '

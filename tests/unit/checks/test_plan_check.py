@@ -547,6 +547,10 @@ def test_a_value_per_a_repeating_column_needs_a_group_by_it() -> None:
     checked = check_plan(listing, SALES, ["pdf"], "a PDF with the total revenue for each region")
     assert any("values per 'Region'" in p for p in checked.data_problems), checked
     assert not any("names the column 'region'" in p for p in checked.problems)  # said once
+    assert any('"value": "Revenue", "agg": "sum"' in p for p in checked.data_problems)
+    # the example groups the number column the request names, not just the first one
+    priced = check_plan(listing, SALES, ["pdf"], "a PDF with the total unit price for each region")
+    assert any('"value": "Unit price", "agg": "sum"' in p for p in priced.data_problems), priced
     grouped = check_plan(bar(), SALES, ["png"], "total revenue per region")
     assert grouped.ok, grouped
     # "per unit price" names a column whose values do not repeat for the phrase to mean groups,
