@@ -19,19 +19,19 @@ while nothing has been streamed to ``on_token`` yet: a half-streamed answer is n
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import os
 import random
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
 from promptkiln.errors import GenerationError, ModelRateLimited, ModelUnavailable
 from promptkiln.llm.errormap import EXCEPTION_MAP, _retry_after, map_litellm_error, one_line
+from promptkiln.llm.stream_chunks import close_stream, iterate, read_chunk
 from promptkiln.llm.stream_guard import StreamGuard
 from promptkiln.llm.timings import Timings
 
@@ -73,7 +73,8 @@ class Generation:
     #: Requests made, 1 when the first one worked.
     attempts: int = 1
     #: Why reading stopped before the server finished: ``"fence"`` (the python block closed;
-    #: the rest would not be used) or ``"repetition"`` (the answer was looping and was cut).
+    #: the rest would not be used), ``"repetition"`` (the answer was looping and was cut) or
+    #: ``"deadline"`` (:attr:`Sampling.deadline` passed).
     stopped: str | None = None
     #: With ``stopped == "repetition"``: one line of the loop, for the repair message.
     loop_line: str = ""
@@ -92,6 +93,9 @@ class Sampling:
     #: under that schema (llama.cpp's server turns it into a grammar). The answer is then
     #: JSON, so reading it does not stop at a code fence or on repeated lines.
     response_format: dict[str, Any] | None = None
+    #: ``time.monotonic()`` past which reading stops (the request's time budget is spent): the
+    #: answer so far comes back with ``stopped == "deadline"``.
+    deadline: float | None = None
 
 
 @runtime_checkable
@@ -154,6 +158,7 @@ class LiteLLMGenerator:
         extra_body: dict[str, Any] | None = None,
         seed: int | None = None,
         stop_early: bool = True,
+        json_grammar: bool = False,
     ) -> None:
         if not model:
             raise ValueError("model must be a litellm model string, e.g. 'openai/gpt-4o-mini'")
@@ -171,6 +176,10 @@ class LiteLLMGenerator:
         self.stop_early = stop_early
         #: Sent as ``response_format`` when set (see :class:`Sampling`).
         self.response_format: dict[str, Any] | None = None
+        #: The server (the bundled one) takes a schema as a grammar for compact JSON.
+        self.json_grammar = json_grammar
+        #: See :attr:`Sampling.deadline`.
+        self.deadline: float | None = None
 
     def with_sampling(self, sampling: Sampling) -> LiteLLMGenerator:
         """A copy of this generator with ``sampling``'s values in place of its own."""
@@ -185,6 +194,8 @@ class LiteLLMGenerator:
         if sampling.response_format is not None:
             clone.response_format = dict(sampling.response_format)
             clone.stop_early = False
+        if sampling.deadline is not None:
+            clone.deadline = sampling.deadline
         return clone
 
     def __repr__(self) -> str:  # never show the key
@@ -244,10 +255,18 @@ class LiteLLMGenerator:
             kwargs["api_key"] = self._api_key
         if self.seed is not None:
             kwargs["seed"] = self.seed
-        if self.extra_body:
-            kwargs["extra_body"] = dict(self.extra_body)
-        if self.response_format is not None:
+        extra_body = dict(self.extra_body)
+        grammar = None
+        if self.response_format is not None and self.json_grammar:
+            from promptkiln.llm.json_grammar import compact_grammar
+
+            grammar = compact_grammar(self.response_format["json_schema"]["schema"])
+        if grammar is not None:
+            extra_body["grammar"] = grammar
+        elif self.response_format is not None:
             kwargs["response_format"] = self.response_format
+        if extra_body:
+            kwargs["extra_body"] = extra_body
         if _supports_stream_usage(self.model):
             kwargs["stream_options"] = {"include_usage": True}
         return kwargs
@@ -282,8 +301,8 @@ class LiteLLMGenerator:
         stream: Any = None
         try:
             stream = litellm.completion(**self._request(messages))
-            for chunk in _iterate(stream):
-                piece, chunk_finish, chunk_usage = _read_chunk(chunk)
+            for chunk in iterate(stream):
+                piece, chunk_finish, chunk_usage = read_chunk(chunk)
                 timings = timings.merge(chunk)
                 if chunk_usage != (None, None):
                     usage = chunk_usage
@@ -304,12 +323,15 @@ class LiteLLMGenerator:
                     on_token(piece)
                 if guard.feed(piece):
                     break  # the rest would not be used (see StreamGuard)
+                if self.deadline is not None and time.monotonic() >= self.deadline:
+                    guard.stop = "deadline"
+                    break
         except GenerationError:
             raise
         except Exception as exc:  # the boundary: everything from litellm/openai/httpx
             raise map_litellm_error(exc, model=self.model, api_base=self.api_base) from exc
         finally:
-            _close(stream)
+            close_stream(stream)
         if not parts:  # nothing at all: a non-OpenAI endpoint, or all tokens spent elsewhere
             where = f"the model server at {self.api_base}" if self.api_base else self.model
             if finish == "length":
@@ -335,45 +357,6 @@ def _supports_stream_usage(model: str) -> bool:
     except Exception:  # unknown provider: let completion() report it properly
         return False
     return bool(params) and "stream_options" in params
-
-
-def _iterate(stream: Any) -> Iterator[Any]:
-    yield from stream
-
-
-def _close(stream: Any) -> None:
-    """Stop reading a stream we abandon (too large), so the connection is not left open."""
-    for target in (stream, getattr(stream, "completion_stream", None)):
-        close = getattr(target, "close", None)
-        if callable(close):
-            with contextlib.suppress(Exception):  # closing is best effort
-                close()
-
-
-def _read_chunk(chunk: Any) -> tuple[str, str | None, tuple[int | None, int | None]]:
-    """(content piece, finish_reason, (prompt_tokens, completion_tokens)) of one stream chunk."""
-    piece = ""
-    finish: str | None = None
-    choices = getattr(chunk, "choices", None) or []
-    if choices:
-        choice = choices[0]
-        delta = getattr(choice, "delta", None)
-        content = getattr(delta, "content", None) if delta is not None else None
-        if isinstance(content, str):
-            piece = content
-        reason = getattr(choice, "finish_reason", None)
-        finish = str(reason) if reason else None
-    usage = getattr(chunk, "usage", None)
-    prompt = getattr(usage, "prompt_tokens", None) if usage is not None else None
-    completion = getattr(usage, "completion_tokens", None) if usage is not None else None
-    return (
-        piece,
-        finish,
-        (
-            prompt if isinstance(prompt, int) else None,
-            completion if isinstance(completion, int) else None,
-        ),
-    )
 
 
 __all__ = [

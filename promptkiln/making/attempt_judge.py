@@ -57,3 +57,27 @@ def score(attempt: Attempt) -> int:
     if attempt.run.artifacts:
         return 200
     return 100
+
+
+def delivery_warnings(
+    winner: Attempt, last: int, out_of_time: float | None, *, crashed: bool
+) -> list[str]:
+    """What the result says beside the files: repairs the time budget stopped (after attempt
+    ``last``), a crash after the files were written, each unmet requirement."""
+    out = []
+    if out_of_time is not None:
+        out.append(
+            f"repairs stopped after attempt {last}: another would have "
+            f"run past the {out_of_time:g} s time budget (--time-budget)"
+        )
+    if crashed:
+        out.append(
+            f"the script of attempt {winner.number} crashed after writing these "
+            "files (they opened fine; delivered because of --keep-valid-on-crash)"
+        )
+    out += [
+        f"requirement not met: {o.requirement.text} ({o.detail})"
+        for o in winner.requirements
+        if not o.met
+    ]
+    return out

@@ -19,6 +19,7 @@ from promptkiln.making.attempt import Attempt
 from promptkiln.making.attempt_cost import Spent, expected_seconds
 from promptkiln.making.attempt_judge import (
     CANDIDATE_TEMPERATURE,
+    delivery_warnings,
     files_facts,
     raster_size,
     score,
@@ -105,7 +106,9 @@ class RepairLoop:
         if callable(with_sampling):
             from dataclasses import replace
 
-            gen = with_sampling(replace(sampling, max_tokens=self.max_tokens))
+            budget = self.settings.time_budget
+            deadline = self.started + budget if budget else None
+            gen = with_sampling(replace(sampling, max_tokens=self.max_tokens, deadline=deadline))
         t0 = time.monotonic()
         try:
             try:
@@ -194,6 +197,7 @@ class RepairLoop:
         from promptkiln.making.repair import (
             Feedback,
             cut_off_problem,
+            deadline_problem,
             fresh_request,
             loop_problem,
             sampling_for,
@@ -226,7 +230,9 @@ class RepairLoop:
         self.progress(
             f"generated in {generation.duration_s:.1f} s" + (f" ({said})" if said else "")
         )
-        script = script_of(generation, attempt, self.progress)
+        script = None
+        if generation.stopped != "deadline":  # else the script is unfinished
+            script = script_of(generation, attempt, self.progress)
         if script is not None and script_hash(script) in failed:
             # the very script that already failed: do not run it again, ask once more, warmer
             attempt.repeated_script = True
@@ -241,7 +247,8 @@ class RepairLoop:
             generation = self._generate(retry, warmer)
             attempt.response, attempt.temperature = generation.text, warmer.temperature
             attempt.generation_s += generation.duration_s
-            script = script_of(generation, attempt, self.progress)
+            if generation.stopped != "deadline":
+                script = script_of(generation, attempt, self.progress)
             if script is not None and script_hash(script) in failed:
                 attempt.script, attempt.script_sha256 = script, script_hash(script)
                 attempt.failure, attempt.same_failure_as_previous = earlier.failure, True
@@ -253,7 +260,10 @@ class RepairLoop:
         winner = None
         if script is None:
             problem = attempt.problem or "no usable script"
-            if generation.stopped == "repetition":
+            if generation.stopped == "deadline":
+                self.out_of_time = self.settings.time_budget
+                problem = attempt.problem = deadline_problem(self.settings.time_budget)
+            elif generation.stopped == "repetition":
                 problem = attempt.problem = loop_problem(generation.loop_line)
             elif generation.finish_reason == "length":
                 problem = attempt.problem = cut_off_problem(self.max_tokens)
@@ -376,20 +386,5 @@ class RepairLoop:
         return best
 
     def warnings(self, winner: Candidate) -> list[str]:
-        out = []
-        if self.out_of_time is not None:
-            out.append(
-                f"repairs stopped after attempt {self.attempts[-1].number}: another would have "
-                f"run past the {self.out_of_time:g} s time budget (--time-budget)"
-            )
-        if winner.crashed:
-            out.append(
-                f"the script of attempt {winner.attempt.number} crashed after writing these "
-                "files (they opened fine; delivered because of --keep-valid-on-crash)"
-            )
-        out += [
-            f"requirement not met: {o.requirement.text} ({o.detail})"
-            for o in winner.attempt.requirements
-            if not o.met
-        ]
-        return out
+        last = self.attempts[-1].number
+        return delivery_warnings(winner.attempt, last, self.out_of_time, crashed=winner.crashed)

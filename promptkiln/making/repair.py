@@ -150,6 +150,13 @@ def cut_off_problem(max_tokens: int) -> str:
     )
 
 
+def deadline_problem(budget: float) -> str:
+    return (
+        f"the script was still being written when the {budget:g} s time budget "
+        "(--time-budget) ran out"
+    )
+
+
 def loop_problem(line: str) -> str:
     return (
         "your answer kept repeating the same lines "

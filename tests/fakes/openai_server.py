@@ -15,8 +15,9 @@ Each completion request takes the next scripted reply from the queue; an empty q
 HTTP 418 so a test that asked for more than it scripted fails loudly.
 
 Fault modes for hostile-server tests: :meth:`enqueue_raw` (any status and body, e.g. non-JSON),
-:meth:`enqueue_huge` (a very large answer), :meth:`enqueue_slow` (delay before the first byte)
-and :meth:`enqueue_drop` (send part of a stream, then close the connection).
+:meth:`enqueue_huge` (a very large answer), :meth:`enqueue_slow` (delay before the first byte),
+:meth:`enqueue_trickle` (a delay before every piece of the stream, like a slow model) and
+:meth:`enqueue_drop` (send part of a stream, then close the connection).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-Kind = Literal["text", "error", "raw", "huge", "slow", "drop"]
+Kind = Literal["text", "error", "raw", "huge", "slow", "drop", "trickle"]
 
 
 @dataclass
@@ -102,6 +103,10 @@ class ScriptedOpenAIServer:
     def enqueue_slow(self, text: str, delay_s: float) -> None:
         """Wait ``delay_s`` seconds before sending any byte, then answer ``text``."""
         self._push(Scripted("slow", text=text, delay_s=delay_s))
+
+    def enqueue_trickle(self, text: str, per_piece_s: float) -> None:
+        """Stream ``text`` a few characters at a time, ``per_piece_s`` seconds before each."""
+        self._push(Scripted("trickle", text=text, delay_s=per_piece_s))
 
     def enqueue_drop(self, text_before: str) -> None:
         """Stream ``text_before``, then close the connection without finishing the stream."""
@@ -307,6 +312,8 @@ def _make_handler(server: ScriptedOpenAIServer) -> type[BaseHTTPRequestHandler]:
             for i in range(0, len(text), step):
                 if server._stopping.is_set():
                     return
+                if item.kind == "trickle":
+                    server._sleep(item.delay_s)
                 self._event(self._chunk(cid, model, {"content": text[i : i + step]}))
             if item.kind == "drop":
                 self.wfile.flush()

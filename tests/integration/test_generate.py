@@ -4,6 +4,7 @@ patching. Plus the litellm exception mapper, checked against every class litellm
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import socket
 from typing import Any
@@ -25,8 +26,10 @@ from promptkiln.llm.generate import (
     Generation,
     LiteLLMGenerator,
     Message,
+    Sampling,
     map_litellm_error,
 )
+from promptkiln.llm.json_grammar import COMPACT
 
 from .conftest import ScriptedOpenAIServer
 
@@ -73,6 +76,29 @@ def test_extra_body_reaches_the_server(openai_server: ScriptedOpenAIServer) -> N
     openai_server.enqueue("ok")
     gen(openai_server, extra_body={"cache_prompt": False}).generate(MESSAGES)
     assert openai_server.history[0]["cache_prompt"] is False
+
+
+def test_a_schema_goes_as_a_compact_grammar_to_a_server_that_takes_one(
+    openai_server: ScriptedOpenAIServer,
+) -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    sampling = Sampling(response_format={"type": "json_schema", "json_schema": {"schema": schema}})
+    openai_server.enqueue('{"a":1}')
+    openai_server.enqueue('{"a": 1}')
+    extra = {"cache_prompt": True}
+    gen(openai_server, json_grammar=True, extra_body=extra).with_sampling(sampling).generate(
+        MESSAGES
+    )
+    gen(openai_server, extra_body=extra).with_sampling(sampling).generate(MESSAGES)
+    bundled, other = openai_server.history
+    # the bundled server: an llguidance grammar admitting only compact JSON, no response_format
+    assert "response_format" not in bundled and bundled["cache_prompt"] is True
+    head, _, body = bundled["grammar"].partition("%json ")
+    assert head == "%llguidance {}\nstart: "
+    assert json.loads(body) == {**schema, "x-guidance": COMPACT}
+    # any other server: the schema as response_format, as OpenAI defines it
+    assert other["response_format"]["json_schema"]["schema"] == schema and "grammar" not in other
+    assert extra == {"cache_prompt": True}  # the generator's own options are not changed
 
 
 def test_finish_reason_length(openai_server: ScriptedOpenAIServer) -> None:

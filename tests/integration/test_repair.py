@@ -4,6 +4,7 @@ asserts on what the model server received."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -424,6 +425,28 @@ def test_a_repair_that_would_overrun_the_time_budget_is_not_started(
     assert err.budget == 3 and err.attempts == 1
     assert "past the 3 s time budget" in err.message and "--time-budget" in (err.hint or "")
     assert any(line.startswith("not starting attempt 2:") for line in progress), progress
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_an_answer_still_streaming_when_the_time_budget_ends_is_cut_there(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    # a slow model: the whole answer would take ~40 s to arrive
+    openai_server.enqueue_trickle(py(CHART.format(size="(6, 4)")), 0.2)
+    started = time.monotonic()
+    with pytest.raises(AttemptsExhausted) as caught:
+        make(
+            "chart",
+            formats=["png"],
+            out=tmp_path / "o",
+            settings=settings_for(openai_server, time_budget=3),
+        )
+    assert time.monotonic() - started < 10
+    err = caught.value
+    assert err.budget == 3 and err.attempts == 1 and len(openai_server.history) == 1
+    assert err.last_problem == (
+        "the script was still being written when the 3 s time budget (--time-budget) ran out"
+    )
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 
