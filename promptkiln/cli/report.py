@@ -65,7 +65,7 @@ TimeBudgetOpt = Annotated[
         "--time-budget",
         min=0,
         help="Seconds the attempts may take (default 180): a repair that would run past it is "
-        "not started. 0: no budget.",
+        "not started, and an answer still being written when it ends is cut there. 0: no budget.",
     ),
 ]
 
