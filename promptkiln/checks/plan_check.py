@@ -10,7 +10,8 @@ the problems found, each one sentence the model can act on:
   need numbers or dates, count works on anything), and a bar or pie chart of a column whose
   values repeat combines them (an aggregation), or it draws one bar per row;
 * a series column has few distinct values (a line per city, not a line per order id); a series
-  that draws nothing of its own (the x axis again, a pie's) is taken out;
+  that draws nothing of its own (the x axis again, a pie's) is taken out; "one line per
+  region" makes region the series of the line chart, not its x axis;
 * each file has a requested format, each requested format has a file;
 * a page, slide or sheet count the request states matches the sections listed;
 * no title is a placeholder ("Title", "Chart title");
@@ -42,6 +43,7 @@ from promptkiln.checks.content_stated import stated_pairs
 from promptkiln.checks.numeric import close
 from promptkiln.checks.plan_columns import NUMERIC as _NUMERIC
 from promptkiln.checks.plan_columns import Columns
+from promptkiln.checks.plan_lines import lines_per
 from promptkiln.checks.plan_request import BY, SECTION_KINDS
 from promptkiln.checks.plan_request import aggregations as _aggregations
 from promptkiln.checks.plan_request import as_asked as _as_asked
@@ -134,7 +136,7 @@ def _chart(c: Chart, cols: Columns, where: str) -> Chart:
         if col is not None and col.dtype not in _NUMERIC:
             cols.problems.append(f"{where}: a histogram needs a number column, {col.name!r} is not")
         return c.model_copy(update={"x": x, "y": y, "ys": ys, "series": series})
-    for value in [c.y, *c.ys] if c.ys else [c.y]:
+    for value in c.ys or [c.y]:  # with ys, y is one of them or none (combined above)
         cols.aggregation(c.agg, value, where, "y")
     cols.period(c.x, c.period, c.agg != "none", where)
     if c.x is None and c.ys and c.series is not None:  # wide data: one series per row
@@ -312,7 +314,7 @@ def check_plan(
     checked = Plan(files=files)
     per = _ungrouped(checked, profile, prompt) + _periods(checked, profile, prompt)
     per += _aggregations(checked, prompt, wanted) if profile is not None and profile.inputs else []
-    per += _counts(checked, profile, prompt)
+    per += _counts(checked, profile, prompt) + lines_per(checked, profile, prompt)
     by = [h for h in _ungrouped(checked, profile, prompt, BY) if not _same(h, per)]  # hints
     unused = [u for u in _unused(checked, profile, prompt) if not _same(u, per + by)]
     return PlanCheck(

@@ -54,7 +54,7 @@ def key(name: str) -> str:
     return re.sub(r"[\s_]+", " ", name).strip().casefold()
 
 
-def _spaced(prompt: str) -> str:
+def spaced(prompt: str) -> str:
     """The request as :func:`key` writes names, padded: a column's key is found in it."""
     return " " + re.sub(r"[\s_]+", " ", prompt.casefold()) + " "
 
@@ -120,7 +120,7 @@ def unused_columns(plan: Plan, profile: Profile | None, prompt: str) -> list[str
     for n in names:
         if n:
             used.update(key(p) for p in expression_parts(n) or [n])
-    text = _spaced(prompt)
+    text = spaced(prompt)
     out: list[str] = []
     for table in (t for i in profile.inputs for t in i.tables):
         for col in table.columns:
@@ -215,7 +215,7 @@ def ungrouped(plan: Plan, profile: Profile | None, prompt: str, words: str = _PE
         return []
     grouped = {key(n) for f in plan.files for c in f.charts for n in (c.x, c.series) if n}
     grouped |= {key(t.group) for f in plan.files for t in f.tables if t.group}
-    text = _spaced(prompt)
+    text = spaced(prompt)
     out: list[str] = []
     for table in (t for i in profile.inputs for t in i.tables):
         for col in table.columns:

@@ -475,6 +475,35 @@ def test_wide_data_is_read_across_each_row() -> None:
     assert any("'Region' has 4 distinct values in 40 rows" in p for p in problems), problems
 
 
+def test_one_line_per_a_column_makes_it_the_series_not_the_x_axis() -> None:
+    wide = Profile(inputs=[InputProfile(file="q.csv", kind="table", tables=[TP(
+        name="q.csv", rows=4, columns=[
+            ColumnProfile(name="Region", dtype="text", distinct=4),
+            *(ColumnProfile(name=f"Q{i}", dtype="number", distinct=4) for i in range(1, 5))])])])  # fmt: skip
+    prompt = "Line chart of the quarterly revenue with a separate line for each region"
+    across = {"kind": "line", "title": "Revenue", "x": "region", "ys": ["q1", "q2", "q3", "q4"],
+              "agg": "sum"}  # fmt: skip
+    plan = Plan.model_validate({"files": [{"name": "c.png", "title": "Q", "charts": [across]}]})
+    checked = check_plan(plan, wide, ["png"], prompt)
+    assert checked.data_problems == [
+        "the request asks for one line per 'Region': each Region is its own line, so the line "
+        'chart needs "series": "Region", its value columns as "ys" and no "x"'
+    ]  # and nothing about agg with ys and no y
+    right = {k: v for k, v in across.items() if k not in ("x", "agg")} | {"series": "region"}
+    fixed = Plan.model_validate({"files": [{"name": "c.png", "title": "Q", "charts": [right]}]})
+    assert check_plan(fixed, wide, ["png"], prompt).ok
+    # long data: the series is the column, x the one the values run along
+    by_month = bar(kind="line", x="Region", y="Revenue", agg="sum")
+    said = check_plan(by_month, SALES, ["png"], "revenue by month, one line per region")
+    assert any('needs "series": "Region" and "x" the column' in p for p in said.data_problems)
+    line = bar(kind="line", x="Month", y="Revenue", series="Region", agg="sum")
+    assert check_plan(line, SALES, ["png"], "revenue by month, one line per region").ok
+    # no line chart in the plan, or a line that is no chart's: nothing to say here
+    assert not any("one line per" in p for p in check_plan(
+        bar(x="Region", y="Revenue", agg="sum"), SALES, ["png"], "an invoice line per region"
+    ).problems)  # fmt: skip
+
+
 def test_a_column_the_request_names_and_the_plan_leaves_out_is_a_hint_not_a_data_problem() -> None:
     counted = bar(agg="count", y=None, kind="pie")
     checked = check_plan(counted, SALES, ["png"], "a pie of each region's share of the revenue")
