@@ -26,7 +26,8 @@ the problems found, each one sentence the model can act on:
 * an input column the request names is used somewhere in the plan (a hint only: the request
   may name it to filter by);
 * an order (sort) or a first-N limit the request does not ask for is taken out of the plan, not
-  held against the files.
+  held against the files; one it asks for with a readable direction ("cheapest first", "from
+  highest to lowest") must be the order of a bar chart or table of the plan.
 
 The problems about the data's meaning are also listed in ``data_problems``: left unfixed, they
 make the result unmet, whatever the files look like.
@@ -44,6 +45,7 @@ from promptkiln.checks.numeric import close
 from promptkiln.checks.plan_columns import NUMERIC as _NUMERIC
 from promptkiln.checks.plan_columns import Columns
 from promptkiln.checks.plan_lines import lines_per
+from promptkiln.checks.plan_order import unordered
 from promptkiln.checks.plan_request import BY, SECTION_KINDS
 from promptkiln.checks.plan_request import aggregations as _aggregations
 from promptkiln.checks.plan_request import as_asked as _as_asked
@@ -315,6 +317,7 @@ def check_plan(
     per = _ungrouped(checked, profile, prompt) + _periods(checked, profile, prompt)
     per += _aggregations(checked, prompt, wanted) if profile is not None and profile.inputs else []
     per += _counts(checked, profile, prompt) + lines_per(checked, profile, prompt)
+    per += unordered(checked, prompt) if profile is not None and profile.inputs else []
     by = [h for h in _ungrouped(checked, profile, prompt, BY) if not _same(h, per)]  # hints
     unused = [u for u in _unused(checked, profile, prompt) if not _same(u, per + by)]
     return PlanCheck(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from promptkiln.checks.plan_order import asked_order
 from promptkiln.plan import (
     Chart,
     ColumnProfile,
@@ -140,7 +141,9 @@ def asks_for_order(prompt: str) -> bool:
     """Whether the request asks for an order by value in so many words ("sorted", "highest
     first", "top 5", "ranked"). Without one, the order of a plan is the model's own choice and
     no check holds the files to it; an empty request (no words to read) keeps the plan's."""
-    return not prompt.strip() or _ORDER_WORDS.search(prompt.lower()) is not None
+    if not prompt.strip() or _ORDER_WORDS.search(prompt.lower()) is not None:
+        return True
+    return asked_order(prompt) is not None  # "cheapest first"
 
 
 def states_count(prompt: str, n: int) -> bool:

@@ -504,6 +504,42 @@ def test_one_line_per_a_column_makes_it_the_series_not_the_x_axis() -> None:
     ).problems)  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("prompt", "way"),
+    [
+        ("a bar chart of revenue per region, cheapest first", "asc"),
+        ("revenue per region sorted from highest to lowest", "desc"),
+        ("revenue per region in descending order", "desc"),
+        ("rank the regions by revenue", "any"),
+        ("the regions by revenue, smallest first", "asc"),
+    ],
+)
+def test_an_order_the_request_asks_for_is_the_plans(prompt: str, way: str) -> None:
+    from promptkiln.checks.plan_order import asked_order
+
+    assert asked_order(prompt) == way
+    unsorted = check_plan(bar(), SALES, ["png"], prompt)
+    [problem] = [p for p in unsorted.data_problems if "asks for an order" in p]
+    assert "'Revenue by region' keeps the input's order" in problem
+    right = "desc" if way == "any" else way
+    assert check_plan(bar(sort=right), SALES, ["png"], prompt).ok
+    if way != "any":
+        wrong = check_plan(bar(sort="asc" if way == "desc" else "desc"), SALES, ["png"], prompt)
+        assert any("sorts the other way" in p for p in wrong.data_problems)
+
+
+def test_words_that_ask_no_order_leave_the_plan_unsorted() -> None:
+    from promptkiln.checks.plan_order import asked_order
+
+    for prompt in ("which region sold the most", "sorted by date", "the orders by region",
+                   "oldest first", "revenue per region"):  # fmt: skip
+        assert asked_order(prompt) is None, prompt
+        assert check_plan(bar(), SALES, ["png"], prompt).ok, prompt
+    # a line keeps its x axis' order: no sort asked of it
+    line = bar(kind="line", x="Month")
+    assert check_plan(line, SALES, ["png"], "revenue per month, highest first").ok
+
+
 def test_a_column_the_request_names_and_the_plan_leaves_out_is_a_hint_not_a_data_problem() -> None:
     counted = bar(agg="count", y=None, kind="pie")
     checked = check_plan(counted, SALES, ["png"], "a pie of each region's share of the revenue")
