@@ -171,6 +171,8 @@ def _table(t: Table, cols: Columns, where: str) -> Table:
     cols.period(t.group, t.period, t.agg != "none" or bool(t.aggs), where)
     if t.group is not None and t.agg == "none" and not t.aggs:
         cols.repeats(t.group, t.agg, where, "grouping needs an aggregation")
+    if (t.aggs or [t.agg]) == ["count"] and t.period is None:
+        _counted_numbers(Chart(kind="bar", title="", x=t.group, agg="count"), cols, where, "row")
     listing = t.group is None and t.value is None and cols.tables
     unknown = [c for c in t.columns if cols.find(c) is None] if listing else []
     if unknown:  # rows as they are: every column must be one of the input's
@@ -182,9 +184,10 @@ def _table(t: Table, cols: Columns, where: str) -> Table:
     return t.model_copy(update={"group": group, "value": value, "columns": shown})
 
 
-def _counted_numbers(c: Chart, cols: Columns, where: str) -> None:
+def _counted_numbers(c: Chart, cols: Columns, where: str, unit: str = "bar") -> None:
     """Rows counted per value of a number column with many values ("the count of rows per
-    units"): a bar per distinct number, where the request meant that number per some label."""
+    units"): a bar (a table's row) per distinct number, where the request meant that number per
+    some label."""
     col = cols.find(c.x)
     counted = c.agg == "count" or (c.y is None and not c.ys)
     if col is None or not counted or c.kind not in _PER_LABEL or c.series is not None:
@@ -193,11 +196,12 @@ def _counted_numbers(c: Chart, cols: Columns, where: str) -> None:
         return
     table = cols.table_of(col)
     labels = [k.name for k in table.columns if k.dtype == "text"][:3]
-    instead = f"x a label column ({', '.join(labels)}) and " if labels else ""
+    axis, value = ("x", "y") if unit == "bar" else ("group", "value")
+    instead = f"{axis} a label column ({', '.join(labels)}) and " if labels else ""
     cols.problems.append(
-        f"{where}: x {col.name!r} is a number column with {col.distinct} values, so counting "
-        f"rows per value draws one bar per number; to show {col.name} per label, make "
-        f"{instead}y {col.name!r}"
+        f"{where}: {axis} {col.name!r} is a number column with {col.distinct} values, so "
+        f"counting rows per value gives one {unit} per number; to show {col.name} per label, "
+        f"make {instead}{value} {col.name!r}"
     )
 
 

@@ -68,7 +68,7 @@ def test_a_right_plan_passes_and_its_column_names_become_the_real_ones() -> None
         ({"x": None, "y": None}, "name its input columns (x, y) or give its values"),
         (
             {"kind": "barh", "x": "Revenue", "y": None, "agg": "count"},
-            "x 'Revenue' is a number column with 48 values, so counting rows per value draws "
+            "x 'Revenue' is a number column with 48 values, so counting rows per value gives "
             "one bar per number; to show Revenue per label, make x a label column (Region, "
             "order_id) and y 'Revenue'",
         ),
@@ -157,6 +157,20 @@ def test_count_works_on_any_column_and_a_line_per_city_is_fine() -> None:
     assert check_plan(bar(agg="count", y=None), SALES, ["png"]).ok
     line = bar(kind="line", x="Month", y="Revenue", series="Region", agg="sum")
     assert check_plan(line, SALES, ["png"]).ok
+
+
+def test_a_table_of_rows_counted_per_number_is_a_data_problem() -> None:
+    counted = Plan(files=[OutputFile(name="t.csv", title="Top", input="sales.csv", tables=[
+        Table(columns=["Region", "Revenue"], group="Revenue", agg="count")])])  # fmt: skip
+    checked = check_plan(counted, SALES, ["csv"], "the regions by revenue")
+    assert checked.data_problems == [
+        "t.csv, table: group 'Revenue' is a number column with 48 values, so counting rows per "
+        "value gives one row per number; to show Revenue per label, make group a label column "
+        "(Region, order_id) and value 'Revenue'"
+    ]
+    per_region = Table(columns=["Region", "n"], group="Region", agg="count")
+    fine = Plan(files=[OutputFile(name="t.csv", title="N", input="sales.csv", tables=[per_region])])
+    assert check_plan(fine, SALES, ["csv"], "the number of orders per region").ok
 
 
 def test_tables_group_and_value_are_checked_and_listed_columns_normalised() -> None:
