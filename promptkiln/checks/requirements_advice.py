@@ -107,6 +107,12 @@ def how_to_meet(req: Requirement, formats: Sequence[str] = ()) -> str:
     if req.kind in ("table", "chart", "image"):
         return _OBJECT_CALLS.get((req.kind, p.get("format", "")), "")
     if req.kind == "content":  # promptkiln.checks.content
+        if p.get("check") == "columns":
+            return (
+                "write the input's rows themselves with those columns, named as the input names "
+                'them: e.g. df[[...]].to_json(path, orient="records") or df[[...]].to_csv(path, '
+                "index=False)"
+            )
         if p.get("check") == "placeholders":
             return (
                 "name the chart and its axes in the request's own words: ax.set_title(...), "

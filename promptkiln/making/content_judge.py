@@ -81,10 +81,13 @@ class ContentJudge:
         figures: Sequence[dict[str, Any]] | None,
     ) -> list[Outcome]:
         from promptkiln.checks.content import check
+        from promptkiln.checks.content_columns import listed_columns
         from promptkiln.checks.content_stated import kind_outcomes, stated_outcomes
 
         specs, expected = self.expected()
-        found = check(self.plan, specs, expected, facts, figures, self.prompt, self.known_words())
+        known = self.known_words()
+        found = check(self.plan, specs, expected, facts, figures, self.prompt, known)
+        found += listed_columns(self.plan, facts, known)  # a listing names its columns
         if not self.inputs:  # a chart of the request's own numbers draws them, plan or none
             found += stated_outcomes(self.prompt, facts, figures)
         found += kind_outcomes(self.prompt, facts, figures)  # "as a pie": a pie is drawn
