@@ -59,6 +59,7 @@ from promptkiln.checks.plan_request import unused_columns as _unused
 from promptkiln.checks.plan_request import with_named_kind as _with_named_kind
 from promptkiln.plan import (
     Chart,
+    ColumnProfile,
     OutputFile,
     Plan,
     Profile,
@@ -153,12 +154,23 @@ def _chart(c: Chart, cols: Columns, where: str) -> Chart:
             "scrambles that: set sort none"
         )
     scol = cols.find(c.series)
-    if scol is not None and scol.distinct > MAX_SERIES:
+    if scol is not None and c.x is not None and _one_per_row(scol, cols):
+        cols.problems.append(
+            f"{where}: series {scol.name!r} has a different value on every row, so each row "
+            "is drawn as a series of its own; a series is a column whose values repeat (a "
+            "line per city), or leave series out"
+        )
+    elif scol is not None and scol.distinct > MAX_SERIES:
         cols.problems.append(
             f"{where}: series column {scol.name!r} has {scol.distinct} distinct values, too "
             f"many series; use a column with at most {MAX_SERIES}, or no series"
         )
     return c.model_copy(update={"x": x, "y": y, "ys": ys, "series": series})
+
+
+def _one_per_row(col: ColumnProfile, cols: Columns) -> bool:
+    rows = cols.table_of(col).rows - col.nulls
+    return rows > 1 and col.distinct >= rows
 
 
 def _table(t: Table, cols: Columns, where: str) -> Table:

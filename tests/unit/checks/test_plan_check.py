@@ -62,7 +62,8 @@ def test_a_right_plan_passes_and_its_column_names_become_the_real_ones() -> None
         ({"agg": "none"}, "'Region' has 4 distinct values in 48 rows"),
         (
             {"kind": "line", "x": "Month", "series": "order_id"},
-            "48 distinct values, too many series",
+            "series 'order_id' has a different value on every row, so each row is drawn as a "
+            "series of its own",
         ),
         ({"title": "Chart title"}, "the title 'Chart title' is a placeholder"),
         ({"x": None, "y": None}, "name its input columns (x, y) or give its values"),
@@ -150,6 +151,20 @@ def test_the_number_or_share_of_records_is_a_count(
     assert found == ([] if problem is None else [found[0]]) and (
         problem is None or problem in found[0]
     ), checked.data_problems
+
+
+def test_a_series_groups_rows_and_stays_readable() -> None:
+    stores = Profile(inputs=[InputProfile(file="s.csv", kind="table", tables=[TP(
+        name="s.csv", rows=100, columns=[
+            ColumnProfile(name="day", dtype="date", distinct=5),
+            ColumnProfile(name="store", dtype="text", distinct=20),
+            ColumnProfile(name="sales", dtype="number", distinct=100)])])])  # fmt: skip
+    line = bar("s.csv", kind="line", x="day", y="sales", series="store")
+    assert any("'store' has 20 distinct values, too many series" in p
+               for p in check_plan(line, stores, ["png"]).data_problems)  # fmt: skip
+    per_row = bar("s.csv", kind="line", x="day", y="store", series="sales", agg="count")
+    assert any("series 'sales' has a different value on every row" in p
+               for p in check_plan(per_row, stores, ["png"]).data_problems)  # fmt: skip
 
 
 def test_count_works_on_any_column_and_a_line_per_city_is_fine() -> None:
