@@ -6,6 +6,7 @@ name, "per region", "highest first", "top 5"); none decides what the data means.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 
@@ -232,15 +233,31 @@ def ungrouped(plan: Plan, profile: Profile | None, prompt: str, words: str = _PE
                 out.append(col.name)
     numbers = [c.name for i in profile.inputs for t in i.tables for c in t.columns
                if c.dtype in ("number", "integer")]  # fmt: skip
-    # the example's value: a number column the request names, else the first one
+    # the example's value: a number column the request names, else the first one; its agg:
+    # the one the request names ("the average"), else a sum
     named = [n for n in numbers if re.search(rf"(?<![\w]){re.escape(key(n))}(?![\w])", text)]
-    value = f', "value": "{(named or numbers)[0]}", "agg": "sum"' if numbers else ""
-    return [
+    agg = next((a for a, _, pattern in _AGG_WORDS if pattern.search(prompt.lower())), "sum")
+    return [_group_by_it(plan, name, (named or numbers or [None])[0], agg) for name in out[:3]]
+
+
+def _group_by_it(plan: Plan, name: str, value: str | None, agg: str) -> str:
+    """The ungrouped problem for column ``name``, with a whole table to copy: the plan's own
+    listing's columns, grouped by ``name``, ``value`` combined by ``agg``."""
+    listed = next(
+        (t.columns for f in plan.files for t in f.tables
+         if t.group is None and key(name) in map(key, t.columns)),
+        None,
+    )  # fmt: skip
+    if value is None:
+        table = {"columns": listed or [name, "count"], "group": name, "agg": "count"}
+    else:
+        table = {"columns": listed or [name, value], "group": name, "value": value, "agg": agg}
+    example = json.dumps(table, ensure_ascii=False)
+    return (
         f"the request asks for values per {name!r} and no chart or table of the plan groups by "
-        f'it; group by it: a table with "group": "{name}", "agg": "count" (rows per {name}) or '
-        f'"group": "{name}"{value} (a total per {name}), or a chart with "x": "{name}" and agg'
-        for name in out[:3]
-    ]
+        f'it; group by it: a table like {example} (one row per {name}; "agg": "count" '
+        f'counts its rows), or a chart with "x": "{name}" and agg'
+    )
 
 
 def _one_per(col: ColumnProfile, period: str) -> bool:

@@ -645,6 +645,12 @@ def test_a_value_per_a_repeating_column_needs_a_group_by_it() -> None:
     # the example groups the number column the request names, not just the first one
     priced = check_plan(listing, SALES, ["pdf"], "a PDF with the total unit price for each region")
     assert any('"value": "Unit price", "agg": "sum"' in p for p in priced.data_problems), priced
+    # ... combined by the aggregation the request names, in the plan's own listing to copy
+    mean = check_plan(listing, SALES, ["pdf"], "the average revenue for each region")
+    example = (
+        '{"columns": ["Region", "Revenue"], "group": "Region", "value": "Revenue", "agg": "mean"}'
+    )
+    assert any(f"a table like {example} (one row per Region" in p for p in mean.data_problems)
     grouped = check_plan(bar(), SALES, ["png"], "total revenue per region")
     assert grouped.ok, grouped
     # "per unit price" names a column whose values do not repeat for the phrase to mean groups,
