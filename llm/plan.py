@@ -76,13 +76,36 @@ ASK_SCRIPT = (
 )
 
 
+def plan_schema() -> dict[str, Any]:
+    """The JSON schema the plan is decoded under: :class:`Plan`'s, with every optional key
+    left out rather than written as ``null`` (no ``null`` in it: a small model that may write
+    ``"series": null`` writes it for every key, 3-5 tokens each) and at least one file."""
+    schema = _without_null(Plan.model_json_schema())
+    schema["properties"]["files"]["minItems"] = 1
+    return schema
+
+
+def _without_null(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_without_null(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _without_null(v) for k, v in node.items() if not (k == "default" and v is None)}
+    options = out.get("anyOf")
+    if isinstance(options, list):
+        kept = [o for o in options if o != {"type": "null"}]
+        if len(kept) == 1:
+            del out["anyOf"]
+            out.update(kept[0])
+        else:
+            out["anyOf"] = kept
+    return out
+
+
 def response_format() -> dict[str, Any]:
     """OpenAI's ``response_format`` for a :class:`Plan` (non-strict: optional fields stay
     optional, and a short plan costs fewer tokens)."""
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": "plan", "schema": Plan.model_json_schema()},
-    }
+    return {"type": "json_schema", "json_schema": {"name": "plan", "schema": plan_schema()}}
 
 
 def can_plan(gen: CodeGenerator) -> bool:

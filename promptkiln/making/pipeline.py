@@ -255,6 +255,7 @@ def make_generator(
             settings.model,
         )
     from promptkiln.llm import local
+    from promptkiln.llm.json_grammar import server_takes_grammar
 
     params = local.local_model_params(settings, progress=progress)
     return (
@@ -266,6 +267,7 @@ def make_generator(
             max_tokens=settings.max_tokens or MAX_TOKENS_CEILING,
             timeout_s=settings.request_timeout,
             extra_body=params.get("extra_body"),
+            json_grammar=server_takes_grammar(),
         ),
         f"bundled {params['model'].split('/', 1)[-1]}",
     )

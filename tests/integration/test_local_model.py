@@ -64,6 +64,28 @@ def test_local_model_writes_a_script_and_the_server_is_reused(settings: Settings
     assert "```" in text
     assert "print" in text and "1" in text
 
+    # A plan (JSON under its schema) comes back compact: no blank between tokens to pay for.
+    from promptkiln.llm.generate import LiteLLMGenerator, Message, Sampling
+    from promptkiln.llm.json_grammar import server_takes_grammar
+    from promptkiln.llm.plan import PLAN_NOTE, parse_plan, response_format
+
+    planner = LiteLLMGenerator(
+        params["model"],
+        api_base=params["api_base"],
+        api_key=params["api_key"],
+        extra_body=params["extra_body"],
+        json_grammar=server_takes_grammar(),
+    ).with_sampling(Sampling(temperature=0.0, max_tokens=200, response_format=response_format()))
+    started = time.monotonic()
+    answer = planner.generate([
+        Message("system", PLAN_NOTE),
+        Message("user", "A bar chart of Q1=3, Q2=5 as q.png\n\nFirst, write the plan as JSON."),
+    ])  # fmt: skip
+    print(f"plan in {time.monotonic() - started:.1f} s: {answer.text!r}")
+    compact = json.dumps(json.loads(answer.text), separators=(",", ":"), ensure_ascii=False)
+    assert answer.finish_reason == "stop" and answer.text == compact
+    assert parse_plan(answer.text).files[0].name.endswith(".png")
+
     # The second command reuses the running server: same pid, same port, no reload.
     messages.clear()
     again = local.local_model_params(settings, progress=messages.append)

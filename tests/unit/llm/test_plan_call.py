@@ -15,6 +15,8 @@ from promptkiln.llm.plan import (
     Planned,
     can_plan,
     make_plan,
+    parse_plan,
+    plan_schema,
 )
 from promptkiln.plan import Plan
 
@@ -92,3 +94,20 @@ def test_a_worse_fix_keeps_the_first_plan_with_its_problems_noted() -> None:
     assert out.plan is not None and out.plan.files[0].name == "a.jpg"
     assert out.problems and "no file in the plan is a .png; add one" in out.problems
     assert "Problems left in the plan" in out.messages[-1].content
+
+
+def test_the_plan_schema_has_no_null_so_optional_keys_are_left_out() -> None:
+    schema = plan_schema()
+    text = json.dumps(schema)
+    assert '"null"' not in text and '"default": null' not in text
+    assert schema["properties"]["files"]["minItems"] == 1
+    chart = schema["$defs"]["Chart"]["properties"]
+    assert chart["x"] == {"title": "X", "type": "string"}
+    assert chart["period"]["enum"] == ["day", "week", "month", "quarter", "year"]
+    assert chart["agg"]["default"] == "none"  # a real default stays
+    # what the model writes under it is still a Plan, the left-out keys at their defaults
+    compact = (
+        '{"files":[{"name":"a.png","title":"T","charts":[{"kind":"bar","title":"T","x":"k"}]}]}'
+    )
+    chart_plan = parse_plan(compact).files[0].charts[0]
+    assert chart_plan.x == "k" and chart_plan.y is None and chart_plan.series is None
