@@ -80,7 +80,7 @@ def plan_schema() -> dict[str, Any]:
     """The JSON schema the plan is decoded under: :class:`Plan`'s, with every optional key
     left out rather than written as ``null`` (no ``null`` in it: a small model that may write
     ``"series": null`` writes it for every key, 3-5 tokens each) and at least one file."""
-    schema = _without_null(Plan.model_json_schema())
+    schema: dict[str, Any] = _without_null(Plan.model_json_schema())
     schema["properties"]["files"]["minItems"] = 1
     return schema
 

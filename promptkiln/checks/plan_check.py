@@ -139,7 +139,8 @@ def _chart(c: Chart, cols: Columns, where: str) -> Chart:
         if col is not None and col.dtype not in _NUMERIC:
             cols.problems.append(f"{where}: a histogram needs a number column, {col.name!r} is not")
         return c.model_copy(update={"x": x, "y": y, "ys": ys, "series": series})
-    for value in c.ys or [c.y]:  # with ys, y is one of them or none (combined above)
+    values: list[str | None] = [*c.ys] if c.ys else [c.y]  # with ys, y is one of them (above)
+    for value in values:
         cols.aggregation(c.agg, value, where, "y")
     cols.period(c.x, c.period, c.agg != "none", where)
     if c.x is None and c.ys and c.series is not None:  # wide data: one series per row

@@ -237,7 +237,8 @@ def ungrouped(plan: Plan, profile: Profile | None, prompt: str, words: str = _PE
     # the one the request names ("the average"), else a sum
     named = [n for n in numbers if re.search(rf"(?<![\w]){re.escape(key(n))}(?![\w])", text)]
     agg = next((a for a, _, pattern in _AGG_WORDS if pattern.search(prompt.lower())), "sum")
-    return [_group_by_it(plan, name, (named or numbers or [None])[0], agg) for name in out[:3]]
+    value = (named or numbers)[0] if numbers else None
+    return [_group_by_it(plan, name, value, agg) for name in out[:3]]
 
 
 def _group_by_it(plan: Plan, name: str, value: str | None, agg: str) -> str:
