@@ -139,6 +139,7 @@ def run_task(t: Task, settings: Any, workdir: Path, progress: Any) -> dict[str, 
             record["warnings"] = list(getattr(turn.result, "warnings", []))
             result = turn_status(turn)
             write_facts(out, collect_facts(turn))
+            write_plan(out, getattr(turn.result, "plan", None))
             if not hook:
                 attempts.extend(turn.result.attempts)
         except PromptkilnError as exc:
@@ -239,6 +240,15 @@ def write_facts(out: Path, found: list[dict[str, Any]]) -> None:
 
     if found:
         sidecar(out).write_text(json.dumps(found, indent=1, default=str))
+
+
+def write_plan(out: Path, plan: Any) -> None:
+    """The checked plan beside the files (``out1.plan.json``), kept with ``--keep``: a later
+    change to the plan checks can be replayed on it."""
+    if plan is not None and hasattr(plan, "model_dump_json"):
+        out.with_name(out.name + ".plan.json").write_text(
+            plan.model_dump_json(exclude_defaults=True)
+        )
 
 
 def _write_scripts(where: Path, attempts: list[Any]) -> None:
