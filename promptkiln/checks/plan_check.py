@@ -169,6 +169,12 @@ def _chart(c: Chart, cols: Columns, where: str) -> Chart:
     return c.model_copy(update={"x": x, "y": y, "ys": ys, "series": series})
 
 
+def _asked_file(plan: Plan, wanted: Sequence[str]) -> bool:
+    """Whether some file of the plan has a format the request asks for."""
+    exts = {PurePosixPath(f.name).suffix.lower().lstrip(".") for f in plan.files}
+    return bool(exts & {*wanted, *(["jpeg"] if "jpg" in wanted else [])})
+
+
 def _one_per_row(col: ColumnProfile, cols: Columns) -> bool:
     rows = cols.table_of(col).rows - col.nulls
     return rows > 1 and col.distinct >= rows
@@ -324,6 +330,10 @@ def check_plan(
             file.input or any(c.x or c.y or c.ys for c in charts) or tables
         ):
             source = cols.tables[0].name  # the real name ("inputs/Sales.CSV" -> "sales.csv")
+        elif not cols.tables:
+            source = None  # no input: whatever the model wrote there ("none", ",") is no file
+        if wanted and ext not in wanted and _asked_file(plan, wanted):
+            continue  # a file of a format not asked for, beside one that is: not planned
         files.append(file.model_copy(update={"charts": charts, "tables": tables, "input": source}))
     names = [PurePosixPath(f.name).suffix.lower().lstrip(".") for f in plan.files]
     for fmt in wanted:

@@ -211,6 +211,13 @@ def test_formats_and_stated_counts() -> None:
     assert problems == [
         "deck.pptx: the request asks for 3 slides, the plan lists 2 sections; list the 3 titles"
     ]
+    # a file of a format not asked for, beside one that is, is said and left out of the plan
+    named = deck.files[0].model_copy(update={"input": "none"})
+    both = Plan(files=[named, OutputFile(name="notes.txt", title="Notes")])
+    checked = check_plan(both, None, ["pptx"], "a deck with two slides")
+    assert any("notes.txt: .txt was not asked for" in p for p in checked.problems)
+    assert [f.name for f in checked.plan.files] == ["deck.pptx"]
+    assert checked.plan.files[0].input is None  # no input file: none is named
     book = Plan(files=[OutputFile(name="b.xlsx", title="Budget", sections=["2024", "2025"])])
     assert check_plan(book, None, ["xlsx"], "a workbook with two sheets").ok
     assert not check_plan(book, None, ["xlsx"], "a workbook with 3 sheets").ok
