@@ -344,7 +344,7 @@ def check_plan(
     per = _ungrouped(checked, profile, prompt) + _periods(checked, profile, prompt)
     per += _aggregations(checked, prompt, wanted) if profile is not None and profile.inputs else []
     per += _counts(checked, profile, prompt) + lines_per(checked, profile, prompt)
-    per += unordered(checked, prompt) if profile is not None and profile.inputs else []
+    per += unordered(checked, prompt, profile) if profile is not None and profile.inputs else []
     by = [h for h in _ungrouped(checked, profile, prompt, BY) if not _same(h, per)]  # hints
     unused = [u for u in _unused(checked, profile, prompt) if not _same(u, per + by)]
     return PlanCheck(

@@ -12,8 +12,9 @@ sold the most").
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from promptkiln.plan import Plan
+from promptkiln.plan import Plan, Profile
 
 _HIGH = (
     r"(?:highest|largest|biggest|greatest|most(?: expensive)?|priciest|best|top|longest|heaviest)"
@@ -26,25 +27,41 @@ _ORDERS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(rf"\b{_LOW} (?:\w+ )?first\b|\bfrom (?:the )?{_LOW}\b(?: \w+)? to (?:the )?{_HIGH}\b"
                 r"|\b(?:in )?(?:ascending|increasing)(?: order)?\b|\bbottom \d+\b"), "asc"),
     (re.compile(r"\b(?:sort|rank)(?:ed|s)? (?:(?:the|all|its|their) )?(?:\w+ )?by "
-                r"(?!(?:the )?(?:date|time|month|year|day|week|name))|\branked\b|\branking\b"), "any"),
+                r"(?:the |their |its )?(?P<by>\w+)|\branked\b|\branking\b"), "any"),
 )  # fmt: skip
+#: "sorted by date", "by name": an order of labels or time, not of value.
+_NOT_VALUES = frozenset({"date", "dates", "time", "month", "year", "day", "week", "name", "names"})
 #: Chart kinds whose order is one of value; a line or area keeps its x axis' order.
 _SORTABLE = ("bar", "barh", "stacked_bar", "grouped_bar", "pie")
 
 
-def asked_order(prompt: str) -> str | None:
+def asked_order(prompt: str, labels: Sequence[str] = ()) -> str | None:
     """ "desc", "asc" or "any" when the request asks for an order by value, else None; "asc"
-    and "desc" both stated (two lists) read as "any"."""
+    and "desc" both stated (two lists) read as "any". "Sorted by X" is no order by value when
+    X is a date or a name, or one of ``labels`` (the inputs' text and date columns)."""
     text = " ".join(prompt.lower().split())
-    found = {way for pattern, way in _ORDERS if pattern.search(text)}
+    not_values = _NOT_VALUES | {
+        " ".join(label.lower().replace("_", " ").split()) for label in labels
+    }
+    found = set()
+    for pattern, way in _ORDERS:
+        for m in pattern.finditer(text):
+            by = m.groupdict().get("by")
+            if by is None or (by not in not_values and by.rstrip("s") not in not_values):
+                found.add(way)
+                break
     if {"asc", "desc"} <= found:
         return "any"
     return next((way for way in ("desc", "asc", "any") if way in found), None)
 
 
-def unordered(plan: Plan, prompt: str) -> list[str]:
+def unordered(plan: Plan, prompt: str, profile: Profile | None = None) -> list[str]:
     """The problem of a plan whose bar charts and tables keep no order the request asks for."""
-    way = asked_order(prompt)
+    labels = [
+        c.name for i in (profile.inputs if profile else []) for t in i.tables for c in t.columns
+        if c.dtype in ("text", "date")
+    ]  # fmt: skip
+    way = asked_order(prompt, labels)
     if way is None:
         return []
     items = [(f.name, c.title, c.sort) for f in plan.files for c in f.charts if c.kind in _SORTABLE]

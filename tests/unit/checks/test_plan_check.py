@@ -571,6 +571,9 @@ def test_words_that_ask_no_order_leave_the_plan_unsorted() -> None:
                    "oldest first", "revenue per region"):  # fmt: skip
         assert asked_order(prompt) is None, prompt
         assert check_plan(bar(), SALES, ["png"], prompt).ok, prompt
+    # "sorted by" a label column is an order of labels, which no sort by value gives
+    assert asked_order("revenue per region sorted by region", ["Region"]) is None
+    assert check_plan(bar(), SALES, ["png"], "revenue per region sorted by region").ok
     # a line keeps its x axis' order: no sort asked of it
     line = bar(kind="line", x="Month")
     assert check_plan(line, SALES, ["png"], "revenue per month, highest first").ok
