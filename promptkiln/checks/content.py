@@ -42,6 +42,7 @@ def check(
     """The content outcomes of one attempt's files. ``known`` are words that are not
     placeholders here (the inputs' column names)."""
     names = list(facts)
+    hooked = figures is not None  # the image's hook ran: a saved figure would be listed
     figures = list(figures or [])
     out: list[Outcome] = []
     for spec in specs:
@@ -60,6 +61,13 @@ def check(
         rows: list[list[str]] = []
         if spec.part == "chart":
             axes = axes_for(name, facts.get(name, {}), figures, names)
+            if not axes and hooked and facts.get(name, {}).get("kind") in IMAGE_KINDS:
+                # an image of a planned chart that no fig.savefig wrote (a canvas printed
+                # by hand, PIL): what it draws cannot be checked, so it is not delivered
+                req = Requirement(req.kind, req.text, {**req.params, "check": "unrecorded"})
+                detail = f"no matplotlib figure was saved as {name}, so what it draws is unknown"
+                out.append(Outcome(req, False, detail))
+                continue
             if not axes:
                 continue
         else:

@@ -107,6 +107,11 @@ def how_to_meet(req: Requirement, formats: Sequence[str] = ()) -> str:
     if req.kind in ("table", "chart", "image"):
         return _OBJECT_CALLS.get((req.kind, p.get("format", "")), "")
     if req.kind == "content":  # promptkiln.checks.content
+        if p.get("check") == "unrecorded":
+            return (
+                "draw the chart with matplotlib and save it with fig.savefig(path) — not "
+                "canvas.print_figure, PIL or another library"
+            )
         if p.get("check") == "columns":
             return (
                 "write the input's rows themselves with those columns, named as the input names "

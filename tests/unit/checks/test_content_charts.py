@@ -56,3 +56,24 @@ def test_time_labels_may_be_drawn_in_time_order_whatever_the_rows_order(
     backwards = in_time[::-1]
     problem = check_chart(SPEC, expected, _axes(backwards, [expected.values[k] for k in backwards]))
     assert problem is not None and "not the data's order" in problem
+
+
+def test_a_planned_chart_image_no_savefig_wrote_is_not_delivered() -> None:
+    from promptkiln.checks.content import check
+    from promptkiln.checks.requirements import how_to_meet
+    from promptkiln.plan import Plan
+
+    plan = Plan.model_validate({"files": [{"name": "v.png", "title": "Visitors", "charts": [
+        {"kind": "line", "title": "Visitors", "x": "month", "y": "visitors"}]}]})  # fmt: skip
+    facts = {"v.png": {"kind": "png", "width": 800, "height": 500}}
+    expected = {SPEC.id: EXPECTED}
+    # the hook ran and no figure was saved as v.png (a canvas printed by hand): unmet
+    [unrecorded] = [o for o in check(plan, [SPEC], expected, facts, [], "") if not o.met]
+    assert (
+        unrecorded.detail == "no matplotlib figure was saved as v.png, so what it draws is unknown"
+    )
+    assert "fig.savefig(path)" in how_to_meet(unrecorded.requirement, ["png"])
+    # a backend that cannot tell (no hook): nothing is claimed either way
+    assert [o for o in check(plan, [SPEC], expected, facts, None, "") if "saved" in o.detail] == []
+    drawn = [{"file": "v.png", "axes": _axes(MONTHS, VISITORS)}]
+    assert all(o.met for o in check(plan, [SPEC], expected, facts, drawn, ""))
