@@ -148,7 +148,9 @@ def _chart(c: Chart, cols: Columns, where: str) -> Chart:
     if c.series is None and not c.ys and c.kind in _DRAWN_PER_ROW:
         drawn = _DRAWN_PER_ROW[c.kind]
         cols.repeats(c.x, c.agg, where, f"a {c.kind} chart of it {drawn}", series=c.kind != "pie")
-    _counted_numbers(c, cols, where)
+    counted = c.agg == "count" or (c.y is None and not c.ys)
+    if counted and c.kind in _PER_LABEL and c.series is None:
+        _counted_numbers(c.x, cols, where, "bar")
     if c.kind in ("line", "area") and c.sort != "none":
         cols.problems.append(
             f"{where}: a {c.kind} chart keeps the order of its x axis; sorting it by value "
@@ -191,7 +193,7 @@ def _table(t: Table, cols: Columns, where: str) -> Table:
     if t.group is not None and t.agg == "none" and not t.aggs:
         cols.repeats(t.group, t.agg, where, "grouping needs an aggregation")
     if (t.aggs or [t.agg]) == ["count"] and t.period is None:
-        _counted_numbers(Chart(kind="bar", title="", x=t.group, agg="count"), cols, where, "row")
+        _counted_numbers(t.group, cols, where, "row")
     listing = t.group is None and t.value is None and cols.tables
     unknown = [c for c in t.columns if cols.find(c) is None] if listing else []
     if unknown:  # rows as they are: every column must be one of the input's
@@ -203,15 +205,12 @@ def _table(t: Table, cols: Columns, where: str) -> Table:
     return t.model_copy(update={"group": group, "value": value, "columns": shown})
 
 
-def _counted_numbers(c: Chart, cols: Columns, where: str, unit: str = "bar") -> None:
-    """Rows counted per value of a number column with many values ("the count of rows per
-    units"): a bar (a table's row) per distinct number, where the request meant that number per
-    some label."""
-    col = cols.find(c.x)
-    counted = c.agg == "count" or (c.y is None and not c.ys)
-    if col is None or not counted or c.kind not in _PER_LABEL or c.series is not None:
-        return
-    if col.dtype not in ("number", "integer") or col.distinct <= MAX_SERIES:
+def _counted_numbers(label: str | None, cols: Columns, where: str, unit: str) -> None:
+    """Rows counted per value of ``label`` (a bar chart's x, a table's group), a number column
+    with many values ("the count of rows per units"): a ``unit`` (bar, row) per distinct
+    number, where the request meant that number per some label."""
+    col = cols.find(label)
+    if col is None or col.dtype not in ("number", "integer") or col.distinct <= MAX_SERIES:
         return
     table = cols.table_of(col)
     labels = [k.name for k in table.columns if k.dtype == "text"][:3]
@@ -287,6 +286,7 @@ def check_plan(
     if not plan.files:
         problems.append("the plan lists no files")
     plan = _with_named_kind(plan, prompt, wanted)
+    asked_file = _asked_file(plan, wanted)  # a file of a format asked for is in the plan
     for file in plan.files:
         where = file.name
         ext = PurePosixPath(file.name).suffix.lower().lstrip(".")
@@ -332,7 +332,7 @@ def check_plan(
             source = cols.tables[0].name  # the real name ("inputs/Sales.CSV" -> "sales.csv")
         elif not cols.tables:
             source = None  # no input: whatever the model wrote there ("none", ",") is no file
-        if wanted and ext not in wanted and _asked_file(plan, wanted):
+        if wanted and ext not in wanted and asked_file:
             continue  # a file of a format not asked for, beside one that is: not planned
         files.append(file.model_copy(update={"charts": charts, "tables": tables, "input": source}))
     names = [PurePosixPath(f.name).suffix.lower().lstrip(".") for f in plan.files]
