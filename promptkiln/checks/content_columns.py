@@ -9,9 +9,6 @@ matter, and a header that holds the column's name as words ("Employee name") nam
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
@@ -19,6 +16,7 @@ from typing import Any
 
 from promptkiln.checks.content import match_file
 from promptkiln.checks.requirement import Outcome, Requirement
+from promptkiln.checks.requirements_columns import json_records
 from promptkiln.plan import Plan
 
 _DATA_KINDS = ("csv", "json", "xlsx")
@@ -29,29 +27,22 @@ def _key(name: str) -> str:
 
 
 def header_of(facts: Mapping[str, Any]) -> list[str] | None:
-    """The column names a data file shows: a CSV's first row, the keys of a JSON file's
-    records (or of its one object), a workbook's first row; None when it cannot be read."""
+    """The column names a data file shows: a CSV's header (as its facts read it), the keys of
+    a JSON file's records (or of its one object), a workbook's first row; None when it cannot
+    be read."""
     kind = facts.get("kind")
-    text = str(facts.get("text") or "")
     if kind == "csv":
-        first = next(csv.reader(io.StringIO(text)), None)
-        return [str(c) for c in first] if first else None
+        header = facts.get("header")
+        return [str(c) for c in header] if header else None
     if kind == "xlsx":
         rows = facts.get("rows")
         return [str(c) for c in rows[0]] if isinstance(rows, list) and rows else None
     if kind != "json":
         return None
-    try:
-        doc = json.loads(text)
-    except ValueError:
+    records = json_records(str(facts.get("text") or ""))
+    if records is None:
         return None
-    if isinstance(doc, dict):
-        lists = [v for v in doc.values() if isinstance(v, list)]
-        doc = lists[0] if len(lists) == 1 else [doc]
-    if isinstance(doc, list):
-        keys = {str(k): None for item in doc[:200] if isinstance(item, dict) for k in item}
-        return list(keys)
-    return None
+    return list({str(k): None for item in records[:200] if isinstance(item, dict) for k in item})
 
 
 def _named(column: str, header: Sequence[str]) -> bool:

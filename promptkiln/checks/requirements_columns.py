@@ -49,15 +49,22 @@ def _names(kind: str, facts: Mapping[str, Any]) -> list[set[str]]:
         return [{str(h).strip().lower() for h in facts.get("header") or []}]
     if kind == "xlsx":
         return [{str(c).strip().lower() for c in row} for row in (facts.get("rows") or [])[:50]]
+    records = json_records(str(facts.get("text") or ""))
+    first = records[0] if records else None
+    return [{str(k).strip().lower() for k in first}] if isinstance(first, dict) else []
+
+
+def json_records(text: str) -> list[Any] | None:
+    """The records of a JSON document: a list as it is, an object's one list (``{"rows":
+    [...]}``), or else the object itself; None for a scalar or text that is not JSON."""
     try:
-        doc = json.loads(str(facts.get("text") or ""))
+        doc = json.loads(text)
     except ValueError:
-        return []
+        return None
     if isinstance(doc, dict):
         lists = [v for v in doc.values() if isinstance(v, list)]
         doc = lists[0] if len(lists) == 1 else [doc]
-    first = doc[0] if isinstance(doc, list) and doc else None
-    return [{str(k).strip().lower() for k in first}] if isinstance(first, dict) else []
+    return doc if isinstance(doc, list) else None
 
 
 def check(req: Requirement, facts: Mapping[str, Mapping[str, Any]]) -> Outcome | None:
