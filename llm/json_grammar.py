@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 #: llguidance's JSON options: no whitespace between tokens, the shortest separators.
@@ -38,14 +39,21 @@ def _converter() -> Any:
 def compact_grammar(schema: dict[str, Any]) -> str | None:
     """A grammar for ``schema`` that admits only compact JSON, in the installed engine's form;
     None when the engine cannot make one (then send the schema as ``response_format``)."""
+    return _compact_grammar(json.dumps(schema))  # key order kept: it is the JSON's order
+
+
+@lru_cache(maxsize=8)
+def _compact_grammar(schema_text: str) -> str | None:
+    """:func:`compact_grammar` of a schema as JSON text: converted once per schema (the plan's
+    is the same for every request), not on every request."""
     convert = _converter()
     if convert is None:
         return None
     try:
-        grammar = str(convert(json.dumps(schema)))
+        grammar = str(convert(schema_text))
     except Exception:  # a schema the engine cannot convert: sent as response_format
         return None
-    return compact(schema, grammar)
+    return compact(json.loads(schema_text), grammar)
 
 
 def compact(schema: dict[str, Any], grammar: str) -> str | None:
