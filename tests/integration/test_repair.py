@@ -406,26 +406,31 @@ def test_a_wrong_closing_bracket_is_fixed_without_another_generation(
 FAILS = py("import sys\nsys.exit('the data file is missing')")
 
 
+def out_of_budget(server: Any, tmp_path: Path, progress: list[str]) -> AttemptsExhausted:
+    """make() of a chart with a 3 s time budget, which must give up; its error."""
+    with pytest.raises(AttemptsExhausted) as caught:
+        make(
+            "chart",
+            formats=["png"],
+            out=tmp_path / "o",
+            settings=settings_for(server, time_budget=3),
+            progress=progress.append,
+        )
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+    return caught.value
+
+
 def test_a_repair_that_would_overrun_the_time_budget_is_not_started(
     openai_server: Any, tmp_path: Path
 ) -> None:
     openai_server.enqueue_slow(FAILS, 2.0)
     openai_server.enqueue(py(CHART.format(size="(6, 4)")))  # would succeed, if it were asked
     progress: list[str] = []
-    with pytest.raises(AttemptsExhausted) as caught:
-        make(
-            "chart",
-            formats=["png"],
-            out=tmp_path / "o",
-            settings=settings_for(openai_server, time_budget=3),
-            progress=progress.append,
-        )
+    err = out_of_budget(openai_server, tmp_path, progress)
     assert len(openai_server.history) == 1
-    err = caught.value
     assert err.budget == 3 and err.attempts == 1
     assert "past the 3 s time budget" in err.message and "--time-budget" in (err.hint or "")
     assert any(line.startswith("not starting attempt 2:") for line in progress), progress
-    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 
 def test_an_answer_still_streaming_when_the_time_budget_ends_is_cut_there(
@@ -434,20 +439,12 @@ def test_an_answer_still_streaming_when_the_time_budget_ends_is_cut_there(
     # a slow model: the whole answer would take ~40 s to arrive
     openai_server.enqueue_trickle(py(CHART.format(size="(6, 4)")), 0.2)
     started = time.monotonic()
-    with pytest.raises(AttemptsExhausted) as caught:
-        make(
-            "chart",
-            formats=["png"],
-            out=tmp_path / "o",
-            settings=settings_for(openai_server, time_budget=3),
-        )
+    err = out_of_budget(openai_server, tmp_path, [])
     assert time.monotonic() - started < 10
-    err = caught.value
     assert err.budget == 3 and err.attempts == 1 and len(openai_server.history) == 1
     assert err.last_problem == (
         "the script was still being written when the 3 s time budget (--time-budget) ran out"
     )
-    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 
 def test_no_time_budget_runs_every_attempt(openai_server: Any, tmp_path: Path) -> None:
