@@ -113,13 +113,18 @@ def reap(client: docker.DockerClient, *, everything: bool = False) -> list[str]:
             return True
 
     with translate_errors("sweeping leftover sandboxes"):
-        for container in client.containers.list(all=True, filters={"label": LABEL_KIND}):
-            if dead(container.labels):
+        # Sparse: the labels come with the listing. A full listing inspects each container in
+        # turn, and one that another process removes meanwhile (a run ending) ended the whole
+        # sweep with NotFound, leaving a dead run's sandbox running.
+        for container in client.containers.list(
+            all=True, sparse=True, filters={"label": LABEL_KIND}
+        ):
+            if dead(container.attrs.get("Labels") or {}):
                 try:
                     container.remove(force=True, v=True)
-                    removed.append(str(container.name))
-                except docker.errors.NotFound:
-                    pass
+                    removed.append(_listed_name(container))
+                except docker.errors.APIError:
+                    pass  # gone meanwhile, or being removed: the rest are still swept
         for volume in client.volumes.list(filters={"label": LABEL_KIND}):
             labels = volume.attrs.get("Labels") or {}
             if dead(labels):
@@ -129,6 +134,12 @@ def reap(client: docker.DockerClient, *, everything: bool = False) -> list[str]:
                 except docker.errors.APIError:
                     pass  # still in use by a live container
     return removed
+
+
+def _listed_name(container: Any) -> str:
+    """A sparsely listed container's name (the listing gives ``Names``, each with a '/')."""
+    names = container.attrs.get("Names") or [container.id]
+    return str(names[0]).lstrip("/")
 
 
 def remove_run(
@@ -151,7 +162,7 @@ def remove_run(
             with contextlib.suppress(docker.errors.NotFound):
                 container.remove(force=True, v=True)
         flt: dict[str, Any] = {"label": f"{LABEL_RUN}={run_id}"}
-        for other in client.containers.list(all=True, filters=flt):
+        for other in client.containers.list(all=True, sparse=True, filters=flt):
             with contextlib.suppress(docker.errors.NotFound):
                 other.remove(force=True, v=True)
         volumes = [volume] if volume is not None else []
