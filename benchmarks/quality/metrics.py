@@ -52,7 +52,20 @@ def block(records: list[dict[str, Any]]) -> dict[str, Any]:
         "seconds_mean": round(sum(seconds) / n, 1) if n else 0,
         "seconds_max": max(seconds, default=0),
         "attempts_mean": round(sum(r["attempts"] for r in records) / max(1, n), 2),
+        # the plan call of a request's first turn, where the run returned its timings
+        "plan_s_median": _median(
+            [
+                r["timings"][0]["plan_s"]
+                for r in records
+                if "plan_s" in (r.get("timings") or [{}])[0]
+            ]
+        ),
     }
+
+
+def _median(values: list[float]) -> float | None:
+    values = sorted(values)
+    return values[len(values) // 2] if values else None
 
 
 def same_line_rate(records: list[dict[str, Any]]) -> tuple[int, int]:

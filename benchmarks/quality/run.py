@@ -140,6 +140,10 @@ def run_task(t: Task, settings: Any, workdir: Path, progress: Any) -> dict[str, 
             result = turn_status(turn)
             write_facts(out, collect_facts(turn))
             write_plan(out, getattr(turn.result, "plan", None))
+            step_timings = getattr(turn.result, "timings", None) or {}
+            record.setdefault("timings", []).append(
+                {k: round(float(v), 2) for k, v in step_timings.items()}
+            )
             if not hook:
                 attempts.extend(turn.result.attempts)
         except PromptkilnError as exc:
