@@ -8,6 +8,7 @@ parts on a connected machine; :mod:`.install` puts them in place on one with no 
 
 from __future__ import annotations
 
-from promptkiln.bundle.archive import Manifest, Member, Part, read_manifest, scan, write_bundle
+from promptkiln.bundle.archive import Manifest, Member, Part, write_bundle
+from promptkiln.bundle.scan import read_manifest, scan
 
 __all__ = ["Manifest", "Member", "Part", "read_manifest", "scan", "write_bundle"]

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptkiln.bundle.archive import Manifest, scan
+from promptkiln.bundle.archive import Manifest
+from promptkiln.bundle.scan import scan
 from promptkiln.errors import EngineError, ImageError, PlatformError, UsageError
 
 if TYPE_CHECKING:

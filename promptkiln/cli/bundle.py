@@ -110,7 +110,7 @@ def install_cmd(
 @bundle_app.command("verify")
 def verify_cmd(bundle: Annotated[Path, typer.Argument(help="The bundle file.")]) -> None:
     """Exit 0 when every member matches the manifest; else name the first bad member."""
-    from promptkiln.bundle.archive import scan
+    from promptkiln.bundle.scan import scan
 
     manifest = scan(bundle, None, progress_printer(False))
     typer.echo(

@@ -18,10 +18,9 @@ from promptkiln.bundle.archive import (
     Manifest,
     Part,
     describe_parts,
-    read_manifest,
-    scan,
     write_bundle,
 )
+from promptkiln.bundle.scan import read_manifest, scan
 from promptkiln.errors import BundleError
 
 CLI = [sys.executable, "-m", "promptkiln.cli"]
