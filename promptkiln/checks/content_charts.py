@@ -20,6 +20,8 @@ from itertools import pairwise
 from typing import Any
 
 from promptkiln.checks.content_expected import Expected, Spec
+from promptkiln.checks.content_points import NOTHING as _NOTHING
+from promptkiln.checks.content_points import histogram, scatter
 from promptkiln.checks.numeric import close, norm_label, show
 
 BAR_KINDS = ("bar", "barh", "stacked_bar", "grouped_bar")
@@ -35,16 +37,23 @@ def check_chart(spec: Spec, expected: Expected, axes: Sequence[dict[str, Any]]) 
         judge = _lines
     elif spec.kind == "pie":
         judge = _pie
+    elif spec.kind == "scatter":
+        judge = scatter
+    elif spec.kind == "hist":
+        judge = histogram
     else:
-        return None  # area, scatter, hist: their titles and labels are still checked
+        return None  # area: its title and labels are still checked
     problems = [judge(spec, expected, ax) for ax in axes]
     if any(p is None for p in problems):
         return None
     drawn = [p for p in problems if p != _NOTHING]
-    return drawn[0] if drawn else f"no {spec.kind.replace('_', ' ')} chart was drawn"
-
-
-_NOTHING = "nothing"
+    if drawn:
+        return drawn[0]
+    return (
+        "no histogram was drawn"
+        if spec.kind == "hist"
+        else f"no {spec.kind.replace('_', ' ')} chart was drawn"
+    )
 
 
 # -- comparing a drawn mapping with the expected one ---------------------------------------------

@@ -56,6 +56,8 @@ class Spec:
     def describe(self) -> str:
         """The spec in words: "the sum of Revenue per Region, highest first"."""
         aggs = ", ".join(self.aggs or (self.agg,))
+        if self.kind == "hist":
+            return f"every value of {self.y}"
         if self.stated:
             what = "the numbers the request states"
         elif self.x is None and self.ys and self.series:
@@ -101,6 +103,10 @@ class Expected:
     #: column that the prompt names: "2024 revenue"); a file that shows one of them passes
     alternatives: list[Expected] = field(default_factory=list)
     filter: str | None = None  #: the subset, for an alternative: "year = 2024"
+    #: a scatter plot's (x, y) pairs, one per input row whose two values are numbers
+    pairs: list[tuple[float, float]] = field(default_factory=list)
+    #: whether ``pairs`` holds every such row (else the first ones, and only ranges are judged)
+    pairs_all: bool = True
 
 
 def specs_for(plan: Plan, profile: Profile | None = None) -> list[Spec]:
@@ -151,8 +157,14 @@ def _chart_spec(sid: str, name: str, source: str | None, c: Chart) -> Spec | Non
     ys = tuple(c.ys)
     if c.x is None and ys and c.series and c.kind != "hist":  # wide data, read across a row
         return Spec(sid, name, "chart", c.kind, source, None, None, c.series, c.agg, c.sort, ys=ys)
-    if c.x is None or (c.y is None and not ys and c.agg != "count") or c.kind == "hist":
-        return None  # a histogram's bins are the library's choice: its title is still checked
+    if c.kind == "hist":  # the bins are the library's choice; the values counted are not
+        column = c.y or c.x
+        if column is None or ys:
+            return None
+        return Spec(sid, name, "chart", "hist", source, None, column, None, "count", "none",
+                    aggs=("count", "min", "max"))  # fmt: skip
+    if c.x is None or (c.y is None and not ys and c.agg != "count"):
+        return None
     series = None if ys else c.series
     return Spec(sid, name, "chart", c.kind, source, c.x, c.y, series, c.agg, c.sort, ys=ys,
                 period=c.period)  # fmt: skip
@@ -179,7 +191,7 @@ def pending(specs: Sequence[Spec]) -> tuple[dict[str, Expected], list[Spec]]:
 def script_for(specs: Sequence[Spec], prompt: str = "") -> bytes:
     """:data:`SCRIPT` with the specs (and the request, for the subsets it names) filled in."""
     payload = [
-        {"id": s.id, "input": s.input, "x": s.x, "y": s.y, "series": s.series,
+        {"id": s.id, "kind": s.kind, "input": s.input, "x": s.x, "y": s.y, "series": s.series,
          "agg": s.agg, "sort": s.sort, "ys": list(s.ys), "aggs": list(s.aggs),
          "period": PERIOD_CODES.get(s.period or "")}
         for s in specs
@@ -229,7 +241,19 @@ def _expected(item: dict[str, Any]) -> Expected:
         if isinstance(alternatives, list)
         else [],
         filter=str(item["filter"]) if item.get("filter") else None,
+        pairs=_pairs(item.get("pairs")),
+        pairs_all=bool(item.get("pairs_all", True)),
     )
+
+
+def _pairs(raw: Any) -> list[tuple[float, float]]:
+    if not isinstance(raw, list):
+        return []
+    return [
+        (float(p[0]), float(p[1]))
+        for p in raw
+        if isinstance(p, list) and len(p) == 2 and all(isinstance(v, int | float) for v in p)
+    ]
 
 
 def _floats(raw: Any) -> dict[str, float]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 #: Groups kept per spec (and points per series): the checks need no more, and the answer
 #: must fit in the sandbox's captured stdout.
 MAX_GROUPS = 60
+#: (x, y) pairs kept for a scatter plot: more rows are judged by the columns' ranges only.
+MAX_PAIRS = 1000
 MARK = "promptkiln-expected:"
 
 #: Runs in the sandbox (pandas is in the image). Reads the input a spec names (a CSV/TSV, a
@@ -24,6 +26,8 @@ SPECS = json.loads(SPECS_JSON)
 PROMPT = json.loads(PROMPT_JSON)
 MAX_GROUPS = """
     + str(MAX_GROUPS)
+    + "\nMAX_PAIRS = "
+    + str(MAX_PAIRS)
     + r'''
 TABLE_EXT = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".json", ".parquet")
 _cache = {}
@@ -193,6 +197,11 @@ def compute_on(df, spec):
     for col in ys + ([y] if y is not None and (agg != "count" or aggs) else []):
         df = df.assign(**{col: pd.to_numeric(df[col], errors="coerce")})
     out = {"rows": int(len(df))}
+    if spec.get("kind") == "scatter" and x is not None and y is not None and agg == "none":
+        xy = pd.DataFrame({"x": pd.to_numeric(df[x], errors="coerce"), "y": df[y]}).dropna()
+        if len(xy) and len(xy) >= 0.9 * df[x].notna().sum():  # two number columns
+            out["pairs"] = [[number(a), number(b)] for a, b in xy.values[:MAX_PAIRS]]
+            out["pairs_all"] = len(xy) <= MAX_PAIRS
     if x is None and ys and spec.get("series"):  # wide data: a series per row label
         ser = column(df, spec["series"])
         t = df.groupby(ser, sort=False)[ys].agg(agg if agg not in ("none", "count") else "sum")

@@ -348,3 +348,60 @@ def test_wide_data_read_across_each_row_is_drawn_from_the_plans_own_code(
     assert right.met, right.detail
     across = verdict(data[0].removesuffix(".T"), "across")  # a line per quarter instead
     assert not across.met
+
+
+POINTS_PLAN = Plan(
+    files=[
+        OutputFile(name="scatter.png", title="Revenue and temperature", input="sales.csv", charts=[
+            Chart(kind="scatter", title="Revenue and temperature", x="temp", y="revenue")]),
+        OutputFile(name="hist.png", title="Revenue", input="sales.csv", charts=[
+            Chart(kind="hist", title="Revenue", y="revenue")]),
+    ]
+)  # fmt: skip
+POINTS = """
+import pandas as pd, matplotlib.pyplot as plt
+df = pd.read_csv("inputs/sales.csv")
+fig, ax = plt.subplots(); ax.scatter(df[{sx!r}], df[{sy!r}]); ax.set_title("Revenue and temperature")
+fig.savefig("scatter.png")
+fig, ax = plt.subplots(); ax.hist({hist}, bins=4); ax.set_title("Revenue"); fig.savefig("hist.png")
+"""
+
+
+def test_a_scatter_plot_and_a_histogram_are_judged_by_the_rows_they_draw(
+    settings: Settings, tmp_path: Path
+) -> None:
+    specs = specs_for(POINTS_PLAN)
+    expected = compute(specs, [SALES], settings)
+    assert sorted(expected["f0c0"].pairs) == sorted(
+        [(3, 1000), (5, 2400), (12, 500), (1, 800), (2, 200), (14, 700)]
+    )
+    assert expected["f1c0"].values == {"count": 6, "min": 200, "max": 2400}
+
+    def outcomes(name: str, **kw: str) -> dict[str, Any]:
+        args = {"sx": "temp", "sy": "revenue", "hist": 'df["revenue"]', **kw}
+        run = _facts(settings, POINTS.format(**args).encode(), tmp_path / name)
+        facts = {a.name: file_facts(Path(a.path), a.name.rsplit(".", 1)[1]) for a in run.artifacts}
+        found = check(POINTS_PLAN, specs, expected, facts, run.chart_facts, "")
+        return {o.requirement.params["file"]: o for o in found if "spec" in o.requirement.params}
+
+    right = outcomes("right")
+    assert all(o.met for o in right.values()), [o.detail for o in right.values() if not o.met]
+    assert right["hist.png"].requirement.text == (
+        "the histogram in hist.png shows every value of revenue"
+    )
+    swapped = outcomes("swapped", sx="revenue", sy="temp")  # y against x: still the rows
+    assert swapped["scatter.png"].met
+
+    twice = outcomes("twice", hist='pd.concat([df["revenue"], df["revenue"]])')
+    assert not twice["hist.png"].met
+    assert "its bars count 12 values, revenue has 6" in twice["hist.png"].detail
+    totals = outcomes("totals", hist='df.groupby("region")["revenue"].sum()')
+    assert not totals["hist.png"].met
+    assert (
+        "its bins span 1000 to 3400, not all of revenue (200 to 2400)" in totals["hist.png"].detail
+    )
+
+    other = outcomes("other", sy="temp", sx="temp", hist='df["temp"]')
+    scatter = other["scatter.png"]
+    assert not scatter.met and "are not (temp, revenue) pairs of the input" in scatter.detail
+    assert not other["hist.png"].met and "its bins span 1 to 14" in other["hist.png"].detail
