@@ -1,4 +1,5 @@
-"""What the next attempt will likely cost, in seconds, for the time budget.
+"""What the next attempt will likely cost, in seconds, for the time budget; and how long a
+script may still run within it.
 
 A repair that extends a conversation the server has cached costs far less than the first attempt:
 only its new turn (the feedback, and the answer when the cache does not hold it as written) is
@@ -9,15 +10,19 @@ estimate, as before.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from promptkiln.config import Settings
 from promptkiln.llm.generate import Message
 from promptkiln.llm.prompts import estimate_tokens
 from promptkiln.llm.timings import Timings
 
 #: Seconds a request costs beyond its tokens (the HTTP round trip, the template, sampling set-up).
 REQUEST_OVERHEAD_S = 1.0
+#: The least time a script gets to run once written, however little is left of the time budget.
+MIN_RUN_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -57,3 +62,22 @@ def expected_seconds(
     answer = (t.predicted or 0) / t.predicted_per_second
     running = max(0.0, last.seconds - last.generation_s)
     return REQUEST_OVERHEAD_S + evaluate + answer + running
+
+
+def run_settings(settings: Settings, started: float) -> tuple[Settings, bool]:
+    """The settings to run a script with, for a request that began at ``started`` (monotonic):
+    its time limit cut to what is left of the time budget (at least :data:`MIN_RUN_S`), and
+    whether it was cut. A script that hangs near the end of the budget would otherwise run
+    for the whole time limit past it."""
+    budget = settings.time_budget
+    if not budget:
+        return settings, False
+    left = max(MIN_RUN_S, started + budget - time.monotonic())
+    if left >= settings.limits.timeout:
+        return settings, False
+    limits = settings.limits.model_copy(update={"timeout": round(left, 1)})
+    return settings.model_copy(update={"limits": limits}), True
+
+
+def still_running_problem(budget: float) -> str:
+    return f"the script was still running when the {budget:g} s time budget (--time-budget) ran out"

@@ -16,7 +16,12 @@ from promptkiln.checks.requirements import Requirement
 from promptkiln.config import MAX_TOKENS_CEILING, Settings
 from promptkiln.errors import ContextOverflow
 from promptkiln.making.attempt import Attempt
-from promptkiln.making.attempt_cost import Spent, expected_seconds
+from promptkiln.making.attempt_cost import (
+    Spent,
+    expected_seconds,
+    run_settings,
+    still_running_problem,
+)
 from promptkiln.making.attempt_judge import (
     CANDIDATE_TEMPERATURE,
     delivery_warnings,
@@ -28,7 +33,7 @@ from promptkiln.making.attempt_judge import (
 from promptkiln.making.attempt_script import fixed_before_running, script_of
 from promptkiln.making.failure import parse_failure, script_hash
 from promptkiln.making.pipeline import Progress, SandboxFactory, new_run_id, run_in_sandbox
-from promptkiln.sandbox.base import InputFile
+from promptkiln.sandbox.base import InputFile, Termination
 
 if TYPE_CHECKING:
     from promptkiln.llm.generate import CodeGenerator, Generation, Message, Sampling
@@ -293,11 +298,12 @@ class RepairLoop:
         script = fixed_before_running(script, attempt, self.progress, self.size, self.plan)
         # the candidates of one round each have their own run and staging directory
         staging = self.staging_root / f"attempt-{attempt.key}"
+        settings, cut = run_settings(self.settings, self.started)
         run = run_in_sandbox(
             script.encode(),
             self.inputs,
             staging,
-            self.settings,
+            settings,
             factory=self.factory,
             progress=self.progress,
             run_id=f"{self.run_id}-{attempt.key}",
@@ -306,7 +312,10 @@ class RepairLoop:
         attempt.run = run
         for key, value in run.timings.items():
             self._add(key, value)
-        crashed = run.problem(self.settings.limits.timeout)
+        crashed = run.problem(settings.limits.timeout)
+        if cut and run.result.termination is Termination.TIMEOUT:
+            self.out_of_time = self.settings.time_budget
+            crashed = still_running_problem(self.settings.time_budget)
         stderr = run.result.stderr.text if crashed else ""
         if crashed and run.result.exit_code not in (None, 0):
             attempt.failure = parse_failure(stderr, script)

@@ -447,6 +447,22 @@ def test_an_answer_still_streaming_when_the_time_budget_ends_is_cut_there(
     )
 
 
+def test_a_script_still_running_when_the_time_budget_ends_is_stopped_there(
+    openai_server: Any, tmp_path: Path
+) -> None:
+    # the sandbox's own time limit is 180 s; the request's budget is 6 s
+    openai_server.enqueue(py("import time\ntime.sleep(120)"))
+    started = time.monotonic()
+    with pytest.raises(AttemptsExhausted) as caught:
+        make("chart", formats=["png"], out=tmp_path / "o",
+             settings=settings_for(openai_server, time_budget=6))  # fmt: skip
+    assert time.monotonic() - started < 40  # a cold sandbox's start, then at most ~5 s of run
+    assert caught.value.last_problem == (
+        "the script was still running when the 6 s time budget (--time-budget) ran out"
+    )
+    assert len(openai_server.history) == 1
+
+
 def test_no_time_budget_runs_every_attempt(openai_server: Any, tmp_path: Path) -> None:
     openai_server.enqueue_slow(FAILS, 2.0)
     openai_server.enqueue(py(CHART.format(size="(6, 4)")))
