@@ -72,16 +72,36 @@ def check(
                 continue
         else:
             rows = rows_of(facts.get(name, {}))
-        problem = _judge(spec, want, axes, rows)
-        if problem is not None and any(
-            _judge(spec, alt, axes, rows) is None for alt in want.alternatives
-        ):
-            problem = None  # it shows the subset the request names ("2024 revenue")
+        problem = _judged(spec, want, axes, rows)
         if problem is None and spec.part == "table":  # "only the ones with over 100 units"
             problem = filtered(spec, want, rows, prompt)
         out.append(Outcome(req, problem is None, problem or ""))
     out += placeholder_outcomes(plan, facts, figures, prompt, known)
     return out
+
+
+def _judged(
+    spec: Spec, want: Expected, axes: list[dict[str, Any]], rows: list[list[str]]
+) -> str | None:
+    """None when the file shows what the data gives, or the subset of it the request names
+    ("2024 revenue"); when the request names one subset as the only rows it means, that
+    subset and nothing else."""
+    required = [alt for alt in want.alternatives if alt.required]
+    if required:
+        problems = [_judge(spec, alt, axes, rows) for alt in required]
+        if any(p is None for p in problems):
+            return None
+        where = f"the rows where {required[0].filter}, the subset the request names"
+        if _judge(spec, want, axes, rows) is None:
+            return f"it shows the whole table, not {where}: {problems[0]}"
+        first = str(problems[0])
+        return first if first.startswith("no ") else f"{first}, for {where}"
+    problem = _judge(spec, want, axes, rows)
+    if problem is not None and any(
+        _judge(spec, alt, axes, rows) is None for alt in want.alternatives
+    ):
+        return None  # it shows the subset the request names ("2024 revenue")
+    return problem
 
 
 def _judge(

@@ -103,6 +103,9 @@ class Expected:
     #: column that the prompt names: "2024 revenue"); a file that shows one of them passes
     alternatives: list[Expected] = field(default_factory=list)
     filter: str | None = None  #: the subset, for an alternative: "year = 2024"
+    #: the request names this subset as the only rows it means ("2024 revenue per region", the
+    #: one value it names): the file must show it, not the whole table
+    required: bool = False
     #: a scatter plot's (x, y) pairs, one per input row whose two values are numbers
     pairs: list[tuple[float, float]] = field(default_factory=list)
     #: whether ``pairs`` holds every such row (else the first ones, and only ranges are judged)
@@ -241,6 +244,7 @@ def _expected(item: dict[str, Any]) -> Expected:
         if isinstance(alternatives, list)
         else [],
         filter=str(item["filter"]) if item.get("filter") else None,
+        required=item.get("required") is True,
         pairs=_pairs(item.get("pairs")),
         pairs_all=bool(item.get("pairs_all", True)),
     )

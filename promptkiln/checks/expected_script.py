@@ -122,9 +122,31 @@ def aggregate(frame, x, y, agg):
     return s
 
 
+#: Words before a named value that make it something other than "only these rows": a range
+#: ("since 2022"), an exclusion ("except East"), an inclusion ("including web orders"), a
+#: comparison ("2023 vs 2024").
+NOT_ONLY = re.compile(
+    r"(?:since|after|before|from|until|till|through|to|between|and|or|vs\.?|versus|than|"
+    r"except|excluding|without|besides|not|non|other|including|incl\.?|plus|also|as well as)"
+    r"\W+(?:the\W+)?$", re.I
+)
+
+
+def named(text):
+    """Where the prompt names ``text`` as a word: the match, or None."""
+    return re.search(r"(?<![\w])" + re.escape(text) + r"(?![\w])", PROMPT, re.I)
+
+
+def only(match):
+    """Whether a named value reads as "only these rows" ("2024 revenue", "the open tickets"),
+    not as a range, an exclusion or one side of a comparison."""
+    return match is not None and not NOT_ONLY.search(PROMPT[max(0, match.start() - 24):match.start()])
+
+
 def filters(df, used):
     """Subsets the request may mean: a value of another column that the prompt names
-    ("2024", "Online"), or a year the prompt names of a date column."""
+    ("2024", "Online"), or a year the prompt names of a date column. Each with the token that
+    names it when it reads as "only these rows" (a text value, or a year), else None."""
     found = []
     for c in df.columns:
         if c in used:
@@ -134,23 +156,28 @@ def filters(df, used):
             distinct = col.dropna().unique()
         except TypeError:
             continue
+        numeric = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
         if 0 < len(distinct) <= 50:
             labels = col.map(label)
             for v in distinct:
                 text = label(v)
-                if len(text) >= 3 and re.search(
-                    r"(?<![\w])" + re.escape(text) + r"(?![\w])", PROMPT, re.I
-                ):
-                    found.append((f"{c} = {text}", labels == text))
+                match = named(text) if len(text) >= 3 else None
+                if match is not None:
+                    year = re.fullmatch(r"(?:19|20)\d\d", text) is not None
+                    alone = only(match) and (not numeric or year)
+                    found.append((f"{c} = {text}", labels == text, text.lower(), alone))
         if col.dtype == object or "datetime" in str(col.dtype):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 dates = pd.to_datetime(col, errors="coerce")
             if len(col) and dates.notna().mean() >= 0.9:
-                for year in sorted(set(re.findall(r"(?<!\d)(19\d\d|20\d\d)(?!\d)", PROMPT))):
+                years = {}
+                for m in re.finditer(r"(?<!\d)(19\d\d|20\d\d)(?!\d)", PROMPT):
+                    years[m.group(1)] = years.get(m.group(1), False) or only(m)
+                for year, alone in sorted(years.items()):
                     mask = dates.dt.year == int(year)
                     if mask.any() and not mask.all():
-                        found.append((f"{c} in {year}", mask))
+                        found.append((f"{c} in {year}", mask, year, alone))
     return found[:6]
 
 
@@ -163,12 +190,17 @@ def compute(spec):
             names.update(p.strip().lower() for p in OPS.split(spec[k]) + [spec[k]])
     used = {c for c in df.columns if c.lower() in names}
     alternatives = []
-    for name, mask in filters(df, used):
+    found = filters(df, used)
+    # one value (or year) the prompt names as "only these rows": its subset is what the file
+    # must show, not the whole table ("2024 revenue per region" of 2023 and 2024 rows)
+    texts = {text for _, _, text, _ in found}
+    for name, mask, _, alone in found:
         try:
             alt = compute_on(df[mask.fillna(False).astype(bool)], spec)
         except Exception:
             continue
         alt["filter"] = name
+        alt["required"] = bool(alone) and len(texts) == 1
         alternatives.append(alt)
     out["alternatives"] = alternatives
     return out

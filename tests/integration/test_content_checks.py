@@ -202,6 +202,42 @@ def test_a_subset_the_prompt_names_and_the_top_n_of_a_sorted_chart_pass(
     assert not wrong.met and "East=1000" in wrong.detail and "expected East=3400" in wrong.detail
 
 
+ALL_ROWS = b"""
+import pandas as pd, matplotlib.pyplot as plt
+df = pd.read_csv("inputs/sales.csv")
+t = df.groupby("region")["revenue"].sum().sort_values(ascending=False)
+fig, ax = plt.subplots(); ax.bar(t.index, t.values); ax.set_title("Revenue"); fig.savefig("bar.png")
+"""
+
+
+def test_when_the_request_names_one_subset_the_whole_table_is_not_what_it_asked(
+    settings: Settings, tmp_path: Path
+) -> None:
+    plan = Plan(files=[PLAN.files[0]])
+    specs = specs_for(plan)
+    whole = _facts(settings, ALL_ROWS, tmp_path / "all")
+    web = _facts(settings, WEB_ONLY.replace(b"t.head(2)", b"t"), tmp_path / "web")
+
+    def verdict(run: Any, prompt: str) -> Any:
+        facts = {a.name: file_facts(Path(a.path), "png") for a in run.artifacts}
+        expected = compute(specs, [SALES], settings, prompt=prompt)
+        found = check(plan, specs, expected, facts, run.chart_facts, prompt)
+        return next(o for o in found if o.requirement.params.get("spec") == "f0c0")
+
+    asked = "a bar chart of the web revenue per region, highest first"
+    assert verdict(web, asked).met
+    wrong = verdict(whole, asked)
+    assert not wrong.met and wrong.detail.startswith(
+        "it shows the whole table, not the rows where channel = web, the subset the request names"
+    )
+    # two values named, or one excluded: not "only these rows", so the whole table may be meant
+    assert verdict(whole, "revenue per region, web and shop together, highest first").met
+    # (an exclusion is not computed: the whole table is not called wrong for it either)
+    except_web = "revenue per region of every channel except web, highest first"
+    assert verdict(whole, except_web).met
+    assert verdict(whole, "revenue per region including web orders, highest first").met
+
+
 TITLED = """```python
 import matplotlib.pyplot as plt
 fig, ax = plt.subplots()
@@ -405,3 +441,30 @@ def test_a_scatter_plot_and_a_histogram_are_judged_by_the_rows_they_draw(
     scatter = other["scatter.png"]
     assert not scatter.met and "are not (temp, revenue) pairs of the input" in scatter.detail
     assert not other["hist.png"].met and "its bins span 1 to 14" in other["hist.png"].detail
+
+
+def test_a_year_named_alone_is_the_subset_a_range_or_a_comparison_is_not(
+    settings: Settings,
+) -> None:
+    years = InputFile(
+        "orders.csv",
+        b"day,region,units,status\n2023-05-01,East,5,open\n2024-02-01,East,7,closed\n"
+        b"2024-03-01,West,100,open\n2023-07-01,West,2,closed\n",
+    )
+    plan = Plan(files=[OutputFile(name="u.png", title="Units", input="orders.csv", charts=[
+        Chart(kind="bar", title="Units", x="region", y="units", agg="sum")])])  # fmt: skip
+    specs = specs_for(plan)
+
+    def subsets(prompt: str) -> dict[str, bool]:
+        want = compute(specs, [years], settings, prompt=prompt)["f0c0"]
+        return {str(alt.filter): alt.required for alt in want.alternatives}
+
+    assert subsets("units per region in 2024") == {"day in 2024": True}
+    assert subsets("units per region since 2024") == {"day in 2024": False}
+    assert subsets("units per region, 2023 vs 2024") == {"day in 2023": False, "day in 2024": False}
+    # a text value named alone is the subset too
+    assert subsets("units per region of the open orders") == {"status = open": True}
+    assert subsets("units per region, open and closed orders") == {
+        "status = open": False,
+        "status = closed": False,
+    }
