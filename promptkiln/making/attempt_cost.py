@@ -77,7 +77,3 @@ def run_settings(settings: Settings, started: float) -> tuple[Settings, bool]:
         return settings, False
     limits = settings.limits.model_copy(update={"timeout": round(left, 1)})
     return settings.model_copy(update={"limits": limits}), True
-
-
-def still_running_problem(budget: float) -> str:
-    return f"the script was still running when the {budget:g} s time budget (--time-budget) ran out"

@@ -16,12 +16,7 @@ from promptkiln.checks.requirements import Requirement
 from promptkiln.config import MAX_TOKENS_CEILING, Settings
 from promptkiln.errors import ContextOverflow
 from promptkiln.making.attempt import Attempt
-from promptkiln.making.attempt_cost import (
-    Spent,
-    expected_seconds,
-    run_settings,
-    still_running_problem,
-)
+from promptkiln.making.attempt_cost import Spent, expected_seconds, run_settings
 from promptkiln.making.attempt_judge import (
     CANDIDATE_TEMPERATURE,
     delivery_warnings,
@@ -293,7 +288,7 @@ class RepairLoop:
     ) -> tuple[Candidate | None, Any]:
         from promptkiln.checks import requirements as reqs_mod
         from promptkiln.checks.validate import validate_all
-        from promptkiln.making.repair import Feedback
+        from promptkiln.making.repair import Feedback, still_running_problem
 
         script = fixed_before_running(script, attempt, self.progress, self.size, self.plan)
         # the candidates of one round each have their own run and staging directory

@@ -157,6 +157,10 @@ def deadline_problem(budget: float) -> str:
     )
 
 
+def still_running_problem(budget: float) -> str:
+    return f"the script was still running when the {budget:g} s time budget (--time-budget) ran out"
+
+
 def loop_problem(line: str) -> str:
     return (
         "your answer kept repeating the same lines "
