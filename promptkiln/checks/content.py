@@ -54,7 +54,7 @@ def check(
             continue
         req = Requirement(
             "content",
-            f"the {_what(spec)} in {name} shows {spec.describe()}",
+            f"the {spec.noun()} in {name} shows {spec.describe()}",
             {"file": name, "spec": spec.id},
         )
         axes: list[dict[str, Any]] = []
@@ -108,17 +108,6 @@ def _judge(
     spec: Spec, want: Expected, axes: list[dict[str, Any]], rows: list[list[str]]
 ) -> str | None:
     return check_chart(spec, want, axes) if spec.part == "chart" else check_table(spec, want, rows)
-
-
-def _what(spec: Spec) -> str:
-    if spec.part == "table":
-        return "table"
-    return {
-        "barh": "horizontal bar chart",
-        "stacked_bar": "stacked bar chart",
-        "grouped_bar": "grouped bar chart",
-        "hist": "histogram",
-    }.get(spec.kind, f"{spec.kind} chart")
 
 
 def match_file(planned: str, names: Sequence[str]) -> str | None:

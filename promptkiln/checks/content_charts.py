@@ -47,13 +47,7 @@ def check_chart(spec: Spec, expected: Expected, axes: Sequence[dict[str, Any]]) 
     if any(p is None for p in problems):
         return None
     drawn = [p for p in problems if p != _NOTHING]
-    if drawn:
-        return drawn[0]
-    return (
-        "no histogram was drawn"
-        if spec.kind == "hist"
-        else f"no {spec.kind.replace('_', ' ')} chart was drawn"
-    )
+    return drawn[0] if drawn else f"no {spec.noun()} was drawn"
 
 
 # -- comparing a drawn mapping with the expected one ---------------------------------------------

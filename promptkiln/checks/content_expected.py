@@ -53,6 +53,17 @@ class Spec:
     #: x is a date column counted per this calendar period (``Chart.period``)
     period: str | None = None
 
+    def noun(self) -> str:
+        """What the part is, in words: "table", "horizontal bar chart", "histogram"."""
+        if self.part == "table":
+            return "table"
+        return {
+            "barh": "horizontal bar chart",
+            "stacked_bar": "stacked bar chart",
+            "grouped_bar": "grouped bar chart",
+            "hist": "histogram",
+        }.get(self.kind, f"{self.kind} chart")
+
     def describe(self) -> str:
         """The spec in words: "the sum of Revenue per Region, highest first"."""
         aggs = ", ".join(self.aggs or (self.agg,))

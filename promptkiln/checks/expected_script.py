@@ -145,8 +145,8 @@ def only(match):
 
 def filters(df, used):
     """Subsets the request may mean: a value of another column that the prompt names
-    ("2024", "Online"), or a year the prompt names of a date column. Each with the token that
-    names it when it reads as "only these rows" (a text value, or a year), else None."""
+    ("2024", "Online"), or a year the prompt names of a date column. Each as (name, mask, the
+    text that names it, whether it reads as "only these rows": a text value, or a year)."""
     found = []
     for c in df.columns:
         if c in used:

@@ -183,22 +183,25 @@ fig, ax = plt.subplots(); ax.bar(t.index, t.values); ax.set_title("Web revenue")
 """
 
 
+def _bar_verdict(settings: Settings, run: Any, prompt: str) -> Any:
+    """The outcome of PLAN's bar chart (revenue per region, highest first) for ``run``'s
+    bar.png, with the expected numbers computed for ``prompt``."""
+    plan = Plan(files=[PLAN.files[0]])
+    specs = specs_for(plan)
+    facts = {a.name: file_facts(Path(a.path), "png") for a in run.artifacts}
+    expected = compute(specs, [SALES], settings, prompt=prompt)
+    found = check(plan, specs, expected, facts, run.chart_facts, prompt)
+    return next(o for o in found if o.requirement.params.get("spec") == "f0c0")
+
+
 def test_a_subset_the_prompt_names_and_the_top_n_of_a_sorted_chart_pass(
     settings: Settings, tmp_path: Path
 ) -> None:
-    plan = Plan(files=[PLAN.files[0]])
-    specs = specs_for(plan)
     run = _facts(settings, WEB_ONLY, tmp_path)
-    facts = {a.name: file_facts(Path(a.path), "png") for a in run.artifacts}
-
-    def verdict(prompt: str) -> Any:
-        expected = compute(specs, [SALES], settings, prompt=prompt)
-        found = check(plan, specs, expected, facts, run.chart_facts, prompt)
-        return next(o for o in found if o.requirement.params.get("spec") == "f0c0")
-
     # web: West 1200, East 1000, North 800 -> the two highest drawn
-    assert verdict("the two regions with the most web revenue, highest first").met
-    wrong = verdict("the two regions with the most revenue, highest first")
+    prompt = "the two regions with the most web revenue, highest first"
+    assert _bar_verdict(settings, run, prompt).met
+    wrong = _bar_verdict(settings, run, "the two regions with the most revenue, highest first")
     assert not wrong.met and "East=1000" in wrong.detail and "expected East=3400" in wrong.detail
 
 
@@ -213,16 +216,11 @@ fig, ax = plt.subplots(); ax.bar(t.index, t.values); ax.set_title("Revenue"); fi
 def test_when_the_request_names_one_subset_the_whole_table_is_not_what_it_asked(
     settings: Settings, tmp_path: Path
 ) -> None:
-    plan = Plan(files=[PLAN.files[0]])
-    specs = specs_for(plan)
     whole = _facts(settings, ALL_ROWS, tmp_path / "all")
     web = _facts(settings, WEB_ONLY.replace(b"t.head(2)", b"t"), tmp_path / "web")
 
     def verdict(run: Any, prompt: str) -> Any:
-        facts = {a.name: file_facts(Path(a.path), "png") for a in run.artifacts}
-        expected = compute(specs, [SALES], settings, prompt=prompt)
-        found = check(plan, specs, expected, facts, run.chart_facts, prompt)
-        return next(o for o in found if o.requirement.params.get("spec") == "f0c0")
+        return _bar_verdict(settings, run, prompt)
 
     asked = "a bar chart of the web revenue per region, highest first"
     assert verdict(web, asked).met
